@@ -1,0 +1,394 @@
+//! Probability estimators (spec §4): how likely a hop is to forward an amount.
+//!
+//! **Apriori** (LND's default) assumes every untried channel of a node
+//! succeeds with `hop_probability` (0.6), shaded down as the amount nears
+//! the capacity. A node's own history pulls that estimate towards 0.95
+//! (successes, which never decay) or towards 0 (failures, whose weight halves
+//! every `penalty_half_life`); `apriori_weight` says how much the prior
+//! counts against that history. A pair with a success covering the amount
+//! gets a flat 0.95; one with a failure at or below the amount recovers from
+//! 0 towards the node probability as the failure ages.
+//!
+//! **Bimodal** models a channel's liquidity as mostly sitting at one end:
+//! the density over the balance `x ∈ [0, c]` is
+//! `exp(−x/s) + exp((x−c)/s) + 1/c` with scale `s`. Known successes and
+//! failures bound the balance from below and above; both bounds relax
+//! towards "nothing known" over `decay_time`. The probability that
+//! `amt` passes is the density's mass above `amt` within those bounds.
+//! Recent results on a node's other channels tilt stale estimates.
+
+use crate::node::NodeId;
+use crate::state::NodeResults;
+use crate::time::{duration_hours, DurationNs, Timestamp, NANOS_PER_HOUR};
+
+/// Probability assumed after a success, for amounts up to it (constant in LND).
+pub const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
+/// Smearing of the capacity factor's logistic, as a fraction of capacity.
+const CAPACITY_SMEARING_FRACTION: f64 = 0.025;
+/// The capacity factor's floor at and beyond the cutoff.
+const MIN_CAPACITY_FACTOR: f64 = 0.5;
+/// Largest bimodal scale LND accepts: 1000 × 10 BTC / 4, in msat.
+pub const BIMODAL_SCALE_MSAT_MAX: u64 = 250_000_000_000;
+
+/// Parameters of the apriori estimator, with LND's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AprioriConfig {
+    /// Probability of an untried hop (`routerrpc.apriori.hopprob`).
+    pub hop_probability: f64,
+    /// Weight of the prior against observations (`routerrpc.apriori.weight`).
+    pub weight: f64,
+    /// Half-life of a failure's penalty (`routerrpc.apriori.penaltyhalflife`).
+    pub penalty_half_life: DurationNs,
+    /// Fraction of capacity where the capacity factor reaches 0.75.
+    pub capacity_fraction: f64,
+}
+
+impl Default for AprioriConfig {
+    fn default() -> Self {
+        AprioriConfig {
+            hop_probability: 0.6,
+            weight: 0.5,
+            penalty_half_life: NANOS_PER_HOUR,
+            capacity_fraction: 0.9999,
+        }
+    }
+}
+
+/// Parameters of the bimodal estimator, with LND's defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BimodalConfig {
+    /// Weight of a node's other channels (`routerrpc.bimodal.nodeweight`).
+    pub node_weight: f64,
+    /// Liquidity scale `s` in msat (`routerrpc.bimodal.scale`).
+    pub scale_msat: u64,
+    /// Time for observations to relax by 1/e (`routerrpc.bimodal.decaytime`).
+    pub decay_time: DurationNs,
+}
+
+impl Default for BimodalConfig {
+    fn default() -> Self {
+        BimodalConfig {
+            node_weight: 0.2,
+            scale_msat: 300_000_000,
+            decay_time: 7 * 24 * NANOS_PER_HOUR,
+        }
+    }
+}
+
+/// Which estimator mission control uses, with its parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EstimatorConfig {
+    Apriori(AprioriConfig),
+    Bimodal(BimodalConfig),
+}
+
+impl Default for EstimatorConfig {
+    fn default() -> Self {
+        EstimatorConfig::Apriori(AprioriConfig::default())
+    }
+}
+
+/// A parameter outside the range LND accepts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl AprioriConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.penalty_half_life < 0 {
+            return Err(ConfigError(format!(
+                "apriori half life: {}s, must be >= 0",
+                self.penalty_half_life / 1_000_000_000
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.hop_probability) {
+            return Err(ConfigError(format!(
+                "apriori hop probability: {}, must be in [0, 1]",
+                self.hop_probability
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.weight) {
+            return Err(ConfigError(format!("apriori weight: {}, must be in [0, 1]", self.weight)));
+        }
+        if !(0.75..=1.0).contains(&self.capacity_fraction) {
+            return Err(ConfigError(format!(
+                "apriori capacity fraction: {}, must be in [0.75, 1]",
+                self.capacity_fraction
+            )));
+        }
+        Ok(())
+    }
+
+    /// `2^(−age/half-life)` with Go's `Duration.Hours()`.
+    fn weight_of_age(&self, age: DurationNs) -> f64 {
+        let exp = -duration_hours(age) / duration_hours(self.penalty_half_life);
+        2f64.powf(exp)
+    }
+
+    /// Probability for untried channels of a node with these `results`.
+    pub fn node_probability(&self, now: Timestamp, results: Option<&NodeResults>, amt_msat: u64, capacity_sat: u64) -> f64 {
+        let apriori = self.hop_probability * capacity_factor(amt_msat, capacity_sat, self.capacity_fraction);
+        let results = match results {
+            Some(r) if self.weight != 1.0 && !r.is_empty() => r,
+            _ => return apriori,
+        };
+        let apriori_factor = 1.0 / (1.0 - self.weight) - 1.0;
+        let mut probabilities_total = apriori * apriori_factor;
+        let mut total_weight = apriori_factor;
+        for r in results.values() {
+            if amt_msat <= r.success_amt_msat {
+                total_weight += 1.0;
+                probabilities_total += PREV_SUCCESS_PROBABILITY;
+            } else if !r.fail_time.is_zero() && amt_msat >= r.fail_amt_msat {
+                total_weight += self.weight_of_age(now.sub(r.fail_time));
+            }
+        }
+        probabilities_total / total_weight
+    }
+
+    /// The pair's probability given the node probability (LND's
+    /// `calculateProbability`).
+    fn calculate(&self, now: Timestamp, results: Option<&NodeResults>, node_probability: f64, to: &NodeId, amt_msat: u64) -> f64 {
+        let Some(r) = results.and_then(|r| r.get(to)) else {
+            return node_probability;
+        };
+        if amt_msat <= r.success_amt_msat {
+            return PREV_SUCCESS_PROBABILITY;
+        }
+        if r.fail_time.is_zero() || amt_msat < r.fail_amt_msat {
+            return node_probability;
+        }
+        node_probability * (1.0 - self.weight_of_age(now.sub(r.fail_time)))
+    }
+
+    pub fn pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+        let node_probability = self.node_probability(now, results, amt_msat, capacity_sat);
+        self.calculate(now, results, node_probability, to, amt_msat)
+    }
+
+    /// Our own channels: 0.95 unless a failure was recorded.
+    pub fn local_pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
+        self.calculate(now, results, PREV_SUCCESS_PROBABILITY, to, u64::MAX)
+    }
+}
+
+/// Shades the a-priori probability down as `amt` nears the capacity: a
+/// logistic centred at `fraction × capacity`, floor 0.5, and 0 above capacity.
+pub fn capacity_factor(amt_msat: u64, capacity_sat: u64, fraction: f64) -> f64 {
+    if fraction == 1.0 || capacity_sat == 0 {
+        return 1.0;
+    }
+    let cap_msat = capacity_sat.wrapping_mul(1000) as f64;
+    let amt = amt_msat as f64;
+    if amt > cap_msat {
+        return 0.0;
+    }
+    let cutoff = fraction * cap_msat;
+    let smearing = CAPACITY_SMEARING_FRACTION * cap_msat;
+    let denominator = 1.0 + (-(amt - cutoff) / smearing).exp();
+    1.0 - (1.0 - MIN_CAPACITY_FACTOR) / denominator
+}
+
+impl BimodalConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.decay_time <= 0 {
+            return Err(ConfigError(format!(
+                "bimodal decay time: {}s, must be > 0",
+                self.decay_time / 1_000_000_000
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.node_weight) {
+            return Err(ConfigError(format!(
+                "bimodal node weight: {}, must be in [0, 1]",
+                self.node_weight
+            )));
+        }
+        if self.scale_msat == 0 || self.scale_msat > BIMODAL_SCALE_MSAT_MAX {
+            return Err(ConfigError(format!(
+                "bimodal scale: {} msat, must be in (0, {BIMODAL_SCALE_MSAT_MAX}]",
+                self.scale_msat
+            )));
+        }
+        Ok(())
+    }
+
+    fn decay(&self, age: DurationNs) -> f64 {
+        (-(age as f64) / self.decay_time as f64).exp()
+    }
+
+    /// How much is known to pass, decayed towards 0 (LND's `canSend`).
+    pub fn can_send(&self, success_amt_msat: u64, now: Timestamp, success_time: Timestamp) -> u64 {
+        (self.decay(now.sub(success_time)) * success_amt_msat as f64) as u64
+    }
+
+    /// How much is known not to pass, decayed towards the capacity (LND's
+    /// `cannotSend`).
+    pub fn cannot_send(&self, fail_amt_msat: u64, capacity_msat: u64, now: Timestamp, fail_time: Timestamp) -> u64 {
+        let fail = fail_amt_msat.min(capacity_msat);
+        let relaxed = (self.decay(now.sub(fail_time)) * (capacity_msat - fail) as f64) as u64;
+        capacity_msat.wrapping_sub(relaxed)
+    }
+
+    fn primitive(&self, c: f64, x: f64) -> f64 {
+        let s = self.scale_msat as f64;
+        let ecs = (-c / s).exp();
+        let exs = (-x / s).exp();
+        let excs = ((x - c) / s).exp();
+        let norm = -2.0 * ecs + 2.0 + 1.0 / s;
+        (-exs + excs + x / (c * s)) / norm
+    }
+
+    fn integral(&self, c: f64, lo: f64, hi: f64) -> f64 {
+        if lo < 0.0 || lo > hi {
+            return 0.0;
+        }
+        self.primitive(c, hi) - self.primitive(c, lo)
+    }
+
+    /// The direct probability from already-decayed bounds (LND's
+    /// `probabilityFormula`). `None` where LND returns an error, which
+    /// callers treat as probability 0.
+    pub fn probability_formula(&self, capacity_msat: u64, success_msat: u64, fail_msat: u64, amt_msat: u64) -> Option<f64> {
+        let c = capacity_msat as f64;
+        let mut succ = success_msat as f64;
+        let mut fail = fail_msat as f64;
+        let amt = amt_msat as f64;
+        if c == 0.0 {
+            return None;
+        }
+        if amt > c {
+            return Some(0.0);
+        }
+        if fail <= succ {
+            succ = 0.0;
+            fail = c;
+        }
+        if succ >= c {
+            succ = c - 1.0;
+            fail = c;
+        }
+        if fail > c {
+            fail = c;
+        }
+        if amt >= fail {
+            return Some(0.0);
+        }
+        if amt <= succ {
+            return Some(1.0);
+        }
+        let num = self.integral(c, amt, fail);
+        let den = self.integral(c, succ, fail);
+        if num.is_nan() || den.is_nan() || den == 0.0 {
+            return None;
+        }
+        let p = num / den;
+        if p > 1.0 {
+            return if amt <= succ { Some(1.0) } else { None };
+        }
+        if p < 0.0 {
+            return None;
+        }
+        Some(p)
+    }
+
+    fn direct_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_msat: u64) -> f64 {
+        let mut success = 0;
+        let mut fail = capacity_msat;
+        if let Some(r) = results.and_then(|r| r.get(to)) {
+            if !r.fail_time.is_zero() {
+                fail = self.cannot_send(r.fail_amt_msat, capacity_msat, now, r.fail_time);
+            }
+            if !r.success_time.is_zero() {
+                success = self.can_send(r.success_amt_msat, now, r.success_time);
+            }
+        }
+        self.probability_formula(capacity_msat, success, fail, amt_msat).unwrap_or(0.0)
+    }
+
+    /// Tilts a stale direct estimate by the node's other recent results.
+    pub fn node_weighted(&self, direct: f64, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
+        if self.node_weight == 0.0 {
+            return direct;
+        }
+        let Some(results) = results else {
+            return direct;
+        };
+        if let Some(r) = results.get(to) {
+            let newest = r.success_time.max(r.fail_time);
+            if now.sub(newest) < self.decay_time {
+                return direct;
+            }
+        }
+        let mut num = direct;
+        let mut den = 1.0;
+        for (peer, r) in results {
+            if peer == to {
+                continue;
+            }
+            if r.success_amt_msat > 0 {
+                let x = self.node_weight * self.decay(now.sub(r.success_time));
+                num += x;
+                den += x;
+            }
+            if r.fail_amt_msat > 0 {
+                den += self.node_weight * self.decay(now.sub(r.fail_time));
+            }
+        }
+        num / den
+    }
+
+    pub fn pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+        let capacity_msat = capacity_sat.wrapping_mul(1000);
+        let direct = self.direct_probability(now, results, to, amt_msat, capacity_msat);
+        self.node_weighted(direct, now, results, to)
+    }
+
+    /// Our own channels: 1, or recovering from a failure over `decay_time`.
+    pub fn local_pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
+        match results.and_then(|r| r.get(to)) {
+            Some(r) if !r.fail_time.is_zero() => {
+                let age = now.sub(r.fail_time).max(0);
+                1.0 - self.decay(age)
+            }
+            _ => 1.0,
+        }
+    }
+}
+
+impl EstimatorConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            EstimatorConfig::Apriori(a) => a.validate(),
+            EstimatorConfig::Bimodal(b) => b.validate(),
+        }
+    }
+
+    /// `"apriori"` or `"bimodal"`, as `routerrpc.estimator` names them.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EstimatorConfig::Apriori(_) => "apriori",
+            EstimatorConfig::Bimodal(_) => "bimodal",
+        }
+    }
+
+    pub fn pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+        match self {
+            EstimatorConfig::Apriori(a) => a.pair_probability(now, results, to, amt_msat, capacity_sat),
+            EstimatorConfig::Bimodal(b) => b.pair_probability(now, results, to, amt_msat, capacity_sat),
+        }
+    }
+
+    pub fn local_pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
+        match self {
+            EstimatorConfig::Apriori(a) => a.local_pair_probability(now, results, to),
+            EstimatorConfig::Bimodal(b) => b.local_pair_probability(now, results, to),
+        }
+    }
+}

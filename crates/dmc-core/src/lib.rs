@@ -1,0 +1,35 @@
+//! # dmc-core: LND's mission control as a pure state machine
+//!
+//! Mission control (MC) is a Lightning sender's memory of payment outcomes:
+//! for each directed node pair, the last failure and the largest success,
+//! with their times. Pathfinding asks it how likely each hop is to forward
+//! an amount. This crate reproduces LND's MC exactly, quirks included, as
+//! specified in `docs/lnd-mission-control.md` (LND commit `90ea05d5a7f9`):
+//!
+//! * [`state`]: pair records and their update rules (§1),
+//! * [`interpret`]: HTLC attempt outcomes → pair results (§2),
+//! * [`rpc`]: import validation, `loadmc` sanitising, the JSON lncli prints (§3, §8),
+//! * [`estimator`]: the apriori and bimodal estimators (§4),
+//! * [`mission_control`]: the whole, driven by explicit inputs,
+//! * [`codec`]: a compact binary form of raw results and imports for storage.
+//!
+//! No I/O, no clock, no async: every input, time included, is an argument.
+//! Times follow Go's `time.Time` semantics ([`time`]), so zero times and
+//! saturating subtraction behave as in LND.
+
+pub mod codec;
+pub mod estimator;
+pub mod interpret;
+pub mod json;
+pub mod mission_control;
+pub mod node;
+pub mod rpc;
+pub mod state;
+pub mod time;
+
+pub use estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
+pub use interpret::{FailureCode, FailureReason, Hop, PaymentFailure, PaymentResult, Route};
+pub use mission_control::{MissionControl, MissionControlConfig};
+pub use node::{DirectedPair, NodeId};
+pub use state::{PairResult, PairSnapshot, TimedPairResult};
+pub use time::Timestamp;

@@ -1,0 +1,128 @@
+//! [`MissionControl`]: pair state plus configuration, driven by explicit
+//! inputs. It never reads a clock: every call carries its time, so tests and
+//! replays are exact.
+
+use crate::estimator::{ConfigError, EstimatorConfig};
+use crate::interpret::{interpret, FailureReason, PaymentResult, RouteError};
+use crate::node::{DirectedPair, NodeId};
+use crate::state::{MissionControlState, PairSnapshot, TimedPairResult};
+use crate::time::{DurationNs, Timestamp};
+
+/// LND's default `routerrpc.maxmchistory`.
+pub const DEFAULT_MAX_HISTORY: u32 = 1000;
+/// LND's `DefaultMinFailureRelaxInterval`: one minute.
+pub const DEFAULT_MIN_FAILURE_RELAX_INTERVAL: DurationNs = 60_000_000_000;
+
+/// Mission control's runtime configuration (LND's `MissionControlConfig`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MissionControlConfig {
+    pub estimator: EstimatorConfig,
+    /// Raw results kept on disk; 0 keeps all of them (LND's quirk).
+    pub max_history: u32,
+    /// A higher failure within this interval of the last one is ignored.
+    pub min_failure_relax_interval: DurationNs,
+}
+
+impl Default for MissionControlConfig {
+    fn default() -> Self {
+        MissionControlConfig {
+            estimator: EstimatorConfig::default(),
+            max_history: DEFAULT_MAX_HISTORY,
+            min_failure_relax_interval: DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
+        }
+    }
+}
+
+impl MissionControlConfig {
+    /// LND's validation: estimator parameters in range, intervals ≥ 0.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.min_failure_relax_interval < 0 {
+            return Err(ConfigError(format!(
+                "minimum failure relax interval: {}ns, must be >= 0",
+                self.min_failure_relax_interval
+            )));
+        }
+        self.estimator.validate()
+    }
+}
+
+/// LND's mission control for one namespace, without I/O.
+#[derive(Clone, Debug, Default)]
+pub struct MissionControl {
+    /// The local node; pairs from it use the local-channel formula.
+    pub self_node: Option<NodeId>,
+    pub config: MissionControlConfig,
+    state: MissionControlState,
+}
+
+impl MissionControl {
+    pub fn new(self_node: Option<NodeId>, config: MissionControlConfig) -> Self {
+        MissionControl {
+            self_node,
+            config,
+            state: MissionControlState::new(),
+        }
+    }
+
+    pub fn state(&self) -> &MissionControlState {
+        &self.state
+    }
+
+    /// LND's `applyPaymentResult` (spec §1.6): interpret, give policy
+    /// failures their second chance, then apply node and pair results at
+    /// the reply time. Returns the final failure reason, if any.
+    pub fn apply_payment_result(&mut self, result: &PaymentResult) -> Result<Option<FailureReason>, RouteError> {
+        result.validate()?;
+        let ts = result.time_reply;
+        let i = interpret(result);
+        if let Some(pair) = i.policy_failure {
+            if self.state.request_second_chance(ts, pair) {
+                return Ok(None);
+            }
+        }
+        if let Some(node) = i.node_failure {
+            self.state.set_all_fail(node, ts);
+        }
+        let relax = self.config.min_failure_relax_interval;
+        for (pair, r) in &i.pair_results {
+            self.state.set_last_pair_result(pair.from, pair.to, ts, *r, false, relax);
+        }
+        Ok(i.final_failure_reason)
+    }
+
+    /// LND's `ImportHistory` on already-validated pairs (spec §3.2).
+    pub fn import_pairs(&mut self, pairs: &[PairSnapshot], force: bool) -> usize {
+        let relax = self.config.min_failure_relax_interval;
+        self.state.import_snapshot(pairs, force, relax)
+    }
+
+    /// LND's `GetProbability` (spec §4.1).
+    pub fn probability(&self, now: Timestamp, from: &NodeId, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+        let results = self.state.node_results(from);
+        if self.self_node.as_ref() == Some(from) {
+            self.config.estimator.local_pair_probability(now, results, to)
+        } else {
+            self.config
+                .estimator
+                .pair_probability(now, results, to, amt_msat, capacity_sat)
+        }
+    }
+
+    /// The pair's record, all zeros if unknown (what `QueryProbability`
+    /// returns as `history`).
+    pub fn pair_history(&self, from: &NodeId, to: &NodeId) -> TimedPairResult {
+        self.state
+            .pair(&DirectedPair::new(*from, *to))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every pair, sorted (LND's order is random).
+    pub fn snapshot(&self) -> Vec<PairSnapshot> {
+        self.state.snapshot()
+    }
+
+    pub fn reset(&mut self) {
+        self.state.reset();
+    }
+}

@@ -1,0 +1,451 @@
+//! The RPC and JSON surface of mission control (spec §3.1, §3.4, §8):
+//! `PairHistory`/`PairData` as `routerrpc` defines them, LND's import
+//! validation, lncli's `loadmc` sanitising, and the JSON that lncli prints
+//! and reads.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
+use crate::json::Json;
+use crate::mission_control::MissionControlConfig;
+use crate::node::{decode_hex, DirectedPair, NodeId};
+use crate::state::{PairSnapshot, TimedPairResult};
+use crate::time::{DurationNs, Timestamp};
+
+/// `routerrpc.PairData`: times in Unix seconds (0 = none), amounts as int64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PairData {
+    pub fail_time: i64,
+    pub fail_amt_sat: i64,
+    pub fail_amt_msat: i64,
+    pub success_time: i64,
+    pub success_amt_sat: i64,
+    pub success_amt_msat: i64,
+}
+
+/// `routerrpc.PairHistory`. Node keys are raw bytes: their length is
+/// checked by import validation, as LND does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairHistory {
+    pub node_from: Vec<u8>,
+    pub node_to: Vec<u8>,
+    pub history: PairData,
+}
+
+impl PairData {
+    /// The server-side mapping of `QueryMissionControl` (spec §8.2): sat
+    /// amounts truncated, zero times as 0.
+    pub fn from_result(r: &TimedPairResult) -> Self {
+        let msat = |v: u64| v as i64;
+        PairData {
+            fail_time: r.fail_time.rpc_unix_secs(),
+            fail_amt_sat: msat(r.fail_amt_msat / 1000),
+            fail_amt_msat: msat(r.fail_amt_msat),
+            success_time: r.success_time.rpc_unix_secs(),
+            success_amt_sat: msat(r.success_amt_msat / 1000),
+            success_amt_msat: msat(r.success_amt_msat),
+        }
+    }
+
+    pub fn to_json(&self) -> Json {
+        Json::object([
+            ("fail_time", Json::int64(self.fail_time)),
+            ("fail_amt_sat", Json::int64(self.fail_amt_sat)),
+            ("fail_amt_msat", Json::int64(self.fail_amt_msat)),
+            ("success_time", Json::int64(self.success_time)),
+            ("success_amt_sat", Json::int64(self.success_amt_sat)),
+            ("success_amt_msat", Json::int64(self.success_amt_msat)),
+        ])
+    }
+}
+
+impl PairHistory {
+    pub fn from_snapshot(s: &PairSnapshot) -> Self {
+        PairHistory {
+            node_from: s.pair.from.0.to_vec(),
+            node_to: s.pair.to.0.to_vec(),
+            history: PairData::from_result(&s.result),
+        }
+    }
+
+    pub fn to_json(&self) -> Json {
+        Json::object([
+            ("node_from", Json::str(crate::node::encode_hex(&self.node_from))),
+            ("node_to", Json::str(crate::node::encode_hex(&self.node_to))),
+            ("history", self.history.to_json()),
+        ])
+    }
+}
+
+/// `lncli querymc` output for these pairs.
+pub fn query_mc_json(pairs: &[PairSnapshot]) -> Json {
+    Json::object([(
+        "pairs",
+        Json::Array(pairs.iter().map(|p| PairHistory::from_snapshot(p).to_json()).collect()),
+    )])
+}
+
+/// Why an import request was refused. Validation is all or nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportError(pub String);
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+/// LND's `getMsatPairValue`: reconcile the msat and sat fields.
+fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
+    if msat < 0 {
+        return Err(format!("{field}_amt_msat: {msat} is negative"));
+    }
+    if sat < 0 {
+        return Err(format!("{field}_amt_sat: {sat} is negative"));
+    }
+    if msat / 1000 == sat {
+        return Ok(msat as u64);
+    }
+    if msat == 0 {
+        return sat
+            .checked_mul(1000)
+            .map(|v| v as u64)
+            .ok_or_else(|| format!("{field}_amt_sat: {sat} overflows when converted to msat"));
+    }
+    if sat == 0 {
+        return Ok(msat as u64);
+    }
+    Err(format!("{field}_amt_msat: {msat} and {field}_amt_sat: {sat} values not equal"))
+}
+
+/// LND's `getPair` for one side: (amount, time).
+fn side(amt_msat: i64, amt_sat: i64, time: i64, is_failure: bool) -> Result<(u64, Timestamp), String> {
+    let field = if is_failure { "fail" } else { "success" };
+    let amt = msat_pair_value(amt_msat, amt_sat, field)?;
+    if time < 0 {
+        return Err(format!("{field}_time: {time} is negative"));
+    }
+    match (time != 0, amt != 0) {
+        (true, true) => Ok((amt, Timestamp::from_unix_secs(time))),
+        (true, false) if !is_failure => Err(format!(
+            "success_time: {time} with a zero amount: non-zero timestamp requires non-zero amount for success pairs"
+        )),
+        (false, true) if !is_failure => Err(format!(
+            "success_amt_msat: {amt} with a zero time: non-zero amount for success pairs requires non-zero timestamp"
+        )),
+        // A failure with only one of amount and time is silently dropped.
+        _ => Ok((0, Timestamp::ZERO)),
+    }
+}
+
+/// LND's `toPairSnapshot` (spec §3.1).
+pub fn to_pair_snapshot(p: &PairHistory) -> Result<PairSnapshot, String> {
+    let from = NodeId::from_bytes_unchecked(&p.node_from).map_err(|e| format!("node_from: {e}"))?;
+    let to = NodeId::from_bytes_unchecked(&p.node_to).map_err(|e| format!("node_to: {e}"))?;
+    let prefix = format!("pair {from} -> {to}");
+    if from == to {
+        return Err(format!("{prefix}: source and destination node must differ"));
+    }
+    let h = &p.history;
+    let (fail_amt, fail_time) =
+        side(h.fail_amt_msat, h.fail_amt_sat, h.fail_time, true).map_err(|e| format!("{prefix}: invalid failure: {e}"))?;
+    let (success_amt, success_time) = side(h.success_amt_msat, h.success_amt_sat, h.success_time, false)
+        .map_err(|e| format!("{prefix}: invalid success: {e}"))?;
+    if success_amt == 0 && fail_amt == 0 {
+        return Err(format!("{prefix}: either success or failure result required"));
+    }
+    Ok(PairSnapshot {
+        pair: DirectedPair::new(from, to),
+        result: TimedPairResult {
+            fail_time,
+            fail_amt_msat: fail_amt,
+            success_time,
+            success_amt_msat: success_amt,
+        },
+    })
+}
+
+/// LND's `XImportMissionControl` validation: all pairs or none.
+pub fn validate_import(pairs: &[PairHistory]) -> Result<Vec<PairSnapshot>, ImportError> {
+    if pairs.is_empty() {
+        return Err(ImportError("at least one pair required for import".into()));
+    }
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| to_pair_snapshot(p).map_err(|e| ImportError(format!("pairs[{i}]: {e}"))))
+        .collect()
+}
+
+/// lncli `loadmc --timeoffset`: shift every non-zero time. Returns the
+/// newest shifted time (Unix seconds), or `None` if no pair has a time.
+pub fn shift_times(pairs: &mut [PairHistory], offset: DurationNs) -> Option<i64> {
+    let mut newest = None;
+    let mut shift = |t: &mut i64| {
+        if *t != 0 {
+            *t = Timestamp::from_unix_secs(*t).add(offset).unix_secs();
+            newest = newest.max(Some(*t));
+        }
+    };
+    for p in pairs {
+        shift(&mut p.history.success_time);
+        shift(&mut p.history.fail_time);
+    }
+    newest
+}
+
+/// lncli `loadmc`'s sanitising (spec §3.4), so raw `querymc` output imports.
+pub fn sanitize_loadmc(pairs: &mut [PairHistory]) {
+    for p in pairs {
+        let h = &mut p.history;
+        if h.success_time != 0 && h.success_amt_msat == 0 && h.success_amt_sat == 0 {
+            h.success_time = 0;
+        }
+        if h.success_time == 0 && h.fail_time != 0 && h.fail_amt_msat == 0 && h.fail_amt_sat == 0 {
+            h.fail_amt_msat = 1;
+        }
+    }
+}
+
+/// A JSON document that does not have the expected shape; names the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Looks a field up by its proto name or its camelCase JSON name, as
+/// protojson accepts both.
+fn field<'a>(obj: &'a serde_json::Map<String, Value>, proto_name: &str) -> Option<&'a Value> {
+    obj.get(proto_name).or_else(|| obj.get(&camel_case(proto_name)))
+}
+
+fn camel_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for c in s.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An int64 field: protojson accepts a string or a number.
+pub fn parse_int64(v: &Value, path: &str) -> Result<i64, JsonError> {
+    let bad = || JsonError(format!("{path}: {v} is not an int64"));
+    match v {
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| bad()),
+        Value::Number(n) => n.as_i64().ok_or_else(bad),
+        Value::Null => Ok(0),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_bytes(v: &Value, path: &str) -> Result<Vec<u8>, JsonError> {
+    match v {
+        Value::String(s) => decode_hex(s).ok_or_else(|| JsonError(format!("{path}: {s:?} is not hex"))),
+        _ => Err(JsonError(format!("{path}: {v} is not a hex string"))),
+    }
+}
+
+/// Parses `lncli querymc` output (`{"pairs": [...]}`, or the bare array of
+/// pairs). Int64 values may be strings or numbers; field names may be
+/// snake_case or camelCase; unknown fields are refused as protojson does.
+pub fn parse_query_mc_json(text: &str) -> Result<Vec<PairHistory>, JsonError> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| JsonError(format!("malformed JSON: {e}")))?;
+    let (pairs, base) = match &doc {
+        Value::Array(a) => (a, String::from("")),
+        Value::Object(o) => {
+            if let Some(k) = o.keys().find(|k| k.as_str() != "pairs") {
+                return Err(JsonError(format!("unknown field {k:?}, expected \"pairs\"")));
+            }
+            match o.get("pairs") {
+                Some(Value::Array(a)) => (a, String::from("pairs")),
+                Some(Value::Null) | None => return Ok(Vec::new()),
+                Some(v) => return Err(JsonError(format!("pairs: {v} is not an array"))),
+            }
+        }
+        _ => return Err(JsonError("expected an object with \"pairs\" or an array of pairs".into())),
+    };
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| parse_pair_history(p, &format!("{base}[{i}]")))
+        .collect()
+}
+
+const PAIR_FIELDS: [&str; 3] = ["node_from", "node_to", "history"];
+const DATA_FIELDS: [&str; 6] = [
+    "fail_time",
+    "fail_amt_sat",
+    "fail_amt_msat",
+    "success_time",
+    "success_amt_sat",
+    "success_amt_msat",
+];
+
+fn check_known(obj: &serde_json::Map<String, Value>, known: &[&str], path: &str) -> Result<(), JsonError> {
+    for k in obj.keys() {
+        if !known.iter().any(|f| *f == k || camel_case(f) == *k) {
+            return Err(JsonError(format!("{path}: unknown field {k:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn parse_pair_history(v: &Value, path: &str) -> Result<PairHistory, JsonError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| JsonError(format!("{path}: expected an object")))?;
+    check_known(obj, &PAIR_FIELDS, path)?;
+    let bytes = |name: &str| match field(obj, name) {
+        Some(v) => parse_bytes(v, &format!("{path}.{name}")),
+        None => Ok(Vec::new()),
+    };
+    let node_from = bytes("node_from")?;
+    let node_to = bytes("node_to")?;
+    let history = match field(obj, "history") {
+        Some(Value::Object(h)) => {
+            let hp = format!("{path}.history");
+            check_known(h, &DATA_FIELDS, &hp)?;
+            let int = |name: &str| match field(h, name) {
+                Some(v) => parse_int64(v, &format!("{hp}.{name}")),
+                None => Ok(0),
+            };
+            PairData {
+                fail_time: int("fail_time")?,
+                fail_amt_sat: int("fail_amt_sat")?,
+                fail_amt_msat: int("fail_amt_msat")?,
+                success_time: int("success_time")?,
+                success_amt_sat: int("success_amt_sat")?,
+                success_amt_msat: int("success_amt_msat")?,
+            }
+        }
+        Some(Value::Null) | None => PairData::default(),
+        Some(v) => return Err(JsonError(format!("{path}.history: {v} is not an object"))),
+    };
+    Ok(PairHistory {
+        node_from,
+        node_to,
+        history,
+    })
+}
+
+/// `lncli getmccfg` output for this configuration (spec §8.2).
+pub fn config_json(cfg: &MissionControlConfig) -> Json {
+    let secs = |d: DurationNs| Json::int64(d.max(0) / 1_000_000_000);
+    let mut fields: Vec<(&str, Json)> = Vec::new();
+    let (half_life, hop_prob, weight) = match &cfg.estimator {
+        EstimatorConfig::Apriori(a) => (a.penalty_half_life, a.hop_probability as f32, a.weight as f32),
+        EstimatorConfig::Bimodal(_) => (0, 0.0, 0.0),
+    };
+    fields.push(("half_life_seconds", secs(half_life)));
+    fields.push(("hop_probability", Json::float32(hop_prob)));
+    fields.push(("weight", Json::float32(weight)));
+    fields.push(("maximum_payment_results", Json::int32(cfg.max_history)));
+    fields.push(("minimum_failure_relax_interval", secs(cfg.min_failure_relax_interval)));
+    match &cfg.estimator {
+        EstimatorConfig::Apriori(a) => {
+            fields.push(("model", Json::str("APRIORI")));
+            fields.push((
+                "apriori",
+                Json::object([
+                    ("half_life_seconds", secs(a.penalty_half_life)),
+                    ("hop_probability", Json::double(a.hop_probability)),
+                    ("weight", Json::double(a.weight)),
+                    ("capacity_fraction", Json::double(a.capacity_fraction)),
+                ]),
+            ));
+        }
+        EstimatorConfig::Bimodal(b) => {
+            fields.push(("model", Json::str("BIMODAL")));
+            fields.push((
+                "bimodal",
+                Json::object([
+                    ("node_weight", Json::double(b.node_weight)),
+                    ("scale_msat", Json::int64(b.scale_msat)),
+                    ("decay_time", secs(b.decay_time)),
+                ]),
+            ));
+        }
+    }
+    Json::object([("config", Json::object(fields))])
+}
+
+/// Reads the `config` object that [`config_json`] writes.
+pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| JsonError(format!("malformed JSON: {e}")))?;
+    let cfg = doc
+        .get("config")
+        .and_then(Value::as_object)
+        .ok_or_else(|| JsonError("config: missing object".into()))?;
+    let uint = |obj: &serde_json::Map<String, Value>, name: &str, path: &str| -> Result<i64, JsonError> {
+        let v = parse_int64(field(obj, name).unwrap_or(&Value::Null), &format!("{path}.{name}"))?;
+        if v < 0 {
+            return Err(JsonError(format!("{path}.{name}: {v} is negative")));
+        }
+        Ok(v)
+    };
+    let double = |obj: &serde_json::Map<String, Value>, name: &str, path: &str| -> Result<f64, JsonError> {
+        match field(obj, name) {
+            Some(Value::Number(n)) => n.as_f64().ok_or_else(|| JsonError(format!("{path}.{name}: not a number"))),
+            Some(v) => Err(JsonError(format!("{path}.{name}: {v} is not a number"))),
+            None => Ok(0.0),
+        }
+    };
+    let secs_to_ns = |s: i64, path: &str| -> Result<DurationNs, JsonError> {
+        s.checked_mul(1_000_000_000)
+            .ok_or_else(|| JsonError(format!("{path}: {s} seconds is out of range")))
+    };
+    let max_history = uint(cfg, "maximum_payment_results", "config")?;
+    let max_history =
+        u32::try_from(max_history).map_err(|_| JsonError(format!("config.maximum_payment_results: {max_history} is not a uint32")))?;
+    let relax = secs_to_ns(uint(cfg, "minimum_failure_relax_interval", "config")?, "config.minimum_failure_relax_interval")?;
+    let model = field(cfg, "model").and_then(Value::as_str).unwrap_or("APRIORI");
+    let estimator = match model {
+        "APRIORI" => {
+            let a = field(cfg, "apriori")
+                .and_then(Value::as_object)
+                .ok_or_else(|| JsonError("config.apriori: missing object".into()))?;
+            EstimatorConfig::Apriori(AprioriConfig {
+                penalty_half_life: secs_to_ns(uint(a, "half_life_seconds", "config.apriori")?, "config.apriori.half_life_seconds")?,
+                hop_probability: double(a, "hop_probability", "config.apriori")?,
+                weight: double(a, "weight", "config.apriori")?,
+                capacity_fraction: double(a, "capacity_fraction", "config.apriori")?,
+            })
+        }
+        "BIMODAL" => {
+            let b = field(cfg, "bimodal")
+                .and_then(Value::as_object)
+                .ok_or_else(|| JsonError("config.bimodal: missing object".into()))?;
+            EstimatorConfig::Bimodal(BimodalConfig {
+                node_weight: double(b, "node_weight", "config.bimodal")?,
+                scale_msat: uint(b, "scale_msat", "config.bimodal")? as u64,
+                decay_time: secs_to_ns(uint(b, "decay_time", "config.bimodal")?, "config.bimodal.decay_time")?,
+            })
+        }
+        other => return Err(JsonError(format!("config.model: {other:?} is not APRIORI or BIMODAL"))),
+    };
+    let cfg = MissionControlConfig {
+        estimator,
+        max_history,
+        min_failure_relax_interval: relax,
+    };
+    cfg.validate().map_err(|e| JsonError(format!("config: {e}")))?;
+    Ok(cfg)
+}

@@ -1,0 +1,241 @@
+//! Pair state: what mission control remembers about each directed pair, and
+//! the rules that update it (spec §1.2–§1.5, §3.2).
+//!
+//! For every directed pair LND keeps the time and amount of the last applied
+//! failure and of the last success, where the success amount is the highest
+//! that went through. A failure amount of 0 means the pair failed
+//! independently of the amount. Successes push the failure amount up to just
+//! above them (`+1`), failures push the success amount down to just below
+//! them (`−1`), and a higher failure within `min_failure_relax_interval` of
+//! the previous failure is ignored, so one burst of errors cannot
+//! ratchet the failure amount upward.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::node::{DirectedPair, NodeId};
+use crate::time::{DurationNs, Timestamp};
+
+/// LND's `minSecondChanceInterval`: one minute, not configurable.
+pub const MIN_SECOND_CHANCE_INTERVAL: DurationNs = 60_000_000_000;
+
+/// What mission control holds for one directed pair (LND's `TimedPairResult`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimedPairResult {
+    /// Time of the last applied failure; zero time means none.
+    pub fail_time: Timestamp,
+    /// Amount of the last applied failure; 0 means amount-independent.
+    pub fail_amt_msat: u64,
+    /// Time of the last applied success; zero time means none.
+    pub success_time: Timestamp,
+    /// Highest amount known to pass (lowered by failures).
+    pub success_amt_msat: u64,
+}
+
+/// One interpreted outcome for one pair (LND's `pairResult`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairResult {
+    pub amt_msat: u64,
+    pub success: bool,
+}
+
+impl PairResult {
+    pub fn success(amt_msat: u64) -> Self {
+        PairResult {
+            amt_msat,
+            success: true,
+        }
+    }
+
+    /// A failure that penalises amounts ≥ `amt_msat` (0: every amount).
+    pub fn failure(amt_msat: u64) -> Self {
+        PairResult {
+            amt_msat,
+            success: false,
+        }
+    }
+}
+
+/// The results of one `from` node, keyed by `to`. Ordered, so sums over a
+/// node's results are deterministic (Go's are not; see spec §0).
+pub type NodeResults = BTreeMap<NodeId, TimedPairResult>;
+
+/// One pair with its record, as imported or exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairSnapshot {
+    pub pair: DirectedPair,
+    pub result: TimedPairResult,
+}
+
+/// All pair records plus the second-chance memory.
+#[derive(Clone, Debug, Default)]
+pub struct MissionControlState {
+    pairs: HashMap<NodeId, NodeResults>,
+    /// For each node, the nodes that have a record towards it, so a node
+    /// failure touches only its own pairs instead of scanning them all.
+    incoming: HashMap<NodeId, HashSet<NodeId>>,
+    last_second_chance: HashMap<DirectedPair, Timestamp>,
+    pair_count: usize,
+}
+
+impl MissionControlState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// All results of `from` (LND's `NodeResults`), empty if none.
+    pub fn node_results(&self, from: &NodeId) -> Option<&NodeResults> {
+        self.pairs.get(from)
+    }
+
+    pub fn pair(&self, pair: &DirectedPair) -> Option<&TimedPairResult> {
+        self.pairs.get(&pair.from)?.get(&pair.to)
+    }
+
+    /// Number of pair records.
+    pub fn len(&self) -> usize {
+        self.pair_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pair_count == 0
+    }
+
+    /// Every pair record, sorted by (from, to).
+    pub fn snapshot(&self) -> Vec<PairSnapshot> {
+        let mut out: Vec<PairSnapshot> = self
+            .pairs
+            .iter()
+            .flat_map(|(from, results)| {
+                results.iter().map(move |(to, r)| PairSnapshot {
+                    pair: DirectedPair::new(*from, *to),
+                    result: *r,
+                })
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.pair.cmp(&b.pair));
+        out
+    }
+
+    fn entry(&mut self, from: NodeId, to: NodeId) -> &mut TimedPairResult {
+        let results = self.pairs.entry(from).or_default();
+        if !results.contains_key(&to) {
+            self.pair_count += 1;
+            self.incoming.entry(to).or_default().insert(from);
+        }
+        results.entry(to).or_default()
+    }
+
+    /// LND's `setLastPairResult`: apply one pair outcome at `ts`.
+    pub fn set_last_pair_result(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        ts: Timestamp,
+        result: PairResult,
+        force: bool,
+        min_failure_relax_interval: DurationNs,
+    ) {
+        let mut cur = self.pair(&DirectedPair::new(from, to)).copied().unwrap_or_default();
+        if apply_pair_result(&mut cur, ts, result, force, min_failure_relax_interval) {
+            *self.entry(from, to) = cur;
+        }
+    }
+
+    /// LND's `setAllFail`: every known pair touching `node` becomes a bare
+    /// amount-independent failure at `ts`.
+    pub fn set_all_fail(&mut self, node: NodeId, ts: Timestamp) {
+        let failed = TimedPairResult {
+            fail_time: ts,
+            ..Default::default()
+        };
+        if let Some(results) = self.pairs.get_mut(&node) {
+            results.values_mut().for_each(|r| *r = failed);
+        }
+        if let Some(froms) = self.incoming.get(&node) {
+            for from in froms {
+                if let Some(r) = self.pairs.get_mut(from).and_then(|m| m.get_mut(&node)) {
+                    *r = failed;
+                }
+            }
+        }
+    }
+
+    /// LND's `requestSecondChance`: true if the policy failure on `pair`
+    /// should be ignored this time.
+    pub fn request_second_chance(&mut self, ts: Timestamp, pair: DirectedPair) -> bool {
+        match self.last_second_chance.get(&pair) {
+            Some(last) if ts.sub(*last) <= MIN_SECOND_CHANCE_INTERVAL => false,
+            _ => {
+                self.last_second_chance.insert(pair, ts);
+                true
+            }
+        }
+    }
+
+    /// LND's `importSnapshot`: merge already-validated pairs in order.
+    /// Returns how many slots were not skipped as older (LND logs this).
+    pub fn import_snapshot(
+        &mut self,
+        pairs: &[PairSnapshot],
+        force: bool,
+        min_failure_relax_interval: DurationNs,
+    ) -> usize {
+        let mut imported = 0;
+        for p in pairs {
+            let (from, to) = (p.pair.from, p.pair.to);
+            let last = self.pair(&p.pair).copied().unwrap_or_default();
+            // The failure slot is processed even when the pair has no
+            // failure; that is what wipes success amounts (spec §3.2 QUIRK).
+            if force || !last.fail_time.after(p.result.fail_time) {
+                let r = PairResult::failure(p.result.fail_amt_msat);
+                self.set_last_pair_result(from, to, p.result.fail_time, r, force, min_failure_relax_interval);
+                imported += 1;
+            }
+            if force || !last.success_time.after(p.result.success_time) {
+                let r = PairResult::success(p.result.success_amt_msat);
+                self.set_last_pair_result(from, to, p.result.success_time, r, force, min_failure_relax_interval);
+                imported += 1;
+            }
+        }
+        imported
+    }
+
+    /// Forget everything (LND's `ResetMissionControl`).
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The §1.2/§1.3 update rules on one record. Returns false if the result was
+/// dropped by the relax-interval guard.
+pub fn apply_pair_result(
+    cur: &mut TimedPairResult,
+    ts: Timestamp,
+    result: PairResult,
+    force: bool,
+    min_failure_relax_interval: DurationNs,
+) -> bool {
+    if result.success {
+        let s = result.amt_msat;
+        cur.success_time = ts;
+        if force || s > cur.success_amt_msat {
+            cur.success_amt_msat = s;
+        }
+        if force || (!cur.fail_time.is_zero() && s >= cur.fail_amt_msat) {
+            cur.fail_amt_msat = s.wrapping_add(1);
+        }
+    } else {
+        let f = result.amt_msat;
+        if !force && f > cur.fail_amt_msat && ts.sub(cur.fail_time) < min_failure_relax_interval {
+            return false;
+        }
+        cur.fail_time = ts;
+        cur.fail_amt_msat = f;
+        if f == 0 {
+            cur.success_amt_msat = 0;
+        } else if f <= cur.success_amt_msat {
+            cur.success_amt_msat = f - 1;
+        }
+    }
+    true
+}
