@@ -1,1 +1,323 @@
-//! stub
+//! # dmc-graph: the channel graph
+//!
+//! Loads `lncli describegraph` JSON (plain or gzip, integers as strings or
+//! numbers, as lncli prints them) into a compact graph of nodes, channels
+//! and per-direction routing policies, and answers the capacity lookup that
+//! LND's `QueryProbability` makes before asking mission control (spec §8.2).
+//!
+//! Malformed input is refused with an error that names the edge and field.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use dmc_core::NodeId;
+use serde_json::Value;
+
+/// One direction's routing policy, as announced by the sending node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub time_lock_delta: u16,
+    pub min_htlc_msat: u64,
+    /// `None` when the policy announces no maximum.
+    pub max_htlc_msat: Option<u64>,
+    pub fee_base_msat: u64,
+    pub fee_rate_ppm: u64,
+    pub disabled: bool,
+}
+
+/// A channel between `node1 < node2`; `policies[0]` is node1's (for
+/// node1 → node2), `policies[1]` node2's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub chan_id: u64,
+    pub node1: u32,
+    pub node2: u32,
+    pub capacity_sat: u64,
+    pub policies: [Option<Policy>; 2],
+}
+
+/// The channel graph.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    nodes: Vec<NodeId>,
+    aliases: Vec<String>,
+    index: HashMap<NodeId, u32>,
+    channels: Vec<Channel>,
+    /// Channels between each unordered node pair (smaller index first).
+    by_pair: HashMap<(u32, u32), Vec<u32>>,
+}
+
+/// A graph file that cannot be used, with what and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphError(pub String);
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+/// Why the capacity of a pair could not be found (LND then reports
+/// probability 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CapacityError {
+    NoEdge,
+    NoEdgeForAmount,
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CapacityError::NoEdge => write!(f, "no edge info for the node pair"),
+            CapacityError::NoEdgeForAmount => write!(f, "no usable edge for the node pair at this amount"),
+        }
+    }
+}
+
+fn uint(v: Option<&Value>, path: &str) -> Result<u64, GraphError> {
+    match v {
+        None | Some(Value::Null) => Err(GraphError(format!("{path}: missing"))),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| GraphError(format!("{path}: {s:?} is not a non-negative integer"))),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| GraphError(format!("{path}: {n} is not a non-negative integer"))),
+        Some(v) => Err(GraphError(format!("{path}: {v} is not an integer"))),
+    }
+}
+
+fn opt_uint(v: Option<&Value>, path: &str) -> Result<Option<u64>, GraphError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        v => uint(v, path).map(Some),
+    }
+}
+
+fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Policy>, GraphError> {
+    let o = match v {
+        Value::Null => return Ok(None),
+        Value::Object(o) => o,
+        _ => return Err(GraphError(format!("{path}: not an object"))),
+    };
+    let delta = uint(o.get("time_lock_delta"), &format!("{path}.time_lock_delta"))?;
+    let time_lock_delta = u16::try_from(delta)
+        .map_err(|_| GraphError(format!("{path}.time_lock_delta: {delta} exceeds 65535")))?;
+    let min_htlc_msat = opt_uint(o.get("min_htlc"), &format!("{path}.min_htlc"))?.unwrap_or(0);
+    let max_htlc_msat = opt_uint(o.get("max_htlc_msat"), &format!("{path}.max_htlc_msat"))?.filter(|m| *m > 0);
+    if let Some(max) = max_htlc_msat {
+        if max < min_htlc_msat {
+            return Err(GraphError(format!(
+                "{path}: max_htlc_msat {max} is below min_htlc {min_htlc_msat}"
+            )));
+        }
+    }
+    if capacity_sat > 0 && min_htlc_msat > capacity_sat.saturating_mul(1000) {
+        return Err(GraphError(format!(
+            "{path}: min_htlc {min_htlc_msat} msat exceeds the capacity of {capacity_sat} sat"
+        )));
+    }
+    let disabled = match o.get("disabled") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => return Err(GraphError(format!("{path}.disabled: {v} is not a boolean"))),
+    };
+    Ok(Some(Policy {
+        time_lock_delta,
+        min_htlc_msat,
+        max_htlc_msat,
+        fee_base_msat: opt_uint(o.get("fee_base_msat"), &format!("{path}.fee_base_msat"))?.unwrap_or(0),
+        fee_rate_ppm: opt_uint(o.get("fee_rate_milli_msat"), &format!("{path}.fee_rate_milli_msat"))?.unwrap_or(0),
+        disabled,
+    }))
+}
+
+impl Graph {
+    /// Reads a describegraph file; `.gz` (or gzip magic) is decompressed.
+    pub fn load_describegraph(path: &Path) -> Result<Graph, GraphError> {
+        let raw = std::fs::read(path).map_err(|e| GraphError(format!("reading {}: {e}", path.display())))?;
+        let text = if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut s = String::new();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_string(&mut s)
+                .map_err(|e| GraphError(format!("decompressing {}: {e}", path.display())))?;
+            s
+        } else {
+            String::from_utf8(raw).map_err(|_| GraphError(format!("{}: not UTF-8 text", path.display())))?
+        };
+        Self::parse_describegraph(&text).map_err(|e| GraphError(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses describegraph JSON text.
+    pub fn parse_describegraph(text: &str) -> Result<Graph, GraphError> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| GraphError(format!("malformed JSON: {e}")))?;
+        let mut g = Graph::default();
+        if let Some(nodes) = doc.get("nodes") {
+            let nodes = nodes
+                .as_array()
+                .ok_or_else(|| GraphError("nodes: not an array".into()))?;
+            for (i, n) in nodes.iter().enumerate() {
+                let key = n
+                    .get("pub_key")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| GraphError(format!("nodes[{i}].pub_key: missing")))?;
+                let id = NodeId::from_hex_unchecked(key)
+                    .map_err(|e| GraphError(format!("nodes[{i}].pub_key: {key:?}: {e}")))?;
+                let alias = n.get("alias").and_then(Value::as_str).unwrap_or("");
+                let idx = g.intern(id);
+                g.aliases[idx as usize] = alias.to_string();
+            }
+        }
+        let edges = doc
+            .get("edges")
+            .and_then(Value::as_array)
+            .ok_or_else(|| GraphError("edges: missing or not an array".into()))?;
+        for (i, e) in edges.iter().enumerate() {
+            let chan_id = uint(e.get("channel_id"), &format!("edges[{i}].channel_id"))?;
+            let path = format!("edge {chan_id} (edges[{i}])");
+            let key = |name: &str| -> Result<NodeId, GraphError> {
+                let s = e
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| GraphError(format!("{path}.{name}: missing")))?;
+                NodeId::from_hex_unchecked(s).map_err(|err| GraphError(format!("{path}.{name}: {s:?}: {err}")))
+            };
+            let (n1, n2) = (key("node1_pub")?, key("node2_pub")?);
+            if n1 == n2 {
+                return Err(GraphError(format!("{path}: node1_pub and node2_pub are the same node")));
+            }
+            let capacity_sat = uint(e.get("capacity"), &format!("{path}.capacity"))?;
+            let p1 = parse_policy(e.get("node1_policy").unwrap_or(&Value::Null), capacity_sat, &format!("{path}.node1_policy"))?;
+            let p2 = parse_policy(e.get("node2_policy").unwrap_or(&Value::Null), capacity_sat, &format!("{path}.node2_policy"))?;
+            g.add_channel(chan_id, n1, n2, capacity_sat, p1, p2);
+        }
+        Ok(g)
+    }
+
+    fn intern(&mut self, id: NodeId) -> u32 {
+        if let Some(i) = self.index.get(&id) {
+            return *i;
+        }
+        let i = self.nodes.len() as u32;
+        self.nodes.push(id);
+        self.aliases.push(String::new());
+        self.index.insert(id, i);
+        i
+    }
+
+    /// Adds a channel; `p1` is `n1`'s policy towards `n2`, `p2` the reverse.
+    pub fn add_channel(&mut self, chan_id: u64, n1: NodeId, n2: NodeId, capacity_sat: u64, p1: Option<Policy>, p2: Option<Policy>) {
+        let (a, b) = (self.intern(n1), self.intern(n2));
+        let (node1, node2, policies) = if a < b { (a, b, [p1, p2]) } else { (b, a, [p2, p1]) };
+        let idx = self.channels.len() as u32;
+        self.channels.push(Channel {
+            chan_id,
+            node1,
+            node2,
+            capacity_sat,
+            policies,
+        });
+        self.by_pair.entry((node1, node2)).or_default().push(idx);
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn contains_node(&self, id: &NodeId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    pub fn alias(&self, id: &NodeId) -> Option<&str> {
+        self.index.get(id).map(|i| self.aliases[*i as usize].as_str())
+    }
+
+    /// The capacity LND passes to mission control for `from → to` at
+    /// `amt_msat` (LND's `FetchAmountPairCapacity`): the largest capacity
+    /// among enabled channels whose policy from `from` accepts the amount,
+    /// falling back to `max_htlc` for channels of unknown capacity.
+    pub fn pair_capacity_sat(&self, from: &NodeId, to: &NodeId, amt_msat: u64) -> Result<u64, CapacityError> {
+        let (Some(&f), Some(&t)) = (self.index.get(from), self.index.get(to)) else {
+            return Err(CapacityError::NoEdge);
+        };
+        let key = (f.min(t), f.max(t));
+        let dir = usize::from(f > t);
+        let chans = self.by_pair.get(&key).ok_or(CapacityError::NoEdge)?;
+        let mut any_policy = false;
+        let mut best: Option<u64> = None;
+        for &c in chans {
+            let ch = &self.channels[c as usize];
+            let Some(p) = ch.policies[dir] else { continue };
+            any_policy = true;
+            let cap_msat = ch.capacity_sat.saturating_mul(1000);
+            let in_range = !(ch.capacity_sat > 0 && amt_msat > cap_msat)
+                && p.max_htlc_msat.is_none_or(|m| amt_msat <= m)
+                && amt_msat >= p.min_htlc_msat;
+            if !in_range || p.disabled {
+                continue;
+            }
+            let cap = if cap_msat == 0 { p.max_htlc_msat.unwrap_or(0) } else { cap_msat };
+            best = Some(best.unwrap_or(0).max(cap));
+        }
+        match best {
+            Some(cap_msat) => Ok(cap_msat / 1000),
+            None if any_policy => Err(CapacityError::NoEdgeForAmount),
+            None => Err(CapacityError::NoEdge),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "02aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "03bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn graph(extra: &str) -> String {
+        format!(
+            r#"{{"nodes":[], "edges":[
+            {{"channel_id":"1","node1_pub":"{A}","node2_pub":"{B}","capacity":"30000",
+              "node1_policy":{{"time_lock_delta":40,"min_htlc":"1000","fee_base_msat":"1000","fee_rate_milli_msat":"1","disabled":false,"max_htlc_msat":"29700000"}},
+              "node2_policy":null}},
+            {{"channel_id":"2","node1_pub":"{A}","node2_pub":"{B}","capacity":"50000",
+              "node1_policy":{{"time_lock_delta":40,"min_htlc":"1000","fee_base_msat":"0","fee_rate_milli_msat":"1","disabled":{extra},"max_htlc_msat":"49500000"}},
+              "node2_policy":null}}]}}"#
+        )
+    }
+
+    #[test]
+    fn capacity_lookup_follows_lnd() {
+        let g = Graph::parse_describegraph(&graph("false")).unwrap();
+        let (a, b) = (NodeId::from_hex_unchecked(A).unwrap(), NodeId::from_hex_unchecked(B).unwrap());
+        assert_eq!(g.pair_capacity_sat(&a, &b, 5_000_000), Ok(50_000));
+        // Above the larger channel's max_htlc: nothing usable.
+        assert_eq!(g.pair_capacity_sat(&a, &b, 49_600_000), Err(CapacityError::NoEdgeForAmount));
+        // Only channel 1 takes 29 000 sat once channel 2 is disabled.
+        let g = Graph::parse_describegraph(&graph("true")).unwrap();
+        assert_eq!(g.pair_capacity_sat(&a, &b, 5_000_000), Ok(30_000));
+        // No policy in the reverse direction.
+        assert_eq!(g.pair_capacity_sat(&b, &a, 5_000_000), Err(CapacityError::NoEdge));
+        // Below min_htlc.
+        assert_eq!(g.pair_capacity_sat(&a, &b, 999), Err(CapacityError::NoEdgeForAmount));
+    }
+
+    #[test]
+    fn malformed_graphs_name_the_edge() {
+        let bad = graph("false").replace("\"capacity\":\"50000\"", "\"capacity\":\"-5\"");
+        let e = Graph::parse_describegraph(&bad).unwrap_err().0;
+        assert!(e.contains("edge 2") && e.contains("capacity"), "{e}");
+        let bad = graph("false").replace("\"max_htlc_msat\":\"29700000\"", "\"max_htlc_msat\":\"10\"");
+        let e = Graph::parse_describegraph(&bad).unwrap_err().0;
+        assert!(e.contains("edge 1") && e.contains("max_htlc_msat"), "{e}");
+        assert!(Graph::parse_describegraph("{").unwrap_err().0.contains("malformed JSON"));
+    }
+}
