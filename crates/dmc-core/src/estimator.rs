@@ -115,7 +115,10 @@ impl AprioriConfig {
             )));
         }
         if !(0.0..=1.0).contains(&self.weight) {
-            return Err(ConfigError(format!("apriori weight: {}, must be in [0, 1]", self.weight)));
+            return Err(ConfigError(format!(
+                "apriori weight: {}, must be in [0, 1]",
+                self.weight
+            )));
         }
         if !(0.75..=1.0).contains(&self.capacity_fraction) {
             return Err(ConfigError(format!(
@@ -133,7 +136,13 @@ impl AprioriConfig {
     }
 
     /// Probability for untried channels of a node with these `results`.
-    pub fn node_probability(&self, now: Timestamp, results: Option<&NodeResults>, amt_msat: u64, capacity_sat: u64) -> f64 {
+    pub fn node_probability(
+        &self,
+        now: Timestamp,
+        results: Option<&NodeResults>,
+        amt_msat: u64,
+        capacity_sat: u64,
+    ) -> f64 {
         let apriori = self.hop_probability * capacity_factor(amt_msat, capacity_sat, self.capacity_fraction);
         let results = match results {
             Some(r) if self.weight != 1.0 && !r.is_empty() => r,
@@ -155,7 +164,14 @@ impl AprioriConfig {
 
     /// The pair's probability given the node probability (LND's
     /// `calculateProbability`).
-    fn calculate(&self, now: Timestamp, results: Option<&NodeResults>, node_probability: f64, to: &NodeId, amt_msat: u64) -> f64 {
+    fn calculate(
+        &self,
+        now: Timestamp,
+        results: Option<&NodeResults>,
+        node_probability: f64,
+        to: &NodeId,
+        amt_msat: u64,
+    ) -> f64 {
         let Some(r) = results.and_then(|r| r.get(to)) else {
             return node_probability;
         };
@@ -168,7 +184,14 @@ impl AprioriConfig {
         node_probability * (1.0 - self.weight_of_age(now.sub(r.fail_time)))
     }
 
-    pub fn pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+    pub fn pair_probability(
+        &self,
+        now: Timestamp,
+        results: Option<&NodeResults>,
+        to: &NodeId,
+        amt_msat: u64,
+        capacity_sat: u64,
+    ) -> f64 {
         let node_probability = self.node_probability(now, results, amt_msat, capacity_sat);
         self.calculate(now, results, node_probability, to, amt_msat)
     }
@@ -255,7 +278,13 @@ impl BimodalConfig {
     /// The direct probability from already-decayed bounds (LND's
     /// `probabilityFormula`). `None` where LND returns an error, which
     /// callers treat as probability 0.
-    pub fn probability_formula(&self, capacity_msat: u64, success_msat: u64, fail_msat: u64, amt_msat: u64) -> Option<f64> {
+    pub fn probability_formula(
+        &self,
+        capacity_msat: u64,
+        success_msat: u64,
+        fail_msat: u64,
+        amt_msat: u64,
+    ) -> Option<f64> {
         let c = capacity_msat as f64;
         let mut succ = success_msat as f64;
         let mut fail = fail_msat as f64;
@@ -298,7 +327,14 @@ impl BimodalConfig {
         Some(p)
     }
 
-    fn direct_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_msat: u64) -> f64 {
+    fn direct_probability(
+        &self,
+        now: Timestamp,
+        results: Option<&NodeResults>,
+        to: &NodeId,
+        amt_msat: u64,
+        capacity_msat: u64,
+    ) -> f64 {
         let mut success = 0;
         let mut fail = capacity_msat;
         if let Some(r) = results.and_then(|r| r.get(to)) {
@@ -309,7 +345,8 @@ impl BimodalConfig {
                 success = self.can_send(r.success_amt_msat, now, r.success_time);
             }
         }
-        self.probability_formula(capacity_msat, success, fail, amt_msat).unwrap_or(0.0)
+        self.probability_formula(capacity_msat, success, fail, amt_msat)
+            .unwrap_or(0.0)
     }
 
     /// Tilts a stale direct estimate by the node's other recent results.
@@ -344,7 +381,14 @@ impl BimodalConfig {
         num / den
     }
 
-    pub fn pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+    pub fn pair_probability(
+        &self,
+        now: Timestamp,
+        results: Option<&NodeResults>,
+        to: &NodeId,
+        amt_msat: u64,
+        capacity_sat: u64,
+    ) -> f64 {
         let capacity_msat = capacity_sat.wrapping_mul(1000);
         let direct = self.direct_probability(now, results, to, amt_msat, capacity_msat);
         self.node_weighted(direct, now, results, to)
@@ -378,7 +422,14 @@ impl EstimatorConfig {
         }
     }
 
-    pub fn pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+    pub fn pair_probability(
+        &self,
+        now: Timestamp,
+        results: Option<&NodeResults>,
+        to: &NodeId,
+        amt_msat: u64,
+        capacity_sat: u64,
+    ) -> f64 {
         match self {
             EstimatorConfig::Apriori(a) => a.pair_probability(now, results, to, amt_msat, capacity_sat),
             EstimatorConfig::Bimodal(b) => b.pair_probability(now, results, to, amt_msat, capacity_sat),

@@ -95,19 +95,31 @@ const CODES: &[(FailureCode, u16, &str)] = {
         (InvalidRealm, PERM | 1, "INVALID_REALM"),
         (TemporaryNodeFailure, NODE | 2, "TEMPORARY_NODE_FAILURE"),
         (PermanentNodeFailure, PERM | NODE | 2, "PERMANENT_NODE_FAILURE"),
-        (RequiredNodeFeatureMissing, PERM | NODE | 3, "REQUIRED_NODE_FEATURE_MISSING"),
+        (
+            RequiredNodeFeatureMissing,
+            PERM | NODE | 3,
+            "REQUIRED_NODE_FEATURE_MISSING",
+        ),
         (InvalidOnionVersion, BADONION | PERM | 4, "INVALID_ONION_VERSION"),
         (InvalidOnionHmac, BADONION | PERM | 5, "INVALID_ONION_HMAC"),
         (InvalidOnionKey, BADONION | PERM | 6, "INVALID_ONION_KEY"),
         (TemporaryChannelFailure, UPDATE | 7, "TEMPORARY_CHANNEL_FAILURE"),
         (PermanentChannelFailure, PERM | 8, "PERMANENT_CHANNEL_FAILURE"),
-        (RequiredChannelFeatureMissing, PERM | 9, "REQUIRED_CHANNEL_FEATURE_MISSING"),
+        (
+            RequiredChannelFeatureMissing,
+            PERM | 9,
+            "REQUIRED_CHANNEL_FEATURE_MISSING",
+        ),
         (UnknownNextPeer, PERM | 10, "UNKNOWN_NEXT_PEER"),
         (AmountBelowMinimum, UPDATE | 11, "AMOUNT_BELOW_MINIMUM"),
         (FeeInsufficient, UPDATE | 12, "FEE_INSUFFICIENT"),
         (IncorrectCltvExpiry, UPDATE | 13, "INCORRECT_CLTV_EXPIRY"),
         (ExpiryTooSoon, UPDATE | 14, "EXPIRY_TOO_SOON"),
-        (IncorrectOrUnknownPaymentDetails, PERM | 15, "INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS"),
+        (
+            IncorrectOrUnknownPaymentDetails,
+            PERM | 15,
+            "INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS",
+        ),
         (IncorrectPaymentAmount, 16, "INCORRECT_PAYMENT_AMOUNT"),
         (FinalExpiryTooSoon, 17, "FINAL_EXPIRY_TOO_SOON"),
         (FinalIncorrectCltvExpiry, 18, "FINAL_INCORRECT_CLTV_EXPIRY"),
@@ -224,8 +236,7 @@ impl PaymentResult {
             return Err(RouteError::NoHops);
         }
         if let Some(PaymentFailure {
-            source_index: Some(i),
-            ..
+            source_index: Some(i), ..
         }) = self.failure
         {
             if i as usize > n {

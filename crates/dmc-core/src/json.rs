@@ -171,7 +171,10 @@ mod tests {
             ("pairs", Json::Array(vec![])),
             ("x", Json::object([("a", Json::int64(5u64))])),
         ]);
-        assert_eq!(j.pretty(), "{\n    \"pairs\": [],\n    \"x\": {\n        \"a\": \"5\"\n    }\n}");
+        assert_eq!(
+            j.pretty(),
+            "{\n    \"pairs\": [],\n    \"x\": {\n        \"a\": \"5\"\n    }\n}"
+        );
         assert_eq!(j.compact(), "{\"pairs\":[],\"x\":{\"a\":\"5\"}}");
     }
 }

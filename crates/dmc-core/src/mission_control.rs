@@ -85,7 +85,8 @@ impl MissionControl {
         }
         let relax = self.config.min_failure_relax_interval;
         for (pair, r) in &i.pair_results {
-            self.state.set_last_pair_result(pair.from, pair.to, ts, *r, false, relax);
+            self.state
+                .set_last_pair_result(pair.from, pair.to, ts, *r, false, relax);
         }
         Ok(i.final_failure_reason)
     }

@@ -35,9 +35,7 @@ impl std::error::Error for NodeIdError {}
 impl NodeId {
     /// LND's `NewVertexFromBytes`: only the length is checked.
     pub fn from_bytes_unchecked(bytes: &[u8]) -> Result<Self, NodeIdError> {
-        let arr: [u8; 33] = bytes
-            .try_into()
-            .map_err(|_| NodeIdError::WrongLength(bytes.len()))?;
+        let arr: [u8; 33] = bytes.try_into().map_err(|_| NodeIdError::WrongLength(bytes.len()))?;
         Ok(NodeId(arr))
     }
 

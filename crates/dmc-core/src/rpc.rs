@@ -119,7 +119,9 @@ fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
     if sat == 0 {
         return Ok(msat as u64);
     }
-    Err(format!("{field}_amt_msat: {msat} and {field}_amt_sat: {sat} values not equal"))
+    Err(format!(
+        "{field}_amt_msat: {msat} and {field}_amt_sat: {sat} values not equal"
+    ))
 }
 
 /// LND's `getPair` for one side: (amount, time).
@@ -151,8 +153,8 @@ pub fn to_pair_snapshot(p: &PairHistory) -> Result<PairSnapshot, String> {
         return Err(format!("{prefix}: source and destination node must differ"));
     }
     let h = &p.history;
-    let (fail_amt, fail_time) =
-        side(h.fail_amt_msat, h.fail_amt_sat, h.fail_time, true).map_err(|e| format!("{prefix}: invalid failure: {e}"))?;
+    let (fail_amt, fail_time) = side(h.fail_amt_msat, h.fail_amt_sat, h.fail_time, true)
+        .map_err(|e| format!("{prefix}: invalid failure: {e}"))?;
     let (success_amt, success_time) = side(h.success_amt_msat, h.success_amt_sat, h.success_time, false)
         .map_err(|e| format!("{prefix}: invalid success: {e}"))?;
     if success_amt == 0 && fail_amt == 0 {
@@ -280,7 +282,11 @@ pub fn parse_query_mc_json(text: &str) -> Result<Vec<PairHistory>, JsonError> {
                 Some(v) => return Err(JsonError(format!("pairs: {v} is not an array"))),
             }
         }
-        _ => return Err(JsonError("expected an object with \"pairs\" or an array of pairs".into())),
+        _ => {
+            return Err(JsonError(
+                "expected an object with \"pairs\" or an array of pairs".into(),
+            ))
+        }
     };
     pairs
         .iter()
@@ -403,7 +409,9 @@ pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> 
     };
     let double = |obj: &serde_json::Map<String, Value>, name: &str, path: &str| -> Result<f64, JsonError> {
         match field(obj, name) {
-            Some(Value::Number(n)) => n.as_f64().ok_or_else(|| JsonError(format!("{path}.{name}: not a number"))),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .ok_or_else(|| JsonError(format!("{path}.{name}: not a number"))),
             Some(v) => Err(JsonError(format!("{path}.{name}: {v} is not a number"))),
             None => Ok(0.0),
         }
@@ -413,9 +421,12 @@ pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> 
             .ok_or_else(|| JsonError(format!("{path}: {s} seconds is out of range")))
     };
     let max_history = uint(cfg, "maximum_payment_results", "config")?;
-    let max_history =
-        u32::try_from(max_history).map_err(|_| JsonError(format!("config.maximum_payment_results: {max_history} is not a uint32")))?;
-    let relax = secs_to_ns(uint(cfg, "minimum_failure_relax_interval", "config")?, "config.minimum_failure_relax_interval")?;
+    let max_history = u32::try_from(max_history)
+        .map_err(|_| JsonError(format!("config.maximum_payment_results: {max_history} is not a uint32")))?;
+    let relax = secs_to_ns(
+        uint(cfg, "minimum_failure_relax_interval", "config")?,
+        "config.minimum_failure_relax_interval",
+    )?;
     let model = field(cfg, "model").and_then(Value::as_str).unwrap_or("APRIORI");
     let estimator = match model {
         "APRIORI" => {
@@ -423,7 +434,10 @@ pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> 
                 .and_then(Value::as_object)
                 .ok_or_else(|| JsonError("config.apriori: missing object".into()))?;
             EstimatorConfig::Apriori(AprioriConfig {
-                penalty_half_life: secs_to_ns(uint(a, "half_life_seconds", "config.apriori")?, "config.apriori.half_life_seconds")?,
+                penalty_half_life: secs_to_ns(
+                    uint(a, "half_life_seconds", "config.apriori")?,
+                    "config.apriori.half_life_seconds",
+                )?,
                 hop_probability: double(a, "hop_probability", "config.apriori")?,
                 weight: double(a, "weight", "config.apriori")?,
                 capacity_fraction: double(a, "capacity_fraction", "config.apriori")?,
@@ -448,4 +462,158 @@ pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> 
     };
     cfg.validate().map_err(|e| JsonError(format!("config: {e}")))?;
     Ok(cfg)
+}
+
+/// Parses HTLC attempt outcomes for `dmc report`: a JSON array or JSON
+/// lines of
+/// `{"id", "time", "route": {"source", "total_amt_msat", "hops": [{"chan_id",
+/// "pub_key", "amt_to_forward_msat", "blinding_point"}]}, "failure": null |
+/// {"source_index", "code"}}`.
+/// `id`, `time` (Unix seconds) and `route.source` may be left out; the
+/// caller supplies them through `defaults(index)`.
+pub fn parse_payment_results(
+    text: &str,
+    mut defaults: impl FnMut(usize) -> (u64, Timestamp, Option<NodeId>),
+) -> Result<Vec<crate::PaymentResult>, JsonError> {
+    let trimmed = text.trim_start();
+    let docs: Vec<(String, Value)> = if trimmed.starts_with('[') {
+        let v: Value = serde_json::from_str(text).map_err(|e| JsonError(format!("malformed JSON: {e}")))?;
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, v)| (format!("[{i}]"), v.clone()))
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value =
+                serde_json::from_str(line).map_err(|e| JsonError(format!("line {}: malformed JSON: {e}", i + 1)))?;
+            out.push((format!("line {}", i + 1), v));
+        }
+        out
+    };
+    docs.iter()
+        .enumerate()
+        .map(|(i, (path, v))| parse_payment_result(v, path, defaults(i)))
+        .collect()
+}
+
+fn node_field(v: Option<&Value>, path: &str) -> Result<Option<NodeId>, JsonError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => NodeId::from_hex(s)
+            .map(Some)
+            .map_err(|e| JsonError(format!("{path}: {s:?}: {e}"))),
+        Some(v) => Err(JsonError(format!("{path}: {v} is not a hex string"))),
+    }
+}
+
+fn uint_field(v: Option<&Value>, path: &str) -> Result<Option<u64>, JsonError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| JsonError(format!("{path}: {s:?} is not a non-negative integer"))),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| JsonError(format!("{path}: {n} is not a non-negative integer"))),
+        Some(v) => Err(JsonError(format!("{path}: {v} is not an integer"))),
+    }
+}
+
+fn parse_payment_result(
+    v: &Value,
+    path: &str,
+    (default_id, default_time, default_source): (u64, Timestamp, Option<NodeId>),
+) -> Result<crate::PaymentResult, JsonError> {
+    use crate::interpret::{FailureCode, Hop, PaymentFailure, PaymentResult, Route};
+    let o = v
+        .as_object()
+        .ok_or_else(|| JsonError(format!("{path}: expected an object")))?;
+    let id = uint_field(o.get("id"), &format!("{path}.id"))?.unwrap_or(default_id);
+    let time = match uint_field(o.get("time"), &format!("{path}.time"))? {
+        Some(t) => {
+            let t = i64::try_from(t).map_err(|_| JsonError(format!("{path}.time: {t} is out of range")))?;
+            Timestamp::from_unix_secs(t)
+        }
+        None => default_time,
+    };
+    let route = o
+        .get("route")
+        .and_then(Value::as_object)
+        .ok_or_else(|| JsonError(format!("{path}.route: missing object")))?;
+    let source = node_field(route.get("source"), &format!("{path}.route.source"))?
+        .or(default_source)
+        .ok_or_else(|| JsonError(format!("{path}.route.source: missing, and no --self is set")))?;
+    let total_amt_msat = uint_field(route.get("total_amt_msat"), &format!("{path}.route.total_amt_msat"))?
+        .ok_or_else(|| JsonError(format!("{path}.route.total_amt_msat: missing")))?;
+    let hops_v = route
+        .get("hops")
+        .and_then(Value::as_array)
+        .ok_or_else(|| JsonError(format!("{path}.route.hops: missing array")))?;
+    if hops_v.is_empty() || hops_v.len() > 255 {
+        return Err(JsonError(format!(
+            "{path}.route.hops: {} hops, want 1 to 255",
+            hops_v.len()
+        )));
+    }
+    let mut hops = Vec::with_capacity(hops_v.len());
+    for (i, h) in hops_v.iter().enumerate() {
+        let hp = format!("{path}.route.hops[{i}]");
+        let pub_key = node_field(h.get("pub_key"), &format!("{hp}.pub_key"))?
+            .ok_or_else(|| JsonError(format!("{hp}.pub_key: missing")))?;
+        hops.push(Hop {
+            chan_id: uint_field(h.get("chan_id"), &format!("{hp}.chan_id"))?.unwrap_or(0),
+            pub_key,
+            amt_to_forward_msat: uint_field(h.get("amt_to_forward_msat"), &format!("{hp}.amt_to_forward_msat"))?
+                .ok_or_else(|| JsonError(format!("{hp}.amt_to_forward_msat: missing")))?,
+            has_blinding_point: h.get("blinding_point").and_then(Value::as_bool).unwrap_or(false),
+            has_custom_records: h.get("custom_records").and_then(Value::as_bool).unwrap_or(false),
+        });
+    }
+    let failure = match o.get("failure") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(f)) => {
+            let source_index = match uint_field(f.get("source_index"), &format!("{path}.failure.source_index"))? {
+                None => None,
+                Some(i) => Some(
+                    u8::try_from(i).map_err(|_| JsonError(format!("{path}.failure.source_index: {i} exceeds 255")))?,
+                ),
+            };
+            let message = match f.get("code") {
+                None | Some(Value::Null) => None,
+                Some(c) => {
+                    let text = match c {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    Some(FailureCode::parse(&text).ok_or_else(|| {
+                        JsonError(format!("{path}.failure.code: {text:?} is not a BOLT 4 failure code"))
+                    })?)
+                }
+            };
+            Some(PaymentFailure { source_index, message })
+        }
+        Some(v) => return Err(JsonError(format!("{path}.failure: {v} is not an object or null"))),
+    };
+    let result = PaymentResult {
+        id,
+        time_fwd: time,
+        time_reply: time,
+        route: Route {
+            source,
+            total_amt_msat,
+            hops,
+        },
+        failure,
+    };
+    result.validate().map_err(|e| JsonError(format!("{path}: {e}")))?;
+    Ok(result)
 }

@@ -136,9 +136,7 @@ pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
     }
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let int_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let int_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         let int_part = &rest[..int_end];
         rest = &rest[int_end..];
         let mut frac_part = "";
@@ -180,11 +178,7 @@ pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
             return Err(err());
         }
     }
-    Ok(if neg {
-        (-(total as i128)) as i64
-    } else {
-        total as i64
-    })
+    Ok(if neg { (-(total as i128)) as i64 } else { total as i64 })
 }
 
 #[cfg(test)]

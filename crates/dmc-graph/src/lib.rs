@@ -105,8 +105,8 @@ fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Polic
         _ => return Err(GraphError(format!("{path}: not an object"))),
     };
     let delta = uint(o.get("time_lock_delta"), &format!("{path}.time_lock_delta"))?;
-    let time_lock_delta = u16::try_from(delta)
-        .map_err(|_| GraphError(format!("{path}.time_lock_delta: {delta} exceeds 65535")))?;
+    let time_lock_delta =
+        u16::try_from(delta).map_err(|_| GraphError(format!("{path}.time_lock_delta: {delta} exceeds 65535")))?;
     let min_htlc_msat = opt_uint(o.get("min_htlc"), &format!("{path}.min_htlc"))?.unwrap_or(0);
     let max_htlc_msat = opt_uint(o.get("max_htlc_msat"), &format!("{path}.max_htlc_msat"))?.filter(|m| *m > 0);
     if let Some(max) = max_htlc_msat {
@@ -191,8 +191,16 @@ impl Graph {
                 return Err(GraphError(format!("{path}: node1_pub and node2_pub are the same node")));
             }
             let capacity_sat = uint(e.get("capacity"), &format!("{path}.capacity"))?;
-            let p1 = parse_policy(e.get("node1_policy").unwrap_or(&Value::Null), capacity_sat, &format!("{path}.node1_policy"))?;
-            let p2 = parse_policy(e.get("node2_policy").unwrap_or(&Value::Null), capacity_sat, &format!("{path}.node2_policy"))?;
+            let p1 = parse_policy(
+                e.get("node1_policy").unwrap_or(&Value::Null),
+                capacity_sat,
+                &format!("{path}.node1_policy"),
+            )?;
+            let p2 = parse_policy(
+                e.get("node2_policy").unwrap_or(&Value::Null),
+                capacity_sat,
+                &format!("{path}.node2_policy"),
+            )?;
             g.add_channel(chan_id, n1, n2, capacity_sat, p1, p2);
         }
         Ok(g)
@@ -210,7 +218,15 @@ impl Graph {
     }
 
     /// Adds a channel; `p1` is `n1`'s policy towards `n2`, `p2` the reverse.
-    pub fn add_channel(&mut self, chan_id: u64, n1: NodeId, n2: NodeId, capacity_sat: u64, p1: Option<Policy>, p2: Option<Policy>) {
+    pub fn add_channel(
+        &mut self,
+        chan_id: u64,
+        n1: NodeId,
+        n2: NodeId,
+        capacity_sat: u64,
+        p1: Option<Policy>,
+        p2: Option<Policy>,
+    ) {
         let (a, b) = (self.intern(n1), self.intern(n2));
         let (node1, node2, policies) = if a < b { (a, b, [p1, p2]) } else { (b, a, [p2, p1]) };
         let idx = self.channels.len() as u32;
@@ -264,7 +280,11 @@ impl Graph {
             if !in_range || p.disabled {
                 continue;
             }
-            let cap = if cap_msat == 0 { p.max_htlc_msat.unwrap_or(0) } else { cap_msat };
+            let cap = if cap_msat == 0 {
+                p.max_htlc_msat.unwrap_or(0)
+            } else {
+                cap_msat
+            };
             best = Some(best.unwrap_or(0).max(cap));
         }
         match best {
@@ -297,10 +317,16 @@ mod tests {
     #[test]
     fn capacity_lookup_follows_lnd() {
         let g = Graph::parse_describegraph(&graph("false")).unwrap();
-        let (a, b) = (NodeId::from_hex_unchecked(A).unwrap(), NodeId::from_hex_unchecked(B).unwrap());
+        let (a, b) = (
+            NodeId::from_hex_unchecked(A).unwrap(),
+            NodeId::from_hex_unchecked(B).unwrap(),
+        );
         assert_eq!(g.pair_capacity_sat(&a, &b, 5_000_000), Ok(50_000));
         // Above the larger channel's max_htlc: nothing usable.
-        assert_eq!(g.pair_capacity_sat(&a, &b, 49_600_000), Err(CapacityError::NoEdgeForAmount));
+        assert_eq!(
+            g.pair_capacity_sat(&a, &b, 49_600_000),
+            Err(CapacityError::NoEdgeForAmount)
+        );
         // Only channel 1 takes 29 000 sat once channel 2 is disabled.
         let g = Graph::parse_describegraph(&graph("true")).unwrap();
         assert_eq!(g.pair_capacity_sat(&a, &b, 5_000_000), Ok(30_000));
@@ -318,6 +344,9 @@ mod tests {
         let bad = graph("false").replace("\"max_htlc_msat\":\"29700000\"", "\"max_htlc_msat\":\"10\"");
         let e = Graph::parse_describegraph(&bad).unwrap_err().0;
         assert!(e.contains("edge 1") && e.contains("max_htlc_msat"), "{e}");
-        assert!(Graph::parse_describegraph("{").unwrap_err().0.contains("malformed JSON"));
+        assert!(Graph::parse_describegraph("{")
+            .unwrap_err()
+            .0
+            .contains("malformed JSON"));
     }
 }

@@ -82,8 +82,7 @@ pub struct LocalStore {
 impl LocalStore {
     /// Opens (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(err(&format!("creating data dir {}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(err(&format!("creating data dir {}", data_dir.display())))?;
         let path = data_dir.join(STORE_FILE);
         let db = Database::create(&path).map_err(err(&format!("opening store {}", path.display())))?;
         let store = LocalStore { db, path };
@@ -154,8 +153,8 @@ impl LocalStore {
         let mut keyed = Vec::with_capacity(results.len());
         for r in results {
             r.validate().map_err(err(&format!("result {}", r.id)))?;
-            let key = codec::result_key(r)
-                .ok_or_else(|| StoreError(format!("result {}: reply time before 1970", r.id)))?;
+            let key =
+                codec::result_key(r).ok_or_else(|| StoreError(format!("result {}: reply time before 1970", r.id)))?;
             keyed.push((key, codec::encode_result(r)));
         }
         // The newest are kept: LND drops the oldest queued results first.

@@ -1,0 +1,534 @@
+//! One function per subcommand: turn arguments into typed values (refusing
+//! bad ones with exit code 2 before anything is written), call the library
+//! crates, print.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dmc_core::codec::ImportBatch;
+use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
+use dmc_core::json::Json;
+use dmc_core::rpc::{self, PairData, PairHistory};
+use dmc_core::time::{parse_go_duration, DurationNs};
+use dmc_core::{MissionControl, NodeId, Timestamp};
+use dmc_graph::Graph;
+use dmc_store::{LocalStore, View};
+use serde_json::Value;
+
+use crate::{Cli, Command, QueryprobArgs, SetmccfgArgs, ViewArg};
+
+/// A failed command: bad input (exit 2) or anything else (exit 1).
+pub enum CliError {
+    Input(String),
+    Runtime(String),
+}
+
+impl CliError {
+    pub fn message(&self) -> &str {
+        match self {
+            CliError::Input(m) | CliError::Runtime(m) => m,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Input(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+}
+
+impl From<dmc_store::StoreError> for CliError {
+    fn from(e: dmc_store::StoreError) -> Self {
+        CliError::Runtime(e.0)
+    }
+}
+
+type Result<T> = std::result::Result<T, CliError>;
+
+fn input<T>(msg: impl Into<String>) -> Result<T> {
+    Err(CliError::Input(msg.into()))
+}
+
+/// Everything a command needs: the store, the clock, the local node. The
+/// store is opened on first use, so bad arguments never create one.
+struct Ctx {
+    data_dir: std::path::PathBuf,
+    store: std::cell::OnceCell<LocalStore>,
+    now: Timestamp,
+    flag_self: Option<NodeId>,
+}
+
+impl Ctx {
+    fn store(&self) -> Result<&LocalStore> {
+        if let Some(s) = self.store.get() {
+            return Ok(s);
+        }
+        let s = LocalStore::open(&self.data_dir)?;
+        Ok(self.store.get_or_init(|| s))
+    }
+
+    /// `--self`, else the saved local node.
+    fn self_node(&self) -> Result<Option<NodeId>> {
+        match self.flag_self {
+            Some(n) => Ok(Some(n)),
+            None => Ok(self.store()?.self_node()?),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    // Parse every global value before opening the store.
+    let now = match &cli.now {
+        Some(s) => match s.parse::<i64>() {
+            Ok(secs) if secs >= 0 => Timestamp::from_unix_secs(secs),
+            _ => return input(format!("--now: {s:?} is not a non-negative Unix time in seconds")),
+        },
+        None => {
+            let ns = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_err(|e| CliError::Runtime(format!("system clock: {e}")))?
+                .as_nanos();
+            Timestamp::from_raw(ns as i128)
+        }
+    };
+    let flag_self = match &cli.self_node {
+        Some(s) => Some(pubkey(s, "--self")?),
+        None => None,
+    };
+    let ctx = Ctx {
+        data_dir: cli.data_dir,
+        store: std::cell::OnceCell::new(),
+        now,
+        flag_self,
+    };
+    match cli.command {
+        Command::Querymc { view } => querymc(&ctx, view),
+        Command::Loadmc {
+            mcdatapath,
+            timeoffset,
+            force,
+            skip_confirmation: _,
+        } => loadmc(&ctx, &mcdatapath, timeoffset.as_deref(), force),
+        Command::Importmc {
+            failure,
+            force,
+            from,
+            to,
+            unix_ts,
+            amt_msat,
+        } => importmc(&ctx, failure, force, &from, &to, &unix_ts, &amt_msat),
+        Command::Queryprob(args) => queryprob(&ctx, &args),
+        Command::Report { file } => report(&ctx, &file),
+        Command::Resetmc => Ok(ctx.store()?.reset()?),
+        Command::Getmccfg => {
+            println!("{}", rpc::config_json(&ctx.store()?.config()?).pretty());
+            Ok(())
+        }
+        Command::Setmccfg(args) => setmccfg(&ctx, &args),
+        Command::SelfNode { pubkey: key } => self_cmd(&ctx, key.as_deref()),
+    }
+}
+
+fn pubkey(s: &str, field: &str) -> Result<NodeId> {
+    NodeId::from_hex(s.trim()).or_else(|e| input(format!("{field}: {s:?} is not a node public key: {e}")))
+}
+
+/// A non-negative integer argument that fits an i64 (LND's int64 fields).
+fn int_arg(s: &str, field: &str) -> Result<i64> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if v >= 0 => Ok(v),
+        Ok(v) => input(format!("{field}: {v} is negative")),
+        Err(_) => input(format!("{field}: {s:?} is not an integer in the int64 range")),
+    }
+}
+
+fn float_arg(s: &str, field: &str) -> Result<f64> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => input(format!("{field}: {s:?} is not a number")),
+    }
+}
+
+fn duration_arg(s: &str, field: &str) -> Result<DurationNs> {
+    match parse_go_duration(s.trim()) {
+        Ok(d) if d >= 0 => Ok(d),
+        Ok(_) => input(format!("{field}: {s:?} is negative")),
+        Err(e) => input(format!("{field}: {e}")),
+    }
+}
+
+fn view(v: ViewArg) -> View {
+    match v {
+        ViewArg::Merged => View::Merged,
+        ViewArg::Local => View::Local,
+        ViewArg::Imported => View::Imported,
+    }
+}
+
+fn read_input(path: &Path, field: &str) -> Result<String> {
+    let mut text = String::new();
+    let res = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    res.or_else(|e| input(format!("{field}: cannot read {}: {e}", path.display())))?;
+    Ok(text)
+}
+
+fn mission_control(ctx: &Ctx, v: ViewArg) -> Result<MissionControl> {
+    Ok(ctx.store()?.mission_control(view(v), ctx.self_node()?)?)
+}
+
+fn querymc(ctx: &Ctx, v: ViewArg) -> Result<()> {
+    let mc = mission_control(ctx, v)?;
+    println!("{}", rpc::query_mc_json(&mc.snapshot()).pretty());
+    Ok(())
+}
+
+/// Refuses node keys that are not points on the curve; LND checks only
+/// the length, but such keys are always a mistake in user input.
+fn check_curve(pairs: &[PairHistory]) -> Result<()> {
+    for (i, p) in pairs.iter().enumerate() {
+        for (name, bytes) in [("node_from", &p.node_from), ("node_to", &p.node_to)] {
+            if let Err(e) = NodeId::from_bytes(bytes) {
+                return input(format!(
+                    "pairs[{i}].{name}: {:?} is not a node public key: {e}",
+                    dmc_core::node::encode_hex(bytes)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn import(ctx: &Ctx, pairs: &[PairHistory], force: bool) -> Result<usize> {
+    check_curve(pairs)?;
+    let snapshots = rpc::validate_import(pairs).or_else(|e| input(e.0))?;
+    let n = snapshots.len();
+    ctx.store()?.add_import(&ImportBatch {
+        time: ctx.now,
+        force,
+        pairs: snapshots,
+    })?;
+    Ok(n)
+}
+
+fn loadmc(ctx: &Ctx, path: &Path, timeoffset: Option<&str>, force: bool) -> Result<()> {
+    let offset = match timeoffset {
+        Some(s) => Some(parse_go_duration(s.trim()).or_else(|e| input(format!("--timeoffset: {e}")))?),
+        None => None,
+    };
+    let text = read_input(path, "--mcdatapath")?;
+    let mut pairs = rpc::parse_query_mc_json(&text).or_else(|e| input(format!("{}: {e}", path.display())))?;
+    if let Some(offset) = offset {
+        let newest = rpc::shift_times(&mut pairs, offset);
+        let newest = newest.map_or("none".to_string(), |t| t.to_string());
+        println!(
+            "Added a time offset of {}s to all timestamps. New max timestamp: {newest}",
+            offset / 1_000_000_000
+        );
+    }
+    rpc::sanitize_loadmc(&mut pairs);
+    println!("Mission control file contains {} pairs.", pairs.len());
+    let n = import(ctx, &pairs, force).map_err(|e| match e {
+        CliError::Input(m) => CliError::Input(format!("{}: {m}", path.display())),
+        other => other,
+    })?;
+    println!("Imported {n} pairs.");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn importmc(ctx: &Ctx, failure: bool, force: bool, from: &str, to: &str, ts: &str, amt: &str) -> Result<()> {
+    let from = pubkey(from, "FROM")?;
+    let to = pubkey(to, "TO")?;
+    let ts = match ts.trim().parse::<i64>() {
+        Ok(t) if t > 0 => t,
+        _ => return input(format!("UNIX_TS: {ts:?} is not a positive Unix time in seconds")),
+    };
+    let amt = int_arg(amt, "AMT_MSAT")?;
+    if !failure && amt == 0 {
+        return input("AMT_MSAT: success amount must be > 0");
+    }
+    let mut history = PairData::default();
+    if failure {
+        history.fail_amt_msat = amt;
+        history.fail_time = ts;
+    } else {
+        history.success_amt_msat = amt;
+        history.success_time = ts;
+    }
+    let pair = PairHistory {
+        node_from: from.0.to_vec(),
+        node_to: to.0.to_vec(),
+        history,
+    };
+    import(ctx, &[pair], force)?;
+    Ok(())
+}
+
+/// Where a query's capacity comes from.
+enum Capacity {
+    Graph(Graph),
+    Fixed(u64),
+}
+
+impl Capacity {
+    /// `None`: the graph has no usable edge, so LND answers probability 0.
+    fn lookup(&self, from: &NodeId, to: &NodeId, amt_msat: u64) -> Option<u64> {
+        match self {
+            Capacity::Graph(g) => g.pair_capacity_sat(from, to, amt_msat).ok(),
+            Capacity::Fixed(c) => Some(*c),
+        }
+    }
+}
+
+fn probability(
+    mc: &MissionControl,
+    now: Timestamp,
+    from: &NodeId,
+    to: &NodeId,
+    amt_msat: u64,
+    capacity_sat: Option<u64>,
+) -> f64 {
+    match capacity_sat {
+        Some(c) => mc.probability(now, from, to, amt_msat, c),
+        None => 0.0,
+    }
+}
+
+fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
+    let capacity = match (&a.graph, &a.capacity_sat) {
+        (Some(path), _) => {
+            Capacity::Graph(Graph::load_describegraph(path).or_else(|e| input(format!("--graph: {e}")))?)
+        }
+        (None, Some(c)) => Capacity::Fixed(int_arg(c, "--capacity-sat")? as u64),
+        (None, None) => Capacity::Fixed(0),
+    };
+    if let Some(batch) = &a.batch {
+        return queryprob_batch(ctx, a.view, batch, &capacity);
+    }
+    let (Some(from), Some(to)) = (&a.from, &a.to) else {
+        return input("queryprob needs FROM and TO (or --batch FILE)");
+    };
+    let from = pubkey(from, "FROM")?;
+    let to = pubkey(to, "TO")?;
+    let amt_msat = match (&a.amt_sat, &a.msat) {
+        (Some(sat), None) => {
+            let sat = int_arg(sat, "AMT_SAT")?;
+            sat.checked_mul(1000)
+                .ok_or_else(|| CliError::Input(format!("AMT_SAT: {sat} overflows when converted to msat")))?
+                as u64
+        }
+        (None, Some(msat)) => int_arg(msat, "--msat")? as u64,
+        _ => return input("queryprob needs AMT_SAT or --msat AMT_MSAT"),
+    };
+    let mc = mission_control(ctx, a.view)?;
+    let cap = capacity.lookup(&from, &to, amt_msat);
+    let p = probability(&mc, ctx.now, &from, &to, amt_msat, cap);
+    let out = Json::object([
+        ("probability", Json::double(p)),
+        ("history", PairData::from_result(&mc.pair_history(&from, &to)).to_json()),
+    ]);
+    println!("{}", out.pretty());
+    Ok(())
+}
+
+fn queryprob_batch(ctx: &Ctx, v: ViewArg, path: &Path, capacity: &Capacity) -> Result<()> {
+    let text = read_input(path, "--batch")?;
+    // Parse every line first: a bad line stops the batch before any output.
+    let mut queries = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{}: line {}", path.display(), i + 1);
+        let q: Value = serde_json::from_str(line).or_else(|e| input(format!("{at}: malformed JSON: {e}")))?;
+        let field = |name: &str| q.get(name).filter(|v| !v.is_null());
+        let key = |name: &str| -> Result<NodeId> {
+            match field(name) {
+                Some(Value::String(s)) => pubkey(s, &format!("{at}: {name}")),
+                Some(v) => input(format!("{at}: {name}: {v} is not a hex string")),
+                None => input(format!("{at}: {name}: missing")),
+            }
+        };
+        let num = |name: &str| -> Result<Option<u64>> {
+            match field(name) {
+                None => Ok(None),
+                Some(v) => {
+                    let n = rpc::parse_int64(v, &format!("{at}: {name}")).or_else(|e| input(e.0))?;
+                    if n < 0 {
+                        return input(format!("{at}: {name}: {n} is negative"));
+                    }
+                    Ok(Some(n as u64))
+                }
+            }
+        };
+        let (from, to) = (key("from")?, key("to")?);
+        let amt_msat = num("amt_msat")?.ok_or_else(|| CliError::Input(format!("{at}: amt_msat: missing")))?;
+        queries.push((from, to, amt_msat, num("capacity_sat")?));
+    }
+    let mc = mission_control(ctx, v)?;
+    let mut out = String::new();
+    for (from, to, amt_msat, cap) in queries {
+        let cap = cap.or_else(|| capacity.lookup(&from, &to, amt_msat));
+        let p = probability(&mc, ctx.now, &from, &to, amt_msat, cap);
+        let line = Json::object([
+            ("from", Json::str(from.to_hex())),
+            ("to", Json::str(to.to_hex())),
+            ("amt_msat", Json::int64(amt_msat)),
+            ("probability", Json::double(p)),
+            ("history", PairData::from_result(&mc.pair_history(&from, &to)).to_json()),
+        ]);
+        out.push_str(&line.compact());
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn report(ctx: &Ctx, path: &Path) -> Result<()> {
+    let text = read_input(path, "--file")?;
+    let (stored, _) = ctx.store()?.results()?;
+    let next_id = stored.iter().map(|r| r.id + 1).max().unwrap_or(0);
+    let self_node = ctx.self_node()?;
+    let results = rpc::parse_payment_results(&text, |i| (next_id + i as u64, ctx.now, self_node))
+        .or_else(|e| input(format!("{}: {e}", path.display())))?;
+    if results.is_empty() {
+        return input(format!("{}: no attempt results", path.display()));
+    }
+    for r in &results {
+        if dmc_core::codec::result_key(r).is_none() {
+            return input(format!("{}: result {}: time before 1970", path.display(), r.id));
+        }
+    }
+    let cfg = ctx.store()?.config()?;
+    // Interpret against the current state so the final reasons are those
+    // LND's router would act on.
+    let mut mc = mission_control(ctx, ViewArg::Merged)?;
+    let outcome = ctx.store()?.add_results(&results, cfg.max_history)?;
+    for r in &results {
+        let reason = mc.apply_payment_result(r).map_err(|e| CliError::Input(e.to_string()))?;
+        let line = Json::object([
+            ("id", Json::int64(r.id)),
+            (
+                "final_failure_reason",
+                reason.map_or(Json::Raw("null".into()), |r| Json::str(r.name())),
+            ),
+        ]);
+        println!("{}", line.compact());
+    }
+    if outcome.pruned > 0 || outcome.dropped > 0 {
+        eprintln!(
+            "dmc: kept the newest {} results (max history): pruned {} stored, dropped {} new",
+            cfg.max_history, outcome.pruned, outcome.dropped
+        );
+    }
+    Ok(())
+}
+
+fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
+    let mut cfg = ctx.store()?.config()?;
+    let mut changed = false;
+    if let Some(n) = &a.pmtnr {
+        let n = int_arg(n, "--pmtnr")?;
+        cfg.max_history = u32::try_from(n).or_else(|_| input(format!("--pmtnr: {n} exceeds the uint32 range")))?;
+        changed = true;
+    }
+    if let Some(d) = &a.failrelax {
+        // The RPC carries whole seconds.
+        cfg.min_failure_relax_interval = duration_arg(d, "--failrelax")? / 1_000_000_000 * 1_000_000_000;
+        changed = true;
+    }
+    let apriori_flags = [
+        ("--apriorihalflife", &a.apriorihalflife),
+        ("--apriorihopprob", &a.apriorihopprob),
+        ("--aprioriweight", &a.aprioriweight),
+        ("--aprioricapacityfraction", &a.aprioricapacityfraction),
+    ];
+    let bimodal_flags = [
+        ("--bimodaldecaytime", &a.bimodaldecaytime),
+        ("--bimodalscale", &a.bimodalscale),
+        ("--bimodalweight", &a.bimodalweight),
+    ];
+    let secs = |d: DurationNs| d / 1_000_000_000 * 1_000_000_000;
+    match a.estimator.as_deref().map(str::trim) {
+        None => {
+            if let Some((name, _)) = apriori_flags.iter().chain(&bimodal_flags).find(|(_, v)| v.is_some()) {
+                return input(format!("{name} needs --estimator (apriori or bimodal), as in lncli"));
+            }
+        }
+        Some("apriori") => {
+            if let Some((name, _)) = bimodal_flags.iter().find(|(_, v)| v.is_some()) {
+                return input(format!("{name} applies to --estimator bimodal, not apriori"));
+            }
+            let mut p = match cfg.estimator {
+                EstimatorConfig::Apriori(p) => p,
+                EstimatorConfig::Bimodal(_) => AprioriConfig::default(),
+            };
+            if let Some(v) = &a.apriorihalflife {
+                p.penalty_half_life = secs(duration_arg(v, "--apriorihalflife")?);
+            }
+            if let Some(v) = &a.apriorihopprob {
+                p.hop_probability = float_arg(v, "--apriorihopprob")?;
+            }
+            if let Some(v) = &a.aprioriweight {
+                p.weight = float_arg(v, "--aprioriweight")?;
+            }
+            if let Some(v) = &a.aprioricapacityfraction {
+                p.capacity_fraction = float_arg(v, "--aprioricapacityfraction")?;
+            }
+            cfg.estimator = EstimatorConfig::Apriori(p);
+            changed = true;
+        }
+        Some("bimodal") => {
+            if let Some((name, _)) = apriori_flags.iter().find(|(_, v)| v.is_some()) {
+                return input(format!("{name} applies to --estimator apriori, not bimodal"));
+            }
+            let mut p = match cfg.estimator {
+                EstimatorConfig::Bimodal(p) => p,
+                EstimatorConfig::Apriori(_) => BimodalConfig::default(),
+            };
+            if let Some(v) = &a.bimodaldecaytime {
+                p.decay_time = secs(duration_arg(v, "--bimodaldecaytime")?);
+            }
+            if let Some(v) = &a.bimodalscale {
+                p.scale_msat = int_arg(v, "--bimodalscale")? as u64;
+            }
+            if let Some(v) = &a.bimodalweight {
+                p.node_weight = float_arg(v, "--bimodalweight")?;
+            }
+            cfg.estimator = EstimatorConfig::Bimodal(p);
+            changed = true;
+        }
+        Some(other) => {
+            return input(format!(
+                "--estimator: unknown estimator {other:?}, want apriori or bimodal"
+            ))
+        }
+    }
+    if !changed {
+        return input("setmccfg: no value to set; see dmc setmccfg --help");
+    }
+    cfg.validate().or_else(|e| input(format!("setmccfg: {e}")))?;
+    ctx.store()?.set_config(&cfg)?;
+    Ok(())
+}
+
+fn self_cmd(ctx: &Ctx, key: Option<&str>) -> Result<()> {
+    match key {
+        Some(k) => {
+            let id = pubkey(k, "PUBKEY")?;
+            ctx.store()?.set_self_node(&id)?;
+            println!("{id}");
+        }
+        None => match ctx.self_node()? {
+            Some(id) => println!("{id}"),
+            None => return input("no local node saved; set one with `dmc self PUBKEY` or pass --self"),
+        },
+    }
+    Ok(())
+}
