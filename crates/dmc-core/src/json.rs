@@ -129,7 +129,7 @@ pub fn format_go_float(v: f64, is_f32: bool) -> String {
         return if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.into();
     }
     let abs = v.abs();
-    let exponent_form = abs != 0.0 && (abs < 1e-6 || abs >= 1e21);
+    let exponent_form = abs != 0.0 && !(1e-6..1e21).contains(&abs);
     let s = match (is_f32, exponent_form) {
         (false, false) => format!("{v}"),
         (true, false) => format!("{}", v as f32),

@@ -25,7 +25,7 @@ impl fmt::Display for NodeIdError {
         match self {
             NodeIdError::NotHex => write!(f, "not hex"),
             NodeIdError::WrongLength(n) => write!(f, "{n} bytes, want 33"),
-            NodeIdError::NotOnCurve => write!(f, "not a point on secp256k1"),
+            NodeIdError::NotOnCurve => write!(f, "not a point on the secp256k1 curve"),
         }
     }
 }
@@ -113,7 +113,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 
 /// Bytes of a hex string (either case), or `None` if it is not hex.
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     fn nibble(c: u8) -> Option<u8> {

@@ -112,7 +112,7 @@ impl MissionControlState {
                 })
             })
             .collect();
-        out.sort_unstable_by(|a, b| a.pair.cmp(&b.pair));
+        out.sort_unstable_by_key(|a| a.pair);
         out
     }
 

@@ -68,12 +68,15 @@ impl Timestamp {
         i64::try_from(self.0).ok()
     }
 
-    /// Go's `t.Sub(u)`: the difference, saturated to the i64 range.
+    /// Go's `t.Sub(u)`: the difference, saturated to the i64 range. Named
+    /// after Go's method rather than `ops::Sub` because it saturates.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, earlier: Timestamp) -> DurationNs {
         clamp_i64(self.0 - earlier.0)
     }
 
     /// Go's `t.Add(d)`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: DurationNs) -> Timestamp {
         Timestamp(self.0 + d as i128)
     }

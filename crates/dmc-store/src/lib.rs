@@ -158,7 +158,7 @@ impl LocalStore {
             keyed.push((key, codec::encode_result(r)));
         }
         // The newest are kept: LND drops the oldest queued results first.
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_by_key(|a| a.0);
         let mut outcome = AddOutcome::default();
         let tx = self.db.begin_write().map_err(err("begin write"))?;
         {

@@ -71,7 +71,11 @@ fn expected_after_load(pairs: &[serde_json::Value]) -> BTreeMap<(String, String)
     for p in pairs {
         let h = &p["history"];
         let (ft, mut fm, fs) = (int(&h["fail_time"]), int(&h["fail_amt_msat"]), int(&h["fail_amt_sat"]));
-        let (mut st, sm, ss) = (int(&h["success_time"]), int(&h["success_amt_msat"]), int(&h["success_amt_sat"]));
+        let (mut st, sm, ss) = (
+            int(&h["success_time"]),
+            int(&h["success_amt_msat"]),
+            int(&h["success_amt_sat"]),
+        );
         // lncli's sanitising.
         if st != 0 && sm == 0 && ss == 0 {
             st = 0;
@@ -82,10 +86,21 @@ fn expected_after_load(pairs: &[serde_json::Value]) -> BTreeMap<(String, String)
         // The samples agree in sat and msat, so the msat value is what LND uses.
         assert_eq!(fm / 1000, fs, "{p}");
         assert_eq!(sm / 1000, ss, "{p}");
-        let (fail_amt, fail_t) = if ft != 0 && fm != 0 { (fm as u64, Some(ft)) } else { (0, None) };
-        let (succ_amt, succ_t) = if st != 0 && sm != 0 { (sm as u64, Some(st)) } else { (0, None) };
+        let (fail_amt, fail_t) = if ft != 0 && fm != 0 {
+            (fm as u64, Some(ft))
+        } else {
+            (0, None)
+        };
+        let (succ_amt, succ_t) = if st != 0 && sm != 0 {
+            (sm as u64, Some(st))
+        } else {
+            (0, None)
+        };
         assert!(fail_amt != 0 || succ_amt != 0, "sample pair would be rejected: {p}");
-        let key = (p["node_from"].as_str().unwrap().to_string(), p["node_to"].as_str().unwrap().to_string());
+        let key = (
+            p["node_from"].as_str().unwrap().to_string(),
+            p["node_to"].as_str().unwrap().to_string(),
+        );
         let last = state.get(&key).copied().unwrap_or_default();
         let mut cur = last;
         if !after(last.fail_t, fail_t) {
@@ -103,7 +118,10 @@ fn expected_after_load(pairs: &[serde_json::Value]) -> BTreeMap<(String, String)
 fn lnd_samples_round_trip_through_loadmc() {
     let path = shared_dir().join("data/acceptance-ec/mc_samples.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("SKIPPED lnd_samples_round_trip_through_loadmc: {} not found", path.display());
+        eprintln!(
+            "SKIPPED lnd_samples_round_trip_through_loadmc: {} not found",
+            path.display()
+        );
         return;
     };
     let samples: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
@@ -118,19 +136,44 @@ fn lnd_samples_round_trip_through_loadmc() {
         let want = expected_after_load(pairs);
         assert_eq!(got.len(), want.len(), "sample {name}: pair count");
         for g in got {
-            let key = (g["node_from"].as_str().unwrap().to_string(), g["node_to"].as_str().unwrap().to_string());
-            let w = want.get(&key).unwrap_or_else(|| panic!("sample {name}: unexpected pair {key:?}"));
+            let key = (
+                g["node_from"].as_str().unwrap().to_string(),
+                g["node_to"].as_str().unwrap().to_string(),
+            );
+            let w = want
+                .get(&key)
+                .unwrap_or_else(|| panic!("sample {name}: unexpected pair {key:?}"));
             let h = &g["history"];
             let secs = |t: Option<i64>| t.unwrap_or(0).to_string();
             assert_eq!(h["fail_time"], secs(w.fail_t), "sample {name} {key:?}");
             assert_eq!(h["fail_amt_msat"], w.fail_amt.to_string(), "sample {name} {key:?}");
-            assert_eq!(h["fail_amt_sat"], (w.fail_amt / 1000).to_string(), "sample {name} {key:?}");
+            assert_eq!(
+                h["fail_amt_sat"],
+                (w.fail_amt / 1000).to_string(),
+                "sample {name} {key:?}"
+            );
             assert_eq!(h["success_time"], secs(w.succ_t), "sample {name} {key:?}");
             assert_eq!(h["success_amt_msat"], w.succ_amt.to_string(), "sample {name} {key:?}");
-            assert_eq!(h["success_amt_sat"], (w.succ_amt / 1000).to_string(), "sample {name} {key:?}");
+            assert_eq!(
+                h["success_amt_sat"],
+                (w.succ_amt / 1000).to_string(),
+                "sample {name} {key:?}"
+            );
         }
         // Loaded data is an import: it shows in the imported view, not the local one.
-        assert_eq!(d.json(&["querymc", "--view", "local"])["pairs"].as_array().unwrap().len(), 0);
-        assert_eq!(d.json(&["querymc", "--view", "imported"])["pairs"].as_array().unwrap().len(), want.len());
+        assert_eq!(
+            d.json(&["querymc", "--view", "local"])["pairs"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            d.json(&["querymc", "--view", "imported"])["pairs"]
+                .as_array()
+                .unwrap()
+                .len(),
+            want.len()
+        );
     }
 }

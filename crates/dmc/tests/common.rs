@@ -38,8 +38,14 @@ impl Dmc {
 
     pub fn run(&self, args: &[&str]) -> Output {
         let now = self.now.to_string();
+        let mut full = vec!["--now", &now];
+        full.extend_from_slice(args);
+        self.run_without_now(&full)
+    }
+
+    pub fn run_without_now(&self, args: &[&str]) -> Output {
         let data_dir = self.data_dir();
-        let mut full = vec!["--data-dir", data_dir.to_str().unwrap(), "--now", &now];
+        let mut full = vec!["--data-dir", data_dir.to_str().unwrap()];
         full.extend_from_slice(args);
         Command::new(env!("CARGO_BIN_EXE_dmc"))
             .args(&full)

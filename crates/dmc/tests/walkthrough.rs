@@ -76,12 +76,18 @@ fn walkthrough_matches_lnd() {
     assert_eq!(at_5200, 0.95);
     assert_eq!(at_5300, 0.5999999999999984);
     // Same with the capacity given directly.
-    assert_eq!(prob(&d, &["queryprob", BOB, CAROL, "5300", "--capacity-sat", "30000"]), at_5300);
+    assert_eq!(
+        prob(&d, &["queryprob", BOB, CAROL, "5300", "--capacity-sat", "30000"]),
+        at_5300
+    );
     // The route product, last hop first, as findPath multiplies.
     assert_eq!(1.0 * at_5200 * local, 0.9025);
     assert_eq!(1.0 * at_5300 * local, 0.5699999999999985);
     // The switch happens at msat precision.
-    assert_eq!(prob(&d, &["queryprob", BOB, CAROL, "--msat", "5200000", "--graph", g]), 0.95);
+    assert_eq!(
+        prob(&d, &["queryprob", BOB, CAROL, "--msat", "5200000", "--graph", g]),
+        0.95
+    );
     let above = prob(&d, &["queryprob", BOB, CAROL, "--msat", "5200001", "--graph", g]);
     assert!((above - 0.6).abs() < 1e-9, "{above}");
     // Without a capacity the factor is 1.
@@ -109,7 +115,10 @@ fn batch_queries_print_one_line_each() {
     assert_eq!(lines[2]["probability"], 0.95);
     assert_eq!(lines[1]["history"]["success_amt_msat"], "5200000");
 
-    let bad = d.write("bad.jsonl", &format!("{{\"from\":\"{BOB}\",\"to\":\"{CAROL}\",\"amt_msat\":-1}}\n"));
+    let bad = d.write(
+        "bad.jsonl",
+        &format!("{{\"from\":\"{BOB}\",\"to\":\"{CAROL}\",\"amt_msat\":-1}}\n"),
+    );
     let out = d.run(&["queryprob", "--batch", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -127,7 +136,10 @@ fn bimodal_walkthrough() {
     assert_eq!(cfg["config"]["hop_probability"], 0);
     // Local hop 1.0; Bob→Carol 1.0 below the (barely decayed) success.
     assert_eq!(prob(&d, &["queryprob", ALICE, BOB, "5300"]), 1.0);
-    assert_eq!(prob(&d, &["queryprob", BOB, CAROL, "5000", "--capacity-sat", "30000"]), 1.0);
+    assert_eq!(
+        prob(&d, &["queryprob", BOB, CAROL, "5000", "--capacity-sat", "30000"]),
+        1.0
+    );
     // Unknown capacity: bimodal cannot say anything, LND gives 0.
     assert_eq!(prob(&d, &["queryprob", BOB, CAROL, "5000"]), 0.0);
 }
