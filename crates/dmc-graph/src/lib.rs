@@ -350,3 +350,19 @@ mod tests {
             .contains("malformed JSON"));
     }
 }
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+
+    #[test]
+    fn shipped_mainnet_snapshot_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+        let g = Graph::load_describegraph(&path).unwrap();
+        // Counts from the snapshot's provenance notes.
+        assert_eq!(g.node_count(), 17_324);
+        assert_eq!(g.channel_count(), 50_808);
+        let acinq = NodeId::from_hex("03864ef025fde8fb587d989186ce6a4a186895ee44a926bfc370e2c366597a3f8f").unwrap();
+        assert_eq!(g.alias(&acinq), Some("ACINQ"));
+    }
+}
