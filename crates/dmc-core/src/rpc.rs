@@ -128,9 +128,8 @@ fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
 fn side(amt_msat: i64, amt_sat: i64, time: i64, is_failure: bool) -> Result<(u64, Timestamp), String> {
     let field = if is_failure { "fail" } else { "success" };
     let amt = msat_pair_value(amt_msat, amt_sat, field)?;
-    if time < 0 {
-        return Err(format!("{field}_time: {time} is negative"));
-    }
+    // Negative times are accepted, as LND's RPC does (`time.Unix(t, 0)`);
+    // only lncli insists on ts > 0.
     match (time != 0, amt != 0) {
         (true, true) => Ok((amt, Timestamp::from_unix_secs(time))),
         (true, false) if !is_failure => Err(format!(
