@@ -71,6 +71,8 @@ pub enum Command {
     },
     /// Success probability of a hop, as `lncli queryprob`.
     Queryprob(QueryprobArgs),
+    /// Find a route with LND's pathfinding, printed as `lncli queryroutes` does.
+    Queryroutes(QueryroutesArgs),
     /// Record HTLC attempt outcomes (JSON lines or a JSON array) as LND's router does.
     Report {
         /// File of attempt outcomes; `-` reads stdin.
@@ -117,6 +119,68 @@ pub struct QueryprobArgs {
     /// JSON lines of {"from","to","amt_msat","capacity_sat"}; one result line each.
     #[arg(long, conflicts_with_all = ["from", "to", "amt_sat", "msat"])]
     pub batch: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ViewArg::Merged)]
+    pub view: ViewArg,
+}
+
+#[derive(Args)]
+pub struct QueryroutesArgs {
+    /// Destination node public key (or --dest).
+    #[arg(required_unless_present = "dest")]
+    pub dest_pos: Option<String>,
+    /// Amount in satoshis (or --amt / --amt_msat).
+    #[arg(allow_negative_numbers = true)]
+    pub amt_pos: Option<String>,
+    #[arg(long, conflicts_with = "dest_pos")]
+    pub dest: Option<String>,
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_pos")]
+    pub amt: Option<String>,
+    #[arg(long = "amt_msat", allow_negative_numbers = true, conflicts_with_all = ["amt_pos", "amt"])]
+    pub amt_msat: Option<String>,
+    /// describegraph JSON (or .gz) of the network.
+    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
+    pub graph: PathBuf,
+    /// Source node (default: --self).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Weigh hops by mission control's probabilities (default: every hop 1).
+    #[arg(long = "use_mc")]
+    pub use_mc: bool,
+    /// Maximum total fee in satoshis (default: the amount).
+    #[arg(long = "fee_limit", allow_negative_numbers = true)]
+    pub fee_limit: Option<String>,
+    /// Maximum total time lock in blocks (default 2016).
+    #[arg(long = "cltv_limit", allow_negative_numbers = true)]
+    pub cltv_limit: Option<String>,
+    /// CLTV delta of the final hop (default 80).
+    #[arg(long = "final_cltv_delta", allow_negative_numbers = true)]
+    pub final_cltv_delta: Option<String>,
+    /// −1 (cheapest) to 1 (most likely).
+    #[arg(long = "time_pref", allow_negative_numbers = true, default_value = "0")]
+    pub time_pref: String,
+    /// Nodes to avoid (repeatable).
+    #[arg(long = "ignored_node")]
+    pub ignored_nodes: Vec<String>,
+    /// Directed pairs FROM:TO to avoid (repeatable).
+    #[arg(long = "ignored_pair")]
+    pub ignored_pairs: Vec<String>,
+    /// Only these of our channels may be the first hop (repeatable).
+    #[arg(long = "outgoing_chan_id")]
+    pub outgoing_chan_ids: Vec<String>,
+    /// The node before the destination.
+    #[arg(long = "last_hop")]
+    pub last_hop: Option<String>,
+    /// Current block height for time locks.
+    #[arg(long = "block_height", default_value = "0")]
+    pub block_height: String,
+    /// Split into shards as LND's MPP does when one route cannot carry it.
+    #[arg(long)]
+    pub mpp: bool,
+    #[arg(long = "max_parts", default_value = "16")]
+    pub max_parts: String,
+    /// Smallest shard in satoshis.
+    #[arg(long = "min_shard_sat", default_value = "10000")]
+    pub min_shard_sat: String,
     #[arg(long, value_enum, default_value_t = ViewArg::Merged)]
     pub view: ViewArg,
 }

@@ -143,3 +143,60 @@ fn bimodal_walkthrough() {
     // Unknown capacity: bimodal cannot say anything, LND gives 0.
     assert_eq!(prob(&d, &["queryprob", BOB, CAROL, "5000"]), 0.0);
 }
+
+#[test]
+fn queryroutes_matches_the_tutorial() {
+    let d = setup();
+    let g = d.write("graph.json", &graph());
+    let g = g.to_str().unwrap();
+    let route = |amt: &str, use_mc: bool| {
+        let mut args = vec!["queryroutes", "--graph", g, CAROL, amt];
+        if use_mc {
+            args.push("--use_mc");
+        }
+        d.json(&args)
+    };
+    let r = route("5200", true);
+    assert_eq!(r["success_prob"].as_f64().unwrap(), 0.9025, "{r}");
+    let hops = r["routes"][0]["hops"].as_array().unwrap();
+    assert_eq!(hops.len(), 2);
+    assert_eq!(hops[0]["pub_key"], BOB);
+    assert_eq!(hops[0]["chan_id"], "1");
+    assert_eq!(hops[0]["fee_msat"], "1005", "{r}");
+    assert_eq!(hops[0]["amt_to_forward_msat"], "5200000");
+    assert_eq!(hops[1]["pub_key"], CAROL);
+    assert_eq!(hops[1]["fee_msat"], "0");
+    assert_eq!(hops[1]["amt_to_forward_msat"], "5200000");
+    // Time locks: final delta 80 at the last hop, Bob's 40 on top.
+    assert_eq!(hops[1]["expiry"], 80);
+    assert_eq!(hops[0]["expiry"], 80);
+    assert_eq!(r["routes"][0]["total_time_lock"], 120);
+    assert_eq!(r["routes"][0]["total_amt_msat"], "5201005");
+    assert_eq!(r["routes"][0]["total_fees_msat"], "1005");
+    assert_eq!(r["routes"][0]["total_fees"], "1");
+
+    let r = route("5300", true);
+    assert_eq!(r["success_prob"].as_f64().unwrap(), 0.5699999999999985, "{r}");
+    assert_eq!(r["routes"][0]["hops"][0]["fee_msat"], "1005");
+    // Without --use_mc every hop counts as 1, as lncli's default.
+    assert_eq!(route("5300", false)["success_prob"].as_f64().unwrap(), 1.0);
+
+    // Ignoring Bob leaves no route: LND's reason, non-zero exit, no panic.
+    let out = d.run(&["queryroutes", "--graph", g, CAROL, "5300", "--ignored_node", BOB]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("FAILURE_REASON_NO_ROUTE"), "{err}");
+    // More than Alice's channel holds.
+    let out = d.run(&["queryroutes", "--graph", g, CAROL, "40000"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FAILURE_REASON_INSUFFICIENT_BALANCE"));
+    // An unknown destination.
+    let out = d.run(&[
+        "queryroutes",
+        "--graph",
+        g,
+        "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        "10",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not in the graph"), "{err}");
+}
