@@ -7,6 +7,8 @@
 //!
 //! Malformed input is refused with an error that names the edge and field.
 
+pub mod pathfind;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
@@ -250,6 +252,19 @@ impl Graph {
 
     pub fn contains_node(&self, id: &NodeId) -> bool {
         self.index.contains_key(id)
+    }
+
+    /// Dense index of a node, if it is in the graph.
+    pub fn node_index(&self, id: &NodeId) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    pub fn node(&self, index: u32) -> &NodeId {
+        &self.nodes[index as usize]
+    }
+
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
     }
 
     pub fn alias(&self, id: &NodeId) -> Option<&str> {
