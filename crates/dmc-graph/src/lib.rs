@@ -7,6 +7,7 @@
 //!
 //! Malformed input is refused with an error that names the edge and field.
 
+pub mod listchannels;
 pub mod pathfind;
 
 use std::collections::HashMap;

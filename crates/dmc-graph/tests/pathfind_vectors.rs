@@ -1,0 +1,191 @@
+//! LND's pathfinding selection vectors (spec §5; lnd routing/pathfind_test.go
+//! `runProbabilityRouting`) and route-building checks.
+
+use dmc_core::NodeId;
+use dmc_graph::pathfind::{find_path, new_route, PathError, PathFindingConfig, RouteRequest, RoutingGraph};
+use dmc_graph::{Graph, Policy};
+
+fn node(b: u8) -> NodeId {
+    let mut k = [b; 33];
+    k[0] = 2;
+    NodeId(k)
+}
+
+fn policy(delta: u16, base_sat: u64, min_htlc: u64) -> Policy {
+    Policy {
+        time_lock_delta: delta,
+        min_htlc_msat: min_htlc,
+        max_htlc_msat: None,
+        fee_base_msat: base_sat * 1000,
+        fee_rate_ppm: 0,
+        disabled: false,
+    }
+}
+
+const ROASBEEF: u8 = 1;
+const A1: u8 = 2;
+const A2: u8 = 3;
+const B: u8 = 4;
+const TARGET: u8 = 5;
+
+/// Two routes to the target: roasbeef→a1→a2→target (fees 5 + 8 sat, delta
+/// 144) and roasbeef→b→target (fee 25 sat, delta 100).
+fn test_graph() -> Graph {
+    let mut g = Graph::default();
+    let mut sym = |id: u64, a: u8, b: u8, p: Policy| g.add_channel(id, node(a), node(b), 100_000, Some(p), Some(p));
+    sym(1, ROASBEEF, A1, policy(0, 0, 0));
+    sym(2, ROASBEEF, B, policy(0, 0, 0));
+    sym(10, A1, A2, policy(144, 5, 1));
+    sym(11, A2, TARGET, policy(144, 8, 1));
+    sym(20, B, TARGET, policy(100, 25, 1));
+    g
+}
+
+fn run(amount_sat: u64, time_pref: f64, p10: f64, p11: f64, p20: f64, min_probability: f64) -> Result<u64, PathError> {
+    let g = test_graph();
+    let rg = RoutingGraph::new(&g);
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), amount_sat * 1000);
+    req.time_pref = time_pref;
+    let cfg = PathFindingConfig {
+        attempt_cost_msat: 9_000,
+        attempt_cost_ppm: 10_000,
+        min_probability,
+    };
+    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, _cap: u64| {
+        assert!(amt > 0);
+        match (from.0[1], to.0[1]) {
+            (A1, A2) => p10,
+            (A2, TARGET) => p11,
+            (B, TARGET) => p20,
+            _ => 1.0,
+        }
+    };
+    let (path, _) = find_path(&rg, &req, &cfg, &mut prob)?;
+    Ok(path[1].chan_id)
+}
+
+#[test]
+fn three_hop_wins_on_distance() {
+    // 13 000 + 10 000 / 0.4 = 38 000 beats 25 000 + 10 000 / 0.7 = 39 285.
+    assert_eq!(run(100, 0.0, 0.8, 0.5, 0.7, 0.1), Ok(10));
+    assert_eq!(run(100, 0.0, 0.5, 0.8, 0.7, 0.1), Ok(10));
+}
+
+#[test]
+fn time_preference_buys_reliability() {
+    assert_eq!(run(100, 1.0, 0.5, 0.8, 0.7, 0.1), Ok(20));
+}
+
+#[test]
+fn larger_amounts_raise_the_attempt_cost() {
+    // Attempt cost 12 000: 43 000 vs 42 142.
+    assert_eq!(run(300, 0.0, 0.8, 0.5, 0.7, 0.1), Ok(20));
+}
+
+#[test]
+fn higher_probability_compensates_fees() {
+    assert_eq!(run(100, 0.0, 0.5, 0.8, 0.85, 0.1), Ok(20));
+}
+
+#[test]
+fn min_probability_prunes() {
+    assert_eq!(run(100, 0.0, 0.8, 0.5, 0.7, 0.5), Ok(20));
+    assert_eq!(run(100, 0.0, 0.8, 0.5, 0.7, 0.8), Err(PathError::NoRoute));
+}
+
+#[test]
+fn route_amounts_fees_and_time_locks() {
+    let g = test_graph();
+    let rg = RoutingGraph::new(&g);
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 100_000);
+    req.block_height = 1000;
+    // Always probability 1: the cheaper two-hop... no: fees 13 sat < 25 sat.
+    let (path, p) = find_path(&rg, &req, &PathFindingConfig::default(), &mut |_, _, _, _| 1.0).unwrap();
+    assert_eq!(p, 1.0);
+    let ids: Vec<u64> = path.iter().map(|e| e.chan_id).collect();
+    assert_eq!(ids, vec![1, 10, 11]);
+    let r = new_route(&g, node(ROASBEEF), &path, 1000, 100_000, 80, None);
+    let amts: Vec<u64> = r.hops.iter().map(|h| h.amt_to_forward_msat).collect();
+    assert_eq!(amts, vec![108_000, 100_000, 100_000]);
+    let fees: Vec<u64> = r.hops.iter().map(|h| h.fee_msat).collect();
+    assert_eq!(fees, vec![5_000, 8_000, 0]);
+    let expiries: Vec<u32> = r.hops.iter().map(|h| h.expiry).collect();
+    assert_eq!(expiries, vec![1080 + 144, 1080, 1080]);
+    assert_eq!(r.total_time_lock, 1080 + 144 + 144);
+    assert_eq!(r.total_amt_msat, 113_000);
+    assert_eq!(r.total_fees_msat(), 13_000);
+}
+
+#[test]
+fn restrictions_are_honoured() {
+    let g = test_graph();
+    let rg = RoutingGraph::new(&g);
+    let cfg = PathFindingConfig::default();
+    let one = &mut |_: &NodeId, _: &NodeId, _: u64, _: u64| 1.0;
+    // Fee limit below the 13-sat route and the 25-sat route.
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 100_000);
+    req.fee_limit_msat = 12_999;
+    assert_eq!(find_path(&rg, &req, &cfg, one).err(), Some(PathError::NoRoute));
+    // Only channel 2 may leave us: the route goes through b.
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 100_000);
+    req.outgoing_chan_ids = vec![2];
+    assert_eq!(find_path(&rg, &req, &cfg, one).unwrap().0[0].chan_id, 2);
+    // Last hop b.
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 100_000);
+    req.last_hop = Some(node(B));
+    assert_eq!(find_path(&rg, &req, &cfg, one).unwrap().0[1].chan_id, 20);
+    // CLTV limit of 200 blocks excludes 144 + 144 but allows 100.
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 100_000);
+    req.cltv_limit = 200;
+    assert_eq!(find_path(&rg, &req, &cfg, one).unwrap().0[1].chan_id, 20);
+    // More than our channels hold.
+    let req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 300_000_000);
+    assert!(matches!(
+        find_path(&rg, &req, &cfg, one),
+        Err(PathError::InsufficientBalance { .. })
+    ));
+    // Ignoring a pair (probability 0) removes the edge.
+    let mut no_a2 = |f: &NodeId, _: &NodeId, _: u64, _: u64| if f.0[1] == A2 { 0.0 } else { 1.0 };
+    let req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 100_000);
+    assert_eq!(find_path(&rg, &req, &cfg, &mut no_a2).unwrap().0[1].chan_id, 20);
+}
+
+#[test]
+fn mpp_splits_by_halving() {
+    use dmc_graph::pathfind::split_payment;
+    // Two 100 000-sat local channels; 150 000 sat cannot pass one of them.
+    let g = test_graph();
+    let rg = RoutingGraph::new(&g);
+    let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 150_000_000);
+    req.fee_limit_msat = 150_000_000;
+    let shards = split_payment(
+        &rg,
+        &req,
+        &PathFindingConfig::default(),
+        &mut |_, _, _, _| 1.0,
+        16,
+        10_000_000,
+    )
+    .unwrap();
+    let amts: Vec<u64> = shards
+        .iter()
+        .map(|s| s.route.hops.last().unwrap().amt_to_forward_msat)
+        .collect();
+    assert_eq!(amts.iter().sum::<u64>(), 150_000_000);
+    assert_eq!(amts, vec![75_000_000, 75_000_000]);
+    assert!(shards.iter().all(|s| s.route.mpp_total_msat == Some(150_000_000)));
+    // The two shards leave through different channels: the first used up the bandwidth.
+    assert_ne!(shards[0].route.hops[0].chan_id, shards[1].route.hops[0].chan_id);
+    // With at most one part there is nothing to split into.
+    assert_eq!(
+        split_payment(
+            &rg,
+            &req,
+            &PathFindingConfig::default(),
+            &mut |_, _, _, _| 1.0,
+            1,
+            10_000_000
+        ),
+        Err(PathError::NoRoute)
+    );
+}
