@@ -64,6 +64,20 @@ impl fmt::Display for GraphError {
 
 impl std::error::Error for GraphError {}
 
+/// A graph file's text; gzip (by its magic bytes) is decompressed.
+pub(crate) fn read_graph_text(path: &Path) -> Result<String, GraphError> {
+    let raw = std::fs::read(path).map_err(|e| GraphError(format!("reading {}: {e}", path.display())))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_string(&mut s)
+            .map_err(|e| GraphError(format!("decompressing {}: {e}", path.display())))?;
+        Ok(s)
+    } else {
+        String::from_utf8(raw).map_err(|_| GraphError(format!("{}: not UTF-8 text", path.display())))
+    }
+}
+
 /// Why the capacity of a pair could not be found (LND then reports
 /// probability 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,17 +156,21 @@ fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Polic
 impl Graph {
     /// Reads a describegraph file; `.gz` (or gzip magic) is decompressed.
     pub fn load_describegraph(path: &Path) -> Result<Graph, GraphError> {
-        let raw = std::fs::read(path).map_err(|e| GraphError(format!("reading {}: {e}", path.display())))?;
-        let text = if raw.starts_with(&[0x1f, 0x8b]) {
-            let mut s = String::new();
-            flate2::read::GzDecoder::new(&raw[..])
-                .read_to_string(&mut s)
-                .map_err(|e| GraphError(format!("decompressing {}: {e}", path.display())))?;
-            s
-        } else {
-            String::from_utf8(raw).map_err(|_| GraphError(format!("{}: not UTF-8 text", path.display())))?
-        };
+        let text = read_graph_text(path)?;
         Self::parse_describegraph(&text).map_err(|e| GraphError(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads either format: Core Lightning `listchannels` (a top-level
+    /// `"channels"` array) or `lncli describegraph`.
+    pub fn load(path: &Path) -> Result<Graph, GraphError> {
+        let text = read_graph_text(path)?;
+        let head: String = text.chars().take(256).filter(|c| !c.is_whitespace()).collect();
+        let parsed = if head.starts_with("{\"channels\"") {
+            listchannels::parse_listchannels(&text)
+        } else {
+            Self::parse_describegraph(&text)
+        };
+        parsed.map_err(|e| GraphError(format!("{}: {e}", path.display())))
     }
 
     /// Parses describegraph JSON text.

@@ -17,7 +17,6 @@
 //! (or, before the SCID is known, the entry index) and the field.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use dmc_core::NodeId;
@@ -27,7 +26,7 @@ use crate::{Graph, GraphError, Policy};
 
 /// Reads a listchannels file; gzip (magic bytes `1f 8b`) is decompressed.
 pub fn load_listchannels(path: &Path) -> Result<Graph, GraphError> {
-    let text = read_text(path)?;
+    let text = crate::read_graph_text(path)?;
     parse_listchannels(&text).map_err(|e| GraphError(format!("{}: {e}", path.display())))
 }
 
@@ -41,19 +40,6 @@ pub fn parse_listchannels(text: &str) -> Result<Graph, GraphError> {
 }
 
 /// The file's bytes as text, gunzipped when they start with the gzip magic.
-fn read_text(path: &Path) -> Result<String, GraphError> {
-    let raw = std::fs::read(path).map_err(|e| GraphError(format!("reading {}: {e}", path.display())))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_string(&mut s)
-            .map_err(|e| GraphError(format!("decompressing {}: {e}", path.display())))?;
-        Ok(s)
-    } else {
-        String::from_utf8(raw).map_err(|_| GraphError(format!("{}: not UTF-8 text", path.display())))
-    }
-}
-
 /// One channel, ready for [`Graph::add_channel`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ChannelRecord {

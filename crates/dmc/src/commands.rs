@@ -303,9 +303,7 @@ fn probability(
 
 fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
     let capacity = match (&a.graph, &a.capacity_sat) {
-        (Some(path), _) => {
-            Capacity::Graph(Graph::load_describegraph(path).or_else(|e| input(format!("--graph: {e}")))?)
-        }
+        (Some(path), _) => Capacity::Graph(Graph::load(path).or_else(|e| input(format!("--graph: {e}")))?),
         (None, Some(c)) => Capacity::Fixed(int_arg(c, "--capacity-sat")? as u64),
         (None, None) => Capacity::Fixed(0),
     };
@@ -465,7 +463,7 @@ fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
     let block_height = u32_arg(&a.block_height, "--block_height")?;
     let max_parts = u32_arg(&a.max_parts, "--max_parts")?;
     let min_shard_msat = (int_arg(&a.min_shard_sat, "--min_shard_sat")? as u64).saturating_mul(1000);
-    let graph = Graph::load_describegraph(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
+    let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
 
     let self_node = ctx.self_node()?;
     let Some(source) = source.or(self_node) else {
