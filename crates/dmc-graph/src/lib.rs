@@ -50,6 +50,8 @@ pub struct Graph {
     channels: Vec<Channel>,
     /// Channels between each unordered node pair (smaller index first).
     by_pair: HashMap<(u32, u32), Vec<u32>>,
+    /// Channel index by channel id.
+    by_id: HashMap<u64, u32>,
 }
 
 /// A graph file that cannot be used, with what and where.
@@ -259,6 +261,7 @@ impl Graph {
             policies,
         });
         self.by_pair.entry((node1, node2)).or_default().push(idx);
+        self.by_id.insert(chan_id, idx);
     }
 
     pub fn node_count(&self) -> usize {
@@ -280,6 +283,11 @@ impl Graph {
 
     pub fn node(&self, index: u32) -> &NodeId {
         &self.nodes[index as usize]
+    }
+
+    /// Index into [`Graph::channels`] of the channel with this id.
+    pub fn channel_index(&self, chan_id: u64) -> Option<u32> {
+        self.by_id.get(&chan_id).copied()
     }
 
     pub fn channels(&self) -> &[Channel] {

@@ -294,8 +294,11 @@ struct NodeWithDist {
 /// Go's `container/heap` over `NodeWithDist`, with LND's `PushOrFix`.
 struct DistanceHeap {
     nodes: Vec<NodeWithDist>,
-    index: HashMap<u32, usize>,
+    /// Position of each graph node in `nodes`, `NOT_IN_HEAP` if absent.
+    index: Vec<u32>,
 }
+
+const NOT_IN_HEAP: u32 = u32::MAX;
 
 impl DistanceHeap {
     fn less(&self, i: usize, j: usize) -> bool {
@@ -308,8 +311,8 @@ impl DistanceHeap {
 
     fn swap(&mut self, i: usize, j: usize) {
         self.nodes.swap(i, j);
-        self.index.insert(self.nodes[i].node, i);
-        self.index.insert(self.nodes[j].node, j);
+        self.index[self.nodes[i].node as usize] = i as u32;
+        self.index[self.nodes[j].node as usize] = j as u32;
     }
 
     fn up(&mut self, mut j: usize) {
@@ -344,14 +347,15 @@ impl DistanceHeap {
     }
 
     fn push_or_fix(&mut self, d: NodeWithDist) {
-        match self.index.get(&d.node) {
-            None => {
+        match self.index[d.node as usize] {
+            NOT_IN_HEAP => {
                 self.nodes.push(d);
                 let n = self.nodes.len() - 1;
-                self.index.insert(d.node, n);
+                self.index[d.node as usize] = n as u32;
                 self.up(n);
             }
-            Some(&i) => {
+            i => {
+                let i = i as usize;
                 self.nodes[i] = d;
                 if !self.down(i, self.nodes.len()) {
                     self.up(i);
@@ -368,7 +372,7 @@ impl DistanceHeap {
         self.swap(0, n);
         self.down(0, n);
         let d = self.nodes.pop()?;
-        self.index.remove(&d.node);
+        self.index[d.node as usize] = NOT_IN_HEAP;
         Some(d)
     }
 }
@@ -459,7 +463,7 @@ pub fn find_path(
     let mut distance: Vec<Option<NodeWithDist>> = vec![None; graph.node_count()];
     let mut heap = DistanceHeap {
         nodes: Vec::new(),
-        index: HashMap::new(),
+        index: vec![NOT_IN_HEAP; graph.node_count()],
     };
     let mut partial = NodeWithDist {
         dist: 0,

@@ -16,7 +16,7 @@ use dmc_graph::Graph;
 use dmc_store::{LocalStore, View};
 use serde_json::Value;
 
-use crate::{Cli, Command, QueryprobArgs, QueryroutesArgs, SetmccfgArgs, ViewArg};
+use crate::{Cli, Command, ExperimentArgs, QueryprobArgs, QueryroutesArgs, SetmccfgArgs, SimCommand, ViewArg};
 
 /// A failed command: bad input (exit 2) or anything else (exit 1).
 pub enum CliError {
@@ -129,6 +129,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Setmccfg(args) => setmccfg(&ctx, &args),
         Command::SelfNode { pubkey: key } => self_cmd(&ctx, key.as_deref()),
+        Command::Sim(SimCommand::Scenario { name, json }) => sim_scenario(&name, json),
+        Command::Sim(SimCommand::Experiment(args)) => sim_experiment(&args),
     }
 }
 
@@ -273,7 +275,7 @@ fn importmc(ctx: &Ctx, failure: bool, force: bool, from: &str, to: &str, ts: &st
 
 /// Where a query's capacity comes from.
 enum Capacity {
-    Graph(Graph),
+    Graph(Box<Graph>),
     Fixed(u64),
 }
 
@@ -303,7 +305,7 @@ fn probability(
 
 fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
     let capacity = match (&a.graph, &a.capacity_sat) {
-        (Some(path), _) => Capacity::Graph(Graph::load(path).or_else(|e| input(format!("--graph: {e}")))?),
+        (Some(path), _) => Capacity::Graph(Box::new(Graph::load(path).or_else(|e| input(format!("--graph: {e}")))?)),
         (None, Some(c)) => Capacity::Fixed(int_arg(c, "--capacity-sat")? as u64),
         (None, None) => Capacity::Fixed(0),
     };
@@ -705,5 +707,77 @@ fn self_cmd(ctx: &Ctx, key: Option<&str>) -> Result<()> {
             None => return input("no local node saved; set one with `dmc self PUBKEY` or pass --self"),
         },
     }
+    Ok(())
+}
+
+fn sim_scenario(name: &str, json: bool) -> Result<()> {
+    let Some(outcome) = dmc_sim::scenario::run(name) else {
+        return input(format!(
+            "scenario: unknown scenario {name:?}, want one of {}",
+            dmc_sim::scenario::NAMES.join(", ")
+        ));
+    };
+    if json {
+        println!("{}", outcome.to_json().pretty());
+    } else {
+        print!("{}", outcome.to_text());
+    }
+    Ok(())
+}
+
+fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
+    use dmc_sim::experiment::{self, ExperimentParams};
+    use dmc_sim::BalanceModel;
+    let count = |s: &str, field: &str| -> Result<usize> {
+        let v = int_arg(s, field)?;
+        usize::try_from(v).or_else(|_| input(format!("{field}: {v} is too large")))
+    };
+    let mut params = ExperimentParams {
+        contributors: count(&a.contributors, "--contributors")?,
+        payments_per_contributor: count(&a.payments, "--payments")?,
+        wallet_payments: count(&a.wallet_payments, "--wallet-payments")?,
+        seed: int_arg(&a.seed, "--seed")? as u64,
+        ..ExperimentParams::default()
+    };
+    if params.contributors == 0 || params.wallet_payments == 0 {
+        return input("--contributors and --wallet-payments must be at least 1");
+    }
+    params.models = a
+        .models
+        .split(',')
+        .map(|m| {
+            BalanceModel::parse(m.trim())
+                .ok_or_else(|| CliError::Input(format!("--models: {m:?} is not uniform, bimodal or fixed")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
+    let started = std::time::Instant::now();
+    let mut last_draw = 0usize;
+    let mut progress = |done: usize, total: usize| {
+        let pct = done * 100 / total.max(1);
+        if pct != last_draw || done == total {
+            last_draw = pct;
+            let bar = "#".repeat(pct / 2) + &" ".repeat(50 - pct / 2);
+            eprint!(
+                "\r[{bar}] {pct:3}% {done}/{total} payments, {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let results = experiment::run(&graph, &params, &mut progress);
+    let report = experiment::report_json(&results, &params);
+    if let Some(out) = &a.out {
+        std::fs::write(out, report.pretty() + "\n")
+            .map_err(|e| CliError::Runtime(format!("--out: writing {}: {e}", out.display())))?;
+    }
+    if let Some(plot) = &a.plot {
+        std::fs::write(plot, experiment::attempts_svg(&results))
+            .map_err(|e| CliError::Runtime(format!("--plot: writing {}: {e}", plot.display())))?;
+    }
+    print!("{}", experiment::summary_text(&results, &params));
+    eprintln!("finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -85,9 +85,52 @@ pub enum Command {
     Getmccfg,
     /// Change the configuration, as `lncli setmccfg`.
     Setmccfg(SetmccfgArgs),
+    /// Simulated Lightning network: replay scenarios, run experiments.
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Show the saved local node, or save a new one.
     #[command(name = "self")]
     SelfNode { pubkey: Option<String> },
+}
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Replay one of the tutorial's use cases (usecase1, usecase2).
+    Scenario {
+        name: String,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cold versus warm: a fresh wallet with and without shared mission control.
+    Experiment(ExperimentArgs),
+}
+
+#[derive(Args)]
+pub struct ExperimentArgs {
+    /// describegraph or listchannels JSON (or .gz).
+    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
+    pub graph: PathBuf,
+    /// Nodes whose mission control is shared (half well-connected, half random).
+    #[arg(long, default_value = "50")]
+    pub contributors: String,
+    /// Payments each contributor makes.
+    #[arg(long, default_value = "200")]
+    pub payments: String,
+    /// Payments the fresh wallet makes, cold and again warm.
+    #[arg(long = "wallet-payments", default_value = "500")]
+    pub wallet_payments: String,
+    #[arg(long, default_value = "1")]
+    pub seed: String,
+    /// Balance models, comma-separated: uniform, bimodal, fixed.
+    #[arg(long, default_value = "uniform,bimodal,fixed")]
+    pub models: String,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write an SVG plot of the attempts distribution here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]

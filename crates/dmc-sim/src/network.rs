@@ -1,0 +1,200 @@
+//! The simulated network: a channel graph plus the balances that real nodes
+//! keep private, and the faults a scenario injects.
+
+use std::collections::HashMap;
+
+use dmc_core::NodeId;
+use dmc_graph::{Graph, Policy};
+
+use crate::rng::Rng;
+
+/// How hidden balances are drawn for each channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BalanceModel {
+    /// node1's share uniform over [0, capacity].
+    Uniform,
+    /// Most liquidity at one end, as LND's bimodal estimator assumes: a
+    /// truncated exponential of scale `scale_msat` from a random end.
+    Bimodal { scale_msat: u64 },
+    /// node1 holds this fraction of the capacity.
+    Fixed { node1_fraction: f64 },
+}
+
+impl BalanceModel {
+    pub fn name(&self) -> &'static str {
+        match self {
+            BalanceModel::Uniform => "uniform",
+            BalanceModel::Bimodal { .. } => "bimodal",
+            BalanceModel::Fixed { .. } => "fixed",
+        }
+    }
+
+    /// `uniform`, `bimodal` (LND's default scale) or `fixed` (half each).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "uniform" => Some(BalanceModel::Uniform),
+            "bimodal" => Some(BalanceModel::Bimodal {
+                scale_msat: 300_000_000,
+            }),
+            "fixed" => Some(BalanceModel::Fixed { node1_fraction: 0.5 }),
+            _ => None,
+        }
+    }
+
+    fn draw(&self, capacity_msat: u64, rng: &mut Rng) -> u64 {
+        let c = capacity_msat as f64;
+        let x = match *self {
+            BalanceModel::Uniform => rng.f64() * c,
+            BalanceModel::Fixed { node1_fraction } => node1_fraction.clamp(0.0, 1.0) * c,
+            BalanceModel::Bimodal { scale_msat } => {
+                let s = scale_msat.max(1) as f64;
+                let u = rng.f64();
+                let from_end = -s * (1.0 - u * (1.0 - (-c / s).exp())).ln();
+                if rng.f64() < 0.5 {
+                    from_end
+                } else {
+                    c - from_end
+                }
+            }
+        };
+        (x.max(0.0) as u64).min(capacity_msat)
+    }
+}
+
+/// What can go wrong at a hop besides liquidity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HopFault {
+    /// The channel is closed: its forwarding node answers UNKNOWN_NEXT_PEER.
+    Closed,
+}
+
+/// A channel graph with private balances.
+#[derive(Clone)]
+pub struct Network {
+    pub graph: Graph,
+    /// Spendable msat per channel: `[node1 → node2, node2 → node1]`.
+    balance: Vec<[u64; 2]>,
+    faults: HashMap<u32, HopFault>,
+    /// Policies nodes really enforce when they differ from the announced ones.
+    enforced: HashMap<(u32, u8), Policy>,
+    /// Receivers that reject every payment (wrong payment details).
+    pub rejecting_receivers: Vec<NodeId>,
+    /// Channel indices of each node.
+    node_channels: Vec<Vec<u32>>,
+}
+
+impl Network {
+    /// Balances drawn from `model`, deterministic for `seed`.
+    pub fn new(graph: Graph, model: BalanceModel, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let balance = graph
+            .channels()
+            .iter()
+            .map(|ch| {
+                let cap = ch.capacity_sat.saturating_mul(1000);
+                let b1 = model.draw(cap, &mut rng);
+                [b1, cap - b1]
+            })
+            .collect();
+        let mut node_channels = vec![Vec::new(); graph.node_count()];
+        for (ci, ch) in graph.channels().iter().enumerate() {
+            node_channels[ch.node1 as usize].push(ci as u32);
+            node_channels[ch.node2 as usize].push(ci as u32);
+        }
+        Network {
+            graph,
+            balance,
+            node_channels,
+            faults: HashMap::new(),
+            enforced: HashMap::new(),
+            rejecting_receivers: Vec::new(),
+        }
+    }
+
+    /// Sets the balance each side can send: `from`'s side gets `from_msat`.
+    pub fn set_balance(&mut self, chan_id: u64, from: &NodeId, from_msat: u64) {
+        let Some(ci) = self.graph.channel_index(chan_id) else {
+            return;
+        };
+        let ch = &self.graph.channels()[ci as usize];
+        let cap = ch.capacity_sat.saturating_mul(1000);
+        let dir = usize::from(self.graph.node(ch.node1) != from);
+        let from_msat = from_msat.min(cap);
+        self.balance[ci as usize][dir] = from_msat;
+        self.balance[ci as usize][1 - dir] = cap - from_msat;
+    }
+
+    pub fn set_fault(&mut self, chan_id: u64, fault: HopFault) {
+        if let Some(ci) = self.graph.channel_index(chan_id) {
+            self.faults.insert(ci, fault);
+        }
+    }
+
+    /// `from` now enforces `policy` on the channel, whatever it announced.
+    pub fn change_policy(&mut self, chan_id: u64, from: &NodeId, policy: Policy) {
+        if let Some(ci) = self.graph.channel_index(chan_id) {
+            let ch = &self.graph.channels()[ci as usize];
+            let dir = u8::from(self.graph.node(ch.node1) != from);
+            self.enforced.insert((ci, dir), policy);
+        }
+    }
+
+    /// (channel index, direction) of `chan_id` leaving `from`.
+    pub(crate) fn direction(&self, chan_id: u64, from: &NodeId) -> Option<(u32, usize)> {
+        let ci = self.graph.channel_index(chan_id)?;
+        let ch = &self.graph.channels()[ci as usize];
+        let from_idx = self.graph.node_index(from)?;
+        match from_idx {
+            f if f == ch.node1 => Some((ci, 0)),
+            f if f == ch.node2 => Some((ci, 1)),
+            _ => None,
+        }
+    }
+
+    pub fn spendable(&self, ci: u32, dir: usize) -> u64 {
+        self.balance[ci as usize][dir]
+    }
+
+    pub(crate) fn fault(&self, ci: u32) -> Option<HopFault> {
+        self.faults.get(&ci).copied()
+    }
+
+    pub(crate) fn enforced_policy(&self, ci: u32, dir: usize) -> Option<Policy> {
+        self.enforced.get(&(ci, dir as u8)).copied()
+    }
+
+    /// Takes `amt` out of `dir`'s side (an HTLC is added).
+    pub(crate) fn lock(&mut self, ci: u32, dir: usize, amt: u64) {
+        self.balance[ci as usize][dir] -= amt;
+    }
+
+    /// Gives a locked amount back (the HTLC failed).
+    pub(crate) fn unlock(&mut self, ci: u32, dir: usize, amt: u64) {
+        self.balance[ci as usize][dir] += amt;
+    }
+
+    /// Moves a locked amount to the other side (the HTLC settled).
+    pub(crate) fn settle(&mut self, ci: u32, dir: usize, amt: u64) {
+        self.balance[ci as usize][1 - dir] += amt;
+    }
+
+    /// What `node` can send on each of its channels, by channel id.
+    pub fn local_bandwidth(&self, node: &NodeId) -> HashMap<u64, u64> {
+        let Some(n) = self.graph.node_index(node) else {
+            return HashMap::new();
+        };
+        self.node_channels[n as usize]
+            .iter()
+            .map(|&ci| {
+                let ch = &self.graph.channels()[ci as usize];
+                let dir = usize::from(ch.node1 != n);
+                (ch.chan_id, self.balance[ci as usize][dir])
+            })
+            .collect()
+    }
+
+    /// Total msat held in channels, for conservation checks.
+    pub fn total_balance_msat(&self) -> u128 {
+        self.balance.iter().map(|b| b[0] as u128 + b[1] as u128).sum()
+    }
+}

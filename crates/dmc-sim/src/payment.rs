@@ -1,0 +1,380 @@
+//! Senders and LND's payment lifecycle, simulated.
+//!
+//! A payment asks pathfinding (with the sender's own mission control) for a
+//! route for the remaining amount, halving it while none exists (MPP, as
+//! LND's payment session does), and sends the HTLC. The first hop that
+//! lacks balance fails it with TEMPORARY_CHANNEL_FAILURE from its position;
+//! a closed channel answers UNKNOWN_NEXT_PEER, a policy that changed
+//! FEE_INSUFFICIENT, a receiver with the wrong details
+//! INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS. Every outcome goes through the
+//! engine's result interpretation into the sender's mission control. Shards
+//! that reach the receiver are held until the whole amount has arrived
+//! (then all settle and balances move) or the MPP timeout fails them.
+
+use dmc_core::{
+    FailureCode, FailureReason, MissionControl, MissionControlConfig, NodeId, PaymentFailure, PaymentResult, Timestamp,
+};
+use dmc_graph::pathfind::{self, BuiltRoute, PathError, PathFindingConfig, RouteRequest, RoutingGraph};
+
+use crate::network::{HopFault, Network};
+
+/// Nanoseconds per millisecond.
+const MS: i64 = 1_000_000;
+/// LND's `BlockPadding`, added to the final CLTV delta of payments.
+const BLOCK_PADDING: u16 = 3;
+
+/// How payments behave (LND's defaults where LND has one).
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub pathfinding: PathFindingConfig,
+    /// One-way latency of a hop.
+    pub hop_latency_ms: i64,
+    /// How long a receiver holds an incomplete MPP set (LND: 120 s).
+    pub mpp_timeout_s: i64,
+    /// No new attempts after this long (lncli payinvoice: 60 s).
+    pub payment_timeout_s: i64,
+    /// No more attempts than this per payment.
+    pub max_attempts: u32,
+    /// LND's `--max_parts` (16) and minimum shard (10 000 sat).
+    pub max_parts: u32,
+    pub min_shard_msat: u64,
+    /// Fee limit as a fraction of the amount (lncli: 5 %).
+    pub fee_limit_fraction: f64,
+    pub block_height: u32,
+    pub final_cltv_delta: u16,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            pathfinding: PathFindingConfig::default(),
+            hop_latency_ms: 100,
+            mpp_timeout_s: 120,
+            payment_timeout_s: 60,
+            max_attempts: 100,
+            max_parts: pathfind::DEFAULT_MAX_PARTS,
+            min_shard_msat: pathfind::DEFAULT_MIN_SHARD_MSAT,
+            fee_limit_fraction: 0.05,
+            block_height: 800_000,
+            final_cltv_delta: 40,
+        }
+    }
+}
+
+/// One HTLC attempt and how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HtlcRecord {
+    pub succeeded: bool,
+    pub failure_code: Option<FailureCode>,
+    pub failure_source_index: Option<u8>,
+    /// Seconds after the payment started.
+    pub attempt_time_s: f64,
+    pub resolve_time_s: f64,
+    pub route: BuiltRoute,
+}
+
+impl HtlcRecord {
+    pub fn receiver_amt_msat(&self) -> u64 {
+        self.route.hops.last().map_or(0, |h| h.amt_to_forward_msat)
+    }
+}
+
+/// One payment and how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaymentRecord {
+    pub dest: NodeId,
+    pub amount_msat: u64,
+    pub succeeded: bool,
+    /// LND's `FAILURE_REASON_*` name when the payment failed.
+    pub failure_reason: Option<&'static str>,
+    pub htlcs: Vec<HtlcRecord>,
+    /// Fees of the settled HTLCs.
+    pub fee_msat: u64,
+    /// Simulated seconds from start to settlement or final failure.
+    pub time_s: f64,
+}
+
+impl PaymentRecord {
+    pub fn attempts(&self) -> usize {
+        self.htlcs.len()
+    }
+
+    pub fn failed_htlcs(&self) -> usize {
+        self.htlcs.iter().filter(|h| !h.succeeded).count()
+    }
+}
+
+/// A node that pays, with its own mission control.
+pub struct Sender {
+    pub node: NodeId,
+    pub mc: MissionControl,
+    next_attempt_id: u64,
+}
+
+impl Sender {
+    pub fn new(node: NodeId, config: MissionControlConfig) -> Self {
+        Sender {
+            node,
+            mc: MissionControl::new(Some(node), config),
+            next_attempt_id: 0,
+        }
+    }
+
+    fn report(&mut self, route: &BuiltRoute, failure: Option<PaymentFailure>, at: Timestamp) -> Option<FailureReason> {
+        let result = PaymentResult {
+            id: self.next_attempt_id,
+            time_fwd: at,
+            time_reply: at,
+            route: route.to_mc_route(),
+            failure,
+        };
+        self.next_attempt_id += 1;
+        self.mc.apply_payment_result(&result).ok().flatten()
+    }
+}
+
+/// A shard that reached the receiver and waits there.
+struct Held {
+    htlc: usize,
+    locks: Vec<(u32, usize, u64)>,
+    arrived: Timestamp,
+}
+
+fn seconds(d: i64) -> f64 {
+    d as f64 / 1e9
+}
+
+/// Pays `amount_msat` from `sender` to `dest`, advancing `clock`.
+pub fn pay(
+    net: &mut Network,
+    routing: &RoutingGraph<'_>,
+    sender: &mut Sender,
+    dest: NodeId,
+    amount_msat: u64,
+    cfg: &SimConfig,
+    clock: &mut Timestamp,
+) -> PaymentRecord {
+    let start = *clock;
+    let fee_limit = (amount_msat as f64 * cfg.fee_limit_fraction) as u64;
+    let mut record = PaymentRecord {
+        dest,
+        amount_msat,
+        succeeded: false,
+        failure_reason: None,
+        htlcs: Vec::new(),
+        fee_msat: 0,
+        time_s: 0.0,
+    };
+    let mut remaining = amount_msat;
+    let mut fees_in_flight = 0u64;
+    let mut held: Vec<Held> = Vec::new();
+    let mut reason: Option<&'static str> = None;
+
+    while remaining > 0 {
+        if clock.sub(start) >= cfg.payment_timeout_s * 1_000_000_000 || record.htlcs.len() as u32 >= cfg.max_attempts {
+            reason = Some("FAILURE_REASON_TIMEOUT");
+            break;
+        }
+        let route = match request_route(
+            net,
+            routing,
+            sender,
+            dest,
+            remaining,
+            amount_msat,
+            fee_limit.saturating_sub(fees_in_flight),
+            held.len() as u32,
+            cfg,
+            *clock,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                reason = Some(e.reason());
+                break;
+            }
+        };
+        let sent_at = *clock;
+        let n = route.hops.len();
+        // Forward the HTLC hop by hop; the first hop that cannot forward fails it.
+        let mut locks: Vec<(u32, usize, u64)> = Vec::with_capacity(n);
+        let mut failure: Option<(u8, FailureCode)> = None;
+        let mut from = sender.node;
+        for c in 0..n {
+            let amt = if c == 0 {
+                route.total_amt_msat
+            } else {
+                route.hops[c - 1].amt_to_forward_msat
+            };
+            let hop = &route.hops[c];
+            let Some((ci, dir)) = net.direction(hop.chan_id, &from) else {
+                failure = Some((c as u8, FailureCode::UnknownNextPeer));
+                break;
+            };
+            if c > 0 {
+                if let Some(HopFault::Closed) = net.fault(ci) {
+                    failure = Some((c as u8, FailureCode::UnknownNextPeer));
+                    break;
+                }
+                if let Some(p) = net.enforced_policy(ci, dir) {
+                    let required = p.fee_base_msat + hop.amt_to_forward_msat * p.fee_rate_ppm / 1_000_000;
+                    if amt - hop.amt_to_forward_msat < required {
+                        failure = Some((c as u8, FailureCode::FeeInsufficient));
+                        break;
+                    }
+                }
+            }
+            if net.spendable(ci, dir) < amt {
+                failure = Some((c as u8, FailureCode::TemporaryChannelFailure));
+                break;
+            }
+            net.lock(ci, dir, amt);
+            locks.push((ci, dir, amt));
+            from = hop.pub_key;
+        }
+        if failure.is_none() && net.rejecting_receivers.contains(&dest) {
+            failure = Some((n as u8, FailureCode::IncorrectOrUnknownPaymentDetails));
+        }
+        let hops_reached = failure.map_or(n, |(p, _)| p as usize);
+        *clock = clock.add((hops_reached as i64).max(1) * cfg.hop_latency_ms * MS);
+        match failure {
+            Some((position, code)) => {
+                for (ci, dir, amt) in locks.into_iter().rev() {
+                    net.unlock(ci, dir, amt);
+                }
+                *clock = clock.add((position as i64).max(1) * cfg.hop_latency_ms * MS);
+                let fail = PaymentFailure {
+                    source_index: Some(position),
+                    message: Some(code),
+                };
+                record.htlcs.push(HtlcRecord {
+                    succeeded: false,
+                    failure_code: Some(code),
+                    failure_source_index: Some(position),
+                    attempt_time_s: seconds(sent_at.sub(start)),
+                    resolve_time_s: seconds(clock.sub(start)),
+                    route: route.clone(),
+                });
+                if let Some(r) = sender.report(&route, Some(fail), *clock) {
+                    reason = Some(match r {
+                        FailureReason::Error => "FAILURE_REASON_ERROR",
+                        FailureReason::IncorrectPaymentDetails => "FAILURE_REASON_INCORRECT_PAYMENT_DETAILS",
+                    });
+                    break;
+                }
+            }
+            None => {
+                remaining -= route.hops[n - 1].amt_to_forward_msat;
+                fees_in_flight += route.total_fees_msat();
+                record.htlcs.push(HtlcRecord {
+                    succeeded: false,
+                    failure_code: None,
+                    failure_source_index: None,
+                    attempt_time_s: seconds(sent_at.sub(start)),
+                    resolve_time_s: 0.0,
+                    route,
+                });
+                held.push(Held {
+                    htlc: record.htlcs.len() - 1,
+                    locks,
+                    arrived: *clock,
+                });
+            }
+        }
+    }
+
+    if remaining == 0 && reason.is_none() {
+        // The set is complete: the receiver settles every shard.
+        *clock = clock.add(cfg.hop_latency_ms * MS * record.htlcs[held[0].htlc].route.hops.len() as i64);
+        for h in held {
+            for (ci, dir, amt) in &h.locks {
+                net.settle(*ci, *dir, *amt);
+            }
+            let htlc = &mut record.htlcs[h.htlc];
+            htlc.succeeded = true;
+            htlc.resolve_time_s = seconds(clock.sub(start));
+            record.fee_msat += htlc.route.total_fees_msat();
+            let route = htlc.route.clone();
+            sender.report(&route, None, *clock);
+        }
+        record.succeeded = true;
+    } else {
+        // The receiver gives up on an incomplete set after the MPP timeout.
+        for h in held {
+            let timeout_at = h.arrived.add(cfg.mpp_timeout_s * 1_000_000_000);
+            if timeout_at.after(*clock) {
+                *clock = timeout_at;
+            }
+            for (ci, dir, amt) in h.locks.into_iter().rev() {
+                net.unlock(ci, dir, amt);
+            }
+            let htlc = &mut record.htlcs[h.htlc];
+            let n = htlc.route.hops.len() as u8;
+            htlc.failure_code = Some(FailureCode::MppTimeout);
+            htlc.failure_source_index = Some(n);
+            htlc.resolve_time_s = seconds(clock.sub(start));
+            let route = htlc.route.clone();
+            let fail = PaymentFailure {
+                source_index: Some(n),
+                message: Some(FailureCode::MppTimeout),
+            };
+            sender.report(&route, Some(fail), *clock);
+        }
+        record.failure_reason = reason.or(Some("FAILURE_REASON_NO_ROUTE"));
+    }
+    record.time_s = seconds(clock.sub(start));
+    record
+}
+
+/// LND's `RequestRoute`: the remaining amount, halved while no path exists.
+#[allow(clippy::too_many_arguments)]
+fn request_route(
+    net: &Network,
+    routing: &RoutingGraph<'_>,
+    sender: &Sender,
+    dest: NodeId,
+    remaining: u64,
+    total: u64,
+    fee_limit: u64,
+    active_shards: u32,
+    cfg: &SimConfig,
+    now: Timestamp,
+) -> Result<BuiltRoute, PathError> {
+    let mut req = RouteRequest::new(Some(sender.node), sender.node, dest, remaining);
+    req.fee_limit_msat = fee_limit;
+    req.mpp_total_msat = Some(total);
+    req.block_height = cfg.block_height;
+    // LND pads the final delta by 3 blocks (BlockPadding) on payments.
+    let final_cltv_delta = cfg.final_cltv_delta + BLOCK_PADDING;
+    req.final_cltv_delta = final_cltv_delta;
+    req.cltv_limit = pathfind::DEFAULT_MAX_TOTAL_TIMELOCK - final_cltv_delta as u32;
+    req.local_bandwidth_msat = net.local_bandwidth(&sender.node);
+    let mc = &sender.mc;
+    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| mc.probability(now, from, to, amt, cap);
+    let mut max_amt = remaining;
+    loop {
+        req.amt_msat = max_amt;
+        match pathfind::find_path(routing, &req, &cfg.pathfinding, &mut prob) {
+            Ok((path, _)) => {
+                return Ok(pathfind::new_route(
+                    routing.graph(),
+                    sender.node,
+                    &path,
+                    cfg.block_height,
+                    max_amt,
+                    final_cltv_delta,
+                    Some(total),
+                ))
+            }
+            Err(PathError::NoRoute) => {
+                if active_shards + 1 >= cfg.max_parts {
+                    return Err(PathError::NoRoute);
+                }
+                max_amt /= 2;
+                if max_amt < cfg.min_shard_msat {
+                    return Err(PathError::NoRoute);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
