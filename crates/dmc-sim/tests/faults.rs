@@ -1,0 +1,143 @@
+//! Failures other than liquidity, as the simulator injects them, come back
+//! with LND's codes and positions and end payments as LND would.
+
+use dmc_core::{FailureCode, MissionControlConfig, NodeId, Timestamp};
+use dmc_graph::pathfind::RoutingGraph;
+use dmc_graph::{Graph, Policy};
+use dmc_sim::network::HopFault;
+use dmc_sim::scenario::{ALICE, BOB, CAROL, CHAN_ALICE_BOB, CHAN_BOB_CAROL};
+use dmc_sim::{pay, BalanceModel, Network, Sender, SimConfig};
+
+fn node(h: &str) -> NodeId {
+    NodeId::from_hex(h).unwrap()
+}
+
+fn policy() -> Policy {
+    Policy {
+        time_lock_delta: 40,
+        min_htlc_msat: 1000,
+        max_htlc_msat: None,
+        fee_base_msat: 1000,
+        fee_rate_ppm: 1,
+        disabled: false,
+    }
+}
+
+fn setup() -> (Graph, Network) {
+    let mut g = Graph::default();
+    g.add_channel(
+        CHAN_ALICE_BOB,
+        node(ALICE),
+        node(BOB),
+        100_000,
+        Some(policy()),
+        Some(policy()),
+    );
+    g.add_channel(
+        CHAN_BOB_CAROL,
+        node(BOB),
+        node(CAROL),
+        100_000,
+        Some(policy()),
+        Some(policy()),
+    );
+    let net = Network::new(g.clone(), BalanceModel::Fixed { node1_fraction: 0.5 }, 1);
+    (g, net)
+}
+
+fn run(net: &mut Network, g: &Graph, times: usize) -> (Vec<dmc_sim::PaymentRecord>, Sender) {
+    let routing = RoutingGraph::new(g);
+    let mut sender = Sender::new(node(ALICE), MissionControlConfig::default());
+    let mut clock = Timestamp::from_unix_secs(1_700_000_000);
+    let records = (0..times)
+        .map(|_| {
+            pay(
+                net,
+                &routing,
+                &mut sender,
+                node(CAROL),
+                10_000_000,
+                &SimConfig::default(),
+                &mut clock,
+            )
+        })
+        .collect();
+    (records, sender)
+}
+
+#[test]
+fn closed_channel_answers_unknown_next_peer() {
+    let (g, mut net) = setup();
+    net.set_fault(CHAN_BOB_CAROL, HopFault::Closed);
+    let (records, sender) = run(&mut net, &g, 1);
+    let p = &records[0];
+    assert!(!p.succeeded);
+    assert_eq!(p.htlcs[0].failure_code, Some(FailureCode::UnknownNextPeer));
+    assert_eq!(p.htlcs[0].failure_source_index, Some(1));
+    // Bob→Carol is penalised in both directions at amount 0; no route is left.
+    assert_eq!(p.failure_reason, Some("FAILURE_REASON_NO_ROUTE"));
+    let bc = sender.mc.pair_history(&node(BOB), &node(CAROL));
+    assert!(!bc.fail_time.is_zero() && bc.fail_amt_msat == 0);
+}
+
+#[test]
+fn changed_fee_gets_a_second_chance_then_counts() {
+    let (g, mut net) = setup();
+    net.change_policy(
+        CHAN_BOB_CAROL,
+        &node(BOB),
+        Policy {
+            fee_base_msat: 50_000,
+            ..policy()
+        },
+    );
+    let (records, sender) = run(&mut net, &g, 1);
+    let p = &records[0];
+    let codes: Vec<_> = p
+        .htlcs
+        .iter()
+        .map(|h| (h.failure_code, h.failure_source_index))
+        .collect();
+    // First failure: second chance, nothing recorded, LND retries the same
+    // route; the second within a minute is applied (node failure of Bob, p = 1).
+    assert_eq!(codes[0], (Some(FailureCode::FeeInsufficient), Some(1)));
+    assert_eq!(codes[1], (Some(FailureCode::FeeInsufficient), Some(1)));
+    assert!(!p.succeeded);
+    let ab = sender.mc.pair_history(&node(ALICE), &node(BOB));
+    assert!(
+        !ab.fail_time.is_zero(),
+        "the second report must fail Alice→Bob (incoming of p = 1)"
+    );
+}
+
+#[test]
+fn wrong_payment_details_end_the_payment() {
+    let (g, mut net) = setup();
+    net.rejecting_receivers.push(node(CAROL));
+    let total = net.total_balance_msat();
+    let (records, sender) = run(&mut net, &g, 1);
+    let p = &records[0];
+    assert_eq!(p.failure_reason, Some("FAILURE_REASON_INCORRECT_PAYMENT_DETAILS"));
+    assert_eq!(p.attempts(), 1);
+    assert_eq!(
+        p.htlcs[0].failure_code,
+        Some(FailureCode::IncorrectOrUnknownPaymentDetails)
+    );
+    assert_eq!(p.htlcs[0].failure_source_index, Some(2));
+    // The route worked: both pairs record a success.
+    assert_eq!(
+        sender.mc.pair_history(&node(BOB), &node(CAROL)).success_amt_msat,
+        10_000_000
+    );
+    assert_eq!(net.total_balance_msat(), total);
+}
+
+#[test]
+fn successful_payments_move_balances() {
+    let (g, mut net) = setup();
+    let (records, _) = run(&mut net, &g, 3);
+    assert!(records.iter().all(|r| r.succeeded));
+    let spendable = net.local_bandwidth(&node(CAROL));
+    // Carol started with half of 100 000 sat and received 3 × 10 000 sat.
+    assert_eq!(spendable[&CHAN_BOB_CAROL], 50_000_000 + 30_000_000);
+}
