@@ -17,6 +17,7 @@
 //! Times follow Go's `time.Time` semantics ([`time`]), so zero times and
 //! saturating subtraction behave as in LND.
 
+pub mod aggregate;
 pub mod codec;
 pub mod estimator;
 pub mod interpret;

@@ -182,19 +182,12 @@ impl MissionControlState {
     ) -> usize {
         let mut imported = 0;
         for p in pairs {
-            let (from, to) = (p.pair.from, p.pair.to);
-            let last = self.pair(&p.pair).copied().unwrap_or_default();
-            // The failure slot is processed even when the pair has no
-            // failure; that is what wipes success amounts (spec §3.2 QUIRK).
-            if force || !last.fail_time.after(p.result.fail_time) {
-                let r = PairResult::failure(p.result.fail_amt_msat);
-                self.set_last_pair_result(from, to, p.result.fail_time, r, force, min_failure_relax_interval);
-                imported += 1;
-            }
-            if force || !last.success_time.after(p.result.success_time) {
-                let r = PairResult::success(p.result.success_amt_msat);
-                self.set_last_pair_result(from, to, p.result.success_time, r, force, min_failure_relax_interval);
-                imported += 1;
+            let existing = self.pair(&p.pair).copied();
+            let mut cur = existing.unwrap_or_default();
+            let outcome = import_pair(&mut cur, &p.result, force, min_failure_relax_interval);
+            imported += outcome.slots_imported;
+            if outcome.applied {
+                *self.entry(p.pair.from, p.pair.to) = cur;
             }
         }
         imported
@@ -204,6 +197,43 @@ impl MissionControlState {
     pub fn reset(&mut self) {
         *self = Self::default();
     }
+}
+
+/// What [`import_pair`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// Slots not skipped as older (what LND counts and logs).
+    pub slots_imported: usize,
+    /// Whether any slot changed the record (LND then stores the pair).
+    pub applied: bool,
+}
+
+/// LND's import of one pair (`importSnapshot` for one entry, spec §3.2):
+/// the failure slot, then the success slot, each skipped if the current
+/// record is strictly newer. The failure slot is processed even when the
+/// pair has no failure; that is what wipes success amounts (§3.2 QUIRK).
+pub fn import_pair(
+    cur: &mut TimedPairResult,
+    imported: &TimedPairResult,
+    force: bool,
+    min_failure_relax_interval: DurationNs,
+) -> ImportOutcome {
+    let last = *cur;
+    let mut outcome = ImportOutcome {
+        slots_imported: 0,
+        applied: false,
+    };
+    if force || !last.fail_time.after(imported.fail_time) {
+        let r = PairResult::failure(imported.fail_amt_msat);
+        outcome.applied |= apply_pair_result(cur, imported.fail_time, r, force, min_failure_relax_interval);
+        outcome.slots_imported += 1;
+    }
+    if force || !last.success_time.after(imported.success_time) {
+        let r = PairResult::success(imported.success_amt_msat);
+        outcome.applied |= apply_pair_result(cur, imported.success_time, r, force, min_failure_relax_interval);
+        outcome.slots_imported += 1;
+    }
+    outcome
 }
 
 /// The §1.2/§1.3 update rules on one record. Returns false if the result was
