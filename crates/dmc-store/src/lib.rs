@@ -17,6 +17,8 @@
 //! Every write is one redb transaction, committed durably (fsync) before it
 //! returns; a write that fails validation changes nothing.
 
+pub mod coordinator;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,621 @@
+//! The coordinator's store: per-reporter observations and the aggregate
+//! derived from them, with a change cursor for incremental sync.
+//!
+//! [`CoordinatorStore`] is the storage trait; [`RedbCoordinatorStore`] the
+//! embedded implementation (a PostgreSQL one implements the same trait).
+//!
+//! Cost per registration is O(pairs in it × reporters per pair), never
+//! O(store): only the touched pairs' observations are read and only their
+//! aggregates rewritten. Each changed aggregate gets the next sequence
+//! number; a pair's previous sequence entry is removed, so "changes since
+//! cursor C" is one range scan over what changed after C. Removed pairs
+//! leave a tombstone until [`CoordinatorStore::cleanup`] expires it; a cursor
+//! older than the oldest expired tombstone must resync in full.
+//!
+//! Concurrent registrations are committed together (group commit): whoever
+//! takes the write lock applies everything queued in one durable
+//! transaction, then wakes every waiting caller. A caller returns only after
+//! the commit that contains its registration has reached the disk.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+
+use dmc_core::aggregate::{aggregate, merge_observation, newest_time, Reporter};
+use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+
+use crate::StoreError;
+
+/// Observation key: from ‖ to ‖ reporter (99 bytes); value: record ‖ received.
+const OBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("obs");
+/// reporter ‖ from ‖ to → () : a reporter's pairs, for forgetting it.
+const BY_REPORTER: TableDefinition<&[u8], ()> = TableDefinition::new("by_reporter");
+/// from ‖ to → record ‖ reporters ‖ seq.
+const AGG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("agg");
+/// seq → from ‖ to ‖ (1 byte: 1 live, 0 removed).
+const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+/// reporter → number of observations it holds.
+const REPORTERS: TableDefinition<&[u8], u64> = TableDefinition::new("reporters");
+const META: TableDefinition<&str, u64> = TableDefinition::new("coord_meta");
+
+const META_NEXT_SEQ: &str = "next_seq";
+/// Cursors below this have lost tombstones: they must resync in full.
+const META_MIN_CURSOR: &str = "min_valid_cursor";
+
+/// One accepted registration: a reporter's pairs, already validated.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub reporter: Reporter,
+    pub pairs: Vec<PairSnapshot>,
+    /// When the server received it.
+    pub received: Timestamp,
+}
+
+/// What a registration changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegisterOutcome {
+    /// Observations that changed the reporter's records.
+    pub observations_changed: usize,
+    /// Aggregated pairs whose served value changed.
+    pub aggregates_changed: usize,
+    /// The cursor after this registration's commit.
+    pub cursor: u64,
+}
+
+/// A pair as served: the aggregate, how many reporters back it, when it
+/// was last observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AggregatedPair {
+    pub pair: DirectedPair,
+    pub result: TimedPairResult,
+    pub reporters: u32,
+    pub newest: Timestamp,
+}
+
+/// Changes since a cursor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub changed: Vec<AggregatedPair>,
+    pub removed: Vec<DirectedPair>,
+    /// Pass this back next time.
+    pub cursor: u64,
+    /// The cursor was too old: `changed` holds the full snapshot instead.
+    pub full_resync: bool,
+}
+
+/// Counts for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoordinatorStats {
+    pub pairs: u64,
+    pub observations: u64,
+    pub reporters: u64,
+    pub cursor: u64,
+}
+
+/// Storage of a coordinator. Implementations must make `register` durable
+/// before returning and keep every method's result consistent with
+/// applying registrations one at a time in commit order.
+pub trait CoordinatorStore: Send + Sync {
+    fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError>;
+    /// Every aggregated pair, and the cursor it reflects.
+    fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError>;
+    fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError>;
+    /// Removes a reporter's observations and recomputes what they backed.
+    /// Returns the number of observations removed.
+    fn forget_reporter(&self, reporter: Reporter) -> Result<usize, StoreError>;
+    /// Drops observations whose newest time is before `stale_before`,
+    /// recomputes what they backed, and expires tombstones left by earlier
+    /// cleanups (cursors from before them then get a full resync).
+    /// Returns the number of observations dropped.
+    fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError>;
+    fn stats(&self) -> Result<CoordinatorStats, StoreError>;
+    /// The current cursor (0 when empty), cheaply.
+    fn cursor(&self) -> Result<u64, StoreError>;
+}
+
+fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError(format!("coordinator store: {ctx}: {e}"))
+}
+
+fn encode_record(r: &TimedPairResult, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.fail_time.to_raw().to_be_bytes());
+    out.extend_from_slice(&r.fail_amt_msat.to_be_bytes());
+    out.extend_from_slice(&r.success_time.to_raw().to_be_bytes());
+    out.extend_from_slice(&r.success_amt_msat.to_be_bytes());
+}
+
+const RECORD_LEN: usize = 48;
+
+fn decode_record(b: &[u8]) -> Option<TimedPairResult> {
+    if b.len() < RECORD_LEN {
+        return None;
+    }
+    let t = |i: usize| Timestamp::from_raw(i128::from_be_bytes(b[i..i + 16].try_into().unwrap_or_default()));
+    let u = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or_default());
+    Some(TimedPairResult {
+        fail_time: t(0),
+        fail_amt_msat: u(16),
+        success_time: t(24),
+        success_amt_msat: u(40),
+    })
+}
+
+fn pair_key(p: &DirectedPair) -> [u8; 66] {
+    let mut k = [0u8; 66];
+    k[..33].copy_from_slice(&p.from.0);
+    k[33..].copy_from_slice(&p.to.0);
+    k
+}
+
+fn pair_from_key(k: &[u8]) -> Option<DirectedPair> {
+    let from = NodeId(k.get(..33)?.try_into().ok()?);
+    let to = NodeId(k.get(33..66)?.try_into().ok()?);
+    Some(DirectedPair::new(from, to))
+}
+
+fn obs_key(p: &DirectedPair, r: &Reporter) -> [u8; 99] {
+    let mut k = [0u8; 99];
+    k[..66].copy_from_slice(&pair_key(p));
+    k[66..].copy_from_slice(&r.to_bytes());
+    k
+}
+
+fn decode_agg(pair: DirectedPair, v: &[u8]) -> Option<(AggregatedPair, u64)> {
+    let result = decode_record(v)?;
+    let reporters = u32::from_be_bytes(v.get(48..52)?.try_into().ok()?);
+    let seq = u64::from_be_bytes(v.get(52..60)?.try_into().ok()?);
+    Some((
+        AggregatedPair {
+            pair,
+            result,
+            reporters,
+            newest: newest_time(&result),
+        },
+        seq,
+    ))
+}
+
+/// Where a queued registration's result is delivered.
+type ResultSlot = Arc<(Mutex<Option<Result<RegisterOutcome, String>>>, Condvar)>;
+
+struct Pending {
+    reg: Registration,
+    done: ResultSlot,
+}
+
+/// The embedded coordinator store (redb, fsync on commit).
+pub struct RedbCoordinatorStore {
+    db: Database,
+    min_failure_relax_interval: i64,
+    queue: Mutex<Vec<Pending>>,
+    writer: Mutex<()>,
+}
+
+impl RedbCoordinatorStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
+        }
+        let db = Database::create(path).map_err(|e| StoreError(format!("opening {}: {e}", path.display())))?;
+        let tx = db.begin_write().map_err(err("begin write"))?;
+        {
+            tx.open_table(OBS).map_err(err("obs"))?;
+            tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
+            tx.open_table(AGG).map_err(err("agg"))?;
+            tx.open_table(CHANGES).map_err(err("changes"))?;
+            tx.open_table(REPORTERS).map_err(err("reporters"))?;
+            tx.open_table(META).map_err(err("meta"))?;
+        }
+        tx.commit().map_err(err("commit"))?;
+        Ok(RedbCoordinatorStore {
+            db,
+            min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
+            queue: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// Recomputes the aggregate of `pair` from its observations inside `tx`.
+    /// Returns whether the served value changed.
+    fn recompute(tx: &WriteTransaction, pair: &DirectedPair, next_seq: &mut u64) -> Result<bool, StoreError> {
+        let pk = pair_key(pair);
+        let mut records = Vec::new();
+        {
+            let obs = tx.open_table(OBS).map_err(err("obs"))?;
+            let mut hi = pk.to_vec();
+            hi.extend_from_slice(&[0xff; 33]);
+            for e in obs.range(&pk[..]..=&hi[..]).map_err(err("scan obs"))? {
+                let (_, v) = e.map_err(err("scan obs"))?;
+                if let Some(r) = decode_record(v.value()) {
+                    records.push(r);
+                }
+            }
+        }
+        let mut agg_t = tx.open_table(AGG).map_err(err("agg"))?;
+        let mut changes = tx.open_table(CHANGES).map_err(err("changes"))?;
+        let old = agg_t.get(&pk[..]).map_err(err("read agg"))?.map(|v| v.value().to_vec());
+        let old = old.and_then(|v| decode_agg(*pair, &v));
+        let new = aggregate(&records);
+        let same = match (&old, &new) {
+            (Some((o, _)), Some(n)) => o.result == n.result && o.reporters == n.reporters,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return Ok(false);
+        }
+        if let Some((_, old_seq)) = &old {
+            changes.remove(*old_seq).map_err(err("drop old change"))?;
+        }
+        let seq = *next_seq;
+        *next_seq += 1;
+        let mut change = pk.to_vec();
+        match new {
+            Some(n) => {
+                let mut v = Vec::with_capacity(60);
+                encode_record(&n.result, &mut v);
+                v.extend_from_slice(&n.reporters.to_be_bytes());
+                v.extend_from_slice(&seq.to_be_bytes());
+                agg_t.insert(&pk[..], &v[..]).map_err(err("write agg"))?;
+                change.push(1);
+            }
+            None => {
+                agg_t.remove(&pk[..]).map_err(err("remove agg"))?;
+                change.push(0);
+            }
+        }
+        changes.insert(seq, &change[..]).map_err(err("write change"))?;
+        Ok(true)
+    }
+
+    fn next_seq(tx: &WriteTransaction) -> Result<u64, StoreError> {
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        let v = meta.get(META_NEXT_SEQ).map_err(err("read meta"))?;
+        Ok(v.map(|v| v.value()).unwrap_or(1))
+    }
+
+    fn set_next_seq(tx: &WriteTransaction, seq: u64) -> Result<(), StoreError> {
+        let mut meta = tx.open_table(META).map_err(err("meta"))?;
+        meta.insert(META_NEXT_SEQ, seq).map_err(err("write meta"))?;
+        Ok(())
+    }
+
+    fn apply(
+        &self,
+        tx: &WriteTransaction,
+        reg: &Registration,
+        next_seq: &mut u64,
+    ) -> Result<RegisterOutcome, StoreError> {
+        let rep = reg.reporter.to_bytes();
+        let mut outcome = RegisterOutcome::default();
+        let mut touched = Vec::new();
+        {
+            let mut obs = tx.open_table(OBS).map_err(err("obs"))?;
+            let mut by_rep = tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
+            let mut reporters = tx.open_table(REPORTERS).map_err(err("reporters"))?;
+            let mut added = 0u64;
+            for p in &reg.pairs {
+                let k = obs_key(&p.pair, &reg.reporter);
+                let cur = obs
+                    .get(&k[..])
+                    .map_err(err("read obs"))?
+                    .and_then(|v| decode_record(v.value()));
+                if let Some(new) = merge_observation(cur.as_ref(), &p.result, self.min_failure_relax_interval) {
+                    let mut v = Vec::with_capacity(64);
+                    encode_record(&new, &mut v);
+                    v.extend_from_slice(&reg.received.to_raw().to_be_bytes());
+                    obs.insert(&k[..], &v[..]).map_err(err("write obs"))?;
+                    if cur.is_none() {
+                        let mut rk = rep.to_vec();
+                        rk.extend_from_slice(&pair_key(&p.pair));
+                        by_rep.insert(&rk[..], ()).map_err(err("write by_reporter"))?;
+                        added += 1;
+                    }
+                    outcome.observations_changed += 1;
+                    touched.push(p.pair);
+                }
+            }
+            if added > 0 {
+                let n = reporters
+                    .get(&rep[..])
+                    .map_err(err("read reporters"))?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                reporters.insert(&rep[..], n + added).map_err(err("write reporters"))?;
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for p in &touched {
+            if Self::recompute(tx, p, next_seq)? {
+                outcome.aggregates_changed += 1;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Applies everything queued, in one durable transaction.
+    fn flush(&self) {
+        let batch: Vec<Pending> = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        let result = (|| -> Result<Vec<Result<RegisterOutcome, String>>, StoreError> {
+            let tx = self.db.begin_write().map_err(err("begin write"))?;
+            let mut next_seq = Self::next_seq(&tx)?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for p in &batch {
+                outcomes.push(self.apply(&tx, &p.reg, &mut next_seq).map_err(|e| e.0));
+            }
+            Self::set_next_seq(&tx, next_seq)?;
+            tx.commit().map_err(err("commit"))?;
+            let cursor = next_seq - 1;
+            Ok(outcomes
+                .into_iter()
+                .map(|o| {
+                    o.map(|mut o| {
+                        o.cursor = cursor;
+                        o
+                    })
+                })
+                .collect())
+        })();
+        match result {
+            Ok(outcomes) => {
+                for (p, o) in batch.into_iter().zip(outcomes) {
+                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(o);
+                    p.done.1.notify_all();
+                }
+            }
+            Err(e) => {
+                for p in batch {
+                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(e.0.clone()));
+                    p.done.1.notify_all();
+                }
+            }
+        }
+    }
+
+    fn read_snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let agg = tx.open_table(AGG).map_err(err("agg"))?;
+        let mut out = Vec::with_capacity(agg.len().map_err(err("count"))? as usize);
+        for e in agg.iter().map_err(err("scan agg"))? {
+            let (k, v) = e.map_err(err("scan agg"))?;
+            if let Some((a, _)) = pair_from_key(k.value()).and_then(|p| decode_agg(p, v.value())) {
+                out.push(a);
+            }
+        }
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        let cursor = meta
+            .get(META_NEXT_SEQ)
+            .map_err(err("meta"))?
+            .map(|v| v.value())
+            .unwrap_or(1)
+            - 1;
+        Ok((out, cursor))
+    }
+}
+
+impl CoordinatorStore for RedbCoordinatorStore {
+    fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError> {
+        let done: ResultSlot = Arc::new((Mutex::new(None), Condvar::new()));
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Pending {
+            reg,
+            done: done.clone(),
+        });
+        loop {
+            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(StoreError);
+            }
+            // Whoever holds the writer lock commits everything queued,
+            // ours included if it was queued before the drain.
+            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(StoreError);
+            }
+            self.flush();
+        }
+    }
+
+    fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
+        self.read_snapshot()
+    }
+
+    fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        let min_valid = meta
+            .get(META_MIN_CURSOR)
+            .map_err(err("meta"))?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        let now_cursor = meta
+            .get(META_NEXT_SEQ)
+            .map_err(err("meta"))?
+            .map(|v| v.value())
+            .unwrap_or(1)
+            - 1;
+        if cursor < min_valid || cursor > now_cursor {
+            drop(meta);
+            drop(tx);
+            let (changed, cursor) = self.read_snapshot()?;
+            return Ok(Delta {
+                changed,
+                removed: Vec::new(),
+                cursor,
+                full_resync: true,
+            });
+        }
+        let changes = tx.open_table(CHANGES).map_err(err("changes"))?;
+        let agg = tx.open_table(AGG).map_err(err("agg"))?;
+        let mut delta = Delta {
+            cursor: now_cursor,
+            ..Default::default()
+        };
+        for e in changes.range(cursor + 1..).map_err(err("scan changes"))? {
+            let (_, v) = e.map_err(err("scan changes"))?;
+            let v = v.value();
+            let Some(pair) = pair_from_key(v) else { continue };
+            if v.get(66) == Some(&1) {
+                if let Some(a) = agg.get(&v[..66]).map_err(err("read agg"))? {
+                    if let Some((a, _)) = decode_agg(pair, a.value()) {
+                        delta.changed.push(a);
+                    }
+                }
+            } else {
+                delta.removed.push(pair);
+            }
+        }
+        Ok(delta)
+    }
+
+    fn forget_reporter(&self, reporter: Reporter) -> Result<usize, StoreError> {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush();
+        let rep = reporter.to_bytes();
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        let mut pairs = Vec::new();
+        {
+            let mut by_rep = tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
+            let mut hi = rep.to_vec();
+            hi.extend_from_slice(&[0xff; 66]);
+            for e in by_rep.range(&rep[..]..=&hi[..]).map_err(err("scan by_reporter"))? {
+                let (k, _) = e.map_err(err("scan by_reporter"))?;
+                if let Some(p) = pair_from_key(&k.value()[33..]) {
+                    pairs.push(p);
+                }
+            }
+            let mut obs = tx.open_table(OBS).map_err(err("obs"))?;
+            for p in &pairs {
+                obs.remove(&obs_key(p, &reporter)[..]).map_err(err("remove obs"))?;
+                let mut rk = rep.to_vec();
+                rk.extend_from_slice(&pair_key(p));
+                by_rep.remove(&rk[..]).map_err(err("remove by_reporter"))?;
+            }
+            let mut reporters = tx.open_table(REPORTERS).map_err(err("reporters"))?;
+            reporters.remove(&rep[..]).map_err(err("remove reporter"))?;
+        }
+        let mut next_seq = Self::next_seq(&tx)?;
+        for p in &pairs {
+            Self::recompute(&tx, p, &mut next_seq)?;
+        }
+        Self::set_next_seq(&tx, next_seq)?;
+        tx.commit().map_err(err("commit"))?;
+        Ok(pairs.len())
+    }
+
+    fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush();
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        let mut stale: Vec<(DirectedPair, [u8; 33])> = Vec::new();
+        {
+            let obs = tx.open_table(OBS).map_err(err("obs"))?;
+            for e in obs.iter().map_err(err("scan obs"))? {
+                let (k, v) = e.map_err(err("scan obs"))?;
+                let Some(r) = decode_record(v.value()) else { continue };
+                if newest_time(&r) < stale_before {
+                    let k = k.value();
+                    if let (Some(p), Ok(rep)) = (pair_from_key(k), <[u8; 33]>::try_from(&k[66..99])) {
+                        stale.push((p, rep));
+                    }
+                }
+            }
+        }
+        {
+            let mut obs = tx.open_table(OBS).map_err(err("obs"))?;
+            let mut by_rep = tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
+            let mut reporters = tx.open_table(REPORTERS).map_err(err("reporters"))?;
+            for (p, rep) in &stale {
+                obs.remove(&obs_key(p, &Reporter::from_bytes(rep))[..])
+                    .map_err(err("remove obs"))?;
+                let mut rk = rep.to_vec();
+                rk.extend_from_slice(&pair_key(p));
+                by_rep.remove(&rk[..]).map_err(err("remove by_reporter"))?;
+                let n = reporters
+                    .get(&rep[..])
+                    .map_err(err("reporters"))?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                if n <= 1 {
+                    reporters.remove(&rep[..]).map_err(err("reporters"))?;
+                } else {
+                    reporters.insert(&rep[..], n - 1).map_err(err("reporters"))?;
+                }
+            }
+        }
+        let mut next_seq = Self::next_seq(&tx)?;
+        let mut pairs: Vec<DirectedPair> = stale.iter().map(|(p, _)| *p).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for p in &pairs {
+            Self::recompute(&tx, p, &mut next_seq)?;
+        }
+        // Tombstones older than the window are dropped; cursors before the
+        // newest dropped one must resync in full.
+        {
+            let mut changes = tx.open_table(CHANGES).map_err(err("changes"))?;
+            let agg = tx.open_table(AGG).map_err(err("agg"))?;
+            let mut expired = Vec::new();
+            for e in changes.iter().map_err(err("scan changes"))? {
+                let (k, v) = e.map_err(err("scan changes"))?;
+                let v = v.value();
+                if v.get(66) == Some(&0) && agg.get(&v[..66]).map_err(err("agg"))?.is_none() {
+                    expired.push(k.value());
+                }
+            }
+            // Keep the tombstones this cleanup just created.
+            let created_from = Self::next_seq(&tx)?;
+            let mut max_expired = 0;
+            for seq in expired.into_iter().filter(|s| *s < created_from) {
+                changes.remove(seq).map_err(err("expire tombstone"))?;
+                max_expired = max_expired.max(seq);
+            }
+            if max_expired > 0 {
+                let mut meta = tx.open_table(META).map_err(err("meta"))?;
+                let cur = meta
+                    .get(META_MIN_CURSOR)
+                    .map_err(err("meta"))?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                meta.insert(META_MIN_CURSOR, cur.max(max_expired))
+                    .map_err(err("meta"))?;
+            }
+        }
+        Self::set_next_seq(&tx, next_seq)?;
+        tx.commit().map_err(err("commit"))?;
+        Ok(stale.len())
+    }
+
+    fn stats(&self) -> Result<CoordinatorStats, StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        Ok(CoordinatorStats {
+            pairs: tx.open_table(AGG).map_err(err("agg"))?.len().map_err(err("count"))?,
+            observations: tx.open_table(OBS).map_err(err("obs"))?.len().map_err(err("count"))?,
+            reporters: tx
+                .open_table(REPORTERS)
+                .map_err(err("reporters"))?
+                .len()
+                .map_err(err("count"))?,
+            cursor: meta
+                .get(META_NEXT_SEQ)
+                .map_err(err("meta"))?
+                .map(|v| v.value())
+                .unwrap_or(1)
+                - 1,
+        })
+    }
+
+    fn cursor(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        Ok(meta
+            .get(META_NEXT_SEQ)
+            .map_err(err("meta"))?
+            .map(|v| v.value())
+            .unwrap_or(1)
+            - 1)
+    }
+}
