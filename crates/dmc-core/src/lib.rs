@@ -25,6 +25,7 @@ pub mod json;
 pub mod mission_control;
 pub mod node;
 pub mod rpc;
+pub mod signmsg;
 pub mod state;
 pub mod time;
 

@@ -20,6 +20,7 @@ use crate::{Cli, Command, ExperimentArgs, QueryprobArgs, QueryroutesArgs, Setmcc
 
 /// A failed command: bad input (exit 2) or anything else (exit 1).
 pub enum CliError {
+    // Input: exit 2; Runtime: exit 1.
     Input(String),
     Runtime(String),
 }
@@ -45,18 +46,18 @@ impl From<dmc_store::StoreError> for CliError {
     }
 }
 
-type Result<T> = std::result::Result<T, CliError>;
+pub(crate) type Result<T> = std::result::Result<T, CliError>;
 
-fn input<T>(msg: impl Into<String>) -> Result<T> {
+pub(crate) fn input<T>(msg: impl Into<String>) -> Result<T> {
     Err(CliError::Input(msg.into()))
 }
 
 /// Everything a command needs: the store, the clock, the local node. The
 /// store is opened on first use, so bad arguments never create one.
 struct Ctx {
-    data_dir: std::path::PathBuf,
+    pub(crate) data_dir: std::path::PathBuf,
     store: std::cell::OnceCell<LocalStore>,
-    now: Timestamp,
+    pub(crate) now: Timestamp,
     flag_self: Option<NodeId>,
 }
 
@@ -131,15 +132,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::SelfNode { pubkey: key } => self_cmd(&ctx, key.as_deref()),
         Command::Sim(SimCommand::Scenario { name, json }) => sim_scenario(&name, json),
         Command::Sim(SimCommand::Experiment(args)) => sim_experiment(&args),
+        Command::Serve(args) => crate::ec::serve(&ctx.data_dir, &args),
+        Command::Ec(cmd) => crate::ec::client(&ctx.data_dir, ctx.now, cmd),
+        Command::Admin(cmd) => crate::ec::admin(&ctx.data_dir, cmd),
     }
 }
 
-fn pubkey(s: &str, field: &str) -> Result<NodeId> {
+pub(crate) fn pubkey(s: &str, field: &str) -> Result<NodeId> {
     NodeId::from_hex(s.trim()).or_else(|e| input(format!("{field}: {s:?} is not a node public key: {e}")))
 }
 
 /// A non-negative integer argument that fits an i64 (LND's int64 fields).
-fn int_arg(s: &str, field: &str) -> Result<i64> {
+pub(crate) fn int_arg(s: &str, field: &str) -> Result<i64> {
     match s.trim().parse::<i64>() {
         Ok(v) if v >= 0 => Ok(v),
         Ok(v) => input(format!("{field}: {v} is negative")),
@@ -154,7 +158,7 @@ fn float_arg(s: &str, field: &str) -> Result<f64> {
     }
 }
 
-fn duration_arg(s: &str, field: &str) -> Result<DurationNs> {
+pub(crate) fn duration_arg(s: &str, field: &str) -> Result<DurationNs> {
     match parse_go_duration(s.trim()) {
         Ok(d) if d >= 0 => Ok(d),
         Ok(_) => input(format!("{field}: {s:?} is negative")),
@@ -170,7 +174,7 @@ fn view(v: ViewArg) -> View {
     }
 }
 
-fn read_input(path: &Path, field: &str) -> Result<String> {
+pub(crate) fn read_input(path: &Path, field: &str) -> Result<String> {
     let mut text = String::new();
     let res = if path == Path::new("-") {
         std::io::stdin().read_to_string(&mut text).map(|_| ())

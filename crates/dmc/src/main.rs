@@ -6,6 +6,7 @@
 //! unchanged), 1 any other failure.
 
 mod commands;
+mod ec;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,14 @@ pub enum Command {
     /// Simulated Lightning network: replay scenarios, run experiments.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Run the coordinator: gRPC (ecrpc-compatible and v2) and REST.
+    Serve(Box<ServeArgs>),
+    /// Coordinator client: register mission control, query the aggregate.
+    #[command(subcommand)]
+    Ec(EcCommand),
+    /// Coordinator administration (works on the data dir directly).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Show the saved local node, or save a new one.
     #[command(name = "self")]
     SelfNode { pubkey: Option<String> },
@@ -131,6 +140,92 @@ pub struct ExperimentArgs {
     /// Write an SVG plot of the attempts distribution here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Args, Default)]
+pub struct ServeArgs {
+    /// TOML config file (default: <data-dir>/dmc.toml if it exists).
+    #[arg(long, env = "DMC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// gRPC address (default 127.0.0.1:50050).
+    #[arg(long = "grpc-listen", env = "DMC_GRPC_LISTEN")]
+    pub grpc_listen: Option<String>,
+    /// REST address (default 127.0.0.1:8081).
+    #[arg(long = "rest-listen", env = "DMC_REST_LISTEN")]
+    pub rest_listen: Option<String>,
+    /// TLS certificate (default: generated at <data-dir>/tls.cert).
+    #[arg(long = "tls-cert", env = "DMC_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long = "tls-key", env = "DMC_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Plain text, for loopback addresses only.
+    #[arg(long = "no-tls", env = "DMC_NO_TLS")]
+    pub no_tls: bool,
+    /// Refuse unsigned (v1) registrations.
+    #[arg(long = "require-signatures", env = "DMC_REQUIRE_SIGNATURES")]
+    pub require_signatures: bool,
+    /// Drop observations older than this (Go duration, default 168h).
+    #[arg(long = "staleness-window", env = "DMC_STALENESS_WINDOW")]
+    pub staleness_window: Option<String>,
+    /// Refuse observation times further ahead than this (default 10m).
+    #[arg(long = "future-skew", env = "DMC_FUTURE_SKEW")]
+    pub future_skew: Option<String>,
+    #[arg(long = "max-pairs-per-request", env = "DMC_MAX_PAIRS_PER_REQUEST")]
+    pub max_pairs_per_request: Option<String>,
+    #[arg(long = "requests-per-minute", env = "DMC_REQUESTS_PER_MINUTE")]
+    pub requests_per_minute: Option<String>,
+    /// Print logs as JSON lines.
+    #[arg(long = "log-json", env = "DMC_LOG_JSON")]
+    pub log_json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum EcCommand {
+    /// Send a querymc JSON file to a coordinator (signed with --sign-key: v2).
+    Register {
+        #[arg(long)]
+        file: PathBuf,
+        /// Coordinator gRPC address.
+        #[arg(long, default_value = "https://127.0.0.1:50050")]
+        ec: String,
+        /// The coordinator's certificate (default: <data-dir>/tls.cert).
+        #[arg(long = "tls-cert")]
+        tls_cert: Option<PathBuf>,
+        /// Secret key (hex, or a file holding it) of the reporting node.
+        #[arg(long = "sign-key")]
+        sign_key: Option<String>,
+        /// Share only successes.
+        #[arg(long = "successes-only")]
+        successes_only: bool,
+    },
+    /// Download the aggregate (all of it, or changes since a cursor).
+    Query {
+        #[arg(long, default_value = "https://127.0.0.1:50050")]
+        ec: String,
+        #[arg(long = "tls-cert")]
+        tls_cert: Option<PathBuf>,
+        /// Only changes after this cursor.
+        #[arg(long)]
+        since: Option<String>,
+        /// lnd: what `loadmc` accepts; json: with reporters, age and cursor.
+        #[arg(long, value_enum, default_value_t = EcFormat::Lnd)]
+        format: EcFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum EcFormat {
+    Lnd,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Remove a reporter's observations and recompute the aggregate.
+    ForgetReporter {
+        /// Node key, or "unattributed" for unsigned registrations.
+        reporter: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]

@@ -1,0 +1,198 @@
+//! The coordinator's configuration: defaults, overlaid by a TOML file, then
+//! environment variables and flags (the CLI does the last two).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use dmc_core::time::{parse_go_duration, DurationNs};
+use serde::Deserialize;
+
+/// Everything `dmc serve` can be told. Durations are Go-style strings in
+/// the file (`"168h"`, `"10m"`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub grpc_listen: SocketAddr,
+    pub rest_listen: SocketAddr,
+    /// `None`: generate a self-signed pair in the data dir, as lnd does.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Plain TCP; allowed only on loopback addresses.
+    pub no_tls: bool,
+    /// Observations older than this are dropped on arrival and by cleanup.
+    pub staleness_window: DurationNs,
+    pub cleanup_interval: DurationNs,
+    /// Observation times further in the future than this are refused.
+    pub future_skew: DurationNs,
+    /// Accept unsigned (v1) registrations, marked unattributed.
+    pub accept_unsigned: bool,
+    /// A signed registration's timestamp must be within this of now.
+    pub signature_window: DurationNs,
+    pub max_body_bytes: usize,
+    pub max_pairs_per_request: usize,
+    /// Per reporter (v2 key) or per remote address (v1).
+    pub requests_per_minute: u32,
+    /// Pairs per streamed message (the Go coordinator's 4600).
+    pub query_batch_size: usize,
+}
+
+impl ServerConfig {
+    pub fn with_data_dir(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            grpc_listen: "127.0.0.1:50050".parse().expect("literal"),
+            rest_listen: "127.0.0.1:8081".parse().expect("literal"),
+            tls_cert: None,
+            tls_key: None,
+            no_tls: false,
+            staleness_window: 168 * 3_600_000_000_000,
+            cleanup_interval: 3_600_000_000_000,
+            future_skew: 600_000_000_000,
+            accept_unsigned: true,
+            signature_window: 600_000_000_000,
+            max_body_bytes: 8 << 20,
+            max_pairs_per_request: 50_000,
+            requests_per_minute: 60,
+            query_batch_size: 4600,
+        }
+    }
+
+    /// Checks combinations that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.no_tls && !(self.grpc_listen.ip().is_loopback() && self.rest_listen.ip().is_loopback()) {
+            return Err(format!(
+                "no_tls: plain text is allowed only on loopback, but listening on {} and {}",
+                self.grpc_listen, self.rest_listen
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls_cert and tls_key: give both or neither".into());
+        }
+        for (name, d) in [
+            ("staleness_window", self.staleness_window),
+            ("cleanup_interval", self.cleanup_interval),
+            ("signature_window", self.signature_window),
+        ] {
+            if d <= 0 {
+                return Err(format!("{name}: must be positive"));
+            }
+        }
+        if self.future_skew < 0 {
+            return Err("future_skew: must not be negative".into());
+        }
+        if self.max_pairs_per_request == 0 || self.query_batch_size == 0 || self.requests_per_minute == 0 {
+            return Err("max_pairs_per_request, query_batch_size and requests_per_minute must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Where the generated certificate lives, as lnd keeps it.
+    pub fn default_cert_path(&self) -> PathBuf {
+        self.data_dir.join("tls.cert")
+    }
+
+    pub fn default_key_path(&self) -> PathBuf {
+        self.data_dir.join("tls.key")
+    }
+
+    /// Applies a TOML file's values over this config.
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), String> {
+        let f: FileConfig = toml::from_str(text).map_err(|e| format!("config file: {e}"))?;
+        let dur = |v: Option<String>, name: &str| -> Result<Option<DurationNs>, String> {
+            v.map(|s| parse_go_duration(&s).map_err(|e| format!("config file: {name}: {e}")))
+                .transpose()
+        };
+        let addr = |v: Option<String>, name: &str| -> Result<Option<SocketAddr>, String> {
+            v.map(|s| {
+                s.parse()
+                    .map_err(|_| format!("config file: {name}: {s:?} is not host:port"))
+            })
+            .transpose()
+        };
+        if let Some(v) = addr(f.grpc_listen, "grpc_listen")? {
+            self.grpc_listen = v;
+        }
+        if let Some(v) = addr(f.rest_listen, "rest_listen")? {
+            self.rest_listen = v;
+        }
+        if f.tls_cert.is_some() {
+            self.tls_cert = f.tls_cert;
+        }
+        if f.tls_key.is_some() {
+            self.tls_key = f.tls_key;
+        }
+        if let Some(v) = f.no_tls {
+            self.no_tls = v;
+        }
+        if let Some(v) = dur(f.staleness_window, "staleness_window")? {
+            self.staleness_window = v;
+        }
+        if let Some(v) = dur(f.cleanup_interval, "cleanup_interval")? {
+            self.cleanup_interval = v;
+        }
+        if let Some(v) = dur(f.future_skew, "future_skew")? {
+            self.future_skew = v;
+        }
+        if let Some(v) = f.accept_unsigned {
+            self.accept_unsigned = v;
+        }
+        if let Some(v) = dur(f.signature_window, "signature_window")? {
+            self.signature_window = v;
+        }
+        if let Some(v) = f.max_body_bytes {
+            self.max_body_bytes = v;
+        }
+        if let Some(v) = f.max_pairs_per_request {
+            self.max_pairs_per_request = v;
+        }
+        if let Some(v) = f.requests_per_minute {
+            self.requests_per_minute = v;
+        }
+        if let Some(v) = f.query_batch_size {
+            self.query_batch_size = v;
+        }
+        Ok(())
+    }
+}
+
+/// The TOML file's shape; every key optional, unknown keys refused.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    grpc_listen: Option<String>,
+    rest_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    no_tls: Option<bool>,
+    staleness_window: Option<String>,
+    cleanup_interval: Option<String>,
+    future_skew: Option<String>,
+    accept_unsigned: Option<bool>,
+    signature_window: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_pairs_per_request: Option<usize>,
+    requests_per_minute: Option<u32>,
+    query_batch_size: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_bad_keys_are_named() {
+        let mut c = ServerConfig::with_data_dir("d".into());
+        c.apply_toml("staleness_window = \"24h\"\nrest_listen = \"127.0.0.1:9000\"\naccept_unsigned = false\n")
+            .unwrap();
+        assert_eq!(c.staleness_window, 24 * 3_600_000_000_000);
+        assert_eq!(c.rest_listen.port(), 9000);
+        assert!(!c.accept_unsigned);
+        let e = c.apply_toml("stalenes_window = \"1h\"").unwrap_err();
+        assert!(e.contains("stalenes_window"), "{e}");
+        let e = c.apply_toml("future_skew = \"soon\"").unwrap_err();
+        assert!(e.contains("future_skew"), "{e}");
+        c.no_tls = true;
+        c.grpc_listen = "0.0.0.0:1".parse().unwrap();
+        assert!(c.validate().unwrap_err().contains("loopback"));
+    }
+}

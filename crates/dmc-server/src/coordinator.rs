@@ -1,0 +1,473 @@
+//! The coordinator's behaviour, independent of transport: validation,
+//! limits, registration, queries and the cached snapshot. The gRPC and
+//! REST layers only translate to and from their wire formats.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use dmc_core::aggregate::Reporter;
+use dmc_core::json::Json;
+use dmc_core::rpc::{self, PairData, PairHistory};
+use dmc_core::{NodeId, PairSnapshot, Timestamp};
+use dmc_store::coordinator::{AggregatedPair, CoordinatorStore, Delta, RegisterOutcome, Registration};
+
+use crate::config::ServerConfig;
+
+/// Why a request was refused; each maps to a gRPC status and an HTTP code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiError {
+    /// Bad data; the message names the pair or field.
+    Invalid(String),
+    /// Signature missing, forged, replayed, or unsigned data not accepted.
+    Unauthenticated(String),
+    /// A configured limit; `limit` names it.
+    Limit {
+        limit: &'static str,
+        message: String,
+    },
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::Invalid(m) | ApiError::Unauthenticated(m) | ApiError::Internal(m) => m,
+            ApiError::Limit { message, .. } => message,
+        }
+    }
+
+    /// `{"error": ..., "code": ..., "limit": ...}` for REST bodies.
+    pub fn to_json(&self) -> Json {
+        let (code, limit) = match self {
+            ApiError::Invalid(_) => ("invalid_argument", None),
+            ApiError::Unauthenticated(_) => ("unauthenticated", None),
+            ApiError::Limit { limit, .. } => ("resource_exhausted", Some(*limit)),
+            ApiError::Internal(_) => ("internal", None),
+        };
+        let mut f = vec![("error", Json::str(self.message())), ("code", Json::str(code))];
+        if let Some(l) = limit {
+            f.push(("limit", Json::str(l)));
+        }
+        Json::object(f)
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub register_requests: AtomicU64,
+    pub register_refused: AtomicU64,
+    pub query_requests: AtomicU64,
+    pub pairs_received: AtomicU64,
+    pub register_micros_total: AtomicU64,
+    pub query_micros_total: AtomicU64,
+}
+
+/// Requests per reporter (or remote address) per minute, fixed windows.
+struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl RateLimiter {
+    fn allow(&self, who: &str, now: Timestamp) -> bool {
+        let minute = now.unix_secs() / 60;
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if w.len() > 100_000 {
+            w.retain(|_, (m, _)| *m == minute);
+        }
+        let e = w.entry(who.to_string()).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        e.1 += 1;
+        e.1 <= self.per_minute
+    }
+}
+
+/// The full snapshot, encoded once per cursor.
+pub struct CachedSnapshot {
+    pub cursor: u64,
+    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
+    pub rest_lines: Vec<u8>,
+    pub rest_lines_gzip: Vec<u8>,
+    pub pairs: Arc<Vec<AggregatedPair>>,
+}
+
+impl CachedSnapshot {
+    pub fn etag(&self) -> String {
+        format!("\"dmc-{}\"", self.cursor)
+    }
+}
+
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// A running coordinator's state.
+pub struct Coordinator {
+    pub config: ServerConfig,
+    pub store: Arc<dyn CoordinatorStore>,
+    pub metrics: Metrics,
+    clock: Clock,
+    limiter: RateLimiter,
+    snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
+    seen_signatures: Mutex<HashMap<String, i64>>,
+}
+
+/// A successful registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    pub accepted: usize,
+    pub stale_dropped: usize,
+    pub outcome: RegisterOutcome,
+}
+
+impl Registered {
+    /// The Go coordinator's success message.
+    pub fn message(&self) -> String {
+        let mut m = format!("Successfully registered {} pairs", self.accepted);
+        if self.stale_dropped > 0 {
+            m += &format!(" and removed {} stale pairs", self.stale_dropped);
+        }
+        m
+    }
+}
+
+impl Coordinator {
+    pub fn new(config: ServerConfig, store: Arc<dyn CoordinatorStore>, clock: Clock) -> Self {
+        let limiter = RateLimiter {
+            per_minute: config.requests_per_minute,
+            windows: Mutex::new(HashMap::new()),
+        };
+        Coordinator {
+            config,
+            store,
+            metrics: Metrics::default(),
+            clock,
+            limiter,
+            snapshot: Mutex::new(None),
+            seen_signatures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// Validates pairs as LND's import would (after lncli's loadmc
+    /// sanitising, so amount-independent failures are kept), checks keys
+    /// are on the curve and no time lies in the future, and drops stale
+    /// pairs. All or nothing.
+    fn validate(
+        &self,
+        mut pairs: Vec<PairHistory>,
+        successes_only: bool,
+    ) -> Result<(Vec<PairSnapshot>, usize), ApiError> {
+        if pairs.is_empty() {
+            return Err(ApiError::Invalid("pairs: at least one pair required".into()));
+        }
+        if pairs.len() > self.config.max_pairs_per_request {
+            return Err(ApiError::Limit {
+                limit: "max_pairs_per_request",
+                message: format!(
+                    "{} pairs exceed max_pairs_per_request ({})",
+                    pairs.len(),
+                    self.config.max_pairs_per_request
+                ),
+            });
+        }
+        if successes_only {
+            for p in &mut pairs {
+                p.history.fail_time = 0;
+                p.history.fail_amt_sat = 0;
+                p.history.fail_amt_msat = 0;
+            }
+        }
+        rpc::sanitize_loadmc(&mut pairs);
+        let now = self.now();
+        let latest_allowed = now.add(self.config.future_skew);
+        let oldest_allowed = now.add(-self.config.staleness_window);
+        for (i, p) in pairs.iter().enumerate() {
+            for (name, b) in [("node_from", &p.node_from), ("node_to", &p.node_to)] {
+                NodeId::from_bytes(b).map_err(|e| {
+                    ApiError::Invalid(format!("pairs[{i}].{name}: {}: {e}", dmc_core::node::encode_hex(b)))
+                })?;
+            }
+        }
+        let snapshots = rpc::validate_import(&pairs).map_err(|e| ApiError::Invalid(e.0))?;
+        let mut fresh = Vec::with_capacity(snapshots.len());
+        for (i, s) in snapshots.into_iter().enumerate() {
+            let newest = s.result.fail_time.max(s.result.success_time);
+            if newest.after(latest_allowed) {
+                return Err(ApiError::Invalid(format!(
+                    "pairs[{i}]: pair {} -> {}: time {} is more than {}s in the future",
+                    s.pair.from,
+                    s.pair.to,
+                    newest.unix_secs(),
+                    self.config.future_skew / 1_000_000_000
+                )));
+            }
+            if !newest.after(oldest_allowed) {
+                continue;
+            }
+            fresh.push(s);
+        }
+        let stale = pairs.len() - fresh.len();
+        if fresh.is_empty() {
+            return Err(ApiError::Invalid(format!(
+                "all {} pairs are older than the staleness window ({}h)",
+                pairs.len(),
+                self.config.staleness_window / 3_600_000_000_000
+            )));
+        }
+        Ok((fresh, stale))
+    }
+
+    fn store_registration(
+        &self,
+        reporter: Reporter,
+        pairs: Vec<PairSnapshot>,
+        stale: usize,
+    ) -> Result<Registered, ApiError> {
+        let accepted = pairs.len();
+        self.metrics
+            .pairs_received
+            .fetch_add(accepted as u64, Ordering::Relaxed);
+        let outcome = self
+            .store
+            .register(Registration {
+                reporter,
+                pairs,
+                received: self.now(),
+            })
+            .map_err(|e| ApiError::Internal(e.0))?;
+        Ok(Registered {
+            accepted,
+            stale_dropped: stale,
+            outcome,
+        })
+    }
+
+    fn count<T>(&self, started: Instant, r: Result<T, ApiError>) -> Result<T, ApiError> {
+        self.metrics.register_requests.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .register_micros_total
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if r.is_err() {
+            self.metrics.register_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// An unsigned (v1, ecrpc) registration from `remote`.
+    pub fn register_unsigned(&self, pairs: Vec<PairHistory>, remote: &str) -> Result<Registered, ApiError> {
+        let started = Instant::now();
+        let r = (|| {
+            if !self.config.accept_unsigned {
+                return Err(ApiError::Unauthenticated(
+                    "unsigned registrations are not accepted here; use the signed v2 API".into(),
+                ));
+            }
+            self.rate_limit(remote)?;
+            let (pairs, stale) = self.validate(pairs, false)?;
+            self.store_registration(Reporter::Unattributed, pairs, stale)
+        })();
+        self.count(started, r)
+    }
+
+    fn rate_limit(&self, who: &str) -> Result<(), ApiError> {
+        if self.limiter.allow(who, self.now()) {
+            Ok(())
+        } else {
+            Err(ApiError::Limit {
+                limit: "requests_per_minute",
+                message: format!(
+                    "more than {} requests this minute from {who}",
+                    self.config.requests_per_minute
+                ),
+            })
+        }
+    }
+
+    /// A signed (v2) registration: `body` is what was signed; the caller
+    /// decoded `reporter`, `timestamp`, `pairs` and `successes_only` from it.
+    pub fn register_signed(
+        &self,
+        body: &[u8],
+        signature: &str,
+        reporter: &[u8],
+        timestamp: i64,
+        pairs: Vec<PairHistory>,
+        successes_only: bool,
+    ) -> Result<Registered, ApiError> {
+        let started = Instant::now();
+        let r = (|| {
+            let claimed = NodeId::from_bytes(reporter)
+                .map_err(|e| ApiError::Invalid(format!("reporter: {}: {e}", dmc_core::node::encode_hex(reporter))))?;
+            let signer = dmc_core::signmsg::recover_signer(body, signature)
+                .map_err(|e| ApiError::Unauthenticated(format!("signature: {e}")))?;
+            if signer != claimed {
+                return Err(ApiError::Unauthenticated(format!(
+                    "signature: signed by {signer}, but the body names reporter {claimed}"
+                )));
+            }
+            let now = self.now();
+            let age = now.sub(Timestamp::from_unix_secs(timestamp));
+            if age.abs() > self.config.signature_window {
+                return Err(ApiError::Unauthenticated(format!(
+                    "timestamp: {timestamp} is outside the {}s signature window (replayed or clock skew)",
+                    self.config.signature_window / 1_000_000_000
+                )));
+            }
+            {
+                let mut seen = self.seen_signatures.lock().unwrap_or_else(|p| p.into_inner());
+                let horizon = now.unix_secs() - self.config.signature_window / 1_000_000_000;
+                seen.retain(|_, t| *t >= horizon);
+                if seen.contains_key(signature) {
+                    return Err(ApiError::Unauthenticated(
+                        "signature: this registration was already received (replay)".into(),
+                    ));
+                }
+                seen.insert(signature.to_string(), timestamp);
+            }
+            self.rate_limit(&claimed.to_hex())?;
+            let (pairs, stale) = self.validate(pairs, successes_only)?;
+            self.store_registration(Reporter::Node(claimed), pairs, stale)
+        })();
+        self.count(started, r)
+    }
+
+    /// The full snapshot, rebuilt only when the cursor moved.
+    pub fn snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
+        let started = Instant::now();
+        self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
+        let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.0))?;
+        if let Some(s) = self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if s.cursor == cursor {
+                return Ok(s.clone());
+            }
+        }
+        let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.0))?;
+        let mut lines = Vec::with_capacity(pairs.len() * 200 + 64);
+        for chunk in pairs.chunks(self.config.query_batch_size) {
+            let msg = Json::object([(
+                "result",
+                Json::object([("pairs", Json::Array(chunk.iter().map(gateway_pair).collect()))]),
+            )]);
+            lines.extend_from_slice(msg.compact().as_bytes());
+            lines.push(b'\n');
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(lines.len() / 4), flate2::Compression::fast());
+        gz.write_all(&lines)
+            .map_err(|e| ApiError::Internal(format!("gzip: {e}")))?;
+        let gz = gz.finish().map_err(|e| ApiError::Internal(format!("gzip: {e}")))?;
+        let snap = Arc::new(CachedSnapshot {
+            cursor,
+            rest_lines: lines,
+            rest_lines_gzip: gz,
+            pairs: Arc::new(pairs),
+        });
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
+        self.metrics
+            .query_micros_total
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(snap)
+    }
+
+    pub fn delta(&self, since: u64) -> Result<Delta, ApiError> {
+        self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
+        self.store.changes_since(since).map_err(|e| ApiError::Internal(e.0))
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        let m = &self.metrics;
+        let stats = self.store.stats().unwrap_or_default();
+        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
+        };
+        metric(
+            "dmc_register_requests_total",
+            "counter",
+            "Registrations received.",
+            g(&m.register_requests),
+        );
+        metric(
+            "dmc_register_refused_total",
+            "counter",
+            "Registrations refused.",
+            g(&m.register_refused),
+        );
+        metric(
+            "dmc_query_requests_total",
+            "counter",
+            "Snapshot and delta queries.",
+            g(&m.query_requests),
+        );
+        metric(
+            "dmc_pairs_received_total",
+            "counter",
+            "Pairs accepted in registrations.",
+            g(&m.pairs_received),
+        );
+        metric(
+            "dmc_register_microseconds_total",
+            "counter",
+            "Time spent in registrations.",
+            g(&m.register_micros_total),
+        );
+        metric(
+            "dmc_query_microseconds_total",
+            "counter",
+            "Time spent building snapshots.",
+            g(&m.query_micros_total),
+        );
+        metric("dmc_store_pairs", "gauge", "Aggregated pairs stored.", stats.pairs);
+        metric(
+            "dmc_store_observations",
+            "gauge",
+            "Per-reporter observations stored.",
+            stats.observations,
+        );
+        metric("dmc_store_reporters", "gauge", "Distinct reporters.", stats.reporters);
+        metric("dmc_store_cursor", "gauge", "Current change cursor.", stats.cursor);
+        out
+    }
+}
+
+/// A pair as grpc-gateway prints it for the Go coordinator: camelCase,
+/// bytes base64, int64 as strings, zero values omitted.
+pub fn gateway_pair(a: &AggregatedPair) -> Json {
+    let d = PairData::from_result(&a.result);
+    let mut h = Vec::new();
+    for (name, v) in [
+        ("failTime", d.fail_time),
+        ("failAmtSat", d.fail_amt_sat),
+        ("failAmtMsat", d.fail_amt_msat),
+        ("successTime", d.success_time),
+        ("successAmtSat", d.success_amt_sat),
+        ("successAmtMsat", d.success_amt_msat),
+    ] {
+        if v != 0 {
+            h.push((name, Json::int64(v)));
+        }
+    }
+    Json::object([
+        ("nodeFrom", Json::str(crate::base64::encode(&a.pair.from.0))),
+        ("nodeTo", Json::str(crate::base64::encode(&a.pair.to.0))),
+        ("history", Json::object(h)),
+    ])
+}
+
+/// A pair as `lncli querymc` prints it, for `dmc ec query --format lnd`.
+pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
+    PairHistory {
+        node_from: a.pair.from.0.to_vec(),
+        node_to: a.pair.to.0.to_vec(),
+        history: PairData::from_result(&a.result),
+    }
+}

@@ -1,0 +1,108 @@
+//! gRPC: the Go coordinator's `ecrpc.ExternalCoordinator`, unchanged on
+//! the wire, so existing clients work against dmc.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use dmc_proto::ecrpc;
+use dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinator;
+use tonic::{Request, Response, Status};
+
+use crate::coordinator::{ApiError, Coordinator};
+
+/// The error as a gRPC status; limits carry a JSON body naming them.
+pub fn status(e: ApiError) -> Status {
+    match &e {
+        ApiError::Invalid(m) => Status::invalid_argument(m.clone()),
+        ApiError::Unauthenticated(m) => Status::unauthenticated(m.clone()),
+        ApiError::Limit { .. } => Status::resource_exhausted(e.to_json().compact()),
+        ApiError::Internal(m) => Status::internal(m.clone()),
+    }
+}
+
+pub fn to_core(p: &ecrpc::PairHistory) -> dmc_core::rpc::PairHistory {
+    let h = p.history.unwrap_or_default();
+    dmc_core::rpc::PairHistory {
+        node_from: p.node_from.clone(),
+        node_to: p.node_to.clone(),
+        history: dmc_core::rpc::PairData {
+            fail_time: h.fail_time,
+            fail_amt_sat: h.fail_amt_sat,
+            fail_amt_msat: h.fail_amt_msat,
+            success_time: h.success_time,
+            success_amt_sat: h.success_amt_sat,
+            success_amt_msat: h.success_amt_msat,
+        },
+    }
+}
+
+pub fn to_wire(p: &dmc_core::rpc::PairHistory) -> ecrpc::PairHistory {
+    let h = &p.history;
+    ecrpc::PairHistory {
+        node_from: p.node_from.clone(),
+        node_to: p.node_to.clone(),
+        history: Some(ecrpc::PairData {
+            fail_time: h.fail_time,
+            fail_amt_sat: h.fail_amt_sat,
+            fail_amt_msat: h.fail_amt_msat,
+            success_time: h.success_time,
+            success_amt_sat: h.success_amt_sat,
+            success_amt_msat: h.success_amt_msat,
+        }),
+    }
+}
+
+pub struct EcService {
+    pub coordinator: Arc<Coordinator>,
+}
+
+type Stream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl ExternalCoordinator for EcService {
+    async fn register_mission_control(
+        &self,
+        request: Request<ecrpc::RegisterMissionControlRequest>,
+    ) -> Result<Response<ecrpc::RegisterMissionControlResponse>, Status> {
+        let remote = request
+            .remote_addr()
+            .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+        let pairs: Vec<_> = request.get_ref().pairs.iter().map(to_core).collect();
+        let c = self.coordinator.clone();
+        let r = tokio::task::spawn_blocking(move || c.register_unsigned(pairs, &remote))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        Ok(Response::new(ecrpc::RegisterMissionControlResponse {
+            success_message: r.message(),
+        }))
+    }
+
+    type QueryAggregatedMissionControlStream = Stream<ecrpc::QueryAggregatedMissionControlResponse>;
+
+    async fn query_aggregated_mission_control(
+        &self,
+        _request: Request<ecrpc::QueryAggregatedMissionControlRequest>,
+    ) -> Result<Response<Self::QueryAggregatedMissionControlStream>, Status> {
+        let c = self.coordinator.clone();
+        let snap = tokio::task::spawn_blocking(move || c.snapshot())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        let batch = self.coordinator.config.query_batch_size;
+        // Messages are built as the client reads, from the immutable
+        // snapshot: no store transaction stays open for a slow reader.
+        let pairs = snap.pairs.clone();
+        let n = pairs.len();
+        let stream = tokio_stream::iter((0..n).step_by(batch.max(1)).map(move |start| {
+            let end = (start + batch).min(n);
+            Ok(ecrpc::QueryAggregatedMissionControlResponse {
+                pairs: pairs[start..end]
+                    .iter()
+                    .map(|a| to_wire(&crate::coordinator::lnd_pair(a)))
+                    .collect(),
+            })
+        }));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

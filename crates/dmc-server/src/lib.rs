@@ -1,0 +1,175 @@
+//! # dmc-server: the coordinator
+//!
+//! Nodes register what their mission control learned; wallets download the
+//! merged result. Wire-compatible with the Go External Coordinator
+//! (`ecrpc.ExternalCoordinator` over gRPC and its grpc-gateway REST paths),
+//! and beyond it: per-reporter provenance with signed (v2) registrations,
+//! time sanity, incremental sync with cursors, a cached compressed snapshot
+//! with an ETag, limits, TLS by default, `/healthz` and `/metrics`.
+//!
+//! * [`coordinator`]: behaviour, independent of transport;
+//! * [`grpc`] and [`v2`]: gRPC services; [`rest`]: HTTP;
+//! * [`config`], [`tls`]: how it is started.
+
+pub mod base64;
+pub mod config;
+pub mod coordinator;
+pub mod grpc;
+pub mod rest;
+pub mod tls;
+pub mod v2;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dmc_core::Timestamp;
+use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore};
+
+pub use config::ServerConfig;
+pub use coordinator::Coordinator;
+
+/// File name of the coordinator's embedded store in the data dir.
+pub const STORE_FILE: &str = "coordinator.redb";
+
+/// The wall clock.
+pub fn system_clock() -> coordinator::Clock {
+    Arc::new(|| {
+        let ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        Timestamp::from_raw(ns)
+    })
+}
+
+/// Where the servers ended up listening (ports may have been 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    pub grpc: SocketAddr,
+    pub rest: SocketAddr,
+}
+
+/// Opens the store and runs both servers until `shutdown` resolves.
+/// `on_bound` is called once both sockets are listening.
+pub async fn serve(
+    config: ServerConfig,
+    on_bound: impl FnOnce(Bound),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    config.validate()?;
+    let store: Arc<dyn CoordinatorStore> =
+        Arc::new(RedbCoordinatorStore::open(&config.data_dir.join(STORE_FILE)).map_err(|e| e.0)?);
+    let tls = if config.no_tls {
+        None
+    } else {
+        let cert = config.tls_cert.clone().unwrap_or_else(|| config.default_cert_path());
+        let key = config.tls_key.clone().unwrap_or_else(|| config.default_key_path());
+        Some(tls::load_or_generate(&cert, &key, &[])?)
+    };
+    let coordinator = Arc::new(Coordinator::new(config.clone(), store, system_clock()));
+
+    let grpc_listener = tokio::net::TcpListener::bind(config.grpc_listen)
+        .await
+        .map_err(|e| format!("grpc_listen {}: {e}", config.grpc_listen))?;
+    let rest_listener = std::net::TcpListener::bind(config.rest_listen)
+        .map_err(|e| format!("rest_listen {}: {e}", config.rest_listen))?;
+    rest_listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("rest_listen: {e}"))?;
+    let bound = Bound {
+        grpc: grpc_listener.local_addr().map_err(|e| e.to_string())?,
+        rest: rest_listener.local_addr().map_err(|e| e.to_string())?,
+    };
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+
+    // gRPC.
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(m) = &tls {
+        let identity = tonic::transport::Identity::from_pem(&m.cert_pem, &m.key_pem);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| format!("grpc tls: {e}"))?;
+    }
+    let grpc = builder
+        .add_service(
+            dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinatorServer::new(grpc::EcService {
+                coordinator: coordinator.clone(),
+            }),
+        )
+        .add_service(v2::grpc_service(coordinator.clone()))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            stopped(stop_rx.clone()),
+        );
+
+    // REST.
+    let app = rest::router(coordinator.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let rest_handle = handle.clone();
+    let rest = async move {
+        let r = match &tls {
+            Some(m) => {
+                let cfg = tls::rustls_server_config(m)?;
+                axum_server::from_tcp_rustls(rest_listener, axum_server::tls_rustls::RustlsConfig::from_config(cfg))
+                    .handle(rest_handle)
+                    .serve(app)
+                    .await
+            }
+            None => {
+                axum_server::from_tcp(rest_listener)
+                    .handle(rest_handle)
+                    .serve(app)
+                    .await
+            }
+        };
+        r.map_err(|e| format!("rest server: {e}"))
+    };
+
+    // Periodic cleanup of stale observations.
+    let cleaner = {
+        let c = coordinator.clone();
+        let mut rx = stop_rx.clone();
+        async move {
+            let every = Duration::from_nanos(c.config.cleanup_interval as u64);
+            loop {
+                let c2 = c.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let cutoff = c2.now().add(-c2.config.staleness_window);
+                    match c2.store.cleanup(cutoff) {
+                        Ok(n) if n > 0 => tracing::info!(removed = n, "stale observations removed"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "cleanup failed"),
+                    }
+                })
+                .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = rx.wait_for(|v| *v) => break,
+                }
+            }
+        }
+    };
+
+    on_bound(bound);
+    tracing::info!(grpc = %bound.grpc, rest = %bound.rest, tls = !config.no_tls, "coordinator listening");
+    let stopper = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        handle.graceful_shutdown(Some(Duration::from_secs(5)));
+    };
+    let (g, r, _, _) = tokio::join!(
+        async { grpc.await.map_err(|e| format!("grpc server: {e}")) },
+        rest,
+        cleaner,
+        stopper
+    );
+    g?;
+    r?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! dmc's v2 protocol: signed registrations and cursor-based queries, over
+//! gRPC (`dmc.coordinator.v2.Coordinator`) and REST (`/v2/register`).
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use dmc_core::json::Json;
+use dmc_proto::dmc::coordinator::v2 as pb;
+use prost::Message;
+use serde_json::Value;
+use tonic::{Request, Status};
+
+use crate::coordinator::{ApiError, Coordinator, Registered};
+use crate::grpc::{status, to_core, to_wire};
+
+/// Decodes a signed body and registers it.
+fn register(c: &Coordinator, body: &[u8], signature: &str) -> Result<Registered, ApiError> {
+    let decoded = pb::RegistrationBody::decode(body)
+        .map_err(|e| ApiError::Invalid(format!("body: not a RegistrationBody: {e}")))?;
+    let pairs = decoded.pairs.iter().map(to_core).collect();
+    c.register_signed(
+        body,
+        signature,
+        &decoded.reporter,
+        decoded.timestamp,
+        pairs,
+        decoded.successes_only,
+    )
+}
+
+pub struct V2Service {
+    pub coordinator: Arc<Coordinator>,
+}
+
+type Stream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl pb::coordinator_server::Coordinator for V2Service {
+    async fn register(
+        &self,
+        request: Request<pb::SignedRegistration>,
+    ) -> Result<tonic::Response<pb::RegisterResponse>, Status> {
+        let req = request.into_inner();
+        let c = self.coordinator.clone();
+        let r = tokio::task::spawn_blocking(move || register(&c, &req.body, &req.signature))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        Ok(tonic::Response::new(pb::RegisterResponse {
+            accepted: r.accepted as u32,
+            stale_dropped: r.stale_dropped as u32,
+            cursor: r.outcome.cursor,
+            message: r.message(),
+        }))
+    }
+
+    type QueryStream = Stream<pb::QueryResponse>;
+
+    async fn query(&self, request: Request<pb::QueryRequest>) -> Result<tonic::Response<Self::QueryStream>, Status> {
+        let q = request.into_inner();
+        let c = self.coordinator.clone();
+        let since = if q.has_cursor { q.since_cursor } else { 0 };
+        let full = !q.has_cursor;
+        let delta = tokio::task::spawn_blocking(move || c.delta(since))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        let now = self.coordinator.now();
+        let batch = match q.max_pairs_per_message {
+            0 => self.coordinator.config.query_batch_size,
+            n => n as usize,
+        };
+        let cursor = delta.cursor;
+        let full_resync = delta.full_resync || full;
+        let pairs: Vec<pb::AggregatedPair> = delta
+            .changed
+            .iter()
+            .map(|a| pb::AggregatedPair {
+                pair: Some(to_wire(&crate::coordinator::lnd_pair(a))),
+                reporters: a.reporters,
+                age_seconds: if a.newest.is_zero() {
+                    0
+                } else {
+                    now.sub(a.newest).max(0) / 1_000_000_000
+                },
+            })
+            .collect();
+        let removed: Vec<pb::NodePair> = delta
+            .removed
+            .iter()
+            .map(|p| pb::NodePair {
+                node_from: p.from.0.to_vec(),
+                node_to: p.to.0.to_vec(),
+            })
+            .collect();
+        let mut messages = Vec::new();
+        let mut chunks = pairs.chunks(batch.max(1)).peekable();
+        if chunks.peek().is_none() {
+            messages.push(pb::QueryResponse {
+                pairs: Vec::new(),
+                removed,
+                cursor,
+                full_resync,
+            });
+        } else {
+            let mut removed = Some(removed);
+            for chunk in chunks {
+                messages.push(pb::QueryResponse {
+                    pairs: chunk.to_vec(),
+                    removed: removed.take().unwrap_or_default(),
+                    cursor,
+                    full_resync,
+                });
+            }
+        }
+        Ok(tonic::Response::new(Box::pin(tokio_stream::iter(
+            messages.into_iter().map(Ok),
+        ))))
+    }
+}
+
+pub fn grpc_service(c: Arc<Coordinator>) -> pb::coordinator_server::CoordinatorServer<V2Service> {
+    pb::coordinator_server::CoordinatorServer::new(V2Service { coordinator: c })
+}
+
+/// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
+pub async fn register_rest(State(c): State<Arc<Coordinator>>, body: Bytes) -> Response {
+    let res = async {
+        let v: Value = crate::rest::parse_json_body(&body)?;
+        let b = v
+            .get("body")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
+        let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
+        let sig = v
+            .get("signature")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
+            .to_string();
+        let c2 = c.clone();
+        tokio::task::spawn_blocking(move || register(&c2, &b, &sig))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+    .await;
+    match res {
+        Ok(r) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            Json::object([
+                ("accepted", Json::int32(r.accepted)),
+                ("stale_dropped", Json::int32(r.stale_dropped)),
+                ("cursor", Json::int64(r.outcome.cursor)),
+                ("message", Json::str(r.message())),
+            ])
+            .compact()
+                + "\n",
+        )
+            .into_response(),
+        Err(e) => crate::rest::error_response(&e),
+    }
+}

@@ -1,0 +1,306 @@
+//! `dmc serve`, `dmc ec ...` and `dmc admin ...`: wiring of the coordinator
+//! and its clients.
+
+use std::path::{Path, PathBuf};
+
+use dmc_core::aggregate::Reporter;
+use dmc_core::json::Json;
+use dmc_core::rpc;
+use dmc_core::Timestamp;
+use dmc_proto::dmc::coordinator::v2 as pb;
+use dmc_proto::ecrpc;
+use dmc_server::ServerConfig;
+use prost::Message;
+
+use crate::commands::{duration_arg, input, int_arg, pubkey, read_input, CliError, Result};
+use crate::{AdminCommand, EcCommand, EcFormat, ServeArgs};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(format!("starting the async runtime: {e}")))
+}
+
+/// Builds the server config: defaults, then the TOML file, then env/flags.
+pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
+    let mut cfg = ServerConfig::with_data_dir(data_dir.to_path_buf());
+    let file = a
+        .config
+        .clone()
+        .or_else(|| Some(data_dir.join("dmc.toml")).filter(|p| p.exists()));
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(&f).or_else(|e| input(format!("--config: {}: {e}", f.display())))?;
+        cfg.apply_toml(&text)
+            .or_else(|e| input(format!("{}: {e}", f.display())))?;
+    }
+    let addr = |s: &str, field: &str| -> Result<std::net::SocketAddr> {
+        s.parse().or_else(|_| input(format!("{field}: {s:?} is not host:port")))
+    };
+    if let Some(s) = &a.grpc_listen {
+        cfg.grpc_listen = addr(s, "--grpc-listen")?;
+    }
+    if let Some(s) = &a.rest_listen {
+        cfg.rest_listen = addr(s, "--rest-listen")?;
+    }
+    if a.tls_cert.is_some() {
+        cfg.tls_cert = a.tls_cert.clone();
+    }
+    if a.tls_key.is_some() {
+        cfg.tls_key = a.tls_key.clone();
+    }
+    cfg.no_tls |= a.no_tls;
+    if a.require_signatures {
+        cfg.accept_unsigned = false;
+    }
+    if let Some(s) = &a.staleness_window {
+        cfg.staleness_window = duration_arg(s, "--staleness-window")?;
+    }
+    if let Some(s) = &a.future_skew {
+        cfg.future_skew = duration_arg(s, "--future-skew")?;
+    }
+    if let Some(s) = &a.max_pairs_per_request {
+        cfg.max_pairs_per_request = int_arg(s, "--max-pairs-per-request")? as usize;
+    }
+    if let Some(s) = &a.requests_per_minute {
+        cfg.requests_per_minute = u32::try_from(int_arg(s, "--requests-per-minute")?)
+            .or_else(|_| input("--requests-per-minute: too large"))?;
+    }
+    cfg.validate().or_else(input)?;
+    Ok(cfg)
+}
+
+pub fn serve(data_dir: &Path, a: &ServeArgs) -> Result<()> {
+    let cfg = server_config(data_dir, a)?;
+    init_logging(a.log_json);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        };
+        dmc_server::serve(
+            cfg,
+            |b| {
+                // One line on stdout, for scripts and tests to read the ports.
+                println!("listening grpc={} rest={}", b.grpc, b.rest);
+            },
+            shutdown,
+        )
+        .await
+    })
+    .map_err(CliError::Runtime)
+}
+
+/// Structured logs on stderr: key=value text, or JSON lines.
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DMC_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn channel(ec: &str, tls_cert: &Path) -> Result<tonic::transport::Channel> {
+    let mut ep = tonic::transport::Endpoint::from_shared(ec.to_string())
+        .or_else(|e| input(format!("--ec: {ec:?} is not a URL: {e}")))?;
+    if ec.starts_with("https://") {
+        let pem =
+            std::fs::read_to_string(tls_cert).or_else(|e| input(format!("--tls-cert: {}: {e}", tls_cert.display())))?;
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+            .domain_name("localhost");
+        ep = ep
+            .tls_config(tls)
+            .or_else(|e| input(format!("--tls-cert: {}: {e}", tls_cert.display())))?;
+    }
+    ep.connect()
+        .await
+        .map_err(|e| CliError::Runtime(format!("connecting to {ec}: {e}")))
+}
+
+fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
+    let text = if Path::new(s).exists() {
+        std::fs::read_to_string(s).or_else(|e| input(format!("--sign-key: {s}: {e}")))?
+    } else {
+        s.to_string()
+    };
+    let bytes = dmc_core::node::decode_hex(text.trim()).ok_or_else(|| CliError::Input("--sign-key: not hex".into()))?;
+    secp256k1::SecretKey::from_slice(&bytes).or_else(|e| input(format!("--sign-key: not a secret key: {e}")))
+}
+
+fn grpc_error(e: tonic::Status) -> CliError {
+    match e.code() {
+        tonic::Code::InvalidArgument | tonic::Code::Unauthenticated | tonic::Code::ResourceExhausted => {
+            CliError::Input(format!("coordinator refused: {:?}: {}", e.code(), e.message()))
+        }
+        _ => CliError::Runtime(format!("coordinator: {:?}: {}", e.code(), e.message())),
+    }
+}
+
+pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
+    let default_cert = |c: Option<PathBuf>| c.unwrap_or_else(|| data_dir.join("tls.cert"));
+    match cmd {
+        EcCommand::Register {
+            file,
+            ec,
+            tls_cert,
+            sign_key,
+            successes_only,
+        } => {
+            let text = read_input(&file, "--file")?;
+            let mut pairs = rpc::parse_query_mc_json(&text).or_else(|e| input(format!("{}: {e}", file.display())))?;
+            rpc::sanitize_loadmc(&mut pairs);
+            let key = sign_key.as_deref().map(secret_key).transpose()?;
+            let cert = default_cert(tls_cert);
+            runtime()?.block_on(async {
+                let ch = channel(&ec, &cert).await?;
+                let wire: Vec<ecrpc::PairHistory> = pairs.iter().map(dmc_server::grpc::to_wire).collect();
+                match key {
+                    None => {
+                        if successes_only {
+                            return input("--successes-only needs --sign-key (the v2 API)");
+                        }
+                        let mut c = ecrpc::external_coordinator_client::ExternalCoordinatorClient::new(ch);
+                        let r = c
+                            .register_mission_control(ecrpc::RegisterMissionControlRequest { pairs: wire })
+                            .await
+                            .map_err(grpc_error)?;
+                        println!("{}", r.into_inner().success_message);
+                    }
+                    Some(sk) => {
+                        let secp = secp256k1::Secp256k1::signing_only();
+                        let reporter = secp256k1::PublicKey::from_secret_key(&secp, &sk).serialize().to_vec();
+                        let body = pb::RegistrationBody {
+                            reporter,
+                            timestamp: now.unix_secs(),
+                            pairs: wire,
+                            successes_only,
+                        }
+                        .encode_to_vec();
+                        let signature = dmc_core::signmsg::sign_message(&sk, &body);
+                        let mut c = pb::coordinator_client::CoordinatorClient::new(ch);
+                        let r = c
+                            .register(pb::SignedRegistration { body, signature })
+                            .await
+                            .map_err(grpc_error)?;
+                        let r = r.into_inner();
+                        println!(
+                            "{}",
+                            Json::object([
+                                ("accepted", Json::int32(r.accepted)),
+                                ("stale_dropped", Json::int32(r.stale_dropped)),
+                                ("cursor", Json::int64(r.cursor)),
+                                ("message", Json::str(r.message)),
+                            ])
+                            .pretty()
+                        );
+                    }
+                }
+                Ok(())
+            })
+        }
+        EcCommand::Query {
+            ec,
+            tls_cert,
+            since,
+            format,
+        } => {
+            let since = since.as_deref().map(|s| int_arg(s, "--since")).transpose()?;
+            let cert = default_cert(tls_cert);
+            runtime()?.block_on(async {
+                let ch = channel(&ec, &cert).await?;
+                let mut c = pb::coordinator_client::CoordinatorClient::new(ch);
+                let mut stream = c
+                    .query(pb::QueryRequest {
+                        since_cursor: since.unwrap_or(0) as u64,
+                        has_cursor: since.is_some(),
+                        max_pairs_per_message: 0,
+                    })
+                    .await
+                    .map_err(grpc_error)?
+                    .into_inner();
+                let (mut pairs, mut removed, mut cursor, mut full) = (Vec::new(), Vec::new(), 0, false);
+                while let Some(msg) = stream.message().await.map_err(grpc_error)? {
+                    cursor = msg.cursor;
+                    full |= msg.full_resync;
+                    pairs.extend(msg.pairs);
+                    removed.extend(msg.removed);
+                }
+                match format {
+                    EcFormat::Lnd => {
+                        let items: Vec<Json> = pairs
+                            .iter()
+                            .filter_map(|p| p.pair.as_ref())
+                            .map(|p| dmc_server::grpc::to_core(p).to_json())
+                            .collect();
+                        println!("{}", Json::object([("pairs", Json::Array(items))]).pretty());
+                        eprintln!("cursor {cursor}");
+                    }
+                    EcFormat::Json => {
+                        let items: Vec<Json> = pairs
+                            .iter()
+                            .filter_map(|p| {
+                                let core = dmc_server::grpc::to_core(p.pair.as_ref()?);
+                                Some(Json::object([
+                                    ("node_from", Json::str(dmc_core::node::encode_hex(&core.node_from))),
+                                    ("node_to", Json::str(dmc_core::node::encode_hex(&core.node_to))),
+                                    ("history", core.history.to_json()),
+                                    ("reporters", Json::int32(p.reporters)),
+                                    ("age_seconds", Json::int64(p.age_seconds)),
+                                ]))
+                            })
+                            .collect();
+                        let removed: Vec<Json> = removed
+                            .iter()
+                            .map(|r| {
+                                Json::object([
+                                    ("node_from", Json::str(dmc_core::node::encode_hex(&r.node_from))),
+                                    ("node_to", Json::str(dmc_core::node::encode_hex(&r.node_to))),
+                                ])
+                            })
+                            .collect();
+                        println!(
+                            "{}",
+                            Json::object([
+                                ("pairs", Json::Array(items)),
+                                ("removed", Json::Array(removed)),
+                                ("cursor", Json::int64(cursor)),
+                                ("full_resync", Json::bool(full)),
+                            ])
+                            .pretty()
+                        );
+                    }
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
+    match cmd {
+        AdminCommand::ForgetReporter { reporter } => {
+            let r = if reporter == "unattributed" {
+                Reporter::Unattributed
+            } else {
+                Reporter::Node(pubkey(&reporter, "REPORTER")?)
+            };
+            let store = dmc_store::coordinator::RedbCoordinatorStore::open(&data_dir.join(dmc_server::STORE_FILE))
+                .map_err(|e| {
+                    CliError::Runtime(format!("{e} (is `dmc serve` running on this data dir? stop it first)"))
+                })?;
+            let n = dmc_store::coordinator::CoordinatorStore::forget_reporter(&store, r)
+                .map_err(|e| CliError::Runtime(e.0))?;
+            println!("forgot {n} observations of {reporter}");
+            Ok(())
+        }
+    }
+}
