@@ -88,18 +88,65 @@ impl RateLimiter {
     }
 }
 
-/// The full snapshot, encoded once per cursor.
+/// The full snapshot at one cursor; each wire form is encoded once, when
+/// first asked for.
 pub struct CachedSnapshot {
     pub cursor: u64,
-    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
-    pub rest_lines: Vec<u8>,
-    pub rest_lines_gzip: Vec<u8>,
     pub pairs: Arc<Vec<AggregatedPair>>,
+    batch: usize,
+    rest_lines: std::sync::OnceLock<axum::body::Bytes>,
+    rest_lines_gzip: std::sync::OnceLock<axum::body::Bytes>,
+    grpc_messages: std::sync::OnceLock<Arc<Vec<dmc_proto::ecrpc::QueryAggregatedMissionControlResponse>>>,
 }
 
 impl CachedSnapshot {
     pub fn etag(&self) -> String {
         format!("\"dmc-{}\"", self.cursor)
+    }
+
+    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
+    pub fn rest_lines(&self) -> axum::body::Bytes {
+        self.rest_lines
+            .get_or_init(|| {
+                let mut lines = Vec::with_capacity(self.pairs.len() * 200 + 64);
+                for chunk in self.pairs.chunks(self.batch.max(1)) {
+                    let pairs = Json::Array(chunk.iter().map(gateway_pair).collect());
+                    let msg = Json::object([("result", Json::object([("pairs", pairs)]))]);
+                    lines.extend_from_slice(msg.compact().as_bytes());
+                    lines.push(b'\n');
+                }
+                lines.into()
+            })
+            .clone()
+    }
+
+    /// The ecrpc stream's messages, `batch` pairs each.
+    pub fn grpc_messages(&self) -> Arc<Vec<dmc_proto::ecrpc::QueryAggregatedMissionControlResponse>> {
+        self.grpc_messages
+            .get_or_init(|| {
+                Arc::new(
+                    self.pairs
+                        .chunks(self.batch.max(1))
+                        .map(|chunk| dmc_proto::ecrpc::QueryAggregatedMissionControlResponse {
+                            pairs: chunk.iter().map(|a| crate::grpc::to_wire(&lnd_pair(a))).collect(),
+                        })
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+
+    pub fn rest_lines_gzip(&self) -> axum::body::Bytes {
+        self.rest_lines_gzip
+            .get_or_init(|| {
+                let lines = self.rest_lines();
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(lines.len() / 4), flate2::Compression::fast());
+                // Writing to a Vec cannot fail.
+                let _ = gz.write_all(&lines);
+                gz.finish().unwrap_or_default().into()
+            })
+            .clone()
     }
 }
 
@@ -350,24 +397,13 @@ impl Coordinator {
             }
         }
         let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.0))?;
-        let mut lines = Vec::with_capacity(pairs.len() * 200 + 64);
-        for chunk in pairs.chunks(self.config.query_batch_size) {
-            let msg = Json::object([(
-                "result",
-                Json::object([("pairs", Json::Array(chunk.iter().map(gateway_pair).collect()))]),
-            )]);
-            lines.extend_from_slice(msg.compact().as_bytes());
-            lines.push(b'\n');
-        }
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(lines.len() / 4), flate2::Compression::fast());
-        gz.write_all(&lines)
-            .map_err(|e| ApiError::Internal(format!("gzip: {e}")))?;
-        let gz = gz.finish().map_err(|e| ApiError::Internal(format!("gzip: {e}")))?;
         let snap = Arc::new(CachedSnapshot {
             cursor,
-            rest_lines: lines,
-            rest_lines_gzip: gz,
             pairs: Arc::new(pairs),
+            batch: self.config.query_batch_size,
+            rest_lines: std::sync::OnceLock::new(),
+            rest_lines_gzip: std::sync::OnceLock::new(),
+            grpc_messages: std::sync::OnceLock::new(),
         });
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
         self.metrics

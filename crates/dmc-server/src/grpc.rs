@@ -89,20 +89,13 @@ impl ExternalCoordinator for EcService {
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(status)?;
-        let batch = self.coordinator.config.query_batch_size;
-        // Messages are built as the client reads, from the immutable
-        // snapshot: no store transaction stays open for a slow reader.
-        let pairs = snap.pairs.clone();
-        let n = pairs.len();
-        let stream = tokio_stream::iter((0..n).step_by(batch.max(1)).map(move |start| {
-            let end = (start + batch).min(n);
-            Ok(ecrpc::QueryAggregatedMissionControlResponse {
-                pairs: pairs[start..end]
-                    .iter()
-                    .map(|a| to_wire(&crate::coordinator::lnd_pair(a)))
-                    .collect(),
-            })
-        }));
+        // Messages come from the immutable, cached snapshot: no store
+        // transaction stays open for a slow reader, and repeated queries at
+        // the same cursor are not re-encoded.
+        let messages = tokio::task::spawn_blocking(move || snap.grpc_messages())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let stream = tokio_stream::iter((0..messages.len()).map(move |i| Ok(messages[i].clone())));
         Ok(Response::new(Box::pin(stream)))
     }
 }

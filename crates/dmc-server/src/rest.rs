@@ -167,12 +167,12 @@ async fn query_v1(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Resp
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     let mut resp = if wants_gzip(&headers) {
-        let mut r = Response::new(Body::from(snap.rest_lines_gzip.clone()));
+        let mut r = Response::new(Body::from(snap.rest_lines_gzip()));
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, "gzip".parse().expect("literal"));
         r
     } else {
-        Response::new(Body::from(snap.rest_lines.clone()))
+        Response::new(Body::from(snap.rest_lines()))
     };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
