@@ -154,9 +154,20 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             tls_cert,
             sign_key,
             successes_only,
+            rebase_times,
         } => {
             let text = read_input(&file, "--file")?;
             let mut pairs = rpc::parse_query_mc_json(&text).or_else(|e| input(format!("{}: {e}", file.display())))?;
+            if rebase_times {
+                let newest = pairs
+                    .iter()
+                    .map(|p| p.history.fail_time.max(p.history.success_time))
+                    .max()
+                    .unwrap_or(0);
+                if newest > 0 {
+                    rpc::shift_times(&mut pairs, (now.unix_secs() - newest).saturating_mul(1_000_000_000));
+                }
+            }
             rpc::sanitize_loadmc(&mut pairs);
             let key = sign_key.as_deref().map(secret_key).transpose()?;
             let cert = default_cert(tls_cert);

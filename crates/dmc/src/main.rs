@@ -197,6 +197,9 @@ pub enum EcCommand {
         /// Share only successes.
         #[arg(long = "successes-only")]
         successes_only: bool,
+        /// Shift all times so the newest is now (for old files and demos).
+        #[arg(long = "rebase-times")]
+        rebase_times: bool,
     },
     /// Download the aggregate (all of it, or changes since a cursor).
     Query {
