@@ -471,6 +471,13 @@ impl Coordinator {
         );
         metric("dmc_store_reporters", "gauge", "Distinct reporters.", stats.reporters);
         metric("dmc_store_cursor", "gauge", "Current change cursor.", stats.cursor);
+        let file = self.config.data_dir.join(crate::STORE_FILE);
+        metric(
+            "dmc_store_file_bytes",
+            "gauge",
+            "Size of the store file.",
+            std::fs::metadata(file).map_or(0, |m| m.len()),
+        );
         out
     }
 }

@@ -118,6 +118,23 @@ pub fn parse_gateway_pairs(v: &Value, base: &str) -> Result<Vec<PairHistory>, Ap
         .collect()
 }
 
+/// The request body, or the refusal naming `max_body_bytes`.
+pub fn body_or_limit(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    max: usize,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::Limit {
+                limit: "max_body_bytes",
+                message: format!("request body exceeds max_body_bytes ({max})"),
+            }
+        } else {
+            ApiError::Invalid(format!("body: {e}"))
+        }
+    })
+}
+
 pub fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("body: malformed JSON: {e}")))
 }
@@ -125,9 +142,10 @@ pub fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
 async fn register_v1(
     State(c): State<Arc<Coordinator>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let res = async {
+        let body = body_or_limit(body, c.config.max_body_bytes)?;
         let v = parse_json_body(&body)?;
         let pairs = parse_gateway_pairs(&v, "")?;
         let c2 = c.clone();

@@ -123,12 +123,17 @@ impl pb::coordinator_server::Coordinator for V2Service {
 }
 
 pub fn grpc_service(c: Arc<Coordinator>) -> pb::coordinator_server::CoordinatorServer<V2Service> {
-    pb::coordinator_server::CoordinatorServer::new(V2Service { coordinator: c })
+    let max = c.config.max_body_bytes;
+    pb::coordinator_server::CoordinatorServer::new(V2Service { coordinator: c }).max_decoding_message_size(max)
 }
 
 /// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
-pub async fn register_rest(State(c): State<Arc<Coordinator>>, body: Bytes) -> Response {
+pub async fn register_rest(
+    State(c): State<Arc<Coordinator>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let res = async {
+        let body = crate::rest::body_or_limit(body, c.config.max_body_bytes)?;
         let v: Value = crate::rest::parse_json_body(&body)?;
         let b = v
             .get("body")
