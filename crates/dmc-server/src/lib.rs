@@ -99,7 +99,8 @@ pub async fn serve(
         .add_service(
             dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinatorServer::new(grpc::EcService {
                 coordinator: coordinator.clone(),
-            }),
+            })
+            .max_decoding_message_size(config.max_body_bytes),
         )
         .add_service(v2::grpc_service(coordinator.clone()))
         .serve_with_incoming_shutdown(
