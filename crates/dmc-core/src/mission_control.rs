@@ -2,7 +2,11 @@
 //! inputs. It never reads a clock: every call carries its time, so tests and
 //! replays are exact.
 
-use crate::estimator::{ConfigError, EstimatorConfig};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::estimator::{ConfigError, EstimatorConfig, NodeSummary};
 use crate::interpret::{interpret, FailureReason, PaymentResult, RouteError};
 use crate::node::{DirectedPair, NodeId};
 use crate::state::{MissionControlState, PairSnapshot, TimedPairResult};
@@ -109,6 +113,17 @@ impl MissionControl {
         }
     }
 
+    /// A probability source for many queries at one `now` (one pathfinding
+    /// run): nodes with many results are summarised once, so each query on
+    /// them is logarithmic instead of linear in their result count.
+    pub fn prober(&self, now: Timestamp) -> Prober<'_> {
+        Prober {
+            mc: self,
+            now,
+            summaries: RefCell::new(HashMap::new()),
+        }
+    }
+
     /// The pair's record, all zeros if unknown (what `QueryProbability`
     /// returns as `history`).
     pub fn pair_history(&self, from: &NodeId, to: &NodeId) -> TimedPairResult {
@@ -125,5 +140,38 @@ impl MissionControl {
 
     pub fn reset(&mut self) {
         self.state.reset();
+    }
+}
+
+/// Nodes with at least this many results are summarised by [`Prober`];
+/// smaller ones are summed directly, exactly as LND does.
+pub const SUMMARY_MIN_RESULTS: usize = 16;
+
+/// [`MissionControl::probability`] for many queries at one time.
+pub struct Prober<'a> {
+    mc: &'a MissionControl,
+    now: Timestamp,
+    summaries: RefCell<HashMap<NodeId, Rc<NodeSummary>>>,
+}
+
+impl Prober<'_> {
+    pub fn probability(&self, from: &NodeId, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+        let mc = self.mc;
+        let results = mc.state.node_results(from);
+        let (apriori, r) = match (&mc.config.estimator, results) {
+            (EstimatorConfig::Apriori(a), Some(r))
+                if r.len() >= SUMMARY_MIN_RESULTS && mc.self_node.as_ref() != Some(from) =>
+            {
+                (a, r)
+            }
+            _ => return mc.probability(self.now, from, to, amt_msat, capacity_sat),
+        };
+        let summary = self
+            .summaries
+            .borrow_mut()
+            .entry(*from)
+            .or_insert_with(|| Rc::new(apriori.summarize(self.now, r)))
+            .clone();
+        apriori.pair_probability_summarized(self.now, Some(r), &summary, to, amt_msat, capacity_sat)
     }
 }

@@ -117,6 +117,15 @@ fn bench_find_path(c: &mut Criterion) {
     group.bench_function("50_queries/apriori_mc_50k_pairs", |b| {
         b.iter(|| run(&rg, &qs, &mut |f, t, a, cap| full.probability(NOW, f, t, a, cap)))
     });
+    // The same MC through `prober`: busy nodes' results summarised once per
+    // run (what `dmc queryroutes` and the simulator use).
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("50_queries/apriori_mc_50k_pairs_prober", |b| {
+        b.iter(|| {
+            let prober = full.prober(NOW);
+            run(&rg, &qs, &mut |f, t, a, cap| prober.probability(f, t, a, cap))
+        })
+    });
     group.finish();
 }
 

@@ -348,8 +348,8 @@ fn request_route(
     req.final_cltv_delta = final_cltv_delta;
     req.cltv_limit = pathfind::DEFAULT_MAX_TOTAL_TIMELOCK - final_cltv_delta as u32;
     req.local_bandwidth_msat = net.local_bandwidth(&sender.node);
-    let mc = &sender.mc;
-    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| mc.probability(now, from, to, amt, cap);
+    let prober = sender.mc.prober(now);
+    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| prober.probability(from, to, amt, cap);
     let mut max_amt = remaining;
     loop {
         req.amt_msat = max_amt;

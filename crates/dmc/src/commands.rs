@@ -476,7 +476,7 @@ fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
         return input("queryroutes needs --source or a local node (--self or `dmc self PUBKEY`)");
     };
     let mc = mission_control(ctx, a.view)?;
-    let now = ctx.now;
+    let prober = mc.prober(ctx.now);
     let mut req = RouteRequest::new(self_node, source, dest, amt_msat);
     req.time_pref = time_pref;
     req.fee_limit_msat = fee_limit_msat;
@@ -493,7 +493,7 @@ fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
         if !a.use_mc {
             return 1.0;
         }
-        mc.probability(now, from, to, amt, cap_sat)
+        prober.probability(from, to, amt, cap_sat)
     };
     let routing = RoutingGraph::new(&graph);
     let cfg = PathFindingConfig::default();
