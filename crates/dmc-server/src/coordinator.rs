@@ -372,12 +372,15 @@ impl Coordinator {
                 let mut seen = self.seen_signatures.lock().unwrap_or_else(|p| p.into_inner());
                 let horizon = now.unix_secs() - self.config.signature_window / 1_000_000_000;
                 seen.retain(|_, t| *t >= horizon);
-                if seen.contains_key(signature) {
+                // Keyed by the signed body, not the signature text: several
+                // encodings of one signature recover the same key.
+                let id = dmc_core::node::encode_hex(&dmc_core::signmsg::message_digest(body));
+                if seen.contains_key(&id) {
                     return Err(ApiError::Unauthenticated(
                         "signature: this registration was already received (replay)".into(),
                     ));
                 }
-                seen.insert(signature.to_string(), timestamp);
+                seen.insert(id, timestamp);
             }
             self.rate_limit(&claimed.to_hex())?;
             let (pairs, stale) = self.validate(pairs, successes_only)?;

@@ -1,0 +1,993 @@
+//! Integration tests of the coordinator over real sockets: `dmc_server::serve`
+//! runs in-process on ports 127.0.0.1:0 with its generated self-signed
+//! certificate, and clients connect over TLS trusting `<data-dir>/tls.cert`
+//! (tonic for gRPC, hyper over tokio-rustls for REST). No mocks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dmc_core::signmsg::sign_message;
+use dmc_proto::dmc::coordinator::v2 as pb;
+use dmc_proto::dmc::coordinator::v2::coordinator_client::CoordinatorClient;
+use dmc_proto::ecrpc::external_coordinator_client::ExternalCoordinatorClient;
+use dmc_proto::ecrpc::{PairData, PairHistory, QueryAggregatedMissionControlRequest, RegisterMissionControlRequest};
+use dmc_server::{Bound, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use prost::Message;
+use secp256k1::{PublicKey, Secp256k1, SecretKey};
+use serde_json::Value;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+// ---------------------------------------------------------------- helpers
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Secret key `i` (1-based) and its 33-byte compressed public key.
+fn key(i: u8) -> (SecretKey, Vec<u8>) {
+    let mut b = [0u8; 32];
+    b[0] = 0x11;
+    b[31] = i;
+    let sk = SecretKey::from_slice(&b).unwrap();
+    let pk = PublicKey::from_secret_key(&Secp256k1::signing_only(), &sk);
+    (sk, pk.serialize().to_vec())
+}
+
+fn node(i: u8) -> Vec<u8> {
+    key(i).1
+}
+
+fn hex(b: &[u8]) -> String {
+    dmc_core::node::encode_hex(b)
+}
+
+fn success(t: i64, msat: i64) -> PairData {
+    PairData {
+        success_time: t,
+        success_amt_sat: msat / 1000,
+        success_amt_msat: msat,
+        ..Default::default()
+    }
+}
+
+fn failure(t: i64, msat: i64) -> PairData {
+    PairData {
+        fail_time: t,
+        fail_amt_sat: msat / 1000,
+        fail_amt_msat: msat,
+        ..Default::default()
+    }
+}
+
+fn pair(from: u8, to: u8, h: PairData) -> PairHistory {
+    PairHistory {
+        node_from: node(from),
+        node_to: node(to),
+        history: Some(h),
+    }
+}
+
+/// A signed v2 registration by `signer`, naming `reporter` in the body.
+fn signed(signer: &SecretKey, reporter: &[u8], timestamp: i64, pairs: Vec<PairHistory>) -> pb::SignedRegistration {
+    let body = pb::RegistrationBody {
+        reporter: reporter.to_vec(),
+        timestamp,
+        pairs,
+        successes_only: false,
+    }
+    .encode_to_vec();
+    let signature = sign_message(signer, &body);
+    pb::SignedRegistration { body, signature }
+}
+
+fn sort(mut v: Vec<PairHistory>) -> Vec<PairHistory> {
+    v.sort_by(|a, b| (&a.node_from, &a.node_to).cmp(&(&b.node_from, &b.node_to)));
+    v
+}
+
+struct Server {
+    dir: tempfile::TempDir,
+    bound: Bound,
+    /// Dropping it (with the `Server`) also shuts the server down.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+/// Starts a coordinator on a fresh temp data dir (TLS on, ports 0); `tweak`
+/// adjusts the config. Rate limiting is effectively off unless re-enabled.
+async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    start_in(tempfile::tempdir().unwrap(), tweak).await
+}
+
+async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    let mut cfg = ServerConfig::with_data_dir(dir.path().to_path_buf());
+    cfg.grpc_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.requests_per_minute = 1_000_000;
+    tweak(&mut cfg);
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(dmc_server::serve(
+        cfg,
+        move |b| {
+            let _ = bound_tx.send(b);
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let bound = tokio::time::timeout(Duration::from_secs(10), bound_rx)
+        .await
+        .expect("server bound in time")
+        .expect("server started");
+    Server {
+        dir,
+        bound,
+        stop: Some(stop_tx),
+        task: Some(task),
+    }
+}
+
+impl Server {
+    fn cert_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tls.cert")).expect("generated tls.cert")
+    }
+
+    async fn channel(&self) -> Channel {
+        Endpoint::from_shared(format!("https://{}", self.bound.grpc))
+            .unwrap()
+            .tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(self.cert_pem()))
+                    .domain_name("localhost"),
+            )
+            .unwrap()
+            .connect()
+            .await
+            .expect("TLS connection to the gRPC server")
+    }
+
+    async fn ec(&self) -> ExternalCoordinatorClient<Channel> {
+        ExternalCoordinatorClient::new(self.channel().await)
+    }
+
+    async fn v2(&self) -> CoordinatorClient<Channel> {
+        CoordinatorClient::new(self.channel().await)
+    }
+
+    /// One HTTPS/1.1 request to the REST server, over a fresh TLS connection.
+    async fn http(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut self.cert_pem().as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(self.bound.rest).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake with the REST server");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", format!("localhost:{}", self.bound.rest.port()));
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes().to_vec(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.http(Method::GET, path, &[], "").await
+    }
+
+    async fn post(&self, path: &str, body: &str) -> Reply {
+        self.http(Method::POST, path, &[], body).await
+    }
+
+    /// Graceful shutdown; returns the data dir for a restart.
+    async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        let r = tokio::time::timeout(Duration::from_secs(8), self.task.take().unwrap())
+            .await
+            .expect("server stopped in time")
+            .unwrap();
+        r.expect("server ran without error");
+        self.dir
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn query_all(ec: &mut ExternalCoordinatorClient<Channel>) -> (Vec<PairHistory>, usize) {
+    let mut s = ec
+        .query_aggregated_mission_control(QueryAggregatedMissionControlRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut pairs, mut messages) = (Vec::new(), 0);
+    while let Some(m) = s.message().await.unwrap() {
+        messages += 1;
+        pairs.extend(m.pairs);
+    }
+    (pairs, messages)
+}
+
+async fn query_v2(v2: &mut CoordinatorClient<Channel>, since: Option<u64>) -> (Vec<pb::AggregatedPair>, u64, bool) {
+    let mut s = v2
+        .query(pb::QueryRequest {
+            since_cursor: since.unwrap_or(0),
+            has_cursor: since.is_some(),
+            max_pairs_per_message: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut pairs, mut cursor, mut full) = (Vec::new(), 0, false);
+    while let Some(m) = s.message().await.unwrap() {
+        pairs.extend(m.pairs);
+        cursor = m.cursor;
+        full |= m.full_resync;
+    }
+    (pairs, cursor, full)
+}
+
+/// The pairs of a grpc-gateway NDJSON stream (`{"result":{"pairs":[...]}}` per line).
+fn ndjson_pairs(text: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad NDJSON line ({e}): {line}"));
+        let pairs = v["result"]["pairs"]
+            .as_array()
+            .unwrap_or_else(|| panic!("line is not {{\"result\":{{\"pairs\":[...]}}}}: {line}"));
+        out.extend(pairs.iter().cloned());
+    }
+    out
+}
+
+// ------------------------------------------------------------ (a) ecrpc v1
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecrpc_register_and_streamed_query_return_the_same_pairs() {
+    let srv = start(|c| c.query_batch_size = 2).await;
+    let t = now() - 300;
+    let sent = vec![
+        pair(1, 2, success(t, 5_000_000)),
+        pair(2, 3, failure(t + 10, 7_000)),
+        pair(3, 1, success(t + 20, 123_456)),
+        pair(
+            1,
+            3,
+            PairData {
+                fail_time: t + 30,
+                fail_amt_sat: 9,
+                fail_amt_msat: 9_000,
+                success_time: t,
+                success_amt_sat: 2,
+                success_amt_msat: 2_000,
+            },
+        ),
+        pair(3, 2, success(t + 40, 1_000)),
+    ];
+    let mut ec = srv.ec().await;
+    let r = ec
+        .register_mission_control(RegisterMissionControlRequest { pairs: sent.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.success_message, "Successfully registered 5 pairs");
+
+    let (got, messages) = query_all(&mut ec).await;
+    assert_eq!(messages, 3, "5 pairs in batches of 2");
+    let (got, sent) = (sort(got), sort(sent));
+    assert_eq!(got, sent);
+    // Byte for byte on the wire, as a Go client would see them.
+    let enc = |v: &[PairHistory]| v.iter().map(|p| p.encode_to_vec()).collect::<Vec<_>>();
+    assert_eq!(enc(&got), enc(&sent));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_does_not_trust_the_certificate_is_refused() {
+    let srv = start(|_| {}).await;
+    // Another server's self-signed certificate is not this one's.
+    let other = tempfile::tempdir().unwrap();
+    let m = dmc_server::tls::load_or_generate(&other.path().join("c"), &other.path().join("k"), &[]).unwrap();
+    let r = Endpoint::from_shared(format!("https://{}", srv.bound.grpc))
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(m.cert_pem))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await;
+    assert!(r.is_err(), "handshake must fail against an untrusted certificate");
+    // Plain text to the TLS port gets no gRPC answer either.
+    let plain = Endpoint::from_shared(format!("http://{}", srv.bound.grpc))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(2))
+        .connect()
+        .await;
+    if let Ok(ch) = plain {
+        let r = ExternalCoordinatorClient::new(ch)
+            .query_aggregated_mission_control(QueryAggregatedMissionControlRequest {})
+            .await;
+        assert!(r.is_err(), "plain text must not be served on the TLS port");
+    }
+}
+
+// ------------------------------------------------------------- (b) v2 signed
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_signed_registration_is_accepted_and_attributed() {
+    let srv = start(|_| {}).await;
+    let (sk, pk) = key(10);
+    let t = now() - 120;
+    let mut v2 = srv.v2().await;
+    let r = v2
+        .register(signed(
+            &sk,
+            &pk,
+            now(),
+            vec![pair(1, 2, success(t, 40_000)), pair(2, 1, failure(t, 3_000))],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.accepted, 2);
+    assert_eq!(r.stale_dropped, 0);
+    assert!(r.cursor > 0);
+    assert_eq!(r.message, "Successfully registered 2 pairs");
+    let (pairs, cursor, full) = query_v2(&mut v2, None).await;
+    assert_eq!(cursor, r.cursor);
+    assert!(full, "a query without a cursor is a full resync");
+    assert_eq!(pairs.len(), 2);
+    assert!(pairs.iter().all(|p| p.reporters == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_forged_or_tampered_registration_is_unauthenticated() {
+    let srv = start(|_| {}).await;
+    let (sk_a, pk_a) = key(10);
+    let (sk_b, _) = key(11);
+    let t = now() - 120;
+    let mut v2 = srv.v2().await;
+
+    // Signed by B, but the body claims A.
+    let forged = signed(&sk_b, &pk_a, now(), vec![pair(1, 2, success(t, 40_000))]);
+    let e = v2.register(forged).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+    assert!(e.message().contains(&hex(&pk_a)), "{}", e.message());
+
+    // Signed by A, then the amount changed in the body.
+    let good = signed(&sk_a, &pk_a, now(), vec![pair(1, 2, success(t, 40_000))]);
+    let mut body = pb::RegistrationBody::decode(good.body.as_slice()).unwrap();
+    body.pairs[0].history.as_mut().unwrap().success_amt_msat = 99_000_000;
+    body.pairs[0].history.as_mut().unwrap().success_amt_sat = 99_000;
+    let tampered = pb::SignedRegistration {
+        body: body.encode_to_vec(),
+        signature: good.signature.clone(),
+    };
+    let e = v2.register(tampered).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+
+    // Garbage signature.
+    let e = v2
+        .register(pb::SignedRegistration {
+            body: good.body.clone(),
+            signature: "not-a-signature".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+
+    // Nothing was stored; the untouched original is still accepted.
+    let (pairs, _, _) = query_v2(&mut v2, None).await;
+    assert!(pairs.is_empty());
+    assert_eq!(v2.register(good).await.unwrap().into_inner().accepted, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_replay_of_the_same_signed_body_is_refused() {
+    let srv = start(|_| {}).await;
+    let (sk, pk) = key(12);
+    let reg = signed(&sk, &pk, now(), vec![pair(1, 2, success(now() - 60, 1_000))]);
+    let mut v2 = srv.v2().await;
+    assert_eq!(v2.register(reg.clone()).await.unwrap().into_inner().accepted, 1);
+    let e = v2.register(reg.clone()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+    assert!(e.message().contains("replay"), "{}", e.message());
+    // Also over another connection (the replay cache is server-wide).
+    let e = srv.v2().await.register(reg.clone()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+
+    // Other encodings of the same signature recover the same key, so they
+    // are replays too: the "uncompressed" header byte (27 + recid instead of
+    // 31 + recid), and the high-S twin (r, n - s) with the recovery id flipped.
+    let raw = dmc_core::signmsg::zbase32_decode(&reg.signature).unwrap();
+    let mut uncompressed_header = raw.clone();
+    uncompressed_header[0] -= 4;
+    let mut high_s = raw.clone();
+    let s = secp256k1::Scalar::from_be_bytes(raw[33..].try_into().unwrap()).unwrap();
+    let neg_s = SecretKey::from_slice(&s.to_be_bytes()).unwrap().negate();
+    high_s[33..].copy_from_slice(&neg_s.secret_bytes());
+    high_s[0] = 31 + ((raw[0] - 31) ^ 1);
+    for (name, variant) in [("header 27+recid", uncompressed_header), ("high S", high_s)] {
+        let signature = dmc_core::signmsg::zbase32_encode(&variant);
+        assert_ne!(signature, reg.signature);
+        let recovered = dmc_core::signmsg::recover_signer(&reg.body, &signature).unwrap();
+        assert_eq!(recovered.0.to_vec(), pk, "{name} is a valid signature by the same key");
+        let e = v2
+            .register(pb::SignedRegistration {
+                body: reg.body.clone(),
+                signature,
+            })
+            .await
+            .expect_err(name);
+        assert_eq!(e.code(), tonic::Code::Unauthenticated, "{name}: {e:?}");
+        assert!(e.message().contains("replay"), "{name}: {}", e.message());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_timestamp_outside_the_signature_window_is_refused() {
+    let srv = start(|_| {}).await;
+    let (sk, pk) = key(13);
+    let obs = vec![pair(1, 2, success(now() - 60, 1_000))];
+    let mut v2 = srv.v2().await;
+    for ts in [now() - 11 * 60, now() + 11 * 60, 0] {
+        let e = v2.register(signed(&sk, &pk, ts, obs.clone())).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated, "timestamp {ts}: {e:?}");
+        assert!(e.message().contains("signature window"), "{}", e.message());
+    }
+    // Inside the window (9 minutes old) it is fine.
+    let r = v2.register(signed(&sk, &pk, now() - 9 * 60, obs)).await.unwrap();
+    assert_eq!(r.into_inner().accepted, 1);
+}
+
+// ------------------------------------------------------ (c) time in future
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observation_in_the_future_is_refused_naming_the_pair() {
+    let srv = start(|_| {}).await;
+    let mut ec = srv.ec().await;
+    let ok = pair(1, 2, success(now() - 60, 1_000));
+    let bad = pair(3, 4, failure(now() + 11 * 60, 2_000));
+    let e = ec
+        .register_mission_control(RegisterMissionControlRequest {
+            pairs: vec![ok.clone(), bad],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains(&hex(&node(3))), "{}", e.message());
+    assert!(e.message().contains(&hex(&node(4))), "{}", e.message());
+    assert!(e.message().contains("future"), "{}", e.message());
+    // All or nothing: the good pair of the refused request was not stored.
+    assert!(query_all(&mut ec).await.0.is_empty());
+
+    // The same through v2.
+    let (sk, pk) = key(14);
+    let e = srv
+        .v2()
+        .await
+        .register(signed(&sk, &pk, now(), vec![pair(5, 6, success(now() + 3600, 1_000))]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains(&hex(&node(5))), "{}", e.message());
+
+    // Within the allowed skew (5 minutes ahead) is accepted.
+    let r = ec
+        .register_mission_control(RegisterMissionControlRequest {
+            pairs: vec![pair(1, 2, success(now() + 300, 1_000))],
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().success_message, "Successfully registered 1 pairs");
+}
+
+// ------------------------------------------------ (d) inconsistent record
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inconsistent_record_is_normalised_as_lnd_import() {
+    let srv = start(|_| {}).await;
+    let mut ec = srv.ec().await;
+    let t = now() - 300;
+    let sent = pair(
+        1,
+        2,
+        PairData {
+            fail_time: t,
+            fail_amt_sat: 1,
+            fail_amt_msat: 1_000,
+            success_time: t + 10,
+            success_amt_sat: 5,
+            success_amt_msat: 5_000,
+        },
+    );
+    ec.register_mission_control(RegisterMissionControlRequest { pairs: vec![sent] })
+        .await
+        .unwrap();
+    let (got, _) = query_all(&mut ec).await;
+    assert_eq!(got.len(), 1);
+    let h = got[0].history.unwrap();
+    assert_eq!(h.success_amt_msat, 5_000);
+    assert_eq!(h.success_time, t + 10);
+    assert_eq!(h.fail_amt_msat, 5_001);
+    assert_eq!(h.fail_amt_sat, 5);
+    assert_eq!(h.fail_time, t);
+}
+
+// ------------------------------------------------------- (e) delta query
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_query_returns_only_changes_after_the_cursor() {
+    let srv = start(|_| {}).await;
+    let (sk1, pk1) = key(21);
+    let (sk2, pk2) = key(22);
+    let t = now() - 120;
+    let mut v2 = srv.v2().await;
+    let r1 = v2
+        .register(signed(
+            &sk1,
+            &pk1,
+            now(),
+            vec![pair(1, 2, success(t, 10_000)), pair(3, 4, success(t, 1_000))],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let r2 = v2
+        .register(signed(
+            &sk2,
+            &pk2,
+            now(),
+            vec![pair(1, 2, success(t - 60, 20_000)), pair(5, 6, failure(t, 7_000))],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r2.cursor > r1.cursor);
+
+    let (pairs, cursor, full) = query_v2(&mut v2, Some(r1.cursor)).await;
+    assert!(!full);
+    assert_eq!(cursor, r2.cursor);
+    let mut keys: Vec<(Vec<u8>, Vec<u8>)> = pairs
+        .iter()
+        .map(|p| {
+            let p = p.pair.as_ref().unwrap();
+            (p.node_from.clone(), p.node_to.clone())
+        })
+        .collect();
+    keys.sort();
+    let mut want = vec![(node(1), node(2)), (node(5), node(6))];
+    want.sort();
+    assert_eq!(keys, want, "pair 3->4 did not change after the cursor");
+    for p in &pairs {
+        let ph = p.pair.as_ref().unwrap();
+        let want_reporters = if ph.node_from == node(1) { 2 } else { 1 };
+        assert_eq!(p.reporters, want_reporters, "{}", hex(&ph.node_from));
+        assert!((115..=200).contains(&p.age_seconds), "age {}", p.age_seconds);
+    }
+    // The 1->2 aggregate keeps reporter 1's newer success.
+    let p12 = pairs
+        .iter()
+        .find(|p| p.pair.as_ref().unwrap().node_from == node(1))
+        .unwrap();
+    assert_eq!(p12.pair.as_ref().unwrap().history.unwrap().success_amt_msat, 10_000);
+
+    // Nothing after the newest cursor.
+    let (pairs, cursor, _) = query_v2(&mut v2, Some(r2.cursor)).await;
+    assert!(pairs.is_empty());
+    assert_eq!(cursor, r2.cursor);
+    // The full query has all three.
+    assert_eq!(query_v2(&mut v2, None).await.0.len(), 3);
+}
+
+// ------------------------------------------------------ staleness window
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_pairs_are_dropped_and_an_all_stale_request_is_refused() {
+    let srv = start(|_| {}).await;
+    let mut ec = srv.ec().await;
+    let old = now() - 8 * 24 * 3600;
+    let e = ec
+        .register_mission_control(RegisterMissionControlRequest {
+            pairs: vec![pair(1, 2, success(old, 1_000)), pair(2, 3, failure(old, 1_000))],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("staleness window"), "{}", e.message());
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(
+                r#"{{"pairs":[{{"nodeFrom":"{}","nodeTo":"{}","history":{{"successTime":"{old}","successAmtMsat":"1000"}}}}]}}"#,
+                dmc_server::base64::encode(&node(1)),
+                dmc_server::base64::encode(&node(2))
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("staleness window"));
+
+    // A mix: the stale pair is dropped, the fresh one kept.
+    let r = ec
+        .register_mission_control(RegisterMissionControlRequest {
+            pairs: vec![pair(1, 2, success(old, 1_000)), pair(2, 3, success(now() - 60, 1_000))],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.success_message,
+        "Successfully registered 1 pairs and removed 1 stale pairs"
+    );
+    let (got, _) = query_all(&mut ec).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].node_from, node(2));
+}
+
+// ---------------------------------------------------------------- (f) REST
+
+fn gateway_camel(from: u8, to: u8, t: i64, msat: i64) -> String {
+    format!(
+        r#"{{"nodeFrom":"{}","nodeTo":"{}","history":{{"successTime":"{t}","successAmtSat":"{}","successAmtMsat":"{msat}"}}}}"#,
+        dmc_server::base64::encode(&node(from)),
+        dmc_server::base64::encode(&node(to)),
+        msat / 1000
+    )
+}
+
+fn gateway_snake(from: u8, to: u8, t: i64, msat: i64) -> String {
+    format!(
+        r#"{{"node_from":"{}","node_to":"{}","history":{{"fail_time":"{t}","fail_amt_sat":"{}","fail_amt_msat":"{msat}"}}}}"#,
+        dmc_server::base64::encode(&node(from)),
+        dmc_server::base64::encode(&node(to)),
+        msat / 1000
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_registers_on_both_gateway_paths_and_streams_ndjson() {
+    let srv = start(|_| {}).await;
+    let t = now() - 200;
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(
+                r#"{{"pairs":[{},{}]}}"#,
+                gateway_camel(1, 2, t, 4_000),
+                gateway_camel(2, 3, t, 6_000)
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["successMessage"], "Successfully registered 2 pairs");
+    let r = srv
+        .post(
+            "/v1/registermissioncontrol",
+            &format!(r#"{{"pairs":[{}]}}"#, gateway_snake(3, 1, t + 5, 8_000)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["successMessage"], "Successfully registered 1 pairs");
+
+    // Malformed input is a 400 naming the field.
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            r#"{"pairs":[{"nodeFrom":"!!","nodeTo":"AA=="}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("pairs[0].node_from"),
+        "{}",
+        r.text()
+    );
+
+    let r = srv.get("/v1/query_aggregated_mission_control").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    let pairs = ndjson_pairs(&r.text());
+    assert_eq!(pairs.len(), 3, "{}", r.text());
+    let find = |from: u8| {
+        let b = dmc_server::base64::encode(&node(from));
+        pairs.iter().find(|p| p["nodeFrom"] == b.as_str()).cloned().unwrap()
+    };
+    let p = find(1);
+    assert_eq!(p["nodeTo"], dmc_server::base64::encode(&node(2)).as_str());
+    assert_eq!(p["history"]["successTime"], t.to_string().as_str());
+    assert_eq!(p["history"]["successAmtMsat"], "4000");
+    assert_eq!(p["history"]["successAmtSat"], "4");
+    assert!(p["history"].get("failTime").is_none(), "zero values are omitted: {p}");
+    let p = find(3);
+    assert_eq!(p["history"]["failTime"], (t + 5).to_string().as_str());
+    assert_eq!(p["history"]["failAmtMsat"], "8000");
+    // The alias path serves the same.
+    let r2 = srv.get("/v1/queryaggregatedmissioncontrol").await;
+    assert_eq!(r2.body, r.body);
+    // And gRPC agrees.
+    assert_eq!(query_all(&mut srv.ec().await).await.0.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_query_has_etag_304_and_gzip() {
+    let srv = start(|_| {}).await;
+    let t = now() - 100;
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(r#"{{"pairs":[{}]}}"#, gateway_camel(1, 2, t, 4_000)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let plain = srv.get("/v1/query_aggregated_mission_control").await;
+    assert_eq!(plain.status, StatusCode::OK);
+    let etag = plain.header("etag").expect("ETag").to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+
+    let r = srv
+        .http(
+            Method::GET,
+            "/v1/query_aggregated_mission_control",
+            &[("if-none-match", &etag)],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+
+    let gz = srv
+        .http(
+            Method::GET,
+            "/v1/query_aggregated_mission_control",
+            &[("accept-encoding", "gzip, deflate")],
+            "",
+        )
+        .await;
+    assert_eq!(gz.status, StatusCode::OK);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("etag"), Some(etag.as_str()));
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.body.as_slice()), &mut unzipped).unwrap();
+    assert_eq!(unzipped, plain.body);
+
+    // A change moves the ETag; the old one no longer matches.
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(r#"{{"pairs":[{}]}}"#, gateway_camel(2, 1, t, 4_000)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = srv
+        .http(
+            Method::GET,
+            "/v1/query_aggregated_mission_control",
+            &[("if-none-match", &etag)],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_ne!(r.header("etag"), Some(etag.as_str()));
+    assert_eq!(ndjson_pairs(&r.text()).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_pairs_is_413_naming_the_limit() {
+    let srv = start(|c| c.max_pairs_per_request = 5).await;
+    let t = now() - 100;
+    let six: Vec<String> = (1..=6).map(|i| gateway_camel(i, i + 10, t, 1_000)).collect();
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(r#"{{"pairs":[{}]}}"#, six.join(",")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["limit"], "max_pairs_per_request");
+    assert!(j["error"].as_str().unwrap().contains("max_pairs_per_request"));
+    // Five is fine.
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(r#"{{"pairs":[{}]}}"#, six[..5].join(",")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // gRPC: ResourceExhausted with the same JSON.
+    let e = srv
+        .ec()
+        .await
+        .register_mission_control(RegisterMissionControlRequest {
+            pairs: (1..=6).map(|i| pair(i, i + 10, success(t, 1_000))).collect(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted);
+    assert!(e.message().contains("max_pairs_per_request"), "{}", e.message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_is_429_naming_the_limit() {
+    const RPM: u32 = 3;
+    let srv = start(|c| c.requests_per_minute = RPM).await;
+    let t = now() - 100;
+    let body = format!(r#"{{"pairs":[{}]}}"#, gateway_camel(1, 2, t, 1_000));
+    // Fixed one-minute windows: within 2*RPM+1 quick requests at most one
+    // window boundary passes, so a 429 must appear.
+    let mut limited = None;
+    for i in 0..(2 * RPM + 1) {
+        let r = srv.post("/v1/register_mission_control", &body).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, r));
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let (i, r) = limited.expect("a 429 within 2*RPM+1 requests");
+    assert!(i >= RPM, "limited after only {i} requests");
+    let j = r.json();
+    assert_eq!(j["limit"], "requests_per_minute");
+    assert!(j["error"].as_str().unwrap().contains("requests"), "{j}");
+    // Queries are not rate limited.
+    assert_eq!(
+        srv.get("/v1/query_aggregated_mission_control").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics() {
+    let srv = start(|_| {}).await;
+    let r = srv.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(r#"{{"pairs":[{}]}}"#, gateway_camel(1, 2, now() - 60, 1_000)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = srv.get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    assert!(text.contains("dmc_store_pairs 1\n"), "{text}");
+    assert!(text.contains("dmc_register_requests_total 1\n"), "{text}");
+    assert!(text.contains("# TYPE dmc_store_pairs gauge"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_v2_register_signed_json_and_query_since() {
+    let srv = start(|_| {}).await;
+    let (sk, pk) = key(30);
+    let t = now() - 90;
+    let reg = signed(&sk, &pk, now(), vec![pair(1, 2, success(t, 3_000))]);
+    let body = format!(
+        r#"{{"body":"{}","signature":"{}"}}"#,
+        dmc_server::base64::encode(&reg.body),
+        reg.signature
+    );
+    let r = srv.post("/v2/register", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["accepted"], 1);
+    let c1: u64 = j["cursor"].as_str().unwrap().parse().unwrap();
+    assert!(c1 > 0);
+    // Replay over REST: 401.
+    let r = srv.post("/v2/register", &body).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert_eq!(r.json()["code"], "unauthenticated");
+    // Forged over REST: 401.
+    let (sk_other, _) = key(31);
+    let forged = signed(&sk_other, &pk, now(), vec![pair(1, 2, success(t, 3_000))]);
+    let r = srv
+        .post(
+            "/v2/register",
+            &format!(
+                r#"{{"body":"{}","signature":"{}"}}"#,
+                dmc_server::base64::encode(&forged.body),
+                forged.signature
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+
+    // A second, v1 change after c1.
+    let r = srv
+        .post(
+            "/v1/register_mission_control",
+            &format!(r#"{{"pairs":[{}]}}"#, gateway_camel(4, 5, t, 9_000)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let all = srv.get("/v2/query").await.json();
+    assert_eq!(all["pairs"].as_array().unwrap().len(), 2, "{all}");
+    let since = srv.get(&format!("/v2/query?since={c1}")).await;
+    assert_eq!(since.status, StatusCode::OK);
+    let j = since.json();
+    let pairs = j["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1, "{j}");
+    assert_eq!(pairs[0]["node_from"], hex(&node(4)).as_str());
+    assert_eq!(pairs[0]["history"]["success_amt_msat"], "9000");
+    assert_eq!(pairs[0]["reporters"], 1);
+    let age: i64 = pairs[0]["age_seconds"].as_str().unwrap().parse().unwrap();
+    assert!((85..=170).contains(&age), "{age}");
+    assert_eq!(j["full_resync"], false);
+    assert!(j["cursor"].as_str().unwrap().parse::<u64>().unwrap() > c1);
+    let r = srv.get("/v2/query?since=banana").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+// ------------------------------------------------------------ persistence
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_restart_keeps_data_and_certificate() {
+    let srv = start(|_| {}).await;
+    let cert = srv.cert_pem();
+    let sent = vec![pair(1, 2, success(now() - 60, 2_000))];
+    srv.ec()
+        .await
+        .register_mission_control(RegisterMissionControlRequest { pairs: sent.clone() })
+        .await
+        .unwrap();
+    let dir = srv.stop().await;
+    let srv = start_in(dir, |_| {}).await;
+    assert_eq!(srv.cert_pem(), cert, "the generated certificate is reused");
+    assert_eq!(query_all(&mut srv.ec().await).await.0, sent);
+}

@@ -1,0 +1,523 @@
+//! The real `dmc serve` binary: crash safety under SIGKILL, `dmc admin
+//! forget-reporter` on a stopped server, and the `dmc ec` client end to
+//! end. Each test has its own temp data dir and ports 127.0.0.1:0.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dmc_proto::ecrpc::external_coordinator_client::ExternalCoordinatorClient;
+use dmc_proto::ecrpc::{PairData, PairHistory, QueryAggregatedMissionControlRequest, RegisterMissionControlRequest};
+use secp256k1::{PublicKey, Secp256k1, SecretKey};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn secret(i: u32) -> SecretKey {
+    let mut b = [0u8; 32];
+    b[0] = 0x22;
+    b[28..].copy_from_slice(&(i + 1).to_be_bytes());
+    SecretKey::from_slice(&b).unwrap()
+}
+
+/// Compressed public key of node `i`.
+fn node(i: u32) -> Vec<u8> {
+    PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret(i))
+        .serialize()
+        .to_vec()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The `dmc` binary with no inherited `DMC_*` settings.
+fn dmc(data_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dmc"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("DMC_") {
+            c.env_remove(k);
+        }
+    }
+    c.arg("--data-dir").arg(data_dir).stdin(Stdio::null());
+    c
+}
+
+fn run(data_dir: &Path, args: &[&str]) -> Output {
+    dmc(data_dir).args(args).output().unwrap()
+}
+
+fn run_ok(data_dir: &Path, args: &[&str]) -> String {
+    let out = run(data_dir, args);
+    assert!(
+        out.status.success(),
+        "dmc {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A running `dmc serve`; killed (SIGKILL) when dropped.
+struct Serve {
+    child: Child,
+    grpc: String,
+    data_dir: PathBuf,
+    log: PathBuf,
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Serve {
+    fn start(data_dir: &Path, extra: &[&str]) -> Serve {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log = data_dir.with_extension(format!("serve-{}.log", now_nanos()));
+        let mut child = dmc(data_dir)
+            .args(["serve", "--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        // Read the one line on a thread so a server that never binds cannot
+        // hang the test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            let _ = tx.send(line);
+            stdout
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "dmc serve did not print its ports: {}",
+                    std::fs::read_to_string(&log).unwrap()
+                );
+            }
+        };
+        let stdout = reader.join().unwrap();
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no {name} in {line:?}; log: {}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    )
+                })
+                .to_string()
+        };
+        assert!(line.starts_with("listening "), "{line:?}");
+        for name in ["grpc=", "rest="] {
+            let addr: std::net::SocketAddr = field(name).parse().unwrap();
+            assert!(addr.ip().is_loopback() && addr.port() != 0, "{line:?}");
+        }
+        Serve {
+            grpc: field("grpc="),
+            child,
+            data_dir: data_dir.to_path_buf(),
+            log,
+            _stdout: stdout,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}", self.grpc)
+    }
+
+    async fn channel(&self) -> Channel {
+        let pem = std::fs::read_to_string(self.data_dir.join("tls.cert")).unwrap();
+        Endpoint::from_shared(self.url())
+            .unwrap()
+            .tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(pem))
+                    .domain_name("localhost"),
+            )
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("TLS connection to dmc serve")
+    }
+
+    /// SIGKILL, no chance to clean up.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and a graceful exit with status 0.
+    fn terminate(mut self) {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(8);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "dmc serve exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+                return;
+            }
+            assert!(Instant::now() < deadline, "dmc serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn success_pair(from: u32, to: u32, t: i64, msat: i64) -> PairHistory {
+    PairHistory {
+        node_from: node(from),
+        node_to: node(to),
+        history: Some(PairData {
+            success_time: t,
+            success_amt_sat: msat / 1000,
+            success_amt_msat: msat,
+            ..Default::default()
+        }),
+    }
+}
+
+async fn query_all(ch: Channel) -> Vec<PairHistory> {
+    let mut s = ExternalCoordinatorClient::new(ch)
+        .query_aggregated_mission_control(QueryAggregatedMissionControlRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(m) = s.message().await.unwrap() {
+        out.extend(m.pairs);
+    }
+    out
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn sigkill_during_registrations_loses_no_acknowledged_pair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &["--requests-per-minute", "1000000"]);
+    let rt = runtime();
+    let ch = rt.block_on(srv.channel());
+
+    const WORKERS: u32 = 4;
+    const PER_WORKER: u32 = 250;
+    let t = now() - 120;
+    // Registration k is the pair (k, k + 1) with amount 1000 * (k + 1) msat.
+    let expected = |k: u32| success_pair(k, k + 1, t, 1_000 * (k as i64 + 1));
+    // Keys are derived up front so the workers only send.
+    let pairs: Arc<Vec<PairHistory>> = Arc::new((0..WORKERS * PER_WORKER).map(expected).collect());
+    let acked = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let acked_count = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let (ch, pairs, acked, acked_count, killed) = (
+            ch.clone(),
+            pairs.clone(),
+            acked.clone(),
+            acked_count.clone(),
+            killed.clone(),
+        );
+        workers.push(rt.spawn(async move {
+            let mut client = ExternalCoordinatorClient::new(ch);
+            let mut errors_after_kill = 0;
+            for k in (w..WORKERS * PER_WORKER).step_by(WORKERS as usize) {
+                let req = RegisterMissionControlRequest {
+                    pairs: vec![pairs[k as usize].clone()],
+                };
+                let r = tokio::time::timeout(Duration::from_secs(5), client.register_mission_control(req)).await;
+                match r {
+                    Ok(Ok(resp)) => {
+                        assert_eq!(resp.into_inner().success_message, "Successfully registered 1 pairs");
+                        acked.lock().unwrap().push(k);
+                        acked_count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(Err(status)) => {
+                        assert!(killed.load(Ordering::SeqCst), "refused before the kill: {status:?}");
+                        errors_after_kill += 1;
+                        break;
+                    }
+                    Err(_) => {
+                        assert!(killed.load(Ordering::SeqCst), "timed out before the kill");
+                        break;
+                    }
+                }
+            }
+            errors_after_kill
+        }));
+    }
+
+    // Let a good number of registrations through, then kill mid-stream.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while acked_count.load(Ordering::SeqCst) < 150 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} registrations acknowledged in 8 s",
+            acked_count.load(Ordering::SeqCst)
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    killed.store(true, Ordering::SeqCst);
+    srv.kill();
+    let mut failed_workers = 0;
+    for w in workers {
+        failed_workers += rt.block_on(w).expect("worker panicked");
+    }
+    assert!(failed_workers > 0, "the kill interrupted the registration stream");
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 150 && acked.len() < (WORKERS * PER_WORKER) as usize,
+        "{}",
+        acked.len()
+    );
+
+    // Restart on the same data dir and check every acknowledged pair.
+    let srv = Serve::start(&data, &[]);
+    let stored = rt.block_on(async { query_all(srv.channel().await).await });
+    let stored: std::collections::HashMap<(Vec<u8>, Vec<u8>), PairHistory> = stored
+        .into_iter()
+        .map(|p| ((p.node_from.clone(), p.node_to.clone()), p))
+        .collect();
+    for k in &acked {
+        let want = &pairs[*k as usize];
+        let got = stored.get(&(want.node_from.clone(), want.node_to.clone()));
+        assert_eq!(
+            got,
+            Some(want),
+            "acknowledged registration {k} lost or changed after SIGKILL"
+        );
+    }
+    // Nothing beyond what was sent (at most the in-flight, unacknowledged ones).
+    assert!(
+        stored.len() >= acked.len() && stored.len() <= acked.len() + WORKERS as usize,
+        "{} stored",
+        stored.len()
+    );
+    srv.terminate();
+}
+
+#[test]
+fn forget_reporter_unattributed_on_a_stopped_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &[]);
+    let rt = runtime();
+    let t = now() - 60;
+    rt.block_on(async {
+        let mut c = ExternalCoordinatorClient::new(srv.channel().await);
+        let r = c
+            .register_mission_control(RegisterMissionControlRequest {
+                pairs: vec![
+                    success_pair(1, 2, t, 1_000),
+                    success_pair(2, 3, t, 2_000),
+                    success_pair(3, 4, t, 3_000),
+                ],
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.into_inner().success_message, "Successfully registered 3 pairs");
+    });
+    // A signed registration (attributed to node 9) of pairs 3->4 and 5->6.
+    let sign_key = hex(&secret(9).secret_bytes());
+    let file = tmp.path().join("signed.json");
+    std::fs::write(&file, querymc_file(&[(3, 4, t, 4_000), (5, 6, t, 5_000)])).unwrap();
+    let out = run_ok(
+        &data,
+        &[
+            "ec",
+            "register",
+            "--file",
+            file.to_str().unwrap(),
+            "--ec",
+            &srv.url(),
+            "--sign-key",
+            &sign_key,
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["accepted"], 2, "{out}");
+
+    // While the server runs, the store is locked: refused with a hint.
+    let busy = run(&data, &["admin", "forget-reporter", "unattributed"]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("stop it first"),
+        "{busy:?}"
+    );
+
+    srv.terminate();
+    let out = run_ok(&data, &["admin", "forget-reporter", "unattributed"]);
+    assert!(out.contains("forgot 3 observations of unattributed"), "{out}");
+
+    let srv = Serve::start(&data, &[]);
+    let stored = rt.block_on(async { query_all(srv.channel().await).await });
+    let mut keys: Vec<(Vec<u8>, Vec<u8>)> = stored
+        .iter()
+        .map(|p| (p.node_from.clone(), p.node_to.clone()))
+        .collect();
+    keys.sort();
+    let mut want = vec![(node(3), node(4)), (node(5), node(6))];
+    want.sort();
+    assert_eq!(keys, want, "only the signed reporter's pairs remain");
+    // 3->4 now holds the signed reporter's value only.
+    let p34 = stored.iter().find(|p| p.node_from == node(3)).unwrap();
+    assert_eq!(p34.history.unwrap().success_amt_msat, 4_000);
+    srv.kill();
+}
+
+/// A `lncli querymc`-shaped file: (from, to, success time, success msat).
+fn querymc_file(pairs: &[(u32, u32, i64, i64)]) -> String {
+    let items: Vec<serde_json::Value> = pairs
+        .iter()
+        .map(|&(f, to, t, msat)| {
+            serde_json::json!({
+                "node_from": hex(&node(f)),
+                "node_to": hex(&node(to)),
+                "history": {
+                    "fail_time": "0", "fail_amt_sat": "0", "fail_amt_msat": "0",
+                    "success_time": t.to_string(),
+                    "success_amt_sat": (msat / 1000).to_string(),
+                    "success_amt_msat": msat.to_string(),
+                }
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "pairs": items })).unwrap()
+}
+
+#[test]
+fn ec_register_and_query_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &[]);
+    let t = now() - 300;
+    let file = tmp.path().join("mc.json");
+    std::fs::write(
+        &file,
+        querymc_file(&[(1, 2, t, 10_000), (2, 1, t + 1, 20_000), (4, 5, t + 2, 30_000)]),
+    )
+    .unwrap();
+
+    // The client trusts <data-dir>/tls.cert by default: use the server's dir.
+    let out = run_ok(
+        &data,
+        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
+    );
+    assert_eq!(out.trim(), "Successfully registered 3 pairs");
+
+    // Another client data dir, pointing at the certificate explicitly.
+    let client = tmp.path().join("client");
+    let cert = data.join("tls.cert");
+    let q = dmc(&client)
+        .args([
+            "ec",
+            "query",
+            "--ec",
+            &srv.url(),
+            "--format",
+            "lnd",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let text = String::from_utf8(q.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 3, "{text}");
+    let first = pairs
+        .iter()
+        .find(|p| p["node_from"] == hex(&node(4)).as_str())
+        .expect("pair 4->5");
+    assert_eq!(first["node_to"], hex(&node(5)).as_str());
+    assert_eq!(first["history"]["success_time"], (t + 2).to_string().as_str());
+    assert_eq!(first["history"]["success_amt_msat"], "30000");
+    assert_eq!(first["history"]["success_amt_sat"], "30");
+    assert_eq!(first["history"]["fail_time"], "0");
+
+    // The output is what `loadmc` takes: load it into a fresh local store.
+    let out_file = tmp.path().join("agg.json");
+    std::fs::write(&out_file, &text).unwrap();
+    let local = tmp.path().join("local");
+    run_ok(&local, &["loadmc", "--mcdatapath", out_file.to_str().unwrap()]);
+    let loaded: serde_json::Value = serde_json::from_str(&run_ok(&local, &["querymc", "--view", "imported"])).unwrap();
+    let loaded = loaded["pairs"].as_array().unwrap();
+    assert_eq!(loaded.len(), 3, "{loaded:?}");
+    assert!(loaded
+        .iter()
+        .any(|p| p["node_from"] == hex(&node(4)).as_str() && p["history"]["success_amt_msat"] == "30000"));
+
+    // JSON format with the cursor, then a delta since it is empty.
+    let j: serde_json::Value =
+        serde_json::from_str(&run_ok(&data, &["ec", "query", "--ec", &srv.url(), "--format", "json"])).unwrap();
+    let cursor = j["cursor"].as_str().unwrap().to_string();
+    assert_eq!(j["pairs"].as_array().unwrap().len(), 3);
+    assert!(j["pairs"].as_array().unwrap().iter().all(|p| p["reporters"] == 1));
+    let d: serde_json::Value = serde_json::from_str(&run_ok(
+        &data,
+        &[
+            "ec",
+            "query",
+            "--ec",
+            &srv.url(),
+            "--format",
+            "json",
+            "--since",
+            &cursor,
+        ],
+    ))
+    .unwrap();
+    assert_eq!(d["pairs"].as_array().unwrap().len(), 0, "{d}");
+
+    // A refused registration (time in the future) exits 2 naming the pair.
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, querymc_file(&[(6, 7, now() + 3600, 1_000)])).unwrap();
+    let r = run(
+        &data,
+        &["ec", "register", "--file", bad.to_str().unwrap(), "--ec", &srv.url()],
+    );
+    assert_eq!(r.status.code(), Some(2), "{r:?}");
+    assert!(String::from_utf8_lossy(&r.stderr).contains(&hex(&node(6))), "{r:?}");
+    srv.terminate();
+}
