@@ -3,7 +3,10 @@
 //! mainnet snapshot, then grown to 1 000 000 pairs.
 //!
 //! Run: `cargo bench -p dmc-server --bench load` (env `DMC_LOAD_MAX_PAIRS`
-//! to change the final store size).
+//! to change the final store size). With `DMC_LOAD_DATABASE_URL` (a
+//! PostgreSQL server where databases may be created) the coordinator keeps
+//! its store in a scratch database there, dropped at the end, instead of
+//! the embedded redb file.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +17,7 @@ use dmc_graph::Graph;
 use dmc_proto::dmc::coordinator::v2 as pb;
 use dmc_proto::ecrpc;
 use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore, Registration};
+use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
 
 struct Rng(u64);
 impl Rng {
@@ -106,6 +110,13 @@ fn main() {
     println!("real directed pairs in the snapshot: {}", real_pairs.len());
 
     let dir = tempfile::tempdir().unwrap();
+    let scratch = std::env::var("DMC_LOAD_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| ScratchDatabase::create(&u, "dmc_bench").expect("scratch database"));
+    let database_url = scratch.as_ref().map(|d| d.url().to_string());
+    let backend = if database_url.is_some() { "postgres" } else { "embedded" };
+    println!("store backend: {backend}");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -115,6 +126,7 @@ fn main() {
     cfg.grpc_listen = "127.0.0.1:0".parse().unwrap();
     cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
     cfg.requests_per_minute = u32::MAX;
+    cfg.database_url = database_url.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = rt.spawn(dmc_server::serve(cfg, move |b| tx.send(b).unwrap(), async move {
@@ -276,13 +288,22 @@ fn main() {
         "\n| store | pairs served | register 3 pairs p50 | p95 | full snapshot p50 | delta (last ~900 changes) p50 |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    measure(&rt, &mut ec, &mut v2, &mut rng, "real mainnet pairs");
+    measure(
+        &rt,
+        &mut ec,
+        &mut v2,
+        &mut rng,
+        &format!("{backend}: real mainnet pairs"),
+    );
 
     // Grow the store with synthetic pairs directly (not timed), re-measure.
     if max_pairs > real_pairs.len() {
         rt.block_on(async { stop_tx.send(()).ok() });
         let _ = rt.block_on(server);
-        let store = Arc::new(RedbCoordinatorStore::open(&dir.path().join(dmc_server::STORE_FILE)).unwrap());
+        let store: Arc<dyn CoordinatorStore> = match &database_url {
+            Some(url) => Arc::new(PostgresCoordinatorStore::open(url).unwrap()),
+            None => Arc::new(RedbCoordinatorStore::open(&dir.path().join(dmc_server::STORE_FILE)).unwrap()),
+        };
         let need = max_pairs - real_pairs.len();
         let keys: Vec<NodeId> = (0..2_000u64).map(synthetic_key).collect();
         let t = Instant::now();
@@ -324,6 +345,7 @@ fn main() {
         cfg.grpc_listen = "127.0.0.1:0".parse().unwrap();
         cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
         cfg.requests_per_minute = u32::MAX;
+        cfg.database_url = database_url.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let (_stop2, stop_rx2) = tokio::sync::oneshot::channel::<()>();
         rt.spawn(dmc_server::serve(cfg, move |b| tx.send(b).unwrap(), async move {
@@ -346,6 +368,9 @@ fn main() {
         });
         let mut ec = ecrpc::external_coordinator_client::ExternalCoordinatorClient::new(channel.clone());
         let mut v2 = pb::coordinator_client::CoordinatorClient::new(channel);
-        measure(&rt, &mut ec, &mut v2, &mut rng, "grown");
+        measure(&rt, &mut ec, &mut v2, &mut rng, &format!("{backend}: grown"));
     }
+    // Stop the servers before the scratch database is dropped.
+    drop(rt);
+    drop(scratch);
 }

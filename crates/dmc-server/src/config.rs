@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub requests_per_minute: u32,
     /// Pairs per streamed message (the Go coordinator's 4600).
     pub query_batch_size: usize,
+    /// PostgreSQL connection string: the store replicas share. `None`: the
+    /// embedded store in the data dir. May hold a password: never logged.
+    pub database_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -54,6 +57,7 @@ impl ServerConfig {
             max_pairs_per_request: 50_000,
             requests_per_minute: 60,
             query_batch_size: 4600,
+            database_url: None,
         }
     }
 
@@ -82,6 +86,9 @@ impl ServerConfig {
         }
         if self.max_pairs_per_request == 0 || self.query_batch_size == 0 || self.requests_per_minute == 0 {
             return Err("max_pairs_per_request, query_batch_size and requests_per_minute must be at least 1".into());
+        }
+        if let Some(url) = &self.database_url {
+            dmc_store::postgres::parse_url(url).map_err(|e| e.0)?;
         }
         Ok(())
     }
@@ -151,6 +158,9 @@ impl ServerConfig {
         if let Some(v) = f.query_batch_size {
             self.query_batch_size = v;
         }
+        if f.database_url.is_some() {
+            self.database_url = f.database_url;
+        }
         Ok(())
     }
 }
@@ -173,6 +183,7 @@ struct FileConfig {
     max_pairs_per_request: Option<usize>,
     requests_per_minute: Option<u32>,
     query_batch_size: Option<usize>,
+    database_url: Option<String>,
 }
 
 #[cfg(test)]
@@ -194,5 +205,17 @@ mod tests {
         c.no_tls = true;
         c.grpc_listen = "0.0.0.0:1".parse().unwrap();
         assert!(c.validate().unwrap_err().contains("loopback"));
+    }
+
+    #[test]
+    fn database_url_from_the_file_is_checked() {
+        let mut c = ServerConfig::with_data_dir("d".into());
+        c.apply_toml("database_url = \"postgres://dmc@127.0.0.1:5432/coord\"\n")
+            .unwrap();
+        assert_eq!(c.database_url.as_deref(), Some("postgres://dmc@127.0.0.1:5432/coord"));
+        assert_eq!(c.validate(), Ok(()));
+        c.database_url = Some("postgres://dmc:s3cret@host:port/x".into());
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
     }
 }

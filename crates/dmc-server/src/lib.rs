@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use dmc_core::Timestamp;
 use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore};
+use dmc_store::postgres::PostgresCoordinatorStore;
 
 pub use config::ServerConfig;
 pub use coordinator::Coordinator;
@@ -50,6 +51,19 @@ pub struct Bound {
     pub rest: SocketAddr,
 }
 
+/// Opens the configured store: PostgreSQL when `database_url` is set (its
+/// schema migrated), else the embedded file in the data dir. Blocking.
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, String> {
+    Ok(match &config.database_url {
+        Some(url) => {
+            let s = PostgresCoordinatorStore::open(url).map_err(|e| e.0)?;
+            tracing::info!(database = %s.target(), "coordinator store: PostgreSQL");
+            Arc::new(s)
+        }
+        None => Arc::new(RedbCoordinatorStore::open(&config.data_dir.join(STORE_FILE)).map_err(|e| e.0)?),
+    })
+}
+
 /// Opens the store and runs both servers until `shutdown` resolves.
 /// `on_bound` is called once both sockets are listening.
 pub async fn serve(
@@ -58,8 +72,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     config.validate()?;
-    let store: Arc<dyn CoordinatorStore> =
-        Arc::new(RedbCoordinatorStore::open(&config.data_dir.join(STORE_FILE)).map_err(|e| e.0)?);
+    // The PostgreSQL client blocks: never on an async worker.
+    let store = {
+        let c = config.clone();
+        tokio::task::spawn_blocking(move || open_store(&c))
+            .await
+            .map_err(|e| format!("opening the store: {e}"))??
+    };
     let tls = if config.no_tls {
         None
     } else {

@@ -286,5 +286,9 @@ async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> 
 }
 
 async fn metrics(State(c): State<Arc<Coordinator>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], c.metrics_text()).into_response()
+    // Reads store counts: blocking with PostgreSQL, so off the async workers.
+    let text = tokio::task::spawn_blocking(move || c.metrics_text())
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -2,7 +2,8 @@
 //! derived from them, with a change cursor for incremental sync.
 //!
 //! [`CoordinatorStore`] is the storage trait; [`RedbCoordinatorStore`] the
-//! embedded implementation (a PostgreSQL one implements the same trait).
+//! embedded implementation, [`crate::postgres::PostgresCoordinatorStore`]
+//! the one several replicas share.
 //!
 //! Cost per registration is O(pairs in it × reporters per pair), never
 //! O(store): only the touched pairs' observations are read and only their
@@ -34,6 +35,9 @@ const BY_REPORTER: TableDefinition<&[u8], ()> = TableDefinition::new("by_reporte
 const AGG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("agg");
 /// seq → from ‖ to ‖ (1 byte: 1 live, 0 removed).
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+/// from ‖ to → seq of the pair's tombstone in CHANGES, so a pair that
+/// comes back (or is removed again) drops its old tombstone.
+const TOMBSTONES: TableDefinition<&[u8], u64> = TableDefinition::new("tombstones");
 /// reporter → number of observations it holds.
 const REPORTERS: TableDefinition<&[u8], u64> = TableDefinition::new("reporters");
 const META: TableDefinition<&str, u64> = TableDefinition::new("coord_meta");
@@ -117,16 +121,18 @@ fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
     move |e| StoreError(format!("coordinator store: {ctx}: {e}"))
 }
 
-fn encode_record(r: &TimedPairResult, out: &mut Vec<u8>) {
+/// The 48-byte stored form of a record (shared with the PostgreSQL store):
+/// fail time (i128 ns) ‖ fail msat (u64) ‖ success time ‖ success msat, big-endian.
+pub(crate) fn encode_record(r: &TimedPairResult, out: &mut Vec<u8>) {
     out.extend_from_slice(&r.fail_time.to_raw().to_be_bytes());
     out.extend_from_slice(&r.fail_amt_msat.to_be_bytes());
     out.extend_from_slice(&r.success_time.to_raw().to_be_bytes());
     out.extend_from_slice(&r.success_amt_msat.to_be_bytes());
 }
 
-const RECORD_LEN: usize = 48;
+pub(crate) const RECORD_LEN: usize = 48;
 
-fn decode_record(b: &[u8]) -> Option<TimedPairResult> {
+pub(crate) fn decode_record(b: &[u8]) -> Option<TimedPairResult> {
     if b.len() < RECORD_LEN {
         return None;
     }
@@ -203,6 +209,7 @@ impl RedbCoordinatorStore {
             tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
             tx.open_table(AGG).map_err(err("agg"))?;
             tx.open_table(CHANGES).map_err(err("changes"))?;
+            tx.open_table(TOMBSTONES).map_err(err("tombstones"))?;
             tx.open_table(REPORTERS).map_err(err("reporters"))?;
             tx.open_table(META).map_err(err("meta"))?;
         }
@@ -244,8 +251,12 @@ impl RedbCoordinatorStore {
         if same {
             return Ok(false);
         }
+        let mut tombstones = tx.open_table(TOMBSTONES).map_err(err("tombstones"))?;
         if let Some((_, old_seq)) = &old {
             changes.remove(*old_seq).map_err(err("drop old change"))?;
+        } else if let Some(t) = tombstones.remove(&pk[..]).map_err(err("drop old tombstone"))? {
+            // One entry per pair: its earlier removal is superseded.
+            changes.remove(t.value()).map_err(err("drop old tombstone"))?;
         }
         let seq = *next_seq;
         *next_seq += 1;
@@ -261,6 +272,7 @@ impl RedbCoordinatorStore {
             }
             None => {
                 agg_t.remove(&pk[..]).map_err(err("remove agg"))?;
+                tombstones.insert(&pk[..], seq).map_err(err("write tombstone"))?;
                 change.push(0);
             }
         }
@@ -463,7 +475,9 @@ impl CoordinatorStore for RedbCoordinatorStore {
                         delta.changed.push(a);
                     }
                 }
-            } else {
+            } else if agg.get(&v[..66]).map_err(err("read agg"))?.is_none() {
+                // (A tombstone of a live pair, left by an older version,
+                // is superseded by the pair's later change.)
                 delta.removed.push(pair);
             }
         }
@@ -556,20 +570,32 @@ impl CoordinatorStore for RedbCoordinatorStore {
         // newest dropped one must resync in full.
         {
             let mut changes = tx.open_table(CHANGES).map_err(err("changes"))?;
+            let mut tombstones = tx.open_table(TOMBSTONES).map_err(err("tombstones"))?;
             let agg = tx.open_table(AGG).map_err(err("agg"))?;
             let mut expired = Vec::new();
+            let mut superseded = Vec::new();
             for e in changes.iter().map_err(err("scan changes"))? {
                 let (k, v) = e.map_err(err("scan changes"))?;
                 let v = v.value();
-                if v.get(66) == Some(&0) && agg.get(&v[..66]).map_err(err("agg"))?.is_none() {
-                    expired.push(k.value());
+                if v.get(66) == Some(&0) {
+                    if agg.get(&v[..66]).map_err(err("agg"))?.is_none() {
+                        expired.push((k.value(), v[..66].to_vec()));
+                    } else {
+                        superseded.push(k.value());
+                    }
                 }
+            }
+            // Tombstones of live pairs (left by an older version) go
+            // without a resync: the pair's later change covers them.
+            for seq in superseded {
+                changes.remove(seq).map_err(err("drop superseded tombstone"))?;
             }
             // Keep the tombstones this cleanup just created.
             let created_from = Self::next_seq(&tx)?;
             let mut max_expired = 0;
-            for seq in expired.into_iter().filter(|s| *s < created_from) {
+            for (seq, pk) in expired.into_iter().filter(|(s, _)| *s < created_from) {
                 changes.remove(seq).map_err(err("expire tombstone"))?;
+                tombstones.remove(&pk[..]).map_err(err("expire tombstone"))?;
                 max_expired = max_expired.max(seq);
             }
             if max_expired > 0 {

@@ -16,8 +16,13 @@
 //!
 //! Every write is one redb transaction, committed durably (fsync) before it
 //! returns; a write that fails validation changes nothing.
+//!
+//! The coordinator's store is separate: [`coordinator`] (the trait and its
+//! redb implementation) and [`postgres`] (the same on PostgreSQL, shared by
+//! several `dmc serve` replicas).
 
 pub mod coordinator;
+pub mod postgres;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

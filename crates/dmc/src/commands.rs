@@ -135,6 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => crate::ec::serve(&ctx.data_dir, &args),
         Command::Ec(cmd) => crate::ec::client(&ctx.data_dir, ctx.now, cmd),
         Command::Admin(cmd) => crate::ec::admin(&ctx.data_dir, cmd),
+        Command::Sync(args) => crate::sync::run(&ctx.data_dir, ctx.flag_self, &args),
     }
 }
 

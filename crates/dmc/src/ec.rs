@@ -66,6 +66,9 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
         cfg.requests_per_minute = u32::try_from(int_arg(s, "--requests-per-minute")?)
             .or_else(|_| input("--requests-per-minute: too large"))?;
     }
+    if a.database_url.is_some() {
+        cfg.database_url = a.database_url.clone();
+    }
     cfg.validate().or_else(input)?;
     Ok(cfg)
 }
@@ -298,18 +301,29 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
 
 pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
     match cmd {
-        AdminCommand::ForgetReporter { reporter } => {
+        AdminCommand::ForgetReporter { reporter, database_url } => {
             let r = if reporter == "unattributed" {
                 Reporter::Unattributed
             } else {
                 Reporter::Node(pubkey(&reporter, "REPORTER")?)
             };
-            let store = dmc_store::coordinator::RedbCoordinatorStore::open(&data_dir.join(dmc_server::STORE_FILE))
-                .map_err(|e| {
-                    CliError::Runtime(format!("{e} (is `dmc serve` running on this data dir? stop it first)"))
-                })?;
-            let n = dmc_store::coordinator::CoordinatorStore::forget_reporter(&store, r)
-                .map_err(|e| CliError::Runtime(e.0))?;
+            let store: Box<dyn dmc_store::coordinator::CoordinatorStore> = match database_url {
+                // Safe while replicas run: writes take the database's write lock.
+                Some(url) => {
+                    dmc_store::postgres::parse_url(&url).map_err(|e| CliError::Input(e.0))?;
+                    Box::new(
+                        dmc_store::postgres::PostgresCoordinatorStore::open(&url)
+                            .map_err(|e| CliError::Runtime(e.0))?,
+                    )
+                }
+                None => Box::new(
+                    dmc_store::coordinator::RedbCoordinatorStore::open(&data_dir.join(dmc_server::STORE_FILE))
+                        .map_err(|e| {
+                            CliError::Runtime(format!("{e} (is `dmc serve` running on this data dir? stop it first)"))
+                        })?,
+                ),
+            };
+            let n = store.forget_reporter(r).map_err(|e| CliError::Runtime(e.0))?;
             println!("forgot {n} observations of {reporter}");
             Ok(())
         }

@@ -7,6 +7,7 @@
 
 mod commands;
 mod ec;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Coordinator administration (works on the data dir directly).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Connect a running lnd to a coordinator: export its mission control
+    /// (signed by the node), import the merged data back, on a schedule.
+    Sync(Box<SyncArgs>),
     /// Show the saved local node, or save a new one.
     #[command(name = "self")]
     SelfNode { pubkey: Option<String> },
@@ -174,8 +178,77 @@ pub struct ServeArgs {
     pub max_pairs_per_request: Option<String>,
     #[arg(long = "requests-per-minute", env = "DMC_REQUESTS_PER_MINUTE")]
     pub requests_per_minute: Option<String>,
+    /// Keep the coordinator's store in PostgreSQL (postgres://user@host/db),
+    /// shared by replicas, instead of the embedded file in the data dir.
+    #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Print logs as JSON lines.
     #[arg(long = "log-json", env = "DMC_LOG_JSON")]
+    pub log_json: bool,
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Coordinator gRPC URL (https://host:port; http:// for a --no-tls one).
+    #[arg(long)]
+    pub ec: String,
+    /// The coordinator's TLS certificate (default: <data-dir>/tls.cert if it
+    /// exists, else the public root CAs).
+    #[arg(long = "ec-tls-cert")]
+    pub ec_tls_cert: Option<PathBuf>,
+    /// Time between cycles (Go duration).
+    #[arg(long, default_value = "10m")]
+    pub interval: String,
+    /// Run one cycle, print what moved as JSON, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Only send the node's mission control to the coordinator.
+    #[arg(long = "export-only", conflicts_with = "import_only")]
+    pub export_only: bool,
+    /// Only import the coordinator's data into the node.
+    #[arg(long = "import-only")]
+    pub import_only: bool,
+    /// Share successes only, never failures.
+    #[arg(long = "successes-only")]
+    pub successes_only: bool,
+    /// lnd's base directory (lncli's --lnddir; default ~/.lnd).
+    #[arg(long, env = "LNCLI_LNDDIR")]
+    pub lnddir: Option<PathBuf>,
+    /// lnd's gRPC host:port (default localhost:10009).
+    #[arg(long, env = "LNCLI_RPCSERVER")]
+    pub rpcserver: Option<String>,
+    /// lnd's TLS certificate (default <lnddir>/tls.cert).
+    #[arg(long, env = "LNCLI_TLSCERTPATH")]
+    pub tlscertpath: Option<PathBuf>,
+    /// Macaroon file (default <lnddir>/data/chain/bitcoin/<network>/admin.macaroon).
+    #[arg(long, env = "LNCLI_MACAROONPATH")]
+    pub macaroonpath: Option<PathBuf>,
+    /// mainnet, testnet, testnet4, regtest, simnet or signet.
+    #[arg(long, env = "LNCLI_NETWORK", default_value = "mainnet")]
+    pub network: String,
+    /// Offline: register this saved `lncli querymc` file instead of lnd's data.
+    #[arg(long = "from-file")]
+    pub from_file: Option<PathBuf>,
+    /// Offline: write the coordinator's merged data here (for `lncli loadmc`)
+    /// instead of importing into lnd.
+    #[arg(long = "to-file")]
+    pub to_file: Option<PathBuf>,
+    /// With --from-file: sign with this secret key (hex, or a file holding
+    /// it) instead of through lnd's SignMessage.
+    #[arg(long = "sign-key")]
+    pub sign_key: Option<String>,
+    /// Import with XImportMissionControl's force (override newer local results).
+    #[arg(long)]
+    pub force: bool,
+    /// Pairs per XImportMissionControl request.
+    #[arg(long = "import-batch", default_value = "1000", allow_negative_numbers = true)]
+    pub import_batch: String,
+    /// Retries after lnd or the coordinator is unreachable (default: 5 with
+    /// --once, unlimited otherwise); backoff doubles from 1s up to 5m.
+    #[arg(long, allow_negative_numbers = true)]
+    pub retries: Option<String>,
+    /// Print logs as JSON lines.
+    #[arg(long = "log-json")]
     pub log_json: bool,
 }
 
@@ -228,6 +301,10 @@ pub enum AdminCommand {
     ForgetReporter {
         /// Node key, or "unattributed" for unsigned registrations.
         reporter: String,
+        /// The coordinator's PostgreSQL store (as `dmc serve --database-url`);
+        /// default: the embedded store in the data dir.
+        #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
 }
 

@@ -1,0 +1,72 @@
+//! One error type for the bridge. Its [`ErrorKind`] decides what the sync
+//! loop does with it: wait and retry (the other side is down), or stop and
+//! tell the operator what to fix (a file, a flag, a credential).
+
+use std::fmt;
+
+/// What went wrong, as far as retrying is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A flag or file is wrong or unreadable: fix the command line.
+    Config,
+    /// The other side refused who we are: macaroon, TLS certificate or
+    /// signature. Retrying cannot help.
+    Refused,
+    /// The other side is down, unreachable, overloaded or rate-limiting:
+    /// retry with backoff.
+    Unavailable,
+    /// The other side refused the data or answered something unexpected.
+    Invalid,
+}
+
+/// An error with a message that names the flag, file or address involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    pub fn refused(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Refused, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Invalid, message)
+    }
+
+    /// Worth retrying after a pause.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Unavailable
+    }
+
+    /// The operator must change a flag, file or credential.
+    pub fn needs_operator(&self) -> bool {
+        matches!(self.kind, ErrorKind::Config | ErrorKind::Refused)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,279 @@
+//! What `dmc sync` remembers between runs, per (coordinator, node), in
+//! `<data-dir>/sync/<node key>-<hash of the coordinator URL>/`:
+//!
+//! * `cursor.json`: the coordinator cursor after the last *successful*
+//!   import into lnd (`{"coordinator", "node", "cursor", "updated_unix"}`).
+//! * `imported.bin`: for each pair imported into lnd, the newest failure
+//!   and success times imported. lnd cannot tell imported knowledge from
+//!   its own, so export uses this to send only what the node observed
+//!   itself (a slot whose time is newer than anything imported for it), and
+//!   a pair missing from lnd's mission control shows that lnd lost its
+//!   in-memory imports (restart or `resetmc`), which restarts the import
+//!   from scratch.
+//!
+//! Files are replaced atomically (write to a temporary file, fsync, rename).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dmc_core::json::Json;
+use dmc_core::node::NodeId;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub const CURSOR_FILE: &str = "cursor.json";
+pub const LEDGER_FILE: &str = "imported.bin";
+const LEDGER_MAGIC: &[u8; 8] = b"DMCIMP01";
+const ENTRY_LEN: usize = 33 + 33 + 8 + 8;
+
+/// The newest imported (failure time, success time) of a pair, Unix seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportedTimes {
+    pub fail_time: i64,
+    pub success_time: i64,
+}
+
+/// A coordinator URL without trailing slashes, as keys and files use it.
+pub fn normalize_url(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_string()
+}
+
+/// The state directory of (coordinator, node) under `data_dir`.
+pub fn state_dir(data_dir: &Path, coordinator: &str, node: &NodeId) -> PathBuf {
+    let h = Sha256::digest(normalize_url(coordinator).as_bytes());
+    data_dir
+        .join("sync")
+        .join(format!("{}-{}", node.to_hex(), dmc_core::node::encode_hex(&h[..6])))
+}
+
+/// Cursor and import ledger of one (coordinator, node).
+#[derive(Clone, Debug)]
+pub struct SyncState {
+    pub dir: PathBuf,
+    pub coordinator: String,
+    pub node: NodeId,
+    /// `None`: never imported (or reset): the next query asks for everything.
+    pub cursor: Option<u64>,
+    pub imported: HashMap<(NodeId, NodeId), ImportedTimes>,
+}
+
+impl SyncState {
+    /// Loads the state, or an empty one if there is none yet. A damaged
+    /// file is an error naming it (delete it to start over).
+    pub fn load(data_dir: &Path, coordinator: &str, node: &NodeId) -> Result<SyncState> {
+        let dir = state_dir(data_dir, coordinator, node);
+        let mut st = SyncState {
+            dir: dir.clone(),
+            coordinator: normalize_url(coordinator),
+            node: *node,
+            cursor: None,
+            imported: HashMap::new(),
+        };
+        let cursor_path = dir.join(CURSOR_FILE);
+        match std::fs::read_to_string(&cursor_path) {
+            Ok(text) => st.cursor = Some(parse_cursor(&text).map_err(|e| damaged(&cursor_path, &e))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::config(format!("{}: {e}", cursor_path.display()))),
+        }
+        let ledger_path = dir.join(LEDGER_FILE);
+        match std::fs::read(&ledger_path) {
+            Ok(bytes) => st.imported = decode_ledger(&bytes).map_err(|e| damaged(&ledger_path, &e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::config(format!("{}: {e}", ledger_path.display()))),
+        }
+        Ok(st)
+    }
+
+    pub fn cursor_path(&self) -> PathBuf {
+        self.dir.join(CURSOR_FILE)
+    }
+
+    /// Records an import: the newest times per slot.
+    pub fn record_import(&mut self, from: NodeId, to: NodeId, fail_time: i64, success_time: i64) {
+        let e = self.imported.entry((from, to)).or_default();
+        e.fail_time = e.fail_time.max(fail_time);
+        e.success_time = e.success_time.max(success_time);
+    }
+
+    /// Forgets cursor and ledger (lnd lost its imports).
+    pub fn reset(&mut self) {
+        self.cursor = None;
+        self.imported.clear();
+    }
+
+    /// Writes the ledger, then the cursor (a crash in between only repeats
+    /// the last import).
+    pub fn save(&self, now_unix: i64) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::config(format!("creating {}: {e}", self.dir.display())))?;
+        write_atomic(&self.dir.join(LEDGER_FILE), &encode_ledger(&self.imported))?;
+        match self.cursor {
+            Some(c) => {
+                let text = Json::object([
+                    ("coordinator", Json::str(self.coordinator.clone())),
+                    ("node", Json::str(self.node.to_hex())),
+                    ("cursor", Json::int64(c)),
+                    ("updated_unix", Json::int64(now_unix)),
+                ])
+                .pretty()
+                    + "\n";
+                write_atomic(&self.cursor_path(), text.as_bytes())
+            }
+            None => match std::fs::remove_file(self.cursor_path()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::config(format!("removing {}: {e}", self.cursor_path().display()))),
+            },
+        }
+    }
+}
+
+fn damaged(path: &Path, why: &str) -> Error {
+    Error::config(format!(
+        "{}: damaged sync state ({why}); delete the file to import everything again",
+        path.display()
+    ))
+}
+
+/// The `cursor` of a `cursor.json` (a JSON string or number).
+pub fn parse_cursor(text: &str) -> std::result::Result<u64, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+    let c = v.get("cursor").ok_or("no \"cursor\" field")?;
+    match c {
+        serde_json::Value::String(s) => s
+            .parse()
+            .map_err(|_| format!("cursor {s:?} is not an unsigned integer")),
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| format!("cursor {n} is not an unsigned integer")),
+        other => Err(format!("cursor {other} is not an unsigned integer")),
+    }
+}
+
+fn encode_ledger(m: &HashMap<(NodeId, NodeId), ImportedTimes>) -> Vec<u8> {
+    let mut entries: Vec<_> = m.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::with_capacity(16 + entries.len() * ENTRY_LEN);
+    out.extend_from_slice(LEDGER_MAGIC);
+    out.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+    for ((from, to), t) in entries {
+        out.extend_from_slice(&from.0);
+        out.extend_from_slice(&to.0);
+        out.extend_from_slice(&t.fail_time.to_be_bytes());
+        out.extend_from_slice(&t.success_time.to_be_bytes());
+    }
+    out
+}
+
+fn decode_ledger(b: &[u8]) -> std::result::Result<HashMap<(NodeId, NodeId), ImportedTimes>, String> {
+    if b.len() < 16 || &b[..8] != LEDGER_MAGIC {
+        return Err("not an import ledger (bad header)".into());
+    }
+    let n = u64::from_be_bytes(b[8..16].try_into().map_err(|_| "bad count")?) as usize;
+    let body = &b[16..];
+    if n.checked_mul(ENTRY_LEN) != Some(body.len()) {
+        return Err(format!("{n} entries announced, {} bytes present", body.len()));
+    }
+    let mut m = HashMap::with_capacity(n);
+    for e in body.chunks_exact(ENTRY_LEN) {
+        let key = |r: std::ops::Range<usize>| NodeId::from_bytes_unchecked(&e[r]).map_err(|e| e.to_string());
+        let int = |r: std::ops::Range<usize>| i64::from_be_bytes(e[r].try_into().unwrap_or([0; 8]));
+        m.insert(
+            (key(0..33)?, key(33..66)?),
+            ImportedTimes {
+                fail_time: int(66..74),
+                success_time: int(74..82),
+            },
+        );
+    }
+    Ok(m)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let io = |e: std::io::Error, p: &Path| Error::config(format!("writing {}: {e}", p.display()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, &tmp))?;
+        f.write_all(bytes).map_err(|e| io(e, &tmp))?;
+        f.sync_all().map_err(|e| io(e, &tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io(e, path))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(b: u8) -> NodeId {
+        let mut k = [b; 33];
+        k[0] = 2;
+        NodeId(k)
+    }
+
+    #[test]
+    fn round_trip_and_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = node(9);
+        let st = SyncState::load(dir.path(), "https://ec.example:50050/", &me).unwrap();
+        assert_eq!(st.cursor, None);
+        assert!(st.imported.is_empty());
+        assert_eq!(st.coordinator, "https://ec.example:50050");
+        let mut st = st;
+        st.cursor = Some(42);
+        st.record_import(node(1), node(2), 100, 0);
+        st.record_import(node(1), node(2), 50, 200);
+        st.save(1_700_000_000).unwrap();
+        let back = SyncState::load(dir.path(), "https://ec.example:50050", &me).unwrap();
+        assert_eq!(back.cursor, Some(42));
+        assert_eq!(
+            back.imported[&(node(1), node(2))],
+            ImportedTimes {
+                fail_time: 100,
+                success_time: 200
+            }
+        );
+        let text = std::fs::read_to_string(back.cursor_path()).unwrap();
+        assert!(text.contains("\"cursor\": \"42\""), "{text}");
+        // Another coordinator has its own state.
+        let other = SyncState::load(dir.path(), "https://other:1", &me).unwrap();
+        assert_eq!(other.cursor, None);
+
+        std::fs::write(back.cursor_path(), "{\"cursor\": -1}").unwrap();
+        let e = SyncState::load(dir.path(), "https://ec.example:50050", &me).unwrap_err();
+        assert!(
+            e.message.contains("cursor.json") && e.message.contains("damaged"),
+            "{e}"
+        );
+        std::fs::write(back.cursor_path(), "{\"cursor\": \"7\"}").unwrap();
+        std::fs::write(back.dir.join(LEDGER_FILE), b"DMCIMP01\0\0\0\0\0\0\0\x05").unwrap();
+        let e = SyncState::load(dir.path(), "https://ec.example:50050", &me).unwrap_err();
+        assert!(
+            e.message.contains("imported.bin") && e.message.contains("5 entries"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn reset_removes_the_cursor_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = SyncState::load(dir.path(), "https://x:1", &node(3)).unwrap();
+        st.cursor = Some(5);
+        st.save(1).unwrap();
+        assert!(st.cursor_path().exists());
+        st.reset();
+        st.save(2).unwrap();
+        assert!(!st.cursor_path().exists());
+        assert_eq!(
+            SyncState::load(dir.path(), "https://x:1", &node(3)).unwrap().cursor,
+            None
+        );
+    }
+}

@@ -1,0 +1,1072 @@
+//! The coordinator store on PostgreSQL, for several `dmc serve` replicas
+//! sharing one database.
+//!
+//! Same semantics as [`RedbCoordinatorStore`](crate::coordinator::RedbCoordinatorStore):
+//! per-reporter observations merged with `dmc_core::aggregate::merge_observation`,
+//! the served aggregate derived with `dmc_core::aggregate::aggregate`, a
+//! change cursor with tombstones and a minimum valid cursor.
+//!
+//! # Schema (migration 1)
+//!
+//! * `dmc_schema_migrations(version, description, applied_at)`: applied
+//!   migrations. [`PostgresCoordinatorStore::open`] applies the missing ones
+//!   in one transaction holding `pg_advisory_xact_lock(MIGRATION_LOCK)`, so
+//!   replicas starting together neither race nor apply one twice; a database
+//!   whose schema is newer than this binary is refused.
+//! * `dmc_meta`: one row: `next_seq` (the change counter), `min_valid_cursor`,
+//!   and the `pairs` / `observations` counts for `/metrics`.
+//! * `dmc_observations(node_from, node_to, reporter, record, newest, received)`,
+//!   primary key (from, to, reporter), indexed by reporter and by `newest`.
+//! * `dmc_reporters(reporter, observations)`.
+//! * `dmc_pairs(node_from, node_to, record, reporters, seq)`: the aggregate;
+//!   `record` NULL is a tombstone; `seq` is unique, so a delta is an index
+//!   range scan `seq > cursor`.
+//!
+//! Keys are 33-byte `bytea`; the unattributed reporter is 33 zero bytes.
+//! Records are the exact 48-byte form the embedded store uses (Go times are
+//! i128 nanoseconds, outside both `bigint` and `timestamptz` precision);
+//! `newest` and `received` are `timestamptz` copies (floored to the
+//! microsecond) for operators and for the cleanup index.
+//!
+//! # Cursor order across replicas
+//!
+//! Every write transaction (register, forget, cleanup) runs at READ
+//! COMMITTED and first takes `pg_advisory_xact_lock(WRITE_LOCK)`, then reads
+//! and advances the counter row. The lock is held until commit, so sequence
+//! numbers are assigned in commit order: when a reader's snapshot shows
+//! `next_seq = N`, every change numbered below N is committed and visible in
+//! that same snapshot (reads run in one REPEATABLE READ transaction). A
+//! delta therefore never skips a change that commits late, which a plain
+//! `nextval()` sequence (numbers handed out at call time, committed in any
+//! order) cannot promise.
+//!
+//! The trade-off: writes are serialised across all replicas, one
+//! transaction at a time, so write throughput is bounded by one commit's
+//! latency. Each replica amortises it with group commit (registrations
+//! queued while a commit is in flight go into the next transaction
+//! together); reads take no lock at all. A registration is answered only
+//! after its transaction committed (`synchronous_commit` is raised to `on`
+//! for the session if the server has it `off`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::postgres::config::Host;
+use ::postgres::types::ToSql;
+use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
+use dmc_core::aggregate::{aggregate, merge_observation, newest_time, Reporter};
+use dmc_core::{DirectedPair, NodeId, TimedPairResult, Timestamp};
+
+use crate::coordinator::{
+    decode_record, encode_record, AggregatedPair, CoordinatorStats, CoordinatorStore, Delta, RegisterOutcome,
+    Registration, RECORD_LEN,
+};
+use crate::StoreError;
+
+/// Advisory lock key serialising writers (ASCII "dmc_writ").
+pub const WRITE_LOCK: i64 = 0x646d_635f_7772_6974;
+/// Advisory lock key serialising migrations (ASCII "dmc_migr").
+pub const MIGRATION_LOCK: i64 = 0x646d_635f_6d69_6772;
+/// Connections per store (one writer at a time; the rest serve reads).
+pub const POOL_SIZE: usize = 8;
+/// How long a call waits for a free pooled connection.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+/// How long a writer waits for another replica's write transaction.
+const LOCK_TIMEOUT: &str = "60s";
+
+/// Ordered migrations: (version, description, SQL).
+const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "coordinator tables",
+    r"
+CREATE TABLE dmc_meta (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    next_seq bigint NOT NULL,
+    min_valid_cursor bigint NOT NULL,
+    pairs bigint NOT NULL,
+    observations bigint NOT NULL
+);
+INSERT INTO dmc_meta (id, next_seq, min_valid_cursor, pairs, observations) VALUES (true, 1, 0, 0, 0);
+CREATE TABLE dmc_observations (
+    node_from bytea NOT NULL,
+    node_to bytea NOT NULL,
+    reporter bytea NOT NULL,
+    record bytea NOT NULL,
+    newest timestamptz NOT NULL,
+    received timestamptz NOT NULL,
+    PRIMARY KEY (node_from, node_to, reporter)
+);
+CREATE INDEX dmc_observations_reporter ON dmc_observations (reporter);
+CREATE INDEX dmc_observations_newest ON dmc_observations (newest);
+CREATE TABLE dmc_reporters (
+    reporter bytea PRIMARY KEY,
+    observations bigint NOT NULL
+);
+CREATE TABLE dmc_pairs (
+    node_from bytea NOT NULL,
+    node_to bytea NOT NULL,
+    record bytea,
+    reporters integer NOT NULL,
+    seq bigint NOT NULL UNIQUE,
+    PRIMARY KEY (node_from, node_to)
+);
+",
+)];
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError(format!("coordinator store (PostgreSQL): {ctx}: {e}"))
+}
+
+/// Parses a connection string (`postgres://user@host:port/db?...` or
+/// `host=... dbname=...`). The error never repeats the string, which may
+/// hold a password.
+pub fn parse_url(url: &str) -> Result<Config, StoreError> {
+    if url.trim().is_empty() {
+        return Err(StoreError("database_url: empty".into()));
+    }
+    url.parse::<Config>()
+        .map_err(|e| StoreError(format!("database_url: not a PostgreSQL connection string: {e}")))
+}
+
+/// `user@host:port/dbname`, without the password, for messages.
+pub fn describe(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(s) => s.clone(),
+            Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "{}@{}:{}/{}",
+        config.get_user().unwrap_or("(default user)"),
+        if hosts.is_empty() {
+            "(default host)".into()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "5432".into()
+        } else {
+            ports.join(",")
+        },
+        config.get_dbname().unwrap_or("(default database)"),
+    )
+}
+
+/// Floors a time to whole microseconds since the Unix epoch, clamped to
+/// what `timestamptz` holds. Monotonic, so `a < b` implies `us(a) <= us(b)`.
+fn micros(t: Timestamp) -> i64 {
+    const MIN: i128 = -200_000_000_000 * 1_000_000; // about 4400 BC
+    const MAX: i128 = 9_000_000_000_000 * 1_000_000; // about 287 000 AD
+    t.to_raw().div_euclid(1_000).clamp(MIN, MAX) as i64
+}
+
+fn system_time(us: i64) -> SystemTime {
+    if us >= 0 {
+        UNIX_EPOCH + Duration::from_micros(us as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_micros(us.unsigned_abs())
+    }
+}
+
+fn node(b: &[u8], what: &str) -> Result<NodeId, StoreError> {
+    <[u8; 33]>::try_from(b).map(NodeId).map_err(|_| {
+        StoreError(format!(
+            "coordinator store (PostgreSQL): {what} is {} bytes, not 33",
+            b.len()
+        ))
+    })
+}
+
+fn record_bytes(r: &TimedPairResult) -> Vec<u8> {
+    let mut v = Vec::with_capacity(RECORD_LEN);
+    encode_record(r, &mut v);
+    v
+}
+
+fn record(b: &[u8], pair: &DirectedPair) -> Result<TimedPairResult, StoreError> {
+    decode_record(b).ok_or_else(|| {
+        StoreError(format!(
+            "coordinator store (PostgreSQL): record of {}→{} is {} bytes, not {RECORD_LEN}",
+            dmc_core::node::encode_hex(&pair.from.0),
+            dmc_core::node::encode_hex(&pair.to.0),
+            b.len()
+        ))
+    })
+}
+
+fn row_pair(row: &Row) -> Result<DirectedPair, StoreError> {
+    let from: &[u8] = row.try_get(0).map_err(err("reading node_from"))?;
+    let to: &[u8] = row.try_get(1).map_err(err("reading node_to"))?;
+    Ok(DirectedPair::new(node(from, "node_from")?, node(to, "node_to")?))
+}
+
+/// An aggregate row (node_from, node_to, record, reporters): `None` for a tombstone.
+fn row_aggregate(row: &Row) -> Result<(DirectedPair, Option<AggregatedPair>), StoreError> {
+    let pair = row_pair(row)?;
+    let rec: Option<&[u8]> = row.try_get(2).map_err(err("reading record"))?;
+    let reporters: i32 = row.try_get(3).map_err(err("reading reporters"))?;
+    let Some(rec) = rec else { return Ok((pair, None)) };
+    let result = record(rec, &pair)?;
+    Ok((
+        pair,
+        Some(AggregatedPair {
+            pair,
+            result,
+            reporters: reporters.max(0) as u32,
+            newest: newest_time(&result),
+        }),
+    ))
+}
+
+fn seq_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError(format!("coordinator store (PostgreSQL): negative sequence number {v}")))
+}
+
+fn seq_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError(format!("coordinator store (PostgreSQL): sequence number {v} too large")))
+}
+
+/// Column arrays of a list of pairs, for `unnest($1::bytea[], $2::bytea[])`.
+fn pair_arrays(pairs: &[DirectedPair]) -> (Vec<&[u8]>, Vec<&[u8]>) {
+    pairs.iter().map(|p| (&p.from.0[..], &p.to.0[..])).unzip()
+}
+
+/// The statements every pooled connection has prepared.
+struct Stmts {
+    meta_for_update: Statement,
+    meta_read: Statement,
+    meta_write: Statement,
+    obs_of_reporter: Statement,
+    obs_upsert: Statement,
+    obs_of_pairs: Statement,
+    obs_delete_reporter: Statement,
+    obs_stale_candidates: Statement,
+    obs_delete_many: Statement,
+    pairs_of_pairs: Statement,
+    pairs_upsert: Statement,
+    pairs_live: Statement,
+    pairs_since: Statement,
+    tombstones_expire: Statement,
+    min_cursor_raise: Statement,
+    reporter_add: Statement,
+    reporter_sub: Statement,
+    reporter_prune: Statement,
+    reporter_delete: Statement,
+    reporter_count: Statement,
+}
+
+impl Stmts {
+    fn prepare(c: &mut Client) -> Result<Self, StoreError> {
+        let mut p = |sql: &str| c.prepare(sql).map_err(err("preparing statements"));
+        Ok(Stmts {
+            meta_for_update: p("SELECT next_seq FROM dmc_meta FOR UPDATE")?,
+            meta_read: p("SELECT next_seq, min_valid_cursor, pairs, observations FROM dmc_meta")?,
+            meta_write: p(
+                "UPDATE dmc_meta SET next_seq = $1, pairs = pairs + $2, observations = observations + $3",
+            )?,
+            // The lookups by a list of pairs are one primary-key probe per
+            // pair (LATERAL with LIMIT/OFFSET is not flattened into a join),
+            // whatever the statistics say: right after a bulk load, before
+            // ANALYZE, the planner would otherwise hash-join a full scan.
+            obs_of_reporter: p("SELECT o.node_from, o.node_to, o.record \
+                 FROM unnest($1::bytea[], $2::bytea[]) AS u(f, t) CROSS JOIN LATERAL \
+                 (SELECT * FROM dmc_observations o \
+                  WHERE o.node_from = u.f AND o.node_to = u.t AND o.reporter = $3 LIMIT 1) o")?,
+            obs_upsert: p("INSERT INTO dmc_observations (node_from, node_to, reporter, record, newest, received) \
+                 SELECT u.f, u.t, $3, u.r, u.n, $6 \
+                 FROM unnest($1::bytea[], $2::bytea[], $4::bytea[], $5::timestamptz[]) AS u(f, t, r, n) \
+                 ON CONFLICT (node_from, node_to, reporter) DO UPDATE \
+                 SET record = excluded.record, newest = excluded.newest, received = excluded.received")?,
+            obs_of_pairs: p("SELECT o.node_from, o.node_to, o.record \
+                 FROM unnest($1::bytea[], $2::bytea[]) AS u(f, t) CROSS JOIN LATERAL \
+                 (SELECT * FROM dmc_observations o WHERE o.node_from = u.f AND o.node_to = u.t OFFSET 0) o")?,
+            obs_delete_reporter: p("DELETE FROM dmc_observations WHERE reporter = $1 RETURNING node_from, node_to")?,
+            obs_stale_candidates: p(
+                "SELECT node_from, node_to, reporter, record FROM dmc_observations WHERE newest <= $1",
+            )?,
+            obs_delete_many: p("DELETE FROM dmc_observations o \
+                 USING unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(f, t, r) \
+                 WHERE o.node_from = u.f AND o.node_to = u.t AND o.reporter = u.r")?,
+            pairs_of_pairs: p("SELECT p.node_from, p.node_to, p.record, p.reporters \
+                 FROM unnest($1::bytea[], $2::bytea[]) AS u(f, t) CROSS JOIN LATERAL \
+                 (SELECT * FROM dmc_pairs p WHERE p.node_from = u.f AND p.node_to = u.t LIMIT 1) p")?,
+            pairs_upsert: p("INSERT INTO dmc_pairs (node_from, node_to, record, reporters, seq) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int4[], $5::int8[]) \
+                 ON CONFLICT (node_from, node_to) DO UPDATE \
+                 SET record = excluded.record, reporters = excluded.reporters, seq = excluded.seq")?,
+            // One sequential scan; sorted by pair in memory.
+            pairs_live: p("SELECT node_from, node_to, record, reporters FROM dmc_pairs WHERE record IS NOT NULL")?,
+            // At most `$2 - $1` rows lie in (`$1`, `$2`]: the LIMIT tells the
+            // planner so, and a short delta walks the seq index.
+            pairs_since: p("SELECT node_from, node_to, record, reporters FROM dmc_pairs \
+                 WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3")?,
+            tombstones_expire: p("WITH d AS (DELETE FROM dmc_pairs WHERE record IS NULL AND seq < $1 RETURNING seq) \
+                 SELECT max(seq) FROM d")?,
+            min_cursor_raise: p("UPDATE dmc_meta SET min_valid_cursor = GREATEST(min_valid_cursor, $1)")?,
+            reporter_add: p("INSERT INTO dmc_reporters (reporter, observations) VALUES ($1, $2) \
+                 ON CONFLICT (reporter) DO UPDATE SET observations = dmc_reporters.observations + excluded.observations")?,
+            reporter_sub: p("UPDATE dmc_reporters r SET observations = r.observations - u.n \
+                 FROM unnest($1::bytea[], $2::int8[]) AS u(rep, n) WHERE r.reporter = u.rep")?,
+            reporter_prune: p("DELETE FROM dmc_reporters WHERE observations <= 0")?,
+            reporter_delete: p("DELETE FROM dmc_reporters WHERE reporter = $1")?,
+            reporter_count: p("SELECT count(*) FROM dmc_reporters")?,
+        })
+    }
+}
+
+/// A connection with its prepared statements.
+struct Conn {
+    client: Client,
+    s: Stmts,
+}
+
+impl Conn {
+    fn connect(config: &Config) -> Result<Client, StoreError> {
+        let mut client = config.connect(NoTls).map_err(|e| {
+            StoreError(format!(
+                "coordinator store (PostgreSQL): connecting to {}: {e}",
+                describe(config)
+            ))
+        })?;
+        // Registrations must be durable before they are answered.
+        let sc = client
+            .query_one("SHOW synchronous_commit", &[])
+            .and_then(|r| r.try_get::<_, String>(0))
+            .map_err(err("reading synchronous_commit"))?;
+        if sc == "off" {
+            client
+                .batch_execute("SET synchronous_commit = on")
+                .map_err(err("setting synchronous_commit"))?;
+        }
+        // Statements are prepared once per connection. A generic plan made
+        // while a table was small (or for `seq > $1` with `$1` unknown)
+        // would scan whole tables; plan each execution with its values.
+        client
+            .batch_execute("SET plan_cache_mode = force_custom_plan")
+            .map_err(err("setting plan_cache_mode"))?;
+        Ok(client)
+    }
+
+    fn open(config: &Config) -> Result<Conn, StoreError> {
+        let mut client = Self::connect(config)?;
+        let s = Stmts::prepare(&mut client)?;
+        Ok(Conn { client, s })
+    }
+}
+
+struct PoolState {
+    idle: Vec<Conn>,
+    open: usize,
+}
+
+/// A small blocking pool: at most [`POOL_SIZE`] connections, opened on demand.
+struct Pool {
+    config: Config,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+struct Pooled<'a> {
+    pool: &'a Pool,
+    conn: Option<Conn>,
+}
+
+impl Pool {
+    fn get(&self) -> Result<Pooled<'_>, StoreError> {
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            while let Some(c) = st.idle.pop() {
+                if c.client.is_closed() {
+                    st.open -= 1;
+                    continue;
+                }
+                return Ok(Pooled {
+                    pool: self,
+                    conn: Some(c),
+                });
+            }
+            if st.open < POOL_SIZE {
+                st.open += 1;
+                drop(st);
+                return match Conn::open(&self.config) {
+                    Ok(c) => Ok(Pooled {
+                        pool: self,
+                        conn: Some(c),
+                    }),
+                    Err(e) => {
+                        self.state.lock().unwrap_or_else(|p| p.into_inner()).open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(StoreError(format!(
+                    "coordinator store (PostgreSQL): all {POOL_SIZE} connections busy for {} s",
+                    POOL_WAIT.as_secs()
+                )));
+            }
+            st = self
+                .freed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let Some(c) = self.conn.take() else { return };
+        let mut st = self.pool.state.lock().unwrap_or_else(|p| p.into_inner());
+        if c.client.is_closed() {
+            st.open -= 1;
+        } else {
+            st.idle.push(c);
+        }
+        drop(st);
+        self.pool.freed.notify_one();
+    }
+}
+
+impl Pooled<'_> {
+    fn conn(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+/// A write transaction holding the cluster-wide write lock.
+struct Write<'a> {
+    tx: Transaction<'a>,
+    s: &'a Stmts,
+    next_seq: u64,
+    pairs_delta: i64,
+    obs_delta: i64,
+}
+
+impl<'a> Write<'a> {
+    fn begin(conn: &'a mut Conn) -> Result<Write<'a>, StoreError> {
+        let Conn { client, s } = conn;
+        // READ COMMITTED: each statement sees what committed before it, so
+        // the counter read after the lock is granted is the latest one.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .map_err(err("begin"))?;
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ))
+        .map_err(err("taking the write lock"))?;
+        let next: i64 = tx
+            .query_one(&s.meta_for_update, &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(err("reading the change counter"))?;
+        Ok(Write {
+            tx,
+            s,
+            next_seq: seq_u64(next)?,
+            pairs_delta: 0,
+            obs_delta: 0,
+        })
+    }
+
+    fn commit(mut self) -> Result<u64, StoreError> {
+        let next = seq_i64(self.next_seq)?;
+        self.tx
+            .execute(&self.s.meta_write, &[&next, &self.pairs_delta, &self.obs_delta])
+            .map_err(err("writing the change counter"))?;
+        self.tx.commit().map_err(err("commit"))?;
+        Ok(self.next_seq - 1)
+    }
+
+    /// Recomputes the aggregates of `pairs` (sorted, distinct) from their
+    /// observations; each changed one gets the next sequence number.
+    /// Returns how many changed.
+    fn recompute(&mut self, pairs: &[DirectedPair]) -> Result<usize, StoreError> {
+        if pairs.is_empty() {
+            return Ok(0);
+        }
+        let (froms, tos) = pair_arrays(pairs);
+        let mut records: HashMap<DirectedPair, Vec<TimedPairResult>> = HashMap::with_capacity(pairs.len());
+        for row in self
+            .tx
+            .query(&self.s.obs_of_pairs, &[&froms, &tos])
+            .map_err(err("reading observations"))?
+        {
+            let pair = row_pair(&row)?;
+            let rec: &[u8] = row.try_get(2).map_err(err("reading record"))?;
+            records.entry(pair).or_default().push(record(rec, &pair)?);
+        }
+        let mut old: HashMap<DirectedPair, AggregatedPair> = HashMap::with_capacity(pairs.len());
+        for row in self
+            .tx
+            .query(&self.s.pairs_of_pairs, &[&froms, &tos])
+            .map_err(err("reading aggregates"))?
+        {
+            if let (pair, Some(a)) = row_aggregate(&row)? {
+                old.insert(pair, a);
+            }
+        }
+        let mut up_from = Vec::new();
+        let mut up_to = Vec::new();
+        let mut up_rec: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut up_reporters: Vec<i32> = Vec::new();
+        let mut up_seq: Vec<i64> = Vec::new();
+        for p in pairs {
+            let new = aggregate(records.get(p).map_or(&[][..], |v| &v[..]));
+            let before = old.get(p);
+            let same = match (before, &new) {
+                (Some(o), Some(n)) => o.result == n.result && o.reporters == n.reporters,
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            self.pairs_delta += i64::from(new.is_some()) - i64::from(before.is_some());
+            up_from.push(&p.from.0[..]);
+            up_to.push(&p.to.0[..]);
+            up_rec.push(new.as_ref().map(|n| record_bytes(&n.result)));
+            up_reporters.push(new.map_or(0, |n| i32::try_from(n.reporters).unwrap_or(i32::MAX)));
+            up_seq.push(seq_i64(self.next_seq)?);
+            self.next_seq += 1;
+        }
+        if !up_seq.is_empty() {
+            self.tx
+                .execute(
+                    &self.s.pairs_upsert,
+                    &[&up_from, &up_to, &up_rec, &up_reporters, &up_seq],
+                )
+                .map_err(err("writing aggregates"))?;
+        }
+        Ok(up_seq.len())
+    }
+
+    fn apply(&mut self, reg: &Registration, relax: i64) -> Result<RegisterOutcome, StoreError> {
+        let mut outcome = RegisterOutcome::default();
+        if reg.pairs.is_empty() {
+            return Ok(outcome);
+        }
+        let rep = reg.reporter.to_bytes();
+        let mut distinct: Vec<DirectedPair> = reg.pairs.iter().map(|p| p.pair).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let (froms, tos) = pair_arrays(&distinct);
+        let mut current: BTreeMap<DirectedPair, TimedPairResult> = BTreeMap::new();
+        for row in self
+            .tx
+            .query(&self.s.obs_of_reporter, &[&froms, &tos, &&rep[..]])
+            .map_err(err("reading observations"))?
+        {
+            let pair = row_pair(&row)?;
+            let rec: &[u8] = row.try_get(2).map_err(err("reading record"))?;
+            current.insert(pair, record(rec, &pair)?);
+        }
+        // Applied in the registration's order, as the embedded store does,
+        // so a pair listed twice merges twice.
+        let mut changed: BTreeMap<DirectedPair, TimedPairResult> = BTreeMap::new();
+        let mut added = 0i64;
+        for p in &reg.pairs {
+            let cur = current.get(&p.pair);
+            if let Some(new) = merge_observation(cur, &p.result, relax) {
+                if cur.is_none() {
+                    added += 1;
+                }
+                current.insert(p.pair, new);
+                changed.insert(p.pair, new);
+                outcome.observations_changed += 1;
+            }
+        }
+        if changed.is_empty() {
+            return Ok(outcome);
+        }
+        let touched: Vec<DirectedPair> = changed.keys().copied().collect();
+        let (froms, tos) = pair_arrays(&touched);
+        let recs: Vec<Vec<u8>> = changed.values().map(record_bytes).collect();
+        let newest: Vec<SystemTime> = changed.values().map(|r| system_time(micros(newest_time(r)))).collect();
+        let received = system_time(micros(reg.received));
+        self.tx
+            .execute(
+                &self.s.obs_upsert,
+                &[&froms, &tos, &&rep[..], &recs, &newest, &received],
+            )
+            .map_err(err("writing observations"))?;
+        if added > 0 {
+            self.tx
+                .execute(&self.s.reporter_add, &[&&rep[..], &added])
+                .map_err(err("counting the reporter's observations"))?;
+            self.obs_delta += added;
+        }
+        outcome.aggregates_changed = self.recompute(&touched)?;
+        Ok(outcome)
+    }
+}
+
+/// Where a queued registration's result is delivered.
+type ResultSlot = Arc<(Mutex<Option<Result<RegisterOutcome, String>>>, Condvar)>;
+
+struct Pending {
+    reg: Registration,
+    done: ResultSlot,
+}
+
+/// The coordinator store on a PostgreSQL database shared by replicas.
+pub struct PostgresCoordinatorStore {
+    pool: Pool,
+    min_failure_relax_interval: i64,
+    queue: Mutex<Vec<Pending>>,
+    writer: Mutex<()>,
+}
+
+impl PostgresCoordinatorStore {
+    /// Connects, applies missing migrations, and keeps the connection for
+    /// the pool. Blocking: call it outside async code (`spawn_blocking`).
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_config(parse_url(url)?)
+    }
+
+    pub fn open_config(mut config: Config) -> Result<Self, StoreError> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("dmc");
+        }
+        let mut client = Conn::connect(&config)?;
+        migrate(&mut client)?;
+        let s = Stmts::prepare(&mut client)?;
+        Ok(PostgresCoordinatorStore {
+            pool: Pool {
+                config,
+                state: Mutex::new(PoolState {
+                    idle: vec![Conn { client, s }],
+                    open: 1,
+                }),
+                freed: Condvar::new(),
+            },
+            min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
+            queue: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// Where this store is connected (no password), for logs.
+    pub fn target(&self) -> String {
+        describe(&self.pool.config)
+    }
+
+    /// Applies everything queued in one transaction and delivers results.
+    fn flush(&self) {
+        let batch: Vec<Pending> = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        let result = (|| -> Result<Vec<RegisterOutcome>, StoreError> {
+            let mut pooled = self.pool.get()?;
+            let mut w = Write::begin(pooled.conn())?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for p in &batch {
+                outcomes.push(w.apply(&p.reg, self.min_failure_relax_interval)?);
+            }
+            let cursor = w.commit()?;
+            for o in &mut outcomes {
+                o.cursor = cursor;
+            }
+            Ok(outcomes)
+        })();
+        match result {
+            Ok(outcomes) => {
+                for (p, o) in batch.into_iter().zip(outcomes) {
+                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ok(o));
+                    p.done.1.notify_all();
+                }
+            }
+            Err(e) => {
+                for p in batch {
+                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(e.0.clone()));
+                    p.done.1.notify_all();
+                }
+            }
+        }
+    }
+
+    /// Runs `f` in one REPEATABLE READ, read-only transaction, so the
+    /// counter and the rows it reads come from one snapshot.
+    fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>, &Stmts) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, s } = pooled.conn();
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(err("begin read"))?;
+        let out = f(&mut tx, s)?;
+        tx.commit().map_err(err("end read"))?;
+        Ok(out)
+    }
+}
+
+/// (next_seq, min_valid_cursor, pairs, observations)
+fn read_meta(tx: &mut Transaction<'_>, s: &Stmts) -> Result<(u64, u64, u64, u64), StoreError> {
+    let row = tx.query_one(&s.meta_read, &[]).map_err(err("reading dmc_meta"))?;
+    let g =
+        |i: usize| -> Result<u64, StoreError> { seq_u64(row.try_get::<_, i64>(i).map_err(err("reading dmc_meta"))?) };
+    Ok((g(0)?, g(1)?, g(2)?, g(3)?))
+}
+
+fn live_pairs(tx: &mut Transaction<'_>, s: &Stmts) -> Result<Vec<AggregatedPair>, StoreError> {
+    let rows = tx.query(&s.pairs_live, &[]).map_err(err("reading aggregates"))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let (_, Some(a)) = row_aggregate(row)? {
+            out.push(a);
+        }
+    }
+    // By pair, as the embedded store serves it (bytea order is byte order).
+    out.sort_unstable_by_key(|a| a.pair);
+    Ok(out)
+}
+
+/// Creates or upgrades the schema, under the migration lock.
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction().map_err(err("begin migration"))?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
+         CREATE TABLE IF NOT EXISTS dmc_schema_migrations (
+             version integer PRIMARY KEY,
+             description text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    ))
+    .map_err(err("creating dmc_schema_migrations"))?;
+    let current: Option<i32> = tx
+        .query_one("SELECT max(version) FROM dmc_schema_migrations", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(err("reading dmc_schema_migrations"))?;
+    let current = current.unwrap_or(0);
+    if current > SCHEMA_VERSION {
+        return Err(StoreError(format!(
+            "coordinator store (PostgreSQL): the database's schema is version {current}, newer than this dmc \
+             understands ({SCHEMA_VERSION}); upgrade dmc"
+        )));
+    }
+    for (version, description, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql).map_err(|e| {
+            StoreError(format!(
+                "coordinator store (PostgreSQL): applying migration {version} ({description}): {e}"
+            ))
+        })?;
+        let params: [&(dyn ToSql + Sync); 2] = [version, description];
+        tx.execute(
+            "INSERT INTO dmc_schema_migrations (version, description) VALUES ($1, $2)",
+            &params,
+        )
+        .map_err(err("recording a migration"))?;
+    }
+    tx.commit().map_err(err("committing migrations"))
+}
+
+impl Drop for PostgresCoordinatorStore {
+    fn drop(&mut self) {
+        // A `postgres::Client` closes by blocking on its own runtime, which
+        // panics on an async worker thread (where a server may drop its
+        // last reference): close them on a plain thread.
+        let idle = std::mem::take(&mut self.pool.state.lock().unwrap_or_else(|p| p.into_inner()).idle);
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
+impl CoordinatorStore for PostgresCoordinatorStore {
+    fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError> {
+        let done: ResultSlot = Arc::new((Mutex::new(None), Condvar::new()));
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Pending {
+            reg,
+            done: done.clone(),
+        });
+        loop {
+            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(StoreError);
+            }
+            // Whoever holds the writer lock commits everything queued.
+            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(StoreError);
+            }
+            self.flush();
+        }
+    }
+
+    fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
+        self.read(|tx, s| {
+            let (next, ..) = read_meta(tx, s)?;
+            Ok((live_pairs(tx, s)?, next - 1))
+        })
+    }
+
+    fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError> {
+        self.read(|tx, s| {
+            let (next, min_valid, ..) = read_meta(tx, s)?;
+            let now = next - 1;
+            if cursor < min_valid || cursor > now {
+                return Ok(Delta {
+                    changed: live_pairs(tx, s)?,
+                    removed: Vec::new(),
+                    cursor: now,
+                    full_resync: true,
+                });
+            }
+            let mut delta = Delta {
+                cursor: now,
+                ..Default::default()
+            };
+            let (from, to) = (seq_i64(cursor)?, seq_i64(now)?);
+            for row in tx
+                .query(&s.pairs_since, &[&from, &to, &(to - from)])
+                .map_err(err("reading changes"))?
+            {
+                match row_aggregate(&row)? {
+                    (_, Some(a)) => delta.changed.push(a),
+                    (pair, None) => delta.removed.push(pair),
+                }
+            }
+            Ok(delta)
+        })
+    }
+
+    fn forget_reporter(&self, reporter: Reporter) -> Result<usize, StoreError> {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush();
+        let rep = reporter.to_bytes();
+        let mut pooled = self.pool.get()?;
+        let mut w = Write::begin(pooled.conn())?;
+        let mut pairs = Vec::new();
+        for row in
+            w.tx.query(&w.s.obs_delete_reporter, &[&&rep[..]])
+                .map_err(err("deleting observations"))?
+        {
+            pairs.push(row_pair(&row)?);
+        }
+        w.tx.execute(&w.s.reporter_delete, &[&&rep[..]])
+            .map_err(err("deleting the reporter"))?;
+        w.obs_delta -= pairs.len() as i64;
+        pairs.sort_unstable();
+        pairs.dedup();
+        w.recompute(&pairs)?;
+        w.commit()?;
+        Ok(pairs.len())
+    }
+
+    fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush();
+        let mut pooled = self.pool.get()?;
+        let mut w = Write::begin(pooled.conn())?;
+        // `newest` is floored to the microsecond: select a superset with the
+        // same rounding, then decide exactly on the stored record.
+        let mut stale: Vec<(DirectedPair, [u8; 33])> = Vec::new();
+        for row in
+            w.tx.query(&w.s.obs_stale_candidates, &[&system_time(micros(stale_before))])
+                .map_err(err("finding stale observations"))?
+        {
+            let pair = row_pair(&row)?;
+            let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
+            let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
+            if newest_time(&record(rec, &pair)?) < stale_before {
+                stale.push((pair, node(rep, "reporter")?.0));
+            }
+        }
+        if !stale.is_empty() {
+            let froms: Vec<&[u8]> = stale.iter().map(|(p, _)| &p.from.0[..]).collect();
+            let tos: Vec<&[u8]> = stale.iter().map(|(p, _)| &p.to.0[..]).collect();
+            let reps: Vec<&[u8]> = stale.iter().map(|(_, r)| &r[..]).collect();
+            w.tx.execute(&w.s.obs_delete_many, &[&froms, &tos, &reps])
+                .map_err(err("deleting stale observations"))?;
+            let mut per_reporter: BTreeMap<[u8; 33], i64> = BTreeMap::new();
+            for (_, r) in &stale {
+                *per_reporter.entry(*r).or_default() += 1;
+            }
+            let reps: Vec<&[u8]> = per_reporter.keys().map(|r| &r[..]).collect();
+            let counts: Vec<i64> = per_reporter.values().copied().collect();
+            w.tx.execute(&w.s.reporter_sub, &[&reps, &counts])
+                .map_err(err("counting reporters' observations"))?;
+            w.tx.execute(&w.s.reporter_prune, &[])
+                .map_err(err("removing reporters without observations"))?;
+            w.obs_delta -= stale.len() as i64;
+        }
+        let created_from = seq_i64(w.next_seq)?;
+        let mut pairs: Vec<DirectedPair> = stale.iter().map(|(p, _)| *p).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        w.recompute(&pairs)?;
+        // Tombstones left by earlier cleanups expire (this one's stay until
+        // the next); cursors before the newest expired one resync in full.
+        let expired: Option<i64> =
+            w.tx.query_one(&w.s.tombstones_expire, &[&created_from])
+                .and_then(|r| r.try_get(0))
+                .map_err(err("expiring tombstones"))?;
+        if let Some(max_expired) = expired {
+            w.tx.execute(&w.s.min_cursor_raise, &[&max_expired])
+                .map_err(err("raising the minimum valid cursor"))?;
+        }
+        w.commit()?;
+        Ok(stale.len())
+    }
+
+    fn stats(&self) -> Result<CoordinatorStats, StoreError> {
+        self.read(|tx, s| {
+            let (next, _, pairs, observations) = read_meta(tx, s)?;
+            let reporters: i64 = tx
+                .query_one(&s.reporter_count, &[])
+                .and_then(|r| r.try_get(0))
+                .map_err(err("counting reporters"))?;
+            Ok(CoordinatorStats {
+                pairs,
+                observations,
+                reporters: reporters.max(0) as u64,
+                cursor: next - 1,
+            })
+        })
+    }
+
+    fn cursor(&self) -> Result<u64, StoreError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, s } = pooled.conn();
+        let next: i64 = client
+            .query_one(&s.meta_read, &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(err("reading the cursor"))?;
+        Ok(seq_u64(next)? - 1)
+    }
+}
+
+/// A throwaway database for tests and benchmarks: `CREATE DATABASE` on the
+/// server that `admin_url` reaches, dropped (with its connections) when
+/// this value is dropped.
+pub struct ScratchDatabase {
+    admin: Config,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates `<prefix>_<pid>_<time>_<n>`.
+    pub fn create(admin_url: &str, prefix: &str) -> Result<Self, StoreError> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let mut admin = parse_url(admin_url)?;
+        if admin.get_connect_timeout().is_none() {
+            admin.connect_timeout(Duration::from_secs(10));
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "{}_{}_{nanos}_{}",
+            prefix
+                .to_ascii_lowercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut client = admin
+            .connect(NoTls)
+            .map_err(|e| StoreError(format!("connecting to {}: {e}", describe(&admin))))?;
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .map_err(|e| StoreError(format!("CREATE DATABASE {name} on {}: {e}", describe(&admin))))?;
+        let url = url_with_dbname(admin_url, &name);
+        Ok(ScratchDatabase { admin, name, url })
+    }
+
+    /// A connection string for the scratch database (the admin one's
+    /// host, user and options).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.admin.connect(NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// `url` with its database replaced by `dbname`, in URL or key=value form.
+pub fn url_with_dbname(url: &str, dbname: &str) -> String {
+    let url = url.trim();
+    if let Some(scheme_end) = url.find("://") {
+        let rest_start = scheme_end + 3;
+        let rest = &url[rest_start..];
+        let query = rest.find('?').map(|i| &rest[i..]).unwrap_or("");
+        let before_query = &rest[..rest.len() - query.len()];
+        let authority = before_query.split('/').next().unwrap_or("");
+        format!("{}{authority}/{dbname}{query}", &url[..rest_start])
+    } else {
+        format!("{url} dbname={dbname}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dbname_is_replaced_in_both_forms() {
+        assert_eq!(
+            url_with_dbname("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(url_with_dbname("postgresql://h", "x"), "postgresql://h/x");
+        assert_eq!(url_with_dbname("postgres://h/?a=b", "x"), "postgres://h/x?a=b");
+        assert_eq!(url_with_dbname("host=/tmp user=u", "x"), "host=/tmp user=u dbname=x");
+        assert_eq!(
+            parse_url(&url_with_dbname("host=/tmp dbname=a", "x"))
+                .unwrap()
+                .get_dbname(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_named_without_echoing_them() {
+        let e = parse_url("").unwrap_err().0;
+        assert!(e.contains("database_url"), "{e}");
+        let e = parse_url("postgres://user:s3cret@host:notaport/db").unwrap_err().0;
+        assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn micros_floor_and_order() {
+        assert_eq!(micros(Timestamp::from_raw(1_999)), 1);
+        assert_eq!(micros(Timestamp::from_raw(-1)), -1);
+        assert!(micros(Timestamp::ZERO) < 0);
+        assert_eq!(micros(Timestamp::from_raw(i128::MAX)), 9_000_000_000_000 * 1_000_000);
+        let t = system_time(micros(Timestamp::from_unix_secs(-5)));
+        assert_eq!(UNIX_EPOCH.duration_since(t).unwrap(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn describe_hides_the_password() {
+        let c = parse_url("postgres://alice:s3cret@db.example:6543/coord").unwrap();
+        assert_eq!(describe(&c), "alice@db.example:6543/coord");
+    }
+}

@@ -1,0 +1,640 @@
+//! One conformance suite for every `CoordinatorStore`: each property is a
+//! function over `&dyn CoordinatorStore`, run against the embedded (redb)
+//! store always and against PostgreSQL when `DMC_TEST_DATABASE_URL` names a
+//! server where it may create databases (each test creates its own scratch
+//! database and drops it at the end). Without the variable the PostgreSQL
+//! tests print `SKIPPED <name>: DMC_TEST_DATABASE_URL not set` and return.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dmc_core::aggregate::Reporter;
+use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_store::coordinator::{AggregatedPair, CoordinatorStore, RedbCoordinatorStore, Registration};
+use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
+
+// ---------------------------------------------------------------- inputs
+
+fn node(i: u16) -> NodeId {
+    let mut k = [3u8; 33];
+    k[0] = 2;
+    k[1..3].copy_from_slice(&i.to_be_bytes());
+    NodeId(k)
+}
+
+fn pair(a: u16, b: u16) -> DirectedPair {
+    DirectedPair::new(node(a), node(b))
+}
+
+fn success(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
+    PairSnapshot {
+        pair: p,
+        result: TimedPairResult {
+            success_time: Timestamp::from_unix_secs(t),
+            success_amt_msat: amt,
+            ..Default::default()
+        },
+    }
+}
+
+fn failure(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
+    PairSnapshot {
+        pair: p,
+        result: TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(t),
+            fail_amt_msat: amt,
+            ..Default::default()
+        },
+    }
+}
+
+fn reg(reporter: Reporter, pairs: Vec<PairSnapshot>) -> Registration {
+    Registration {
+        reporter,
+        pairs,
+        received: Timestamp::from_unix_secs(2_000),
+    }
+}
+
+fn sorted_snapshot(s: &dyn CoordinatorStore) -> Vec<AggregatedPair> {
+    let mut v = s.snapshot().unwrap().0;
+    v.sort_by_key(|a| a.pair);
+    v
+}
+
+fn pairs_of(v: &[AggregatedPair]) -> Vec<DirectedPair> {
+    let mut p: Vec<DirectedPair> = v.iter().map(|a| a.pair).collect();
+    p.sort_unstable();
+    p
+}
+
+// ------------------------------------------------------------ properties
+
+/// Per-reporter merge, the aggregate across reporters, LND's import
+/// normalisation, idempotent re-sends, stats.
+fn register_merge_normalise(s: &dyn CoordinatorStore) {
+    assert_eq!(s.cursor().unwrap(), 0);
+    assert_eq!(s.snapshot().unwrap(), (Vec::new(), 0));
+    let (r1, r2) = (Reporter::Node(node(100)), Reporter::Node(node(101)));
+    let out = s
+        .register(reg(
+            r1,
+            vec![success(pair(1, 2), 5_000, 1000), success(pair(2, 3), 7_000, 1000)],
+        ))
+        .unwrap();
+    assert_eq!(
+        (out.observations_changed, out.aggregates_changed, out.cursor),
+        (2, 2, 2)
+    );
+    // A second reporter's higher failure 30 s later is not dropped by the
+    // relax interval (that guards one sender only).
+    let out = s.register(reg(r2, vec![failure(pair(1, 2), 9_000, 1030)])).unwrap();
+    assert_eq!(
+        (out.observations_changed, out.aggregates_changed, out.cursor),
+        (1, 1, 3)
+    );
+    let snap = sorted_snapshot(s);
+    assert_eq!(pairs_of(&snap), vec![pair(1, 2), pair(2, 3)]);
+    let p12 = snap[0];
+    assert_eq!(p12.reporters, 2);
+    assert_eq!((p12.result.fail_amt_msat, p12.result.success_amt_msat), (9_000, 5_000));
+    assert_eq!(p12.newest, Timestamp::from_unix_secs(1030));
+    // Within one reporter, LND's relax rule drops a higher failure 30 s later.
+    let out = s.register(reg(r2, vec![failure(pair(1, 2), 20_000, 1060)])).unwrap();
+    assert_eq!((out.observations_changed, out.cursor), (0, 3));
+    // Re-sending identical data changes nothing and moves no cursor.
+    let out = s.register(reg(r2, vec![failure(pair(1, 2), 9_000, 1030)])).unwrap();
+    assert_eq!(
+        (out.observations_changed, out.aggregates_changed, out.cursor),
+        (0, 0, 3)
+    );
+    // An inconsistent record (success above a failure) is normalised as
+    // LND's import does: the failure moves just above the success.
+    let both = PairSnapshot {
+        pair: pair(4, 5),
+        result: TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(100),
+            fail_amt_msat: 1_000,
+            success_time: Timestamp::from_unix_secs(110),
+            success_amt_msat: 5_000,
+        },
+    };
+    let r3 = Reporter::Unattributed;
+    let out = s.register(reg(r3, vec![both])).unwrap();
+    assert_eq!((out.aggregates_changed, out.cursor), (1, 4));
+    let p45 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(4, 5)).unwrap();
+    assert_eq!((p45.result.success_amt_msat, p45.result.fail_amt_msat), (5_000, 5_001));
+    assert_eq!(p45.reporters, 1);
+    // A pair listed twice in one registration merges twice, in order.
+    let out = s
+        .register(reg(
+            r3,
+            vec![success(pair(6, 7), 1_000, 500), success(pair(6, 7), 3_000, 600)],
+        ))
+        .unwrap();
+    assert_eq!((out.observations_changed, out.aggregates_changed), (2, 1));
+    let p67 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(6, 7)).unwrap();
+    assert_eq!(
+        (p67.result.success_amt_msat, p67.newest),
+        (3_000, Timestamp::from_unix_secs(600))
+    );
+    // An empty registration is harmless.
+    assert_eq!(s.register(reg(r1, Vec::new())).unwrap().observations_changed, 0);
+    let st = s.stats().unwrap();
+    assert_eq!((st.pairs, st.observations, st.reporters, st.cursor), (4, 5, 3, 5));
+    assert_eq!(s.cursor().unwrap(), 5);
+}
+
+/// Deltas hold exactly what changed after the cursor; an unknown (future)
+/// cursor gets a full resync.
+fn delta_since_cursor(s: &dyn CoordinatorStore) {
+    let d = s.changes_since(0).unwrap();
+    assert!(!d.full_resync && d.changed.is_empty() && d.removed.is_empty());
+    assert_eq!(d.cursor, 0);
+    let r = Reporter::Node(node(100));
+    let c1 = s
+        .register(reg(
+            r,
+            vec![success(pair(1, 2), 1_000, 1000), success(pair(2, 3), 1_000, 1000)],
+        ))
+        .unwrap()
+        .cursor;
+    let c2 = s
+        .register(reg(r, vec![success(pair(3, 4), 1_000, 1001)]))
+        .unwrap()
+        .cursor;
+    let c3 = s
+        .register(reg(r, vec![success(pair(1, 2), 2_000, 1002)]))
+        .unwrap()
+        .cursor;
+    assert!(c1 < c2 && c2 < c3);
+    let all = s.changes_since(0).unwrap();
+    assert!(!all.full_resync);
+    assert_eq!(all.cursor, c3);
+    // Each pair once, with its latest value, in change order.
+    let order: Vec<DirectedPair> = all.changed.iter().map(|a| a.pair).collect();
+    assert_eq!(order, vec![pair(2, 3), pair(3, 4), pair(1, 2)]);
+    assert_eq!(all.changed[2].result.success_amt_msat, 2_000);
+    let d = s.changes_since(c1).unwrap();
+    assert_eq!(
+        d.changed.iter().map(|a| a.pair).collect::<Vec<_>>(),
+        vec![pair(3, 4), pair(1, 2)]
+    );
+    let d = s.changes_since(c2).unwrap();
+    assert_eq!(d.changed.iter().map(|a| a.pair).collect::<Vec<_>>(), vec![pair(1, 2)]);
+    assert_eq!(d.changed[0], sorted_snapshot(s)[0]);
+    let d = s.changes_since(c3).unwrap();
+    assert!(!d.full_resync && d.changed.is_empty() && d.removed.is_empty());
+    // A cursor this store never issued: the whole snapshot.
+    for bad in [c3 + 1, u64::MAX] {
+        let d = s.changes_since(bad).unwrap();
+        assert!(d.full_resync, "cursor {bad}");
+        assert_eq!(d.cursor, c3);
+        assert_eq!(pairs_of(&d.changed), vec![pair(1, 2), pair(2, 3), pair(3, 4)]);
+    }
+}
+
+/// Forgetting a reporter removes its observations and recomputes the
+/// aggregates it backed, as if it had never reported.
+fn forget_reporter_recomputes(s: &dyn CoordinatorStore) {
+    let (r1, r2) = (Reporter::Node(node(100)), Reporter::Node(node(101)));
+    s.register(reg(r1, vec![success(pair(1, 2), 5_000, 1000)])).unwrap();
+    s.register(reg(
+        r2,
+        vec![failure(pair(1, 2), 9_000, 1030), success(pair(8, 9), 1_000, 1000)],
+    ))
+    .unwrap();
+    let only_r1 = {
+        let d = tempfile::tempdir().unwrap();
+        let e = RedbCoordinatorStore::open(&d.path().join("c.redb")).unwrap();
+        e.register(reg(r1, vec![success(pair(1, 2), 5_000, 1000)])).unwrap();
+        sorted_snapshot(&e)
+    };
+    let before = s.cursor().unwrap();
+    assert_eq!(s.forget_reporter(Reporter::Node(node(555))).unwrap(), 0);
+    assert_eq!(s.cursor().unwrap(), before, "forgetting nobody changes nothing");
+    assert_eq!(s.forget_reporter(r2).unwrap(), 2);
+    assert_eq!(sorted_snapshot(s), only_r1);
+    let d = s.changes_since(before).unwrap();
+    assert!(!d.full_resync);
+    assert_eq!(pairs_of(&d.changed), vec![pair(1, 2)]);
+    assert_eq!(d.changed[0].reporters, 1);
+    assert_eq!(d.changed[0].result.fail_amt_msat, 0);
+    assert_eq!(d.removed, vec![pair(8, 9)]);
+    let st = s.stats().unwrap();
+    assert_eq!((st.pairs, st.observations, st.reporters), (1, 1, 1));
+    // Forgetting twice is a no-op.
+    assert_eq!(s.forget_reporter(r2).unwrap(), 0);
+    // Reporting again after being forgotten starts from nothing.
+    s.register(reg(r2, vec![success(pair(8, 9), 2_000, 1100)])).unwrap();
+    let p89 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(8, 9)).unwrap();
+    assert_eq!((p89.result.success_amt_msat, p89.reporters), (2_000, 1));
+    assert_eq!(s.stats().unwrap().reporters, 2);
+}
+
+/// Cleanup drops stale observations, leaves tombstones that the next
+/// cleanup expires (then older cursors resync in full), and a pair that
+/// comes back after removal is served as changed, not removed.
+fn cleanup_tombstones_full_resync(s: &dyn CoordinatorStore) {
+    let (r1, r2) = (Reporter::Unattributed, Reporter::Node(node(101)));
+    s.register(reg(
+        r1,
+        vec![
+            success(pair(1, 2), 5_000, 1000),
+            success(pair(2, 3), 5_000, 5000),
+            success(pair(3, 4), 5_000, 1000),
+        ],
+    ))
+    .unwrap();
+    // 3→4 is also backed by a fresh observation from r2: it stays.
+    s.register(reg(r2, vec![success(pair(3, 4), 7_000, 4000)])).unwrap();
+    let before = s.cursor().unwrap();
+    // Exactly at the boundary nothing is stale (strictly older only).
+    assert_eq!(s.cleanup(Timestamp::from_unix_secs(1000)).unwrap(), 0);
+    assert_eq!(s.cursor().unwrap(), before);
+    assert_eq!(s.cleanup(Timestamp::from_unix_secs(2000)).unwrap(), 2);
+    let d = s.changes_since(before).unwrap();
+    assert!(!d.full_resync);
+    assert_eq!(d.removed, vec![pair(1, 2)]);
+    assert_eq!(pairs_of(&d.changed), vec![pair(3, 4)]);
+    assert_eq!(d.changed[0].reporters, 1);
+    assert_eq!(pairs_of(&sorted_snapshot(s)), vec![pair(2, 3), pair(3, 4)]);
+    let st = s.stats().unwrap();
+    assert_eq!((st.pairs, st.observations, st.reporters), (2, 2, 2));
+    let after_first = s.cursor().unwrap();
+
+    // A removed pair reported again: served as changed, never as removed.
+    let t = s
+        .register(reg(r2, vec![success(pair(1, 2), 1_000, 6000)]))
+        .unwrap()
+        .cursor;
+    let d = s.changes_since(before).unwrap();
+    assert!(!d.full_resync);
+    assert!(d.removed.is_empty(), "{:?}", d.removed);
+    assert_eq!(pairs_of(&d.changed), vec![pair(1, 2), pair(3, 4)]);
+    // Removed once more (r2 forgotten), then the second cleanup expires the
+    // tombstones left before it: cursors older than them resync in full.
+    s.forget_reporter(r2).unwrap();
+    let d = s.changes_since(t).unwrap();
+    assert_eq!(d.removed, vec![pair(1, 2), pair(3, 4)]);
+    assert!(d.changed.is_empty());
+    // Each pair once, however often it was removed and re-added.
+    let d = s.changes_since(before).unwrap();
+    assert_eq!(d.removed, vec![pair(1, 2), pair(3, 4)]);
+    assert!(d.changed.is_empty());
+    let pre_cleanup = s.cursor().unwrap();
+    assert_eq!(s.cleanup(Timestamp::from_unix_secs(2000)).unwrap(), 0);
+    for old in [before, after_first, t] {
+        let d = s.changes_since(old).unwrap();
+        assert!(d.full_resync, "cursor {old}");
+        assert_eq!(pairs_of(&d.changed), vec![pair(2, 3)]);
+        assert!(d.removed.is_empty());
+    }
+    // A cursor taken after the expired tombstone is still served a delta.
+    let d = s.changes_since(pre_cleanup).unwrap();
+    assert!(!d.full_resync && d.changed.is_empty() && d.removed.is_empty());
+    // Removing everything leaves an empty store with a live cursor.
+    assert_eq!(s.cleanup(Timestamp::from_unix_secs(10_000)).unwrap(), 1);
+    let d = s.changes_since(pre_cleanup).unwrap();
+    assert_eq!(d.removed, vec![pair(2, 3)]);
+    let st = s.stats().unwrap();
+    assert_eq!((st.pairs, st.observations, st.reporters), (0, 0, 0));
+    assert!(s.snapshot().unwrap().0.is_empty());
+}
+
+fn durability_before(s: &dyn CoordinatorStore) -> (Vec<AggregatedPair>, u64) {
+    let r = Reporter::Node(node(100));
+    for i in 0..20u16 {
+        s.register(reg(r, vec![success(pair(i, i + 1), 1_000 + i as u64, 1000 + i as i64)]))
+            .unwrap();
+    }
+    s.forget_reporter(Reporter::Node(node(7))).unwrap();
+    s.register(reg(Reporter::Unattributed, vec![failure(pair(0, 1), 500, 2000)]))
+        .unwrap();
+    (sorted_snapshot(s), s.cursor().unwrap())
+}
+
+/// What was acknowledged is there after reopening, and the cursor goes on
+/// from where it was (no sequence number reused).
+fn reopen_durability(open: &dyn Fn() -> Box<dyn CoordinatorStore>) {
+    let (snap, cursor) = {
+        let s = open();
+        durability_before(&*s)
+    };
+    let s = open();
+    assert_eq!(sorted_snapshot(&*s), snap);
+    assert_eq!(s.cursor().unwrap(), cursor);
+    let st = s.stats().unwrap();
+    assert_eq!(
+        (st.pairs, st.observations, st.reporters, st.cursor),
+        (20, 21, 2, cursor)
+    );
+    let d = s.changes_since(cursor - 1).unwrap();
+    assert_eq!(pairs_of(&d.changed), vec![pair(0, 1)]);
+    let next = s
+        .register(reg(Reporter::Unattributed, vec![success(pair(40, 41), 1, 3000)]))
+        .unwrap();
+    assert_eq!(next.cursor, cursor + 1);
+}
+
+/// Many writers on the same pairs, spread over `stores` (replicas of one
+/// database, or one store), while a reader follows deltas on the last one:
+/// the end state equals applying each reporter's registrations in its own
+/// order on `fresh`, every registration's cursor grows per writer, and the
+/// reader's deltas, applied as they came, rebuild the final snapshot.
+fn concurrent_writers_equal_sequential(stores: &[&dyn CoordinatorStore], fresh: &dyn CoordinatorStore) {
+    const WRITERS: u16 = 6;
+    const PER_WRITER: u16 = 25;
+    let regs = |k: u16| -> Vec<Registration> {
+        (0..PER_WRITER)
+            .map(|i| {
+                let t = 1000 + (i as i64) * 7 + k as i64;
+                let rep = if k == 0 {
+                    Reporter::Unattributed
+                } else {
+                    Reporter::Node(node(200 + k))
+                };
+                reg(
+                    rep,
+                    vec![
+                        success(pair(i % 5, 50), 1_000 * (i as u64 + 1) + k as u64, t),
+                        failure(pair(50, i % 3), 500 + i as u64 * 3 + k as u64, t),
+                        if (i + k).is_multiple_of(4) {
+                            failure(pair(i % 5, 50), 700 + i as u64, t + 1)
+                        } else {
+                            success(pair(60 + k, 61), 10 + i as u64, t)
+                        },
+                    ],
+                )
+            })
+            .collect()
+    };
+    for k in 0..WRITERS {
+        for r in regs(k) {
+            fresh.register(r).unwrap();
+        }
+    }
+    let expected = sorted_snapshot(fresh);
+
+    let done = AtomicBool::new(false);
+    let follower = stores[stores.len() - 1];
+    let mut view: BTreeMap<DirectedPair, AggregatedPair> = BTreeMap::new();
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|k| {
+                let s = stores[k as usize % stores.len()];
+                let chunk = regs(k);
+                scope.spawn(move || {
+                    let mut last = 0;
+                    for r in chunk {
+                        let c = s.register(r).unwrap().cursor;
+                        assert!(c >= last, "writer {k}: cursor went back from {last} to {c}");
+                        last = c;
+                    }
+                })
+            })
+            .collect();
+        let reader = scope.spawn(|| {
+            let mut cursor = 0;
+            let mut view = BTreeMap::new();
+            let mut follow = |cursor: &mut u64| {
+                let d = follower.changes_since(*cursor).unwrap();
+                assert!(!d.full_resync, "no cleanup ran: a delta, never a resync");
+                assert!(d.cursor >= *cursor);
+                for a in d.changed {
+                    view.insert(a.pair, a);
+                }
+                for p in d.removed {
+                    view.remove(&p);
+                }
+                *cursor = d.cursor;
+            };
+            while !done.load(Ordering::Acquire) {
+                follow(&mut cursor);
+            }
+            follow(&mut cursor);
+            view
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        view = reader.join().unwrap();
+    });
+    for s in stores {
+        assert_eq!(sorted_snapshot(*s), expected, "lost or reordered update");
+    }
+    assert_eq!(
+        view.into_values().collect::<Vec<_>>(),
+        expected,
+        "the followed deltas skipped a change"
+    );
+    let st = stores[0].stats().unwrap();
+    assert_eq!(st.pairs, expected.len() as u64);
+    assert_eq!(st.reporters, WRITERS as u64);
+}
+
+// --------------------------------------------------------------- backends
+
+fn embedded(dir: &tempfile::TempDir) -> RedbCoordinatorStore {
+    RedbCoordinatorStore::open(&dir.path().join("coordinator.redb")).unwrap()
+}
+
+/// The admin URL, or a `SKIPPED` line naming the test (written past the
+/// test harness's capture, so it shows in `cargo test` output).
+fn pg_admin_url(test: &str) -> Option<String> {
+    match std::env::var("DMC_TEST_DATABASE_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: DMC_TEST_DATABASE_URL not set");
+            None
+        }
+    }
+}
+
+fn scratch(test: &str) -> Option<ScratchDatabase> {
+    let url = pg_admin_url(test)?;
+    Some(ScratchDatabase::create(&url, "dmc_test").unwrap_or_else(|e| panic!("{test}: {e}")))
+}
+
+fn pg(db: &ScratchDatabase) -> PostgresCoordinatorStore {
+    PostgresCoordinatorStore::open(db.url()).unwrap()
+}
+
+/// One embedded and one PostgreSQL test per property taking one store.
+macro_rules! on_one_store {
+    ($($prop:ident => $embedded:ident, $postgres:ident;)*) => {$(
+        #[test]
+        fn $embedded() {
+            let dir = tempfile::tempdir().unwrap();
+            $prop(&embedded(&dir));
+        }
+
+        #[test]
+        fn $postgres() {
+            let Some(db) = scratch(stringify!($postgres)) else { return };
+            $prop(&pg(&db));
+        }
+    )*};
+}
+
+on_one_store! {
+    register_merge_normalise => embedded_register_merge_normalise, postgres_register_merge_normalise;
+    delta_since_cursor => embedded_delta_since_cursor, postgres_delta_since_cursor;
+    forget_reporter_recomputes => embedded_forget_reporter_recomputes, postgres_forget_reporter_recomputes;
+    cleanup_tombstones_full_resync => embedded_cleanup_tombstones_full_resync, postgres_cleanup_tombstones_full_resync;
+}
+
+#[test]
+fn embedded_reopen_durability() {
+    let dir = tempfile::tempdir().unwrap();
+    reopen_durability(&|| Box::new(embedded(&dir)));
+}
+
+#[test]
+fn postgres_reopen_durability() {
+    let Some(db) = scratch("postgres_reopen_durability") else {
+        return;
+    };
+    reopen_durability(&|| Box::new(pg(&db)));
+}
+
+#[test]
+fn embedded_concurrent_writers_equal_sequential() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    concurrent_writers_equal_sequential(&[&embedded(&d1)], &embedded(&d2));
+}
+
+/// Two replicas (two stores, each with its own pool) on one database.
+#[test]
+fn postgres_concurrent_writers_equal_sequential() {
+    let Some(db) = scratch("postgres_concurrent_writers_equal_sequential") else {
+        return;
+    };
+    let Some(fresh) = scratch("postgres_concurrent_writers_equal_sequential") else {
+        return;
+    };
+    let (a, b) = (pg(&db), pg(&db));
+    concurrent_writers_equal_sequential(&[&a, &b], &pg(&fresh));
+}
+
+/// The PostgreSQL results equal the embedded store's, pair for pair.
+#[test]
+fn postgres_equals_embedded_on_the_same_input() {
+    let Some(db) = scratch("postgres_equals_embedded_on_the_same_input") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (p, e) = (pg(&db), embedded(&dir));
+    for s in [&p as &dyn CoordinatorStore, &e] {
+        durability_before(s);
+        s.cleanup(Timestamp::from_unix_secs(1005)).unwrap();
+        s.register(reg(Reporter::Node(node(9)), vec![failure(pair(3, 4), 1, 1500)]))
+            .unwrap();
+    }
+    assert_eq!(sorted_snapshot(&p), sorted_snapshot(&e));
+    assert_eq!(p.cursor().unwrap(), e.cursor().unwrap());
+    assert_eq!(p.stats().unwrap(), e.stats().unwrap());
+    for c in 0..=p.cursor().unwrap() + 1 {
+        let (mut a, mut b) = (p.changes_since(c).unwrap(), e.changes_since(c).unwrap());
+        if a.full_resync {
+            a.changed.sort_by_key(|x| x.pair);
+            b.changed.sort_by_key(|x| x.pair);
+        }
+        assert_eq!(a, b, "changes since {c}");
+    }
+}
+
+// ------------------------------------------------- PostgreSQL specifics
+
+/// Replicas starting together on an empty database: the schema is created
+/// once, and reopening applies nothing again.
+#[test]
+fn postgres_migrations_concurrent_open_idempotent() {
+    let Some(db) = scratch("postgres_migrations_concurrent_open_idempotent") else {
+        return;
+    };
+    std::thread::scope(|scope| {
+        let opens: Vec<_> = (0..4).map(|_| scope.spawn(|| pg(&db))).collect();
+        for o in opens {
+            o.join().unwrap();
+        }
+    });
+    let s = pg(&db);
+    s.register(reg(Reporter::Unattributed, vec![success(pair(1, 2), 1, 1000)]))
+        .unwrap();
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let rows = c
+        .query("SELECT version FROM dmc_schema_migrations ORDER BY version", &[])
+        .unwrap();
+    let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![dmc_store::postgres::SCHEMA_VERSION]);
+    assert_eq!(
+        c.query_one("SELECT count(*) FROM dmc_meta", &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        1
+    );
+    // A database from a newer dmc is refused, naming both versions.
+    c.execute(
+        "INSERT INTO dmc_schema_migrations (version, description) VALUES (999, 'future')",
+        &[],
+    )
+    .unwrap();
+    let e = PostgresCoordinatorStore::open(db.url()).err().expect("refused").0;
+    assert!(e.contains("999") && e.contains("upgrade dmc"), "{e}");
+}
+
+/// Bad connection strings and unreachable servers give one clear error,
+/// never the password. Needs no server.
+#[test]
+fn postgres_bad_urls_are_refused_clearly() {
+    let e = PostgresCoordinatorStore::open("mysql://nope").err().expect("refused").0;
+    assert!(e.contains("database_url"), "{e}");
+    let e = PostgresCoordinatorStore::open("postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=2")
+        .err()
+        .expect("refused")
+        .0;
+    assert!(e.contains("u@127.0.0.1:1/db") && !e.contains("s3cret"), "{e}");
+}
+
+/// The schema holds what an operator would look at: readable times and
+/// the derived counts.
+#[test]
+fn postgres_schema_is_inspectable() {
+    let Some(db) = scratch("postgres_schema_is_inspectable") else {
+        return;
+    };
+    let s = pg(&db);
+    s.register(Registration {
+        reporter: Reporter::Node(node(100)),
+        pairs: vec![success(pair(1, 2), 1_000, 1_700_000_000)],
+        received: Timestamp::from_unix_secs(1_700_000_100),
+    })
+    .unwrap();
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let row = c
+        .query_one(
+            "SELECT extract(epoch FROM newest)::bigint, extract(epoch FROM received)::bigint, length(record), \
+             length(reporter) FROM dmc_observations",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i32>(2),
+            row.get::<_, i32>(3)
+        ),
+        (1_700_000_000, 1_700_000_100, 48, 33)
+    );
+    let row = c
+        .query_one("SELECT next_seq, pairs, observations FROM dmc_meta", &[])
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, i64>(2)),
+        (2, 1, 1)
+    );
+}
