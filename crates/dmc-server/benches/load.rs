@@ -56,19 +56,7 @@ fn record(rng: &mut Rng, now: i64) -> TimedPairResult {
 }
 
 fn wire(p: &PairSnapshot) -> ecrpc::PairHistory {
-    let h = dmc_core::rpc::PairData::from_result(&p.result);
-    ecrpc::PairHistory {
-        node_from: p.pair.from.0.to_vec(),
-        node_to: p.pair.to.0.to_vec(),
-        history: Some(ecrpc::PairData {
-            fail_time: h.fail_time,
-            fail_amt_sat: h.fail_amt_sat,
-            fail_amt_msat: h.fail_amt_msat,
-            success_time: h.success_time,
-            success_amt_sat: h.success_amt_sat,
-            success_amt_msat: h.success_amt_msat,
-        }),
-    }
+    dmc_proto::pair_to_proto(&dmc_core::rpc::PairHistory::from_snapshot(p))
 }
 
 /// Synthetic but valid keys for growing the store beyond the real graph.

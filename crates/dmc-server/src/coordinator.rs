@@ -128,7 +128,7 @@ impl CachedSnapshot {
                     self.pairs
                         .chunks(self.batch.max(1))
                         .map(|chunk| dmc_proto::ecrpc::QueryAggregatedMissionControlResponse {
-                            pairs: chunk.iter().map(|a| crate::grpc::to_wire(&lnd_pair(a))).collect(),
+                            pairs: chunk.iter().map(|a| crate::grpc::pair_to_proto(&lnd_pair(a))).collect(),
                         })
                         .collect(),
                 )

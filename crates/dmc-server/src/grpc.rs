@@ -20,37 +20,7 @@ pub fn status(e: ApiError) -> Status {
     }
 }
 
-pub fn to_core(p: &ecrpc::PairHistory) -> dmc_core::rpc::PairHistory {
-    let h = p.history.unwrap_or_default();
-    dmc_core::rpc::PairHistory {
-        node_from: p.node_from.clone(),
-        node_to: p.node_to.clone(),
-        history: dmc_core::rpc::PairData {
-            fail_time: h.fail_time,
-            fail_amt_sat: h.fail_amt_sat,
-            fail_amt_msat: h.fail_amt_msat,
-            success_time: h.success_time,
-            success_amt_sat: h.success_amt_sat,
-            success_amt_msat: h.success_amt_msat,
-        },
-    }
-}
-
-pub fn to_wire(p: &dmc_core::rpc::PairHistory) -> ecrpc::PairHistory {
-    let h = &p.history;
-    ecrpc::PairHistory {
-        node_from: p.node_from.clone(),
-        node_to: p.node_to.clone(),
-        history: Some(ecrpc::PairData {
-            fail_time: h.fail_time,
-            fail_amt_sat: h.fail_amt_sat,
-            fail_amt_msat: h.fail_amt_msat,
-            success_time: h.success_time,
-            success_amt_sat: h.success_amt_sat,
-            success_amt_msat: h.success_amt_msat,
-        }),
-    }
-}
+pub use dmc_proto::{pair_from_proto, pair_to_proto};
 
 pub struct EcService {
     pub coordinator: Arc<Coordinator>,
@@ -67,7 +37,7 @@ impl ExternalCoordinator for EcService {
         let remote = request
             .remote_addr()
             .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
-        let pairs: Vec<_> = request.get_ref().pairs.iter().map(to_core).collect();
+        let pairs: Vec<_> = request.get_ref().pairs.iter().map(pair_from_proto).collect();
         let c = self.coordinator.clone();
         let r = tokio::task::spawn_blocking(move || c.register_unsigned(pairs, &remote))
             .await

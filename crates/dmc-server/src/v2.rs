@@ -14,13 +14,13 @@ use serde_json::Value;
 use tonic::{Request, Status};
 
 use crate::coordinator::{ApiError, Coordinator, Registered};
-use crate::grpc::{status, to_core, to_wire};
+use crate::grpc::{pair_from_proto, pair_to_proto, status};
 
 /// Decodes a signed body and registers it.
 fn register(c: &Coordinator, body: &[u8], signature: &str) -> Result<Registered, ApiError> {
     let decoded = pb::RegistrationBody::decode(body)
         .map_err(|e| ApiError::Invalid(format!("body: not a RegistrationBody: {e}")))?;
-    let pairs = decoded.pairs.iter().map(to_core).collect();
+    let pairs = decoded.pairs.iter().map(pair_from_proto).collect();
     c.register_signed(
         body,
         signature,
@@ -79,7 +79,7 @@ impl pb::coordinator_server::Coordinator for V2Service {
             .changed
             .iter()
             .map(|a| pb::AggregatedPair {
-                pair: Some(to_wire(&crate::coordinator::lnd_pair(a))),
+                pair: Some(pair_to_proto(&crate::coordinator::lnd_pair(a))),
                 reporters: a.reporters,
                 age_seconds: if a.newest.is_zero() {
                     0
