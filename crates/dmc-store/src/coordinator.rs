@@ -19,7 +19,7 @@
 //! the commit that contains its registration has reached the disk.
 
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use dmc_core::aggregate::{aggregate, merge_observation, newest_time, Reporter};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
@@ -184,17 +184,81 @@ fn decode_agg(pair: DirectedPair, v: &[u8]) -> Option<(AggregatedPair, u64)> {
 /// Where a queued registration's result is delivered.
 type ResultSlot = Arc<(Mutex<Option<Result<RegisterOutcome, String>>>, Condvar)>;
 
-struct Pending {
-    reg: Registration,
-    done: ResultSlot,
+/// Results of one batch: per registration, or one error for the whole batch.
+pub(crate) type BatchResult = Result<Vec<Result<RegisterOutcome, String>>, StoreError>;
+
+/// Group commit, shared by both stores: concurrent registrations queue up,
+/// and whoever takes the writer lock commits the whole queue in one
+/// transaction (through the store's `commit` function), then hands every
+/// waiting caller its result.
+pub(crate) struct GroupCommit {
+    queue: Mutex<Vec<(Registration, ResultSlot)>>,
+    writer: Mutex<()>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new() -> Self {
+        GroupCommit {
+            queue: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Queues `reg` and returns once a commit containing it has finished.
+    pub(crate) fn register(
+        &self,
+        reg: Registration,
+        commit: impl Fn(&[Registration]) -> BatchResult,
+    ) -> Result<RegisterOutcome, StoreError> {
+        let done: ResultSlot = Arc::new((Mutex::new(None), Condvar::new()));
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((reg, done.clone()));
+        loop {
+            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(StoreError);
+            }
+            // Whoever holds the writer lock commits everything queued,
+            // ours included if it was queued before the drain.
+            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(StoreError);
+            }
+            self.flush(&commit);
+        }
+    }
+
+    /// Takes the writer lock after committing whatever is queued, for
+    /// writes that are not registrations (forget, cleanup).
+    pub(crate) fn lock_flushed(&self, commit: impl Fn(&[Registration]) -> BatchResult) -> MutexGuard<'_, ()> {
+        let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush(&commit);
+        w
+    }
+
+    fn flush(&self, commit: &impl Fn(&[Registration]) -> BatchResult) {
+        let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        let (regs, slots): (Vec<Registration>, Vec<ResultSlot>) = batch.into_iter().unzip();
+        let results: Vec<Result<RegisterOutcome, String>> = match commit(&regs) {
+            Ok(outcomes) => outcomes,
+            Err(e) => vec![Err(e.0); slots.len()],
+        };
+        for (slot, r) in slots.into_iter().zip(results) {
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            slot.1.notify_all();
+        }
+    }
 }
 
 /// The embedded coordinator store (redb, fsync on commit).
 pub struct RedbCoordinatorStore {
     db: Database,
     min_failure_relax_interval: i64,
-    queue: Mutex<Vec<Pending>>,
-    writer: Mutex<()>,
+    group: GroupCommit,
 }
 
 impl RedbCoordinatorStore {
@@ -217,8 +281,7 @@ impl RedbCoordinatorStore {
         Ok(RedbCoordinatorStore {
             db,
             min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
-            queue: Mutex::new(Vec::new()),
-            writer: Mutex::new(()),
+            group: GroupCommit::new(),
         })
     }
 
@@ -346,46 +409,26 @@ impl RedbCoordinatorStore {
         Ok(outcome)
     }
 
-    /// Applies everything queued, in one durable transaction.
-    fn flush(&self) {
-        let batch: Vec<Pending> = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        if batch.is_empty() {
-            return;
+    /// Applies a batch of registrations in one durable transaction.
+    fn commit_batch(&self, batch: &[Registration]) -> BatchResult {
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        let mut next_seq = Self::next_seq(&tx)?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for reg in batch {
+            outcomes.push(self.apply(&tx, reg, &mut next_seq).map_err(|e| e.0));
         }
-        let result = (|| -> Result<Vec<Result<RegisterOutcome, String>>, StoreError> {
-            let tx = self.db.begin_write().map_err(err("begin write"))?;
-            let mut next_seq = Self::next_seq(&tx)?;
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for p in &batch {
-                outcomes.push(self.apply(&tx, &p.reg, &mut next_seq).map_err(|e| e.0));
-            }
-            Self::set_next_seq(&tx, next_seq)?;
-            tx.commit().map_err(err("commit"))?;
-            let cursor = next_seq - 1;
-            Ok(outcomes
-                .into_iter()
-                .map(|o| {
-                    o.map(|mut o| {
-                        o.cursor = cursor;
-                        o
-                    })
+        Self::set_next_seq(&tx, next_seq)?;
+        tx.commit().map_err(err("commit"))?;
+        let cursor = next_seq - 1;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                o.map(|mut o| {
+                    o.cursor = cursor;
+                    o
                 })
-                .collect())
-        })();
-        match result {
-            Ok(outcomes) => {
-                for (p, o) in batch.into_iter().zip(outcomes) {
-                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(o);
-                    p.done.1.notify_all();
-                }
-            }
-            Err(e) => {
-                for p in batch {
-                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(e.0.clone()));
-                    p.done.1.notify_all();
-                }
-            }
-        }
+            })
+            .collect())
     }
 
     fn read_snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
@@ -411,23 +454,7 @@ impl RedbCoordinatorStore {
 
 impl CoordinatorStore for RedbCoordinatorStore {
     fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError> {
-        let done: ResultSlot = Arc::new((Mutex::new(None), Condvar::new()));
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Pending {
-            reg,
-            done: done.clone(),
-        });
-        loop {
-            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(StoreError);
-            }
-            // Whoever holds the writer lock commits everything queued,
-            // ours included if it was queued before the drain.
-            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(StoreError);
-            }
-            self.flush();
-        }
+        self.group.register(reg, |b| self.commit_batch(b))
     }
 
     fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
@@ -485,8 +512,7 @@ impl CoordinatorStore for RedbCoordinatorStore {
     }
 
     fn forget_reporter(&self, reporter: Reporter) -> Result<usize, StoreError> {
-        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.flush();
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let rep = reporter.to_bytes();
         let tx = self.db.begin_write().map_err(err("begin write"))?;
         let mut pairs = Vec::new();
@@ -520,8 +546,7 @@ impl CoordinatorStore for RedbCoordinatorStore {
     }
 
     fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
-        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.flush();
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let tx = self.db.begin_write().map_err(err("begin write"))?;
         let mut stale: Vec<(DirectedPair, [u8; 33])> = Vec::new();
         {

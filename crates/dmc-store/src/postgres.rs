@@ -49,7 +49,7 @@
 //! for the session if the server has it `off`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::postgres::config::Host;
@@ -59,8 +59,8 @@ use dmc_core::aggregate::{aggregate, merge_observation, newest_time, Reporter};
 use dmc_core::{DirectedPair, NodeId, TimedPairResult, Timestamp};
 
 use crate::coordinator::{
-    decode_record, encode_record, AggregatedPair, CoordinatorStats, CoordinatorStore, Delta, RegisterOutcome,
-    Registration, RECORD_LEN,
+    decode_record, encode_record, AggregatedPair, BatchResult, CoordinatorStats, CoordinatorStore, Delta, GroupCommit,
+    RegisterOutcome, Registration, RECORD_LEN,
 };
 use crate::StoreError;
 
@@ -613,20 +613,11 @@ impl<'a> Write<'a> {
     }
 }
 
-/// Where a queued registration's result is delivered.
-type ResultSlot = Arc<(Mutex<Option<Result<RegisterOutcome, String>>>, Condvar)>;
-
-struct Pending {
-    reg: Registration,
-    done: ResultSlot,
-}
-
 /// The coordinator store on a PostgreSQL database shared by replicas.
 pub struct PostgresCoordinatorStore {
     pool: Pool,
     min_failure_relax_interval: i64,
-    queue: Mutex<Vec<Pending>>,
-    writer: Mutex<()>,
+    group: GroupCommit,
 }
 
 impl PostgresCoordinatorStore {
@@ -656,8 +647,7 @@ impl PostgresCoordinatorStore {
                 freed: Condvar::new(),
             },
             min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
-            queue: Mutex::new(Vec::new()),
-            writer: Mutex::new(()),
+            group: GroupCommit::new(),
         })
     }
 
@@ -666,39 +656,22 @@ impl PostgresCoordinatorStore {
         describe(&self.pool.config)
     }
 
-    /// Applies everything queued in one transaction and delivers results.
-    fn flush(&self) {
-        let batch: Vec<Pending> = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        if batch.is_empty() {
-            return;
+    /// Applies a batch of registrations in one transaction.
+    fn commit_batch(&self, batch: &[Registration]) -> BatchResult {
+        let mut pooled = self.pool.get()?;
+        let mut w = Write::begin(pooled.conn())?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for reg in batch {
+            outcomes.push(w.apply(reg, self.min_failure_relax_interval)?);
         }
-        let result = (|| -> Result<Vec<RegisterOutcome>, StoreError> {
-            let mut pooled = self.pool.get()?;
-            let mut w = Write::begin(pooled.conn())?;
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for p in &batch {
-                outcomes.push(w.apply(&p.reg, self.min_failure_relax_interval)?);
-            }
-            let cursor = w.commit()?;
-            for o in &mut outcomes {
+        let cursor = w.commit()?;
+        Ok(outcomes
+            .into_iter()
+            .map(|mut o| {
                 o.cursor = cursor;
-            }
-            Ok(outcomes)
-        })();
-        match result {
-            Ok(outcomes) => {
-                for (p, o) in batch.into_iter().zip(outcomes) {
-                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ok(o));
-                    p.done.1.notify_all();
-                }
-            }
-            Err(e) => {
-                for p in batch {
-                    *p.done.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(e.0.clone()));
-                    p.done.1.notify_all();
-                }
-            }
-        }
+                Ok(o)
+            })
+            .collect())
     }
 
     /// Runs `f` in one REPEATABLE READ, read-only transaction, so the
@@ -792,22 +765,7 @@ impl Drop for PostgresCoordinatorStore {
 
 impl CoordinatorStore for PostgresCoordinatorStore {
     fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError> {
-        let done: ResultSlot = Arc::new((Mutex::new(None), Condvar::new()));
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Pending {
-            reg,
-            done: done.clone(),
-        });
-        loop {
-            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(StoreError);
-            }
-            // Whoever holds the writer lock commits everything queued.
-            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(StoreError);
-            }
-            self.flush();
-        }
+        self.group.register(reg, |b| self.commit_batch(b))
     }
 
     fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
@@ -848,8 +806,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     }
 
     fn forget_reporter(&self, reporter: Reporter) -> Result<usize, StoreError> {
-        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.flush();
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let rep = reporter.to_bytes();
         let mut pooled = self.pool.get()?;
         let mut w = Write::begin(pooled.conn())?;
@@ -871,8 +828,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     }
 
     fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
-        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.flush();
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
         let mut w = Write::begin(pooled.conn())?;
         // `newest` is floored to the microsecond: select a superset with the
