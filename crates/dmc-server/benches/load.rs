@@ -78,6 +78,49 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
+type EcClient = ecrpc::external_coordinator_client::ExternalCoordinatorClient<tonic::transport::Channel>;
+type V2Client = pb::coordinator_client::CoordinatorClient<tonic::transport::Channel>;
+
+/// Starts `dmc serve` in-process on loopback ports (TLS on, no rate limit)
+/// and connects both clients trusting its generated certificate.
+fn start_server(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    database_url: Option<String>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), String>>,
+    EcClient,
+    V2Client,
+) {
+    let mut cfg = dmc_server::ServerConfig::with_data_dir(dir.to_path_buf());
+    cfg.grpc_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.requests_per_minute = u32::MAX;
+    cfg.database_url = database_url;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(dmc_server::serve(cfg, move |b| tx.send(b).unwrap(), async move {
+        let _ = stop_rx.await;
+    }));
+    let bound = rx.recv_timeout(Duration::from_secs(60)).expect("server bound");
+    let pem = std::fs::read_to_string(dir.join("tls.cert")).unwrap();
+    let channel = rt.block_on(async {
+        tonic::transport::Endpoint::from_shared(format!("https://{}", bound.grpc))
+            .unwrap()
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+                    .domain_name("localhost"),
+            )
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    });
+    (stop_tx, server, EcClient::new(channel.clone()), V2Client::new(channel))
+}
+
 fn main() {
     let max_pairs: usize = std::env::var("DMC_LOAD_MAX_PAIRS")
         .ok()
@@ -110,33 +153,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut cfg = dmc_server::ServerConfig::with_data_dir(dir.path().to_path_buf());
-    cfg.grpc_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.requests_per_minute = u32::MAX;
-    cfg.database_url = database_url.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(dmc_server::serve(cfg, move |b| tx.send(b).unwrap(), async move {
-        let _ = stop_rx.await;
-    }));
-    let bound = rx.recv_timeout(Duration::from_secs(30)).expect("server bound");
-    let pem = std::fs::read_to_string(dir.path().join("tls.cert")).unwrap();
-    let channel = rt.block_on(async {
-        tonic::transport::Endpoint::from_shared(format!("https://{}", bound.grpc))
-            .unwrap()
-            .tls_config(
-                tonic::transport::ClientTlsConfig::new()
-                    .ca_certificate(tonic::transport::Certificate::from_pem(pem))
-                    .domain_name("localhost"),
-            )
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    });
-    let mut ec = ecrpc::external_coordinator_client::ExternalCoordinatorClient::new(channel.clone());
-    let mut v2 = pb::coordinator_client::CoordinatorClient::new(channel);
+    let (stop_tx, server, mut ec, mut v2) = start_server(&rt, dir.path(), database_url.clone());
     let now = now_secs();
     let mut rng = Rng(7);
 
@@ -329,33 +346,7 @@ fn main() {
         let d = store.changes_since(cur.saturating_sub(900)).unwrap();
         println!("(store-level delta of {} pairs: {})", d.changed.len(), ms(t.elapsed()));
         drop(store);
-        let mut cfg = dmc_server::ServerConfig::with_data_dir(dir.path().to_path_buf());
-        cfg.grpc_listen = "127.0.0.1:0".parse().unwrap();
-        cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
-        cfg.requests_per_minute = u32::MAX;
-        cfg.database_url = database_url.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (_stop2, stop_rx2) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(dmc_server::serve(cfg, move |b| tx.send(b).unwrap(), async move {
-            let _ = stop_rx2.await;
-        }));
-        let bound = rx.recv_timeout(Duration::from_secs(60)).expect("server bound");
-        let pem = std::fs::read_to_string(dir.path().join("tls.cert")).unwrap();
-        let channel = rt.block_on(async {
-            tonic::transport::Endpoint::from_shared(format!("https://{}", bound.grpc))
-                .unwrap()
-                .tls_config(
-                    tonic::transport::ClientTlsConfig::new()
-                        .ca_certificate(tonic::transport::Certificate::from_pem(pem))
-                        .domain_name("localhost"),
-                )
-                .unwrap()
-                .connect()
-                .await
-                .unwrap()
-        });
-        let mut ec = ecrpc::external_coordinator_client::ExternalCoordinatorClient::new(channel.clone());
-        let mut v2 = pb::coordinator_client::CoordinatorClient::new(channel);
+        let (_stop2, _server2, mut ec, mut v2) = start_server(&rt, dir.path(), database_url.clone());
         measure(&rt, &mut ec, &mut v2, &mut rng, &format!("{backend}: grown"));
     }
     // Stop the servers before the scratch database is dropped.
