@@ -294,6 +294,11 @@ impl Graph {
         &self.channels
     }
 
+    /// Indices of the channels between two nodes (either order), in file order.
+    pub fn channels_between(&self, a: u32, b: u32) -> &[u32] {
+        self.by_pair.get(&(a.min(b), a.max(b))).map_or(&[], |v| v.as_slice())
+    }
+
     pub fn alias(&self, id: &NodeId) -> Option<&str> {
         self.index.get(id).map(|i| self.aliases[*i as usize].as_str())
     }

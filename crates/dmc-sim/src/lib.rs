@@ -11,6 +11,7 @@ pub mod network;
 pub mod payment;
 pub mod rng;
 pub mod scenario;
+pub mod traffic;
 
 pub use network::{BalanceModel, Network};
 pub use payment::{pay, PaymentRecord, Sender, SimConfig};

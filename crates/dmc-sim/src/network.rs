@@ -81,7 +81,15 @@ pub struct Network {
     pub rejecting_receivers: Vec<NodeId>,
     /// Channel indices of each node.
     node_channels: Vec<Vec<u32>>,
+    /// While a journal is open: each touched channel's balance before its first change.
+    journal: Option<Vec<(u32, [u64; 2])>>,
 }
+
+/// One sender's private view of the world: how its own settled payments
+/// moved each channel (msat added to node1's side), applied on top of the
+/// balances everyone else sees. Lets several arms pay on one shared world
+/// without their payments touching each other.
+pub type Overlay = HashMap<u32, i64>;
 
 impl Network {
     /// Balances drawn from `model`, deterministic for `seed`.
@@ -108,7 +116,86 @@ impl Network {
             faults: HashMap::new(),
             enforced: HashMap::new(),
             rejecting_receivers: Vec::new(),
+            journal: None,
         }
+    }
+
+    /// Both sides' spendable msat of channel `ci`: `[node1 → node2, node2 → node1]`.
+    pub fn balances(&self, ci: u32) -> [u64; 2] {
+        self.balance[ci as usize]
+    }
+
+    /// Sets channel `ci` so that `dir`'s side holds `fraction` of the capacity
+    /// (a rebalance or swap by its owner; the capacity is unchanged).
+    pub fn refill(&mut self, ci: u32, dir: usize, fraction: f64) {
+        let cap = self.graph.channels()[ci as usize].capacity_sat.saturating_mul(1000);
+        let side = ((cap as f64 * fraction.clamp(0.0, 1.0)) as u64).min(cap);
+        self.record(ci);
+        self.balance[ci as usize][dir] = side;
+        self.balance[ci as usize][1 - dir] = cap - side;
+    }
+
+    fn record(&mut self, ci: u32) {
+        if let Some(j) = &mut self.journal {
+            if !j.iter().any(|(c, _)| *c == ci) {
+                j.push((ci, self.balance[ci as usize]));
+            }
+        }
+    }
+
+    /// Runs `f` on the world as `overlay` sees it, then stores what `f`
+    /// changed in `overlay` and puts the world back as it was. Every HTLC
+    /// `f` adds must be resolved when it returns (as [`crate::pay`] does).
+    pub fn with_overlay<R>(&mut self, overlay: &mut Overlay, f: impl FnOnce(&mut Network) -> R) -> R {
+        let mut world: Vec<(u32, [u64; 2])> = Vec::with_capacity(overlay.len());
+        for (&ci, &d) in overlay.iter() {
+            let b = self.balance[ci as usize];
+            world.push((ci, b));
+            let total = b[0] + b[1];
+            let b0 = (b[0] as i128 + d as i128).clamp(0, total as i128) as u64;
+            self.balance[ci as usize] = [b0, total - b0];
+        }
+        self.journal = Some(Vec::new());
+        let r = f(self);
+        let journal = self.journal.take().unwrap_or_default();
+        for (ci, before) in journal {
+            if !world.iter().any(|(c, _)| *c == ci) {
+                world.push((ci, before));
+            }
+        }
+        for (ci, w) in world {
+            let now = self.balance[ci as usize];
+            let d = now[0] as i64 - w[0] as i64;
+            if d == 0 {
+                overlay.remove(&ci);
+            } else {
+                overlay.insert(ci, d);
+            }
+            self.balance[ci as usize] = w;
+        }
+        r
+    }
+
+    /// The channel a forwarding node uses for `amt` towards the same peer:
+    /// the requested one if it can carry the amount, else another channel to
+    /// that peer that can (non-strict forwarding, as LND, CLN and LDK do).
+    pub(crate) fn forwarding_channel(&self, ci: u32, dir: usize, amt: u64) -> (u32, usize) {
+        if self.balance[ci as usize][dir] >= amt {
+            return (ci, dir);
+        }
+        let ch = &self.graph.channels()[ci as usize];
+        let from = if dir == 0 { ch.node1 } else { ch.node2 };
+        for &alt in self.graph.channels_between(ch.node1, ch.node2) {
+            let a = &self.graph.channels()[alt as usize];
+            let adir = usize::from(a.node1 != from);
+            let usable = a.policies[adir].is_some_and(|p| {
+                !p.disabled && amt >= p.min_htlc_msat && p.max_htlc_msat.is_none_or(|m| amt <= m)
+            });
+            if usable && self.balance[alt as usize][adir] >= amt && self.fault(alt).is_none() {
+                return (alt, adir);
+            }
+        }
+        (ci, dir)
     }
 
     /// Sets the balance each side can send: `from`'s side gets `from_msat`.
@@ -165,16 +252,19 @@ impl Network {
 
     /// Takes `amt` out of `dir`'s side (an HTLC is added).
     pub(crate) fn lock(&mut self, ci: u32, dir: usize, amt: u64) {
+        self.record(ci);
         self.balance[ci as usize][dir] -= amt;
     }
 
     /// Gives a locked amount back (the HTLC failed).
     pub(crate) fn unlock(&mut self, ci: u32, dir: usize, amt: u64) {
+        self.record(ci);
         self.balance[ci as usize][dir] += amt;
     }
 
     /// Moves a locked amount to the other side (the HTLC settled).
     pub(crate) fn settle(&mut self, ci: u32, dir: usize, amt: u64) {
+        self.record(ci);
         self.balance[ci as usize][1 - dir] += amt;
     }
 

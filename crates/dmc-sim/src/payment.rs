@@ -108,6 +108,10 @@ impl PaymentRecord {
 pub struct Sender {
     pub node: NodeId,
     pub mc: MissionControl,
+    /// Route by the true balances instead of mission control: a hop's
+    /// probability is 1 if some channel of the pair can carry the amount
+    /// now, else 0 (the experiment's floor; no real sender can do this).
+    pub oracle: bool,
     next_attempt_id: u64,
 }
 
@@ -116,6 +120,7 @@ impl Sender {
         Sender {
             node,
             mc: MissionControl::new(Some(node), config),
+            oracle: false,
             next_attempt_id: 0,
         }
     }
@@ -209,6 +214,11 @@ pub fn pay(
             let Some((ci, dir)) = net.direction(hop.chan_id, &from) else {
                 failure = Some((c as u8, FailureCode::UnknownNextPeer));
                 break;
+            };
+            let (ci, dir) = if c > 0 {
+                net.forwarding_channel(ci, dir, amt)
+            } else {
+                (ci, dir)
             };
             if c > 0 {
                 if let Some(HopFault::Closed) = net.fault(ci) {
@@ -349,7 +359,14 @@ fn request_route(
     req.cltv_limit = pathfind::DEFAULT_MAX_TOTAL_TIMELOCK - final_cltv_delta as u32;
     req.local_bandwidth_msat = net.local_bandwidth(&sender.node);
     let prober = sender.mc.prober(now);
-    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| prober.probability(from, to, amt, cap);
+    let graph = routing.graph();
+    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| {
+        if sender.oracle {
+            true_probability(net, graph, from, to, amt)
+        } else {
+            prober.probability(from, to, amt, cap)
+        }
+    };
     let mut max_amt = remaining;
     loop {
         req.amt_msat = max_amt;
@@ -377,4 +394,21 @@ fn request_route(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// 1 if a channel from `from` to `to` with an enabled policy can carry `amt`
+/// right now, else 0: what a sender knowing every balance would estimate.
+fn true_probability(net: &Network, graph: &dmc_graph::Graph, from: &NodeId, to: &NodeId, amt: u64) -> f64 {
+    let (Some(a), Some(b)) = (graph.node_index(from), graph.node_index(to)) else {
+        return 0.0;
+    };
+    for &ci in graph.channels_between(a, b) {
+        let ch = &graph.channels()[ci as usize];
+        let dir = usize::from(ch.node1 != a);
+        let enabled = ch.policies[dir].is_some_and(|p| !p.disabled);
+        if enabled && net.spendable(ci, dir) >= amt && net.fault(ci).is_none() {
+            return 1.0;
+        }
+    }
+    0.0
 }
