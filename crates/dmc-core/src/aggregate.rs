@@ -9,7 +9,9 @@
 //! pure function of per-reporter state, removing a reporter and recomputing
 //! gives the aggregate as if it had never reported.
 
-use crate::state::{import_pair, TimedPairResult};
+use crate::node::DirectedPair;
+use crate::rpc::PairHistory;
+use crate::state::{import_pair, PairSnapshot, TimedPairResult};
 use crate::time::{DurationNs, Timestamp};
 use crate::NodeId;
 
@@ -96,6 +98,24 @@ pub fn aggregate(records: &[TimedPairResult]) -> Option<Aggregate> {
     })
 }
 
+/// An aggregate as the coordinator serves it (v2 `Query`, ecrpc's
+/// `QueryAggregatedMissionControl`, `/v2/snapshot`): the pair as
+/// `lncli querymc` prints it.
+pub fn served_pair(pair: DirectedPair, result: &TimedPairResult) -> PairHistory {
+    PairHistory::from_snapshot(&PairSnapshot { pair, result: *result })
+}
+
+/// A served pair's `age_seconds`: whole seconds from `newest` (the store
+/// serves [`newest_time`] of the aggregate) to `now`; 0 when there is no
+/// time or it lies ahead.
+pub fn age_seconds(newest: Timestamp, now: Timestamp) -> i64 {
+    if newest.is_zero() {
+        0
+    } else {
+        now.sub(newest).max(0) / 1_000_000_000
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +181,21 @@ mod tests {
             None,
             "re-sending changes nothing"
         );
+    }
+
+    #[test]
+    fn served_as_querymc_prints_it() {
+        let pair = DirectedPair::new(NodeId([2; 33]), NodeId([3; 33]));
+        let r = aggregate(&[succ(5_500, 100), fail(9_000, 90)]).unwrap().result;
+        let p = served_pair(pair, &r);
+        assert_eq!((p.node_from, p.node_to), (vec![2; 33], vec![3; 33]));
+        assert_eq!(p.history, crate::rpc::PairData::from_result(&r));
+        assert_eq!((p.history.success_amt_sat, p.history.success_amt_msat), (5, 5_500));
+        assert_eq!(p.history.fail_time, 90);
+        let t = Timestamp::from_unix_secs;
+        assert_eq!(age_seconds(newest_time(&r), t(161)), 61);
+        assert_eq!(age_seconds(t(200), t(100)), 0);
+        assert_eq!(age_seconds(Timestamp::ZERO, t(100)), 0);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! * [`rpc`]: import validation, `loadmc` sanitising, the JSON lncli prints (§3, §8),
 //! * [`estimator`]: the apriori and bimodal estimators (§4),
 //! * [`mission_control`]: the whole, driven by explicit inputs,
+//! * [`sync_plan`]: `dmc sync`'s import of coordinator data into a wallet
+//!   (what to take, then `XImportMissionControl`), shared with the simulator,
 //! * [`codec`]: a compact binary form of raw results and imports for storage.
 //!
 //! No I/O, no clock, no async: every input, time included, is an argument.
@@ -27,6 +29,7 @@ pub mod node;
 pub mod rpc;
 pub mod signmsg;
 pub mod state;
+pub mod sync_plan;
 pub mod time;
 
 pub use estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};

@@ -79,6 +79,12 @@ impl PairHistory {
     }
 }
 
+/// `QueryMissionControl`'s pairs for these records (what `lncli querymc`
+/// prints; give it [`crate::MissionControl::snapshot`]).
+pub fn query_mc_pairs(pairs: &[PairSnapshot]) -> Vec<PairHistory> {
+    pairs.iter().map(PairHistory::from_snapshot).collect()
+}
+
 /// `lncli querymc` output for these pairs.
 pub fn query_mc_json(pairs: &[PairSnapshot]) -> Json {
     Json::object([(

@@ -13,7 +13,8 @@
 //! own knowledge) → sanitise and validate → skip pairs that bring nothing
 //! newer than what lnd holds (LND's import would otherwise zero an existing
 //! success amount, spec §3.2) → `XImportMissionControl` in batches, `force`
-//! off → store the new cursor only after every batch was accepted.
+//! off → store the new cursor only after every batch was accepted. The
+//! choice of pairs is [`dmc_core::sync_plan`], which the simulator runs too.
 //!
 //! Transient failures (lnd or the coordinator down, rate limits) are
 //! retried with exponential backoff; wrong flags, files and credentials
@@ -25,8 +26,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dmc_core::json::Json;
-use dmc_core::node::{encode_hex, NodeId};
+use dmc_core::node::NodeId;
 use dmc_core::rpc::{self, PairData, PairHistory};
+use dmc_core::sync_plan::{by_pair, key_of, prepare_import, validate_pair, PairKey, Refusals};
 use dmc_proto::dmc::coordinator::v2 as pb;
 use prost::Message;
 use secp256k1::SecretKey;
@@ -277,59 +279,11 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-type PairKey = (NodeId, NodeId);
-
-fn key_of(p: &PairHistory) -> Option<PairKey> {
-    Some((
-        NodeId::from_bytes_unchecked(&p.node_from).ok()?,
-        NodeId::from_bytes_unchecked(&p.node_to).ok()?,
-    ))
-}
-
-/// lnd's mission control by pair.
-pub fn by_pair(pairs: &[PairHistory]) -> HashMap<PairKey, PairData> {
-    pairs.iter().filter_map(|p| Some((key_of(p)?, p.history))).collect()
-}
-
 /// Pairs imported earlier that lnd no longer holds: lnd keeps imports in
 /// memory only and never drops a pair otherwise, so any such pair means a
 /// restart or `resetmc`.
 pub fn lost_imports(imported: &HashMap<PairKey, ImportedTimes>, node_mc: &HashMap<PairKey, PairData>) -> usize {
     imported.keys().filter(|k| !node_mc.contains_key(k)).count()
-}
-
-/// Why a pair was left out, with up to three examples for the log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Refusals {
-    pub count: usize,
-    pub examples: Vec<String>,
-}
-
-impl Refusals {
-    fn add(&mut self, why: String) {
-        self.count += 1;
-        if self.examples.len() < 3 {
-            self.examples.push(why);
-        }
-    }
-}
-
-/// LND's import validation plus a curve check on both keys; the pair after
-/// lncli's loadmc sanitising.
-fn validate_pair(mut p: PairHistory) -> std::result::Result<(PairHistory, rpc::PairData), String> {
-    rpc::sanitize_loadmc(std::slice::from_mut(&mut p));
-    for (name, b) in [("node_from", &p.node_from), ("node_to", &p.node_to)] {
-        NodeId::from_bytes(b).map_err(|e| format!("{name} {}: {e}", encode_hex(b)))?;
-    }
-    let s = rpc::to_pair_snapshot(&p)?;
-    // The times as the import will apply them (0 where a side is dropped).
-    let t = |ts: dmc_core::Timestamp| if ts.is_zero() { 0 } else { ts.unix_secs() };
-    let effective = rpc::PairData {
-        fail_time: t(s.result.fail_time),
-        success_time: t(s.result.success_time),
-        ..p.history
-    };
-    Ok((p, effective))
 }
 
 /// The pairs an export sends, and what it left out.
@@ -389,56 +343,6 @@ pub fn prepare_export(
             }
             Err(e) => plan.invalid.add(e),
         }
-    }
-    plan
-}
-
-/// The pairs an import applies, and what it left out.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImportPlan {
-    pub pairs: Vec<PairHistory>,
-    pub received: usize,
-    pub own_dropped: usize,
-    /// Pairs lnd already holds as recently: not sent, but lnd is relied on
-    /// to keep them (so they go into the import ledger too).
-    pub not_newer: Vec<PairHistory>,
-    pub invalid: Refusals,
-}
-
-/// Chooses what to import from the coordinator's `pairs` (pure; see the
-/// module doc). `node_mc`: what lnd holds now, if known.
-pub fn prepare_import(
-    pairs: &[PairHistory],
-    self_node: Option<&NodeId>,
-    node_mc: Option<&HashMap<PairKey, PairData>>,
-) -> ImportPlan {
-    let mut plan = ImportPlan {
-        received: pairs.len(),
-        ..Default::default()
-    };
-    for p in pairs {
-        if let Some(me) = self_node {
-            if p.node_from == me.0 || p.node_to == me.0 {
-                plan.own_dropped += 1;
-                continue;
-            }
-        }
-        let (p, eff) = match validate_pair(p.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                plan.invalid.add(e);
-                continue;
-            }
-        };
-        if let (Some(mc), Some(k)) = (node_mc, key_of(&p)) {
-            if let Some(have) = mc.get(&k) {
-                if eff.fail_time <= have.fail_time && eff.success_time <= have.success_time {
-                    plan.not_newer.push(p);
-                    continue;
-                }
-            }
-        }
-        plan.pairs.push(p);
     }
     plan
 }
@@ -851,39 +755,6 @@ mod tests {
             .iter()
             .all(|p| p.history.fail_time == 0 && p.history.fail_amt_msat == 0));
         assert_eq!(plan.pairs.len(), 2); // 1→2 (success part) and 2→3
-    }
-
-    #[test]
-    fn import_drops_own_pairs_and_what_lnd_knows_as_recently() {
-        let me = key(9);
-        let theirs = vec![
-            pair(9, 1, success(NOW, 1000)),      // from me
-            pair(1, 9, failure(NOW, 1000)),      // to me
-            pair(1, 2, success(NOW - 10, 2000)), // lnd has it newer
-            pair(2, 3, success(NOW - 10, 2000)), // newer than lnd's
-            pair(3, 4, failure(NOW - 10, 3000)), // unknown to lnd
-            pair(4, 5, PairData::default()),     // invalid
-        ];
-        let node = by_pair(&[pair(1, 2, success(NOW - 5, 1000)), pair(2, 3, success(NOW - 60, 1000))]);
-        let plan = prepare_import(&theirs, Some(&me), Some(&node));
-        assert_eq!(plan.received, 6);
-        assert_eq!(plan.own_dropped, 2);
-        assert_eq!(plan.not_newer, vec![theirs[2].clone()]);
-        assert_eq!(plan.invalid.count, 1);
-        let got: Vec<_> = plan
-            .pairs
-            .iter()
-            .map(|p| (p.node_from.clone(), p.node_to.clone()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (key(2).0.to_vec(), key(3).0.to_vec()),
-                (key(3).0.to_vec(), key(4).0.to_vec())
-            ]
-        );
-        // Without knowing the node, nothing is dropped as own.
-        assert_eq!(prepare_import(&theirs, None, None).pairs.len(), 5);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   every call must carry them in hex in the `macaroon` header, otherwise
 //!   the call fails with Unauthenticated and lnd's wording;
 //! * a dmc-core [`MissionControl`] behind `QueryMissionControl`,
-//!   `XImportMissionControl` (LND's validation and merge, all or nothing)
+//!   `XImportMissionControl` (LND's validation and merge, all or nothing:
+//!   [`dmc_core::sync_plan::apply_import`])
 //!   and `GetMissionControlConfig`;
 //! * `GetInfo` with the node's key and network, and `SignMessage` with the
 //!   node's secret key in LND's format ([`dmc_core::signmsg::sign_message`]).
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use dmc_core::mission_control::{MissionControl, MissionControlConfig};
 use dmc_core::node::NodeId;
 use dmc_core::rpc::{self, PairHistory};
+use dmc_core::sync_plan::apply_import;
 use secp256k1::SecretKey;
 use sha2::{Digest, Sha256};
 use tonic::{Code, Request, Response, Status};
@@ -246,14 +248,12 @@ impl TestLnd {
 
     /// Imports pairs as `XImportMissionControl` would (validated, force off).
     pub fn seed(&self, pairs: &[PairHistory]) -> Result<(), rpc::ImportError> {
-        let snaps = rpc::validate_import(pairs)?;
-        self.mc().import_pairs(&snaps, false);
-        Ok(())
+        apply_import(&mut self.mc(), pairs, false).map(|_| ())
     }
 
     /// What `QueryMissionControl` answers now.
     pub fn pairs(&self) -> Vec<PairHistory> {
-        self.mc().snapshot().iter().map(PairHistory::from_snapshot).collect()
+        rpc::query_mc_pairs(&self.mc().snapshot())
     }
 
     /// Every `XImportMissionControl` request received so far.
@@ -341,10 +341,9 @@ impl routerrpc::router_server::Router for Service {
         &self,
         _: Request<routerrpc::QueryMissionControlRequest>,
     ) -> Result<Response<routerrpc::QueryMissionControlResponse>, Status> {
-        let pairs = lock(&self.0.mc)
-            .snapshot()
+        let pairs = rpc::query_mc_pairs(&lock(&self.0.mc).snapshot())
             .iter()
-            .map(|s| pair_to_router(&PairHistory::from_snapshot(s)))
+            .map(pair_to_router)
             .collect();
         Ok(Response::new(routerrpc::QueryMissionControlResponse { pairs }))
     }
@@ -356,8 +355,7 @@ impl routerrpc::router_server::Router for Service {
         let r = request.into_inner();
         let pairs: Vec<PairHistory> = r.pairs.iter().map(pair_from_router).collect();
         // lnd returns validation errors as plain errors: gRPC code Unknown.
-        let snaps = rpc::validate_import(&pairs).map_err(|e| Status::new(Code::Unknown, e.0))?;
-        lock(&self.0.mc).import_pairs(&snaps, r.force);
+        apply_import(&mut lock(&self.0.mc), &pairs, r.force).map_err(|e| Status::new(Code::Unknown, e.0))?;
         lock(&self.0.imports).push(ImportCall { pairs, force: r.force });
         Ok(Response::new(routerrpc::XImportMissionControlResponse {}))
     }

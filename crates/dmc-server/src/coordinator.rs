@@ -509,11 +509,8 @@ pub fn gateway_pair(a: &AggregatedPair) -> Json {
     ])
 }
 
-/// A pair as `lncli querymc` prints it, for `dmc ec query --format lnd`.
+/// A pair as `lncli querymc` prints it, for `dmc ec query --format lnd`
+/// and the queries ([`dmc_core::aggregate::served_pair`]).
 pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
-    PairHistory {
-        node_from: a.pair.from.0.to_vec(),
-        node_to: a.pair.to.0.to_vec(),
-        history: PairData::from_result(&a.result),
-    }
+    dmc_core::aggregate::served_pair(a.pair, &a.result)
 }

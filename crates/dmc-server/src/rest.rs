@@ -206,11 +206,7 @@ struct SinceQuery {
 
 /// A pair for v2 JSON: lncli's shape plus how many reporters back it and its age.
 pub fn v2_pair_json(a: &dmc_store::coordinator::AggregatedPair, now: dmc_core::Timestamp) -> Json {
-    let age = if a.newest.is_zero() {
-        0
-    } else {
-        now.sub(a.newest).max(0) / 1_000_000_000
-    };
+    let age = dmc_core::aggregate::age_seconds(a.newest, now);
     Json::object([
         ("node_from", Json::str(a.pair.from.to_hex())),
         ("node_to", Json::str(a.pair.to.to_hex())),

@@ -81,11 +81,7 @@ impl pb::coordinator_server::Coordinator for V2Service {
             .map(|a| pb::AggregatedPair {
                 pair: Some(pair_to_proto(&crate::coordinator::lnd_pair(a))),
                 reporters: a.reporters,
-                age_seconds: if a.newest.is_zero() {
-                    0
-                } else {
-                    now.sub(a.newest).max(0) / 1_000_000_000
-                },
+                age_seconds: dmc_core::aggregate::age_seconds(a.newest, now),
             })
             .collect();
         let removed: Vec<pb::NodePair> = delta
