@@ -1,39 +1,213 @@
-//! Cold versus warm: how much does a shared mission control help a fresh
-//! wallet?
+//! Cold versus warm: does a shared mission control make a fresh wallet pay
+//! better, and how close does it come to perfect knowledge?
 //!
-//! On a real graph with hidden balances: `contributors` nodes (half among
-//! the best-connected, half random) each make `payments_per_contributor`
-//! payments to random destinations, learning as LND does. Their mission
-//! controls are merged as a coordinator would (LND's import rules, newest
-//! wins). Then a fresh wallet, attached by one channel to a random
-//! well-connected node, makes `wallet_payments` payments twice from the same
-//! balances: cold (empty mission control) and warm (the merged snapshot
-//! imported first).
+//! # One world per seed
+//!
+//! A real graph with hidden balances. Under the default `flowing` balances
+//! ([`crate::traffic`]) background payments and rebalancing move liquidity
+//! all the time; a warm-up runs them until the balance distribution is
+//! stationary ([`WarmupParams`]). Then `contributors` nodes (half among the
+//! best-connected, half random) pay popular destinations as LND does, each
+//! with its own mission control, and every [`ExperimentParams::sync_interval_s`]
+//! export what they learned to two coordinators: dmc's
+//! ([`DmcCoordinator`], the aggregation `dmc serve` runs) and the Go
+//! External Coordinator's rule ([`GoCoordinator`]). After
+//! [`ExperimentParams::contributor_hours`] the wallets start paying, for
+//! [`ExperimentParams::wallet_hours`], while background traffic and
+//! contributors go on.
+//!
+//! # Arms on the same payments
+//!
+//! For each wallet profile ([`WalletProfile`]) and estimator, four wallets
+//! make the same payments at the same times on the same world:
+//! `cold` (empty mission control), `warm` (imports from dmc's coordinator at
+//! start and every sync interval, through `dmc sync`'s import plan:
+//! [`prepare_import`] then [`apply_import`], never over its own pairs),
+//! `newest_wins` (the same, from the Go rule) and `oracle` (LND's
+//! pathfinding with probability 1 where the true balance covers the shard,
+//! else 0: the floor). A wallet is a small sender: its payments run on the
+//! world's balances plus its own earlier payments' effect ([`Overlay`]),
+//! and do not move the world others see, so the arms never disturb each
+//! other and differ only by what they know. Each payment is also
+//! classified feasible or infeasible by a max-flow under the true balances
+//! at send time (as the `cold` wallet of the first estimator sees them).
+//!
+//! # Statistics
+//!
+//! Seeds run in parallel. Every figure is a mean over all seeds' payments
+//! with a two-level paired bootstrap interval ([`crate::stats`]); "gap
+//! closed" is `(cold − warm) / (cold − oracle)`, `null` when the interval
+//! of `cold − oracle` contains 0.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
-use dmc_core::{MissionControlConfig, NodeId, PairSnapshot, Timestamp};
+use dmc_core::rpc::PairData;
+use dmc_core::sync_plan::{apply_import, prepare_import, PairKey};
+use dmc_core::{DirectedPair, MissionControlConfig, NodeId, PairSnapshot, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 
-use crate::network::{BalanceModel, Network};
+use crate::coordinator::{export_pairs, DmcCoordinator, GoCoordinator};
+use crate::flow::FlowGraph;
+use crate::network::{Network, Overlay};
 use crate::payment::{pay, PaymentRecord, Sender, SimConfig};
+use crate::plot;
 use crate::rng::Rng;
+use crate::stats::{paired_bootstrap, ArmValues, Stat};
+use crate::traffic::{balance_fractions, histogram, ks_distance, Balances, Popularity, Traffic};
+
+const NS: i64 = 1_000_000_000;
+const HOUR_NS: i64 = 3600 * NS;
+
+/// The four arms, in report order.
+pub const ARMS: [&str; 4] = ["cold", "warm", "newest_wins", "oracle"];
+
+/// When the balance distribution counts as stationary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarmupParams {
+    pub window_s: i64,
+    /// Kolmogorov–Smirnov distance between consecutive windows' balance
+    /// fractions below which the distribution is stationary.
+    pub ks_threshold: f64,
+    pub min_windows: usize,
+    pub max_windows: usize,
+}
+
+impl Default for WarmupParams {
+    fn default() -> Self {
+        WarmupParams {
+            window_s: 6 * 3600,
+            ks_threshold: 0.02,
+            min_windows: 4,
+            max_windows: 28,
+        }
+    }
+}
+
+/// Where a wallet pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destinations {
+    /// Drawn by receiver popularity (capacity), like the background.
+    Popular,
+    /// Uniform over nodes with at least two usable channels.
+    Uniform,
+}
+
+/// A kind of wallet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalletProfile {
+    pub name: &'static str,
+    /// Payments per seed: uniform in this range.
+    pub payments: (usize, usize),
+    pub min_amount_sat: u64,
+    pub max_amount_sat: u64,
+    pub destinations: Destinations,
+    /// The wallet's one channel (sat), all on its side.
+    pub channel_sat: u64,
+    /// Its peer: a random node among this many best-connected.
+    pub peer_among_top: usize,
+}
+
+impl WalletProfile {
+    /// A phone wallet: one private channel to a well-connected LSP, a few
+    /// dozen payments a day to merchants and exchanges.
+    pub fn mobile() -> Self {
+        WalletProfile {
+            name: "mobile",
+            payments: (20, 50),
+            min_amount_sat: 1_000,
+            max_amount_sat: 100_000,
+            destinations: Destinations::Popular,
+            channel_sat: 5_000_000,
+            peer_among_top: 10,
+        }
+    }
+
+    /// The first experiment's wallet: one 1-BTC channel to a random
+    /// well-connected node, payments to random nodes.
+    pub fn routing() -> Self {
+        WalletProfile {
+            name: "routing",
+            payments: (200, 200),
+            min_amount_sat: 1_000,
+            max_amount_sat: 200_000,
+            destinations: Destinations::Uniform,
+            channel_sat: 100_000_000,
+            peer_among_top: 100,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mobile" => Some(Self::mobile()),
+            "routing" => Some(Self::routing()),
+            _ => None,
+        }
+    }
+}
+
+/// LND's two estimators, with their defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Estimator {
+    Apriori,
+    Bimodal,
+}
+
+impl Estimator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Estimator::Apriori => "apriori",
+            Estimator::Bimodal => "bimodal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "apriori" => Some(Estimator::Apriori),
+            "bimodal" => Some(Estimator::Bimodal),
+            _ => None,
+        }
+    }
+
+    fn config(self) -> MissionControlConfig {
+        MissionControlConfig {
+            estimator: match self {
+                Estimator::Apriori => EstimatorConfig::Apriori(AprioriConfig::default()),
+                Estimator::Bimodal => EstimatorConfig::Bimodal(BimodalConfig::default()),
+            },
+            ..MissionControlConfig::default()
+        }
+    }
+}
 
 /// Parameters of one experiment.
 #[derive(Clone, Debug)]
 pub struct ExperimentParams {
-    pub contributors: usize,
-    pub payments_per_contributor: usize,
-    pub wallet_payments: usize,
+    /// Base seed; seed `i` of the run is `seed + i`.
     pub seed: u64,
-    /// Payment amounts are log-uniform in this range (sat).
-    pub min_amount_sat: u64,
-    pub max_amount_sat: u64,
-    /// Capacity of the wallet's one channel (sat), all on its side.
-    pub wallet_channel_sat: u64,
-    /// Simulated seconds between two payments of one sender.
-    pub payment_interval_s: i64,
-    pub models: Vec<BalanceModel>,
+    pub seeds: usize,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    pub balances: Vec<Balances>,
+    pub wallets: Vec<WalletProfile>,
+    pub estimators: Vec<Estimator>,
+    pub contributors: usize,
+    /// Payments per contributor per simulated hour (Poisson).
+    pub contributor_payments_per_hour: f64,
+    pub contributor_min_amount_sat: u64,
+    pub contributor_max_amount_sat: u64,
+    /// How long contributors pay before the wallets start.
+    pub contributor_hours: f64,
+    /// How long the wallets' payments are spread over.
+    pub wallet_hours: f64,
+    /// `dmc sync`'s default interval, for contributors and warm wallets.
+    pub sync_interval_s: i64,
+    pub warmup: WarmupParams,
+    pub bootstrap_reps: usize,
     /// Unix time the simulation starts at.
     pub start_unix: i64,
 }
@@ -41,97 +215,97 @@ pub struct ExperimentParams {
 impl Default for ExperimentParams {
     fn default() -> Self {
         ExperimentParams {
-            contributors: 50,
-            payments_per_contributor: 200,
-            wallet_payments: 500,
             seed: 1,
-            min_amount_sat: 1_000,
-            max_amount_sat: 200_000,
-            wallet_channel_sat: 100_000_000,
-            payment_interval_s: 10,
-            models: vec![
-                BalanceModel::Uniform,
-                BalanceModel::Bimodal {
-                    scale_msat: 300_000_000,
-                },
-                BalanceModel::Fixed { node1_fraction: 0.5 },
-            ],
+            // Six, not five: on two cores both take three rounds.
+            seeds: 6,
+            threads: 0,
+            balances: vec![Balances::parse("flowing").expect("flowing")],
+            wallets: vec![WalletProfile::mobile(), WalletProfile::routing()],
+            estimators: vec![Estimator::Apriori, Estimator::Bimodal],
+            contributors: 50,
+            contributor_payments_per_hour: 1.0,
+            contributor_min_amount_sat: 1_000,
+            contributor_max_amount_sat: 200_000,
+            contributor_hours: 12.0,
+            wallet_hours: 24.0,
+            sync_interval_s: 600,
+            warmup: WarmupParams::default(),
+            bootstrap_reps: 1000,
             start_unix: 1_770_076_800, // 2026-02-03, the snapshot's date
         }
     }
 }
 
-/// Aggregates over one side's payments.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
-    pub payments: usize,
-    pub success_rate: f64,
-    pub mean_attempts: f64,
-    pub p95_attempts: f64,
-    pub mean_failed_htlcs: f64,
-    /// Over successful payments.
-    pub mean_fee_msat: f64,
-    pub mean_time_s: f64,
-    /// How many payments needed exactly k attempts, k = 0..
-    pub attempts_histogram: Vec<usize>,
+/// What one wallet payment cost in one arm.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub succeeded: bool,
+    pub failed_htlcs: usize,
+    pub attempts: usize,
+    pub time_s: f64,
+    pub fee_msat: u64,
 }
 
-impl Summary {
-    pub fn of(records: &[PaymentRecord]) -> Self {
-        let n = records.len().max(1) as f64;
-        let mut attempts: Vec<usize> = records.iter().map(|r| r.attempts()).collect();
-        attempts.sort_unstable();
-        let p95 = if attempts.is_empty() {
-            0.0
-        } else {
-            attempts[((attempts.len() as f64 * 0.95).ceil() as usize).clamp(1, attempts.len()) - 1] as f64
-        };
-        let ok: Vec<&PaymentRecord> = records.iter().filter(|r| r.succeeded).collect();
-        let mut hist = vec![0usize; attempts.last().map_or(1, |m| m + 1)];
-        attempts.iter().for_each(|a| hist[*a] += 1);
-        Summary {
-            payments: records.len(),
-            success_rate: ok.len() as f64 / n,
-            mean_attempts: attempts.iter().sum::<usize>() as f64 / n,
-            p95_attempts: p95,
-            mean_failed_htlcs: records.iter().map(|r| r.failed_htlcs()).sum::<usize>() as f64 / n,
-            mean_fee_msat: ok.iter().map(|r| r.fee_msat as f64).sum::<f64>() / ok.len().max(1) as f64,
-            mean_time_s: records.iter().map(|r| r.time_s).sum::<f64>() / n,
-            attempts_histogram: hist,
+impl Outcome {
+    fn of(r: &PaymentRecord) -> Self {
+        Outcome {
+            succeeded: r.succeeded,
+            failed_htlcs: r.failed_htlcs(),
+            attempts: r.attempts(),
+            time_s: r.time_s,
+            fee_msat: r.fee_msat,
         }
     }
-
-    pub fn to_json(&self) -> Json {
-        Json::object([
-            ("payments", Json::int32(self.payments)),
-            ("success_rate", Json::double(self.success_rate)),
-            ("mean_attempts", Json::double(self.mean_attempts)),
-            ("p95_attempts", Json::double(self.p95_attempts)),
-            ("mean_failed_htlcs", Json::double(self.mean_failed_htlcs)),
-            ("mean_fee_msat", Json::double(self.mean_fee_msat)),
-            ("mean_time_s", Json::double(self.mean_time_s)),
-            (
-                "attempts_histogram",
-                Json::Array(self.attempts_histogram.iter().map(|c| Json::int32(*c)).collect()),
-            ),
-        ])
-    }
 }
 
-/// Cold and warm results for one balance model.
-#[derive(Clone, Debug)]
-pub struct ModelResult {
-    pub model: BalanceModel,
+/// One wallet profile and estimator in one seed: every arm's outcome per payment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalletRun {
+    pub wallet: &'static str,
+    pub estimator: Estimator,
+    /// Whether each payment was feasible under the true balances.
+    pub feasible: Vec<bool>,
+    /// `outcomes[arm][payment]`, arms in [`ARMS`] order.
+    pub outcomes: Vec<Vec<Outcome>>,
+    /// Pairs each importing arm imported in total (warm, newest_wins).
+    pub imported: [usize; 2],
+}
+
+/// One warm-up window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarmupWindow {
+    pub hour: f64,
+    /// KS distance to the previous window, and to the start.
+    pub ks_previous: f64,
+    pub ks_start: f64,
+    /// Share of directions in 10 equal balance-fraction bins.
+    pub histogram: Vec<f64>,
+}
+
+/// One seed's world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedRun {
+    pub balances: &'static str,
+    pub seed: u64,
+    pub warmup: Vec<WarmupWindow>,
+    pub stationary: bool,
+    pub background: crate::traffic::TrafficStats,
     pub contributor_payments: usize,
-    pub contributor_success_rate: f64,
-    pub snapshot_pairs: usize,
-    pub cold: Summary,
-    pub warm: Summary,
+    pub contributor_successes: usize,
+    pub dmc_pairs: usize,
+    pub go_pairs: usize,
+    pub wallets: Vec<WalletRun>,
 }
 
-/// The wallet's key: not a real node (deterministic, valid on the curve).
-fn wallet_key() -> NodeId {
-    NodeId::from_hex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798").expect("generator point")
+/// The wallets' keys: not real nodes (deterministic, valid on the curve: G and 2G).
+fn wallet_key(i: usize) -> NodeId {
+    let hex = [
+        "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
+        "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9",
+        "02e493dbf1c10d80f3581e4904930b1404cc6c13900ee0758474fa94abe8c4cd13",
+    ];
+    NodeId::from_hex(hex[i % hex.len()]).expect("curve point")
 }
 
 /// Nodes with at least one usable outgoing policy, by decreasing degree.
@@ -158,7 +332,7 @@ fn nodes_by_degree(g: &Graph) -> Vec<(u32, usize)> {
 fn pick_distinct(rng: &mut Rng, from: &[u32], k: usize, exclude: &[u32]) -> Vec<u32> {
     let mut out: Vec<u32> = Vec::new();
     let mut tries = 0;
-    while out.len() < k && tries < k * 100 {
+    while out.len() < k && tries < k * 100 + 100 && !from.is_empty() {
         tries += 1;
         let c = from[rng.below(from.len() as u64) as usize];
         if !out.contains(&c) && !exclude.contains(&c) {
@@ -168,285 +342,966 @@ fn pick_distinct(rng: &mut Rng, from: &[u32], k: usize, exclude: &[u32]) -> Vec<
     out
 }
 
-/// Progress callback: (done, total).
-pub type Progress<'a> = dyn FnMut(usize, usize) + 'a;
+/// Poisson arrival times in `[from, to)` at `per_hour`.
+fn arrivals(rng: &mut Rng, from: Timestamp, to: Timestamp, per_hour: f64) -> Vec<Timestamp> {
+    let mut out = Vec::new();
+    if per_hour <= 0.0 || !per_hour.is_finite() {
+        return out;
+    }
+    let mut t = from;
+    loop {
+        let hours = -(1.0 - rng.f64()).ln() / per_hour;
+        t = t.add(((hours * 3600.0 * 1e9) as i64).max(1));
+        if !to.after(t) {
+            return out;
+        }
+        out.push(t);
+    }
+}
 
-/// Runs the experiment for every model in `params`.
-pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>) -> Vec<ModelResult> {
-    // The wallet joins the graph through one channel to a well-connected node.
-    let mut rng = Rng::new(params.seed);
+/// One wallet arm: its sender, its view of the world, its sync cursor.
+struct Arm {
+    sender: Sender,
+    overlay: Overlay,
+    cursor: u64,
+    imported: usize,
+    outcomes: Vec<Outcome>,
+}
+
+struct WalletSide {
+    profile: usize,
+    estimator: Estimator,
+    node: NodeId,
+    arms: Vec<Arm>,
+    feasible: Vec<bool>,
+}
+
+/// Which coordinator an arm imports from.
+fn arm_source(arm: usize) -> Option<usize> {
+    match arm {
+        1 => Some(0),
+        2 => Some(1),
+        _ => None,
+    }
+}
+
+/// `dmc sync`'s import cycle on a simulated wallet.
+fn sync_arm(arm: &mut Arm, node: &NodeId, coord: &dyn Fn(u64) -> (Vec<dmc_core::rpc::PairHistory>, u64)) {
+    let (pairs, cursor) = coord(arm.cursor);
+    arm.cursor = cursor;
+    if pairs.is_empty() {
+        return;
+    }
+    // What lnd holds for these pairs now (querymc), for the not-newer check.
+    let held: HashMap<PairKey, PairData> = pairs
+        .iter()
+        .filter_map(|p| {
+            let key = dmc_core::sync_plan::key_of(p)?;
+            let r = arm.sender.mc.pair_history(&key.0, &key.1);
+            (r != dmc_core::TimedPairResult::default()).then(|| (key, PairData::from_result(&r)))
+        })
+        .collect();
+    let plan = prepare_import(&pairs, Some(node), Some(&held));
+    if !plan.pairs.is_empty() && apply_import(&mut arm.sender.mc, &plan.pairs, false).is_ok() {
+        arm.imported += plan.pairs.len();
+    }
+}
+
+/// Runs one seed's world; `progress` gets per-mille of simulated time.
+pub fn run_seed(
+    base: &Graph,
+    params: &ExperimentParams,
+    balances: &Balances,
+    seed: u64,
+    progress: &AtomicUsize,
+) -> SeedRun {
+    let mut rng = Rng::new(seed);
     let ranked = nodes_by_degree(base);
-    let top: Vec<u32> = ranked.iter().take(100).map(|(i, _)| *i).collect();
     let reachable: Vec<u32> = ranked.iter().filter(|(_, d)| *d >= 2).map(|(i, _)| *i).collect();
-    let hub = top[rng.below(top.len() as u64) as usize];
     let mut graph = base.clone();
-    let wallet = wallet_key();
-    let policy = Policy {
-        time_lock_delta: 40,
-        min_htlc_msat: 1000,
-        max_htlc_msat: Some(params.wallet_channel_sat * 1000 / 100 * 99),
-        fee_base_msat: 1000,
-        fee_rate_ppm: 1,
-        disabled: false,
+    // The wallets join through one channel each.
+    let mut wallet_nodes = Vec::new();
+    let mut wallet_chans = Vec::new();
+    for (wi, w) in params.wallets.iter().enumerate() {
+        let top: Vec<u32> = ranked.iter().take(w.peer_among_top.max(1)).map(|(i, _)| *i).collect();
+        let peer = top[rng.below(top.len() as u64) as usize];
+        let policy = Policy {
+            time_lock_delta: 40,
+            min_htlc_msat: 1000,
+            max_htlc_msat: Some(w.channel_sat * 1000 / 100 * 99),
+            fee_base_msat: 1000,
+            fee_rate_ppm: 1,
+            disabled: false,
+        };
+        let chan = (u64::MAX >> 1) - wi as u64;
+        let key = wallet_key(wi);
+        graph.add_channel(chan, key, *base.node(peer), w.channel_sat, Some(policy), Some(policy));
+        wallet_nodes.push(key);
+        wallet_chans.push(chan);
+    }
+    let wallet_idx: Vec<u32> = wallet_nodes.iter().filter_map(|k| graph.node_index(k)).collect();
+    let routing = RoutingGraph::new(&graph);
+    let cfg = SimConfig::default();
+    let start = Timestamp::from_unix_secs(params.start_unix);
+    let mut net = Network::new(graph.clone(), balances.initial(), seed.wrapping_mul(31).wrapping_add(7));
+    for (w, (key, chan)) in params.wallets.iter().zip(wallet_nodes.iter().zip(&wallet_chans)) {
+        net.set_balance(*chan, key, w.channel_sat.saturating_mul(1000));
+    }
+    let mut traffic = match balances {
+        Balances::Flowing { traffic, .. } => Some(Traffic::new(
+            &graph,
+            traffic.clone(),
+            &wallet_idx,
+            seed.wrapping_mul(17).wrapping_add(3),
+            start,
+        )),
+        Balances::Static(_) => None,
     };
-    let wallet_chan = u64::MAX >> 1;
-    graph.add_channel(
-        wallet_chan,
-        wallet,
-        *base.node(hub),
-        params.wallet_channel_sat,
-        Some(policy),
-        Some(policy),
-    );
+    let receivers = Popularity::by_capacity(&graph, &wallet_idx);
+    let total_hours = params.contributor_hours + params.wallet_hours;
+    let report = |p: f64| progress.store((p.clamp(0.0, 1.0) * 1000.0) as usize, Ordering::Relaxed);
 
+    // Warm-up until the balance distribution is stationary.
+    let mut clock = start;
+    let mut warmup = Vec::new();
+    let mut stationary = traffic.is_none();
+    if let Some(t) = traffic.as_mut() {
+        let first = balance_fractions(&net);
+        let mut prev = first.clone();
+        for w in 1..=params.warmup.max_windows {
+            clock = clock.add(params.warmup.window_s * NS);
+            t.advance(&mut net, clock);
+            let cur = balance_fractions(&net);
+            let ks_previous = ks_distance(&prev, &cur);
+            warmup.push(WarmupWindow {
+                hour: (w as i64 * params.warmup.window_s) as f64 / 3600.0,
+                ks_previous,
+                ks_start: ks_distance(&first, &cur),
+                histogram: histogram(&cur, 10),
+            });
+            prev = cur;
+            report(0.2 * w as f64 / params.warmup.max_windows as f64);
+            if w >= params.warmup.min_windows && ks_previous < params.warmup.ks_threshold {
+                stationary = true;
+                break;
+            }
+        }
+    }
+
+    // Contributors and their schedule.
+    let top100: Vec<u32> = ranked.iter().take(100).map(|(i, _)| *i).collect();
     let half = params.contributors / 2;
-    let mut contributors = pick_distinct(&mut rng, &top, half, &[hub]);
+    let mut contributors = pick_distinct(&mut rng, &top100, half, &wallet_idx);
     let more = pick_distinct(
         &mut rng,
         &reachable,
-        params.contributors - contributors.len(),
-        &contributors,
+        params.contributors.saturating_sub(contributors.len()),
+        &[contributors.as_slice(), wallet_idx.as_slice()].concat(),
     );
     contributors.extend(more);
-    let pick_payment = |rng: &mut Rng, exclude: u32| loop {
-        let d = reachable[rng.below(reachable.len() as u64) as usize];
-        if d != exclude {
-            return (d, rng.log_uniform(params.min_amount_sat, params.max_amount_sat) * 1000);
-        }
-    };
-    let contributor_plan: Vec<Vec<(u32, u64)>> = contributors
+    let contributor_start = clock;
+    let wallet_start = contributor_start.add((params.contributor_hours * HOUR_NS as f64) as i64);
+    let end = wallet_start.add((params.wallet_hours * HOUR_NS as f64) as i64);
+    let mut senders: Vec<Sender> = contributors
         .iter()
-        .map(|&c| {
-            (0..params.payments_per_contributor)
-                .map(|_| pick_payment(&mut rng, c))
-                .collect()
-        })
+        .map(|&c| Sender::new(*graph.node(c), MissionControlConfig::default()))
         .collect();
-    let wallet_plan: Vec<(u32, u64)> = (0..params.wallet_payments)
-        .map(|_| pick_payment(&mut rng, u32::MAX))
-        .collect();
-
-    let routing = RoutingGraph::new(&graph);
-    let cfg = SimConfig::default();
-    let total_work =
-        params.models.len() * (contributors.len() * params.payments_per_contributor + 2 * params.wallet_payments);
-    let mut done = 0;
-    let mut results = Vec::new();
-    for (mi, model) in params.models.iter().enumerate() {
-        let mut net = Network::new(graph.clone(), *model, params.seed.wrapping_add(mi as u64 + 1));
-        // The wallet funded its channel: all liquidity on its side.
-        net.set_balance(wallet_chan, &wallet, params.wallet_channel_sat.saturating_mul(1000));
-        let start = Timestamp::from_unix_secs(params.start_unix);
-        // Contributors pay in rounds, so their observations interleave in time.
-        let mut senders: Vec<Sender> = contributors
-            .iter()
-            .map(|&c| Sender::new(*graph.node(c), MissionControlConfig::default()))
-            .collect();
-        let mut clock = start;
-        let mut contributor_records = 0usize;
-        let mut contributor_ok = 0usize;
-        for round in 0..params.payments_per_contributor {
-            for (sender, plan) in senders.iter_mut().zip(&contributor_plan) {
-                let (dest, amt) = plan[round];
-                let mut c = clock;
-                let r = pay(&mut net, &routing, sender, *graph.node(dest), amt, &cfg, &mut c);
-                contributor_records += 1;
-                contributor_ok += usize::from(r.succeeded);
-                done += 1;
-                progress(done, total_work);
+    // (time, contributor, destination, amount msat)
+    let mut contributor_events: Vec<(Timestamp, usize, u32, u64)> = Vec::new();
+    for (ci, &c) in contributors.iter().enumerate() {
+        for t in arrivals(&mut rng, contributor_start, end, params.contributor_payments_per_hour) {
+            let dest = loop {
+                match receivers.sample(&mut rng) {
+                    Some(d) if d != c => break Some(d),
+                    Some(_) => continue,
+                    None => break None,
+                }
+            };
+            if let Some(d) = dest {
+                let amt = rng.log_uniform(params.contributor_min_amount_sat, params.contributor_max_amount_sat) * 1000;
+                contributor_events.push((t, ci, d, amt));
             }
-            clock = clock.add(params.payment_interval_s * 1_000_000_000);
         }
-        // The coordinator's merge: LND's import rules, in contributor order.
-        let mut merged = dmc_core::MissionControl::new(None, MissionControlConfig::default());
-        for s in &senders {
-            let pairs: Vec<PairSnapshot> = s.mc.snapshot();
-            merged.import_pairs(&pairs, false);
-        }
-        let snapshot = merged.snapshot();
-
-        let wallet_start = clock.add(60_000_000_000);
-        let mut sides = Vec::new();
-        for warm in [false, true] {
-            let mut net_side = net.clone();
-            let mut sender = Sender::new(wallet, MissionControlConfig::default());
-            if warm {
-                sender.mc.import_pairs(&snapshot, false);
-            }
-            let mut clock = wallet_start;
-            let mut records = Vec::with_capacity(wallet_plan.len());
-            for &(dest, amt) in &wallet_plan {
-                let mut c = clock;
-                records.push(pay(
-                    &mut net_side,
-                    &routing,
-                    &mut sender,
-                    *graph.node(dest),
-                    amt,
-                    &cfg,
-                    &mut c,
-                ));
-                clock = clock.add(params.payment_interval_s * 1_000_000_000);
-                done += 1;
-                progress(done, total_work);
-            }
-            sides.push(Summary::of(&records));
-        }
-        let warm = sides.pop().expect("two sides");
-        let cold = sides.pop().expect("two sides");
-        results.push(ModelResult {
-            model: *model,
-            contributor_payments: contributor_records,
-            contributor_success_rate: contributor_ok as f64 / contributor_records.max(1) as f64,
-            snapshot_pairs: snapshot.len(),
-            cold,
-            warm,
-        });
     }
-    results
+    contributor_events.sort_by_key(|e| (e.0, e.1));
+
+    // Wallet payments: (time, profile, destination, amount msat)
+    let mut wallet_events: Vec<(Timestamp, usize, u32, u64)> = Vec::new();
+    for (wi, w) in params.wallets.iter().enumerate() {
+        let (lo, hi) = (w.payments.0.min(w.payments.1), w.payments.0.max(w.payments.1));
+        let n = lo + rng.below((hi - lo + 1) as u64) as usize;
+        let span = end.sub(wallet_start).max(1);
+        let mut times: Vec<Timestamp> = (0..n)
+            .map(|_| wallet_start.add((rng.f64() * span as f64) as i64))
+            .collect();
+        times.sort();
+        for t in times {
+            let me = wallet_idx.get(wi).copied().unwrap_or(u32::MAX);
+            let dest = loop {
+                let d = match w.destinations {
+                    Destinations::Popular => receivers.sample(&mut rng),
+                    Destinations::Uniform if !reachable.is_empty() => {
+                        Some(reachable[rng.below(reachable.len() as u64) as usize])
+                    }
+                    Destinations::Uniform => None,
+                };
+                match d {
+                    Some(d) if d == me || wallet_idx.contains(&d) => continue,
+                    other => break other,
+                }
+            };
+            if let Some(d) = dest {
+                wallet_events.push((t, wi, d, rng.log_uniform(w.min_amount_sat, w.max_amount_sat) * 1000));
+            }
+        }
+    }
+    wallet_events.sort_by_key(|e| (e.0, e.1));
+
+    let mut sides: Vec<WalletSide> = Vec::new();
+    for (wi, &node) in wallet_nodes.iter().enumerate() {
+        for &est in &params.estimators {
+            let arms = (0..ARMS.len())
+                .map(|a| {
+                    let mut sender = Sender::new(node, est.config());
+                    sender.oracle = a == 3;
+                    Arm {
+                        sender,
+                        overlay: Overlay::new(),
+                        cursor: 0,
+                        imported: 0,
+                        outcomes: Vec::new(),
+                    }
+                })
+                .collect();
+            sides.push(WalletSide {
+                profile: wi,
+                estimator: est,
+                node,
+                arms,
+                feasible: Vec::new(),
+            });
+        }
+    }
+
+    let mut dmc = DmcCoordinator::default();
+    let mut go = GoCoordinator::default();
+    let mut exported: Vec<HashMap<DirectedPair, dmc_core::TimedPairResult>> = vec![HashMap::new(); senders.len()];
+    let mut flow = FlowGraph::new(&graph);
+    let mut next_sync = contributor_start.add(params.sync_interval_s.max(1) * NS);
+    let mut wallets_synced_once = false;
+    let (mut ce, mut we) = (0usize, 0usize);
+    let (mut contributor_payments, mut contributor_successes) = (0usize, 0usize);
+    loop {
+        // The next event: a sync tick, a contributor payment or a wallet payment.
+        let tc = contributor_events.get(ce).map(|e| e.0);
+        let tw = wallet_events.get(we).map(|e| e.0);
+        let mut t = next_sync;
+        if let Some(x) = tc {
+            if t.after(x) {
+                t = x;
+            }
+        }
+        if let Some(x) = tw {
+            if t.after(x) {
+                t = x;
+            }
+        }
+        if t.after(end) || (tc.is_none() && tw.is_none() && next_sync.after(end)) {
+            break;
+        }
+        if let Some(tr) = traffic.as_mut() {
+            tr.advance(&mut net, t);
+        }
+        report(0.2 + 0.8 * (t.sub(contributor_start) as f64 / (total_hours * HOUR_NS as f64)));
+        if t == next_sync {
+            // Contributors export what changed; then wallets import.
+            for (ci, s) in senders.iter().enumerate() {
+                let snap = s.mc.snapshot();
+                let changed: Vec<PairSnapshot> = snap
+                    .into_iter()
+                    .filter(|p| exported[ci].get(&p.pair) != Some(&p.result))
+                    .collect();
+                if changed.is_empty() {
+                    continue;
+                }
+                for p in &changed {
+                    exported[ci].insert(p.pair, p.result);
+                }
+                let pairs = export_pairs(&changed);
+                dmc.register(ci as u32, &pairs);
+                go.register(&pairs);
+            }
+            if !wallet_start.after(t) {
+                wallets_synced_once = true;
+                sync_wallets(&mut sides, &dmc, &go);
+            }
+            next_sync = next_sync.add(params.sync_interval_s.max(1) * NS);
+            continue;
+        }
+        if tc == Some(t) {
+            let (_, ci, dest, amt) = contributor_events[ce];
+            ce += 1;
+            let mut c = t;
+            let r = pay(
+                &mut net,
+                &routing,
+                &mut senders[ci],
+                *graph.node(dest),
+                amt,
+                &cfg,
+                &mut c,
+            );
+            contributor_payments += 1;
+            contributor_successes += usize::from(r.succeeded);
+            continue;
+        }
+        if tw == Some(t) {
+            let (_, wi, dest, amt) = wallet_events[we];
+            we += 1;
+            if !wallets_synced_once {
+                // The wallet's first sync happens when it starts.
+                wallets_synced_once = true;
+                sync_wallets(&mut sides, &dmc, &go);
+            }
+            let dest_id = *graph.node(dest);
+            let source = wallet_idx[wi];
+            let mut feasible = None;
+            for side in sides.iter_mut().filter(|s| s.profile == wi) {
+                for (a, arm) in side.arms.iter_mut().enumerate() {
+                    if feasible.is_none() && a == 0 {
+                        let f = net.with_overlay(&mut arm.overlay, |n| {
+                            let bal = |ci: u32, dir: usize| n.spendable(ci, dir);
+                            flow.max_flow_up_to(source, dest, amt, &bal) >= amt
+                        });
+                        feasible = Some(f);
+                    }
+                    let mut c = t;
+                    let sender = &mut arm.sender;
+                    let r = net.with_overlay(&mut arm.overlay, |n| {
+                        pay(n, &routing, sender, dest_id, amt, &cfg, &mut c)
+                    });
+                    arm.outcomes.push(Outcome::of(&r));
+                }
+                side.feasible.push(feasible.unwrap_or(false));
+            }
+            continue;
+        }
+    }
+    report(1.0);
+    SeedRun {
+        balances: balances.name(),
+        seed,
+        warmup,
+        stationary,
+        background: traffic.map(|t| t.stats).unwrap_or_default(),
+        contributor_payments,
+        contributor_successes,
+        dmc_pairs: dmc.pairs(),
+        go_pairs: go.pairs(),
+        wallets: sides
+            .into_iter()
+            .map(|s| WalletRun {
+                wallet: params.wallets[s.profile].name,
+                estimator: s.estimator,
+                feasible: s.feasible,
+                imported: [s.arms[1].imported, s.arms[2].imported],
+                outcomes: s.arms.into_iter().map(|a| a.outcomes).collect(),
+            })
+            .collect(),
+    }
 }
 
-/// `{"models": {"uniform": {"cold": {...}, "warm": {...}}, ...}, "params": {...}}`
-pub fn report_json(results: &[ModelResult], params: &ExperimentParams) -> Json {
-    let models = results
+fn sync_wallets(sides: &mut [WalletSide], dmc: &DmcCoordinator, go: &GoCoordinator) {
+    for side in sides.iter_mut() {
+        let node = side.node;
+        for (a, arm) in side.arms.iter_mut().enumerate() {
+            match arm_source(a) {
+                Some(0) => sync_arm(arm, &node, &|c| dmc.query(c)),
+                Some(_) => sync_arm(arm, &node, &|c| go.query(c)),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Progress callback: (done, total).
+pub type Progress<'a> = dyn FnMut(usize, usize) + 'a;
+
+/// Runs every (balances, seed) world, in parallel, and returns them in order.
+pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>) -> Vec<SeedRun> {
+    let jobs: Vec<(usize, u64)> = (0..params.balances.len())
+        .flat_map(|b| (0..params.seeds as u64).map(move |s| (b, s)))
+        .collect();
+    let threads = if params.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        params.threads
+    }
+    .clamp(1, jobs.len().max(1));
+    let progress_of: Vec<AtomicUsize> = jobs.iter().map(|_| AtomicUsize::new(0)).collect();
+    let results: Mutex<Vec<Option<SeedRun>>> = Mutex::new(vec![None; jobs.len()]);
+    let next = AtomicUsize::new(0);
+    let total = jobs.len() * 1000;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(b, s)) = jobs.get(j) else {
+                        return;
+                    };
+                    let run = run_seed(
+                        base,
+                        params,
+                        &params.balances[b],
+                        params.seed.wrapping_add(s),
+                        &progress_of[j],
+                    );
+                    results.lock().expect("results lock")[j] = Some(run);
+                })
+            })
+            .collect();
+        loop {
+            let done: usize = progress_of.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+            progress(done.min(total), total);
+            if handles.iter().all(|h| h.is_finished()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+    progress(total, total);
+    results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// The report: statistics over seeds.
+
+/// A number, or `null` when it is not finite.
+fn num(x: f64) -> Json {
+    if x.is_finite() {
+        Json::double(x)
+    } else {
+        Json::Raw("null".into())
+    }
+}
+
+fn stat_json(s: Option<Stat>) -> Json {
+    match s {
+        Some(s) => Json::object([
+            ("mean", num(s.mean)),
+            ("ci95", Json::Array(vec![num(s.ci95.0), num(s.ci95.1)])),
+        ]),
+        None => Json::Raw("null".into()),
+    }
+}
+
+/// A per-payment value of an arm's outcome.
+type Metric = fn(&Outcome) -> f64;
+/// Whether payment `i` (feasible or not) belongs to a subset.
+type Subset = fn(usize, bool) -> bool;
+
+/// The metrics of an arm, by name, as per-payment values.
+const METRICS: [(&str, Metric); 4] = [
+    ("failed_htlcs_per_payment", |o| o.failed_htlcs as f64),
+    ("success_rate", |o| f64::from(u8::from(o.succeeded))),
+    ("time_to_pay_s", |o| o.time_s),
+    ("attempts_per_payment", |o| o.attempts as f64),
+];
+
+/// Which payments a subset holds.
+const SUBSETS: [(&str, Subset); 5] = [
+    ("all", |_, _| true),
+    ("feasible", |_, f| f),
+    ("infeasible", |_, f| !f),
+    ("first_10", |i, _| i < 10),
+    ("first_20", |i, _| i < 20),
+];
+
+/// All seeds' runs of one (balances, wallet, estimator).
+pub struct ResultGroup<'a> {
+    pub balances: &'static str,
+    pub wallet: &'static str,
+    pub estimator: Estimator,
+    pub runs: Vec<&'a WalletRun>,
+}
+
+/// Groups seed runs by (balances, wallet, estimator), in parameter order.
+pub fn group(seeds: &[SeedRun]) -> Vec<ResultGroup<'_>> {
+    let mut out: Vec<ResultGroup<'_>> = Vec::new();
+    for s in seeds {
+        for w in &s.wallets {
+            match out
+                .iter_mut()
+                .find(|g| g.balances == s.balances && g.wallet == w.wallet && g.estimator == w.estimator)
+            {
+                Some(g) => g.runs.push(w),
+                None => out.push(ResultGroup {
+                    balances: s.balances,
+                    wallet: w.wallet,
+                    estimator: w.estimator,
+                    runs: vec![w],
+                }),
+            }
+        }
+    }
+    out
+}
+
+impl ResultGroup<'_> {
+    /// `values[arm][seed][payment]` of `metric` over the payments in `subset`.
+    fn values(&self, subset: Subset, metric: Metric) -> Vec<ArmValues> {
+        (0..ARMS.len())
+            .map(|a| {
+                self.runs
+                    .iter()
+                    .map(|r| {
+                        r.outcomes[a]
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| subset(*i, r.feasible.get(*i).copied().unwrap_or(false)))
+                            .map(|(_, o)| metric(o))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn payments(&self, subset: Subset) -> usize {
+        self.runs
+            .iter()
+            .map(|r| (0..r.feasible.len()).filter(|i| subset(*i, r.feasible[*i])).count())
+            .sum()
+    }
+
+    pub fn infeasible_share(&self) -> f64 {
+        let n: usize = self.runs.iter().map(|r| r.feasible.len()).sum();
+        let bad: usize = self
+            .runs
+            .iter()
+            .map(|r| r.feasible.iter().filter(|f| !**f).count())
+            .sum();
+        bad as f64 / n.max(1) as f64
+    }
+
+    /// Mean and CI of `metric` for every arm, and of fee over settled payments.
+    pub fn arm_stat(&self, subset: Subset, metric: Metric, arm: usize, reps: usize) -> Option<Stat> {
+        let v = self.values(subset, metric);
+        paired_bootstrap(&[&v[arm]], reps, 11 + arm as u64, |m| m[0])
+    }
+
+    fn fee_stat(&self, subset: Subset, arm: usize, reps: usize) -> Option<Stat> {
+        let v: ArmValues = self
+            .runs
+            .iter()
+            .map(|r| {
+                r.outcomes[arm]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, o)| o.succeeded && subset(*i, r.feasible.get(*i).copied().unwrap_or(false)))
+                    .map(|(_, o)| o.fee_msat as f64)
+                    .collect()
+            })
+            .collect();
+        paired_bootstrap(&[&v], reps, 23 + arm as u64, |m| m[0])
+    }
+
+    /// `a − b` of `metric`, paired.
+    pub fn difference(&self, subset: Subset, metric: Metric, a: usize, b: usize, reps: usize) -> Option<Stat> {
+        let v = self.values(subset, metric);
+        paired_bootstrap(&[&v[a], &v[b]], reps, 31, |m| m[0] - m[1])
+    }
+
+    /// `(cold − warm) / (cold − oracle)`; `None` when the CI of cold − oracle holds 0.
+    pub fn gap_closed(&self, subset: Subset, metric: Metric, reps: usize) -> Option<Stat> {
+        let v = self.values(subset, metric);
+        let floor = paired_bootstrap(&[&v[0], &v[3]], reps, 41, |m| m[0] - m[3 - 2])?;
+        if floor.ci_contains(0.0) {
+            return None;
+        }
+        paired_bootstrap(&[&v[0], &v[1], &v[3]], reps, 43, |m| (m[0] - m[1]) / (m[0] - m[2]))
+    }
+
+    fn subset_json(&self, subset: Subset, reps: usize) -> Json {
+        let arms = ARMS
+            .iter()
+            .enumerate()
+            .map(|(a, name)| {
+                let mut fields: Vec<(String, Json)> = METRICS
+                    .iter()
+                    .map(|(m, f)| (m.to_string(), stat_json(self.arm_stat(subset, *f, a, reps))))
+                    .collect();
+                fields.push(("fee_msat".into(), stat_json(self.fee_stat(subset, a, reps))));
+                (name.to_string(), Json::Object(fields))
+            })
+            .collect();
+        let diffs = [
+            ("warm_minus_cold", 1, 0),
+            ("newest_wins_minus_cold", 2, 0),
+            ("oracle_minus_cold", 3, 0),
+            ("warm_minus_newest_wins", 1, 2),
+        ]
         .iter()
-        .map(|r| {
+        .map(|(name, a, b)| {
             (
-                r.model.name().to_string(),
-                Json::object([
-                    ("cold", r.cold.to_json()),
-                    ("warm", r.warm.to_json()),
-                    ("contributor_payments", Json::int32(r.contributor_payments)),
-                    ("contributor_success_rate", Json::double(r.contributor_success_rate)),
-                    ("snapshot_pairs", Json::int32(r.snapshot_pairs)),
-                ]),
+                name.to_string(),
+                Json::Object(
+                    METRICS
+                        .iter()
+                        .take(3)
+                        .map(|(m, f)| (m.to_string(), stat_json(self.difference(subset, *f, *a, *b, reps))))
+                        .collect(),
+                ),
             )
         })
-        .collect::<Vec<_>>();
-    Json::object([
-        ("models", Json::Object(models)),
-        (
-            "params",
+        .collect();
+        Json::object([
+            ("payments", Json::int32(self.payments(subset))),
+            ("arms", Json::Object(arms)),
+            ("differences", Json::Object(diffs)),
+            (
+                "gap_closed",
+                Json::object([
+                    (
+                        "failed_htlcs_per_payment",
+                        stat_json(self.gap_closed(subset, METRICS[0].1, reps)),
+                    ),
+                    ("time_to_pay_s", stat_json(self.gap_closed(subset, METRICS[2].1, reps))),
+                ]),
+            ),
+        ])
+    }
+
+    /// Payments per learning-curve bucket for this wallet.
+    fn bucket(&self) -> usize {
+        let n = self.runs.iter().map(|r| r.feasible.len()).max().unwrap_or(0);
+        if n <= 50 {
+            5
+        } else {
+            n.div_ceil(10)
+        }
+    }
+
+    /// Failed HTLCs per payment by payment index bucket: (first index, per-arm stat).
+    pub fn learning_curve(&self, reps: usize) -> Vec<(usize, Vec<Option<Stat>>)> {
+        let b = self.bucket();
+        let n = self.runs.iter().map(|r| r.feasible.len()).max().unwrap_or(0);
+        (0..n.div_ceil(b))
+            .map(|k| {
+                let from = k * b;
+                let stats = (0..ARMS.len())
+                    .map(|a| {
+                        let v: ArmValues = self
+                            .runs
+                            .iter()
+                            .map(|r| {
+                                r.outcomes[a]
+                                    .iter()
+                                    .skip(from)
+                                    .take(b)
+                                    .map(|o| o.failed_htlcs as f64)
+                                    .collect()
+                            })
+                            .collect();
+                        paired_bootstrap(&[&v], reps, 53 + k as u64, |m| m[0])
+                    })
+                    .collect();
+                (from, stats)
+            })
+            .collect()
+    }
+
+    fn to_json(&self, reps: usize) -> Json {
+        let subsets = SUBSETS
+            .iter()
+            .map(|(name, f)| (name.to_string(), self.subset_json(*f, reps)))
+            .collect();
+        let curve = self
+            .learning_curve(reps)
+            .into_iter()
+            .map(|(from, stats)| {
+                Json::object([
+                    ("from_payment", Json::int32(from)),
+                    (
+                        "arms",
+                        Json::Object(
+                            ARMS.iter()
+                                .zip(stats)
+                                .map(|(a, s)| (a.to_string(), stat_json(s)))
+                                .collect(),
+                        ),
+                    ),
+                ])
+            })
+            .collect();
+        let imported =
+            |i: usize| self.runs.iter().map(|r| r.imported[i]).sum::<usize>() as f64 / self.runs.len().max(1) as f64;
+        Json::object([
+            ("balances", Json::str(self.balances)),
+            ("wallet", Json::str(self.wallet)),
+            ("estimator", Json::str(self.estimator.name())),
+            ("liars", Json::Raw("null".into())),
+            ("seeds", Json::int32(self.runs.len())),
+            ("infeasible_share", num(self.infeasible_share())),
+            (
+                "mean_pairs_imported",
+                Json::object([("warm", num(imported(0))), ("newest_wins", num(imported(1)))]),
+            ),
+            ("subsets", Json::Object(subsets)),
+            (
+                "learning_curve",
+                Json::object([("bucket", Json::int32(self.bucket())), ("points", Json::Array(curve))]),
+            ),
+        ])
+    }
+}
+
+fn balances_json(b: &Balances) -> Json {
+    match b {
+        Balances::Static(m) => Json::object([("name", Json::str(m.name())), ("moves", Json::bool(false))]),
+        Balances::Flowing { initial, traffic } => Json::object([
+            ("name", Json::str("flowing")),
+            ("initial", Json::str(initial.name())),
+            ("background_payments_per_hour", num(traffic.payments_per_hour)),
+            ("background_min_amount_sat", Json::int32(traffic.min_amount_sat)),
+            ("background_max_amount_sat", Json::int32(traffic.max_amount_sat)),
+            (
+                "background_senders",
+                Json::str("uniform over nodes with a usable outgoing channel"),
+            ),
+            (
+                "background_receivers",
+                Json::str("proportional to the node's total channel capacity"),
+            ),
+            (
+                "background_router",
+                Json::str("fewest hops feasible under true balances, settles at once, no fees"),
+            ),
+            ("rebalance_threshold", num(traffic.rebalance.threshold)),
+            ("rebalance_target", num(traffic.rebalance.target)),
+            ("rebalance_rate_per_hour", num(traffic.rebalance.rate_per_hour)),
+            ("rebalance_tick_s", Json::int32(traffic.rebalance.tick_s)),
+            (
+                "rebalance_active_window_s",
+                traffic
+                    .rebalance
+                    .active_window_s
+                    .map_or(Json::Raw("null".into()), Json::int32),
+            ),
+        ]),
+    }
+}
+
+fn params_json(p: &ExperimentParams) -> Json {
+    let wallets = p
+        .wallets
+        .iter()
+        .map(|w| {
             Json::object([
-                ("contributors", Json::int32(params.contributors)),
-                ("payments_per_contributor", Json::int32(params.payments_per_contributor)),
-                ("wallet_payments", Json::int32(params.wallet_payments)),
-                ("seed", Json::int64(params.seed)),
-                ("min_amount_sat", Json::int64(params.min_amount_sat)),
-                ("max_amount_sat", Json::int64(params.max_amount_sat)),
-                ("wallet_channel_sat", Json::int64(params.wallet_channel_sat)),
+                ("name", Json::str(w.name)),
+                (
+                    "payments",
+                    Json::Array(vec![Json::int32(w.payments.0), Json::int32(w.payments.1)]),
+                ),
+                ("min_amount_sat", Json::int32(w.min_amount_sat)),
+                ("max_amount_sat", Json::int32(w.max_amount_sat)),
+                (
+                    "destinations",
+                    Json::str(match w.destinations {
+                        Destinations::Popular => "popular (by capacity)",
+                        Destinations::Uniform => "uniform over nodes with two usable channels",
+                    }),
+                ),
+                ("channel_sat", Json::int32(w.channel_sat)),
+                ("peer_among_top", Json::int32(w.peer_among_top)),
+            ])
+        })
+        .collect();
+    Json::object([
+        ("seed", Json::int32(p.seed)),
+        ("seeds", Json::int32(p.seeds)),
+        ("balances", Json::Array(p.balances.iter().map(balances_json).collect())),
+        ("wallets", Json::Array(wallets)),
+        (
+            "estimators",
+            Json::Array(p.estimators.iter().map(|e| Json::str(e.name())).collect()),
+        ),
+        ("contributors", Json::int32(p.contributors)),
+        ("contributor_payments_per_hour", num(p.contributor_payments_per_hour)),
+        ("contributor_min_amount_sat", Json::int32(p.contributor_min_amount_sat)),
+        ("contributor_max_amount_sat", Json::int32(p.contributor_max_amount_sat)),
+        ("contributor_hours", num(p.contributor_hours)),
+        ("wallet_hours", num(p.wallet_hours)),
+        ("sync_interval_s", Json::int32(p.sync_interval_s)),
+        ("warmup_window_s", Json::int32(p.warmup.window_s)),
+        ("warmup_ks_threshold", num(p.warmup.ks_threshold)),
+        ("warmup_min_windows", Json::int32(p.warmup.min_windows)),
+        ("warmup_max_windows", Json::int32(p.warmup.max_windows)),
+        ("bootstrap_reps", Json::int32(p.bootstrap_reps)),
+        ("start_unix", Json::int32(p.start_unix)),
+    ])
+}
+
+fn world_json(s: &SeedRun) -> Json {
+    let windows = s
+        .warmup
+        .iter()
+        .map(|w| {
+            Json::object([
+                ("hour", num(w.hour)),
+                ("ks_previous", num(w.ks_previous)),
+                ("ks_start", num(w.ks_start)),
+                ("histogram", Json::Array(w.histogram.iter().map(|x| num(*x)).collect())),
+            ])
+        })
+        .collect();
+    let b = &s.background;
+    Json::object([
+        ("balances", Json::str(s.balances)),
+        ("seed", Json::int32(s.seed)),
+        ("stationary", Json::bool(s.stationary)),
+        ("warmup", Json::Array(windows)),
+        (
+            "background",
+            Json::object([
+                ("payments", Json::int32(b.payments)),
+                ("settled", Json::int32(b.settled)),
+                ("no_path", Json::int32(b.no_path)),
+                ("mean_hops", num(b.hops as f64 / b.settled.max(1) as f64)),
+                ("rebalances", Json::int32(b.rebalances)),
             ]),
+        ),
+        ("contributor_payments", Json::int32(s.contributor_payments)),
+        (
+            "contributor_success_rate",
+            num(s.contributor_successes as f64 / s.contributor_payments.max(1) as f64),
+        ),
+        (
+            "coordinator_pairs",
+            Json::object([("dmc", Json::int32(s.dmc_pairs)), ("go", Json::int32(s.go_pairs))]),
         ),
     ])
 }
 
+/// `{"params": {...}, "results": [RESULT], "worlds": [...]}` (schema in ARCHITECTURE.md).
+pub fn report_json(seeds: &[SeedRun], params: &ExperimentParams) -> Json {
+    let results = group(seeds).iter().map(|g| g.to_json(params.bootstrap_reps)).collect();
+    Json::object([
+        ("params", params_json(params)),
+        ("results", Json::Array(results)),
+        ("worlds", Json::Array(seeds.iter().map(world_json).collect())),
+    ])
+}
+
+fn fmt_stat(s: Option<Stat>, prec: usize) -> String {
+    match s {
+        Some(s) => format!("{:.p$} [{:.p$}, {:.p$}]", s.mean, s.ci95.0, s.ci95.1, p = prec),
+        None => "n/a".into(),
+    }
+}
+
 /// The human summary printed on stdout.
-pub fn summary_text(results: &[ModelResult], params: &ExperimentParams) -> String {
+pub fn summary_text(seeds: &[SeedRun], params: &ExperimentParams) -> String {
+    let reps = params.bootstrap_reps;
     let mut out = format!(
-        "cold vs warm: {} contributors x {} payments, wallet {} payments, seed {}\n",
-        params.contributors, params.payments_per_contributor, params.wallet_payments, params.seed
+        "cold vs warm: {} seeds from {}, {} contributors, {} h before and {} h with the wallets; mean [95% CI]\n",
+        params.seeds, params.seed, params.contributors, params.contributor_hours, params.wallet_hours
     );
-    out += &format!(
-        "{:<8} {:<5} {:>8} {:>10} {:>8} {:>12} {:>12} {:>10}\n",
-        "model", "side", "success", "attempts", "p95", "failed_htlc", "fee_msat", "time_s"
-    );
-    for r in results {
-        for (side, s) in [("cold", &r.cold), ("warm", &r.warm)] {
+    for g in group(seeds) {
+        let all = SUBSETS[0].1;
+        out += &format!(
+            "\n{} / {} / {}: {} payments, {:.1}% infeasible\n",
+            g.balances,
+            g.wallet,
+            g.estimator.name(),
+            g.payments(all),
+            g.infeasible_share() * 100.0
+        );
+        out += &format!(
+            "  {:<12} {:>26} {:>26} {:>26}\n",
+            "arm", "failed HTLCs/payment", "success rate", "time to pay (s)"
+        );
+        for (a, name) in ARMS.iter().enumerate() {
             out += &format!(
-                "{:<8} {:<5} {:>7.1}% {:>10.2} {:>8.0} {:>12.2} {:>12.0} {:>10.2}\n",
-                r.model.name(),
-                side,
-                s.success_rate * 100.0,
-                s.mean_attempts,
-                s.p95_attempts,
-                s.mean_failed_htlcs,
-                s.mean_fee_msat,
-                s.mean_time_s
+                "  {:<12} {:>26} {:>26} {:>26}\n",
+                name,
+                fmt_stat(g.arm_stat(all, METRICS[0].1, a, reps), 3),
+                fmt_stat(g.arm_stat(all, METRICS[1].1, a, reps), 3),
+                fmt_stat(g.arm_stat(all, METRICS[2].1, a, reps), 2),
             );
         }
         out += &format!(
-            "{:<8} shared snapshot: {} pairs from {} contributor payments ({:.1}% succeeded)\n",
-            "",
-            r.snapshot_pairs,
-            r.contributor_payments,
-            r.contributor_success_rate * 100.0
+            "  warm - cold: failed HTLCs {}; gap closed: failed HTLCs {}, time {}\n",
+            fmt_stat(g.difference(all, METRICS[0].1, 1, 0, reps), 3),
+            fmt_stat(g.gap_closed(all, METRICS[0].1, reps), 2),
+            fmt_stat(g.gap_closed(all, METRICS[2].1, reps), 2),
+        );
+    }
+    for s in seeds {
+        let b = &s.background;
+        out += &format!(
+            "\nworld {} seed {}: warm-up {} h ({}), background {} payments ({:.1}% no path), {} rebalances; contributors {} payments ({:.1}% ok); coordinator {} pairs\n",
+            s.balances,
+            s.seed,
+            s.warmup.last().map_or(0.0, |w| w.hour),
+            if s.stationary { "stationary" } else { "NOT stationary" },
+            b.payments,
+            b.no_path as f64 * 100.0 / b.payments.max(1) as f64,
+            b.rebalances,
+            s.contributor_payments,
+            s.contributor_successes as f64 * 100.0 / s.contributor_payments.max(1) as f64,
+            s.dmc_pairs
         );
     }
     out
 }
 
-/// An SVG bar chart of attempts per payment, cold vs warm, one panel per model.
-pub fn attempts_svg(results: &[ModelResult]) -> String {
-    let (pw, ph, margin) = (420.0, 260.0, 40.0);
-    let width = pw * results.len().max(1) as f64;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        ph + 30.0
-    );
-    for (i, r) in results.iter().enumerate() {
-        let x0 = i as f64 * pw + margin;
-        let max_k = r
-            .cold
-            .attempts_histogram
-            .len()
-            .max(r.warm.attempts_histogram.len())
-            .clamp(2, 21);
-        let share = |s: &Summary, k: usize| {
-            let c = if k + 1 == max_k {
-                s.attempts_histogram.iter().skip(k).sum::<usize>()
-            } else {
-                s.attempts_histogram.get(k).copied().unwrap_or(0)
-            };
-            c as f64 / s.payments.max(1) as f64
-        };
-        let ymax = (0..max_k)
-            .map(|k| share(&r.cold, k).max(share(&r.warm, k)))
-            .fold(0.0f64, f64::max)
-            .max(0.01);
-        let (w, h) = (pw - 2.0 * margin, ph - 2.0 * margin);
-        let bw = w / max_k as f64;
-        svg += &format!(
-            "<text x=\"{}\" y=\"20\" font-size=\"13\">{}: attempts per payment</text>\n",
-            x0,
-            r.model.name()
-        );
-        svg += &format!(
-            "<line x1=\"{x0}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n",
-            margin + h,
-            x0 + w,
-            margin + h
-        );
-        for k in 0..max_k {
-            for (j, (s, color)) in [(&r.cold, "#999999"), (&r.warm, "#1f77b4")].iter().enumerate() {
-                let v = share(s, k);
-                let bh = v / ymax * h;
-                svg += &format!(
-                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"/>\n",
-                    x0 + k as f64 * bw + j as f64 * bw / 2.0,
-                    margin + h - bh,
-                    bw / 2.0 - 1.0,
-                    bh
-                );
+/// Learning curves (failed HTLCs per payment by payment index), one panel
+/// per (balances, wallet, estimator), one band per arm.
+pub fn learning_figure(seeds: &[SeedRun], params: &ExperimentParams) -> plot::Figure {
+    let colors = [(120, 120, 120), (31, 119, 180), (255, 127, 14), (44, 160, 44)];
+    let panels = group(seeds)
+        .iter()
+        .map(|g| {
+            let curve = g.learning_curve(params.bootstrap_reps);
+            let b = g.bucket();
+            let series = ARMS
+                .iter()
+                .enumerate()
+                .map(|(a, name)| plot::Series {
+                    name: name.to_string(),
+                    color: colors[a],
+                    points: curve
+                        .iter()
+                        .filter_map(|(from, stats)| {
+                            stats[a].map(|s| plot::CurvePoint {
+                                x: *from as f64 + b as f64 / 2.0,
+                                mean: s.mean,
+                                lo: s.ci95.0,
+                                hi: s.ci95.1,
+                            })
+                        })
+                        .collect(),
+                })
+                .collect();
+            plot::Panel {
+                title: format!("{} / {} / {}", g.balances, g.wallet, g.estimator.name()),
+                x_label: "payment number".into(),
+                y_label: "failed HTLCs per payment".into(),
+                series,
             }
-            if k % 2 == 1 || max_k < 10 {
-                let label = if k + 1 == max_k { format!("{k}+") } else { k.to_string() };
-                svg += &format!(
-                    "<text x=\"{:.1}\" y=\"{}\">{label}</text>\n",
-                    x0 + k as f64 * bw,
-                    margin + h + 14.0
-                );
-            }
-        }
-        svg += &format!(
-            "<text x=\"{}\" y=\"{}\" fill=\"#999999\">cold (mean {:.2})</text><text x=\"{}\" y=\"{}\" fill=\"#1f77b4\">warm (mean {:.2})</text>\n",
-            x0 + w - 150.0,
-            margin + 5.0,
-            r.cold.mean_attempts,
-            x0 + w - 150.0,
-            margin + 20.0,
-            r.warm.mean_attempts
-        );
+        })
+        .collect::<Vec<_>>();
+    let columns = if panels.len() >= 4 { 2 } else { panels.len().max(1) };
+    plot::Figure {
+        title: format!("Learning curves, {} seeds, 95% CI", params.seeds),
+        panels,
+        columns,
     }
-    svg += "</svg>\n";
-    svg
 }

@@ -6,11 +6,15 @@
 //! ([`payment`]); the tutorial's use cases replayed ([`scenario`]). Time is a
 //! simulated clock, so mission control's decay is exact and reproducible.
 
+pub mod coordinator;
 pub mod experiment;
+pub mod flow;
 pub mod network;
 pub mod payment;
+pub mod plot;
 pub mod rng;
 pub mod scenario;
+pub mod stats;
 pub mod traffic;
 
 pub use network::{BalanceModel, Network};

@@ -188,9 +188,8 @@ impl Network {
         for &alt in self.graph.channels_between(ch.node1, ch.node2) {
             let a = &self.graph.channels()[alt as usize];
             let adir = usize::from(a.node1 != from);
-            let usable = a.policies[adir].is_some_and(|p| {
-                !p.disabled && amt >= p.min_htlc_msat && p.max_htlc_msat.is_none_or(|m| amt <= m)
-            });
+            let usable = a.policies[adir]
+                .is_some_and(|p| !p.disabled && amt >= p.min_htlc_msat && p.max_htlc_msat.is_none_or(|m| amt <= m));
             if usable && self.balance[alt as usize][adir] >= amt && self.fault(alt).is_none() {
                 return (alt, adir);
             }

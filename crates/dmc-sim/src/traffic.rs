@@ -244,7 +244,11 @@ impl Halves {
                 let Some(p) = ch.policies[dir].filter(|p| !p.disabled) else {
                     continue;
                 };
-                let (from, to) = if dir == 0 { (ch.node1, ch.node2) } else { (ch.node2, ch.node1) };
+                let (from, to) = if dir == 0 {
+                    (ch.node1, ch.node2)
+                } else {
+                    (ch.node2, ch.node1)
+                };
                 if exclude.contains(&from) || exclude.contains(&to) {
                     continue;
                 }
@@ -436,7 +440,11 @@ impl Traffic {
     pub fn advance(&mut self, net: &mut Network, until: Timestamp) {
         loop {
             let pay_next = self.next_payment.sub(self.next_rebalance) < 0;
-            let t = if pay_next { self.next_payment } else { self.next_rebalance };
+            let t = if pay_next {
+                self.next_payment
+            } else {
+                self.next_rebalance
+            };
             if !until.after(t) {
                 return;
             }
@@ -481,12 +489,15 @@ impl Traffic {
 
     fn rebalance(&mut self, net: &mut Network, now: Timestamp) {
         let rp = &self.params.rebalance;
-        let active_since = rp.active_window_s.map_or(i64::MIN, |w| now.unix_secs().saturating_sub(w));
+        let active_since = rp
+            .active_window_s
+            .map_or(i64::MIN, |w| now.unix_secs().saturating_sub(w));
         let p = 1.0 - (-rp.rate_per_hour * rp.tick_s as f64 / 3600.0).exp();
         let halves = self.router.halves.min_htlc.len() as u32;
         for h in 0..halves {
             // Only directions the router knows (enabled, not excluded) are managed.
-            if self.router.halves.ends[h as usize].0 == u32::MAX || (active_since > i64::MIN && self.last_forward[h as usize] < active_since)
+            if self.router.halves.ends[h as usize].0 == u32::MAX
+                || (active_since > i64::MIN && self.last_forward[h as usize] < active_since)
             {
                 continue;
             }
@@ -570,7 +581,10 @@ pub enum Balances {
     Static(BalanceModel),
     /// Drawn from `initial`, then moved by background traffic and
     /// rebalancing until stationary, and all the time after.
-    Flowing { initial: BalanceModel, traffic: TrafficParams },
+    Flowing {
+        initial: BalanceModel,
+        traffic: TrafficParams,
+    },
 }
 
 impl Balances {
@@ -656,7 +670,11 @@ mod tests {
         let mut at = idx(0);
         for h in &path {
             let ch = &g.channels()[(h / 2) as usize];
-            let (from, to) = if h % 2 == 0 { (ch.node1, ch.node2) } else { (ch.node2, ch.node1) };
+            let (from, to) = if h % 2 == 0 {
+                (ch.node1, ch.node2)
+            } else {
+                (ch.node2, ch.node1)
+            };
             assert_eq!(from, at);
             at = to;
         }

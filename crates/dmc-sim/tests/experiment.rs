@@ -1,10 +1,12 @@
-//! The cold-versus-warm experiment on a small random network: deterministic,
-//! balances conserved, and the report has the documented shape.
+//! The cold-versus-warm experiment on a small random network: deterministic
+//! whatever the thread count, arms paired, balances conserved, and the report
+//! has the documented shape.
 
 use dmc_core::NodeId;
 use dmc_graph::{Graph, Policy};
-use dmc_sim::experiment::{self, ExperimentParams};
+use dmc_sim::experiment::{self, ExperimentParams, WalletProfile, WarmupParams};
 use dmc_sim::rng::Rng;
+use dmc_sim::traffic::{Balances, TrafficParams};
 use dmc_sim::{BalanceModel, Network};
 
 fn random_graph(nodes: u32, channels: u32, seed: u64) -> Graph {
@@ -38,54 +40,181 @@ fn random_graph(nodes: u32, channels: u32, seed: u64) -> Graph {
 }
 
 fn small_params() -> ExperimentParams {
+    let traffic = TrafficParams {
+        payments_per_hour: 3000.0,
+        min_amount_sat: 1_000,
+        max_amount_sat: 50_000,
+        ..TrafficParams::default()
+    };
     ExperimentParams {
-        contributors: 6,
-        payments_per_contributor: 15,
-        wallet_payments: 20,
         seed: 3,
+        seeds: 2,
+        threads: 2,
+        balances: vec![
+            Balances::Flowing {
+                initial: BalanceModel::Bimodal {
+                    scale_msat: 300_000_000,
+                },
+                traffic,
+            },
+            Balances::Static(BalanceModel::Uniform),
+        ],
+        wallets: vec![
+            WalletProfile {
+                payments: (6, 9),
+                ..WalletProfile::mobile()
+            },
+            WalletProfile {
+                payments: (12, 12),
+                ..WalletProfile::routing()
+            },
+        ],
+        contributors: 6,
+        contributor_payments_per_hour: 6.0,
+        contributor_hours: 2.0,
+        wallet_hours: 2.0,
+        warmup: WarmupParams {
+            window_s: 3600,
+            ks_threshold: 0.02,
+            min_windows: 2,
+            max_windows: 4,
+        },
+        bootstrap_reps: 200,
         ..ExperimentParams::default()
     }
 }
 
 #[test]
-fn experiment_is_deterministic_and_reports_both_sides() {
-    let g = random_graph(120, 600, 9);
+fn experiment_is_deterministic_paired_and_reports_the_schema() {
+    let g = random_graph(150, 700, 9);
     let params = small_params();
     let mut calls = 0;
     let a = experiment::run(&g, &params, &mut |_, _| calls += 1);
-    assert_eq!(calls, 3 * (6 * 15 + 2 * 20), "progress must count every payment");
-    let b = experiment::run(&g, &params, &mut |_, _| ());
-    assert_eq!(a.len(), 3);
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x.cold, y.cold);
-        assert_eq!(x.warm, y.warm);
-        assert_eq!(x.cold.payments, 20);
-        assert_eq!(x.warm.payments, 20);
-        assert!(x.snapshot_pairs > 0, "contributors learned nothing");
-        assert!((0.0..=1.0).contains(&x.cold.success_rate));
-        assert!(x.cold.p95_attempts >= x.cold.mean_attempts.floor() - 1.0);
-        assert_eq!(x.cold.attempts_histogram.iter().sum::<usize>(), 20);
-    }
-    let v: serde_json::Value = serde_json::from_str(&experiment::report_json(&a, &params).pretty()).unwrap();
-    for model in ["uniform", "bimodal", "fixed"] {
-        for side in ["cold", "warm"] {
-            let s = &v["models"][model][side];
-            for k in [
-                "payments",
-                "success_rate",
-                "mean_attempts",
-                "p95_attempts",
-                "mean_failed_htlcs",
-                "mean_fee_msat",
-                "mean_time_s",
-            ] {
-                assert!(s[k].is_number(), "{model}.{side}.{k} missing: {s}");
+    assert!(calls > 0, "progress is reported");
+    // One thread or two: the same worlds.
+    let b = experiment::run(
+        &g,
+        &ExperimentParams {
+            threads: 1,
+            ..params.clone()
+        },
+        &mut |_, _| (),
+    );
+    assert_eq!(a, b, "a run depends on its seeds only");
+    assert_eq!(a.len(), 4, "2 balances x 2 seeds");
+    for world in &a {
+        assert_eq!(world.wallets.len(), 4, "2 wallets x 2 estimators");
+        assert!(world.contributor_payments > 0);
+        assert!(world.dmc_pairs > 0 && world.go_pairs > 0, "contributors shared nothing");
+        if world.balances == "flowing" {
+            assert!(world.background.settled > 0 && !world.warmup.is_empty());
+        } else {
+            assert_eq!(world.background.payments, 0);
+        }
+        for w in &world.wallets {
+            let n = w.feasible.len();
+            assert!(n > 0);
+            assert!(w.outcomes.iter().all(|o| o.len() == n), "arms pay the same payments");
+            assert!(w.imported[0] > 0, "the warm wallet imported nothing");
+            // Knowing every balance, a settled payment never fails an HTLC.
+            for o in &w.outcomes[3] {
+                if o.succeeded {
+                    assert_eq!(o.failed_htlcs, 0, "{o:?}");
+                }
+            }
+            // Before any arm has paid, the views agree: what the oracle settles is feasible.
+            if w.outcomes[3][0].succeeded {
+                assert!(w.feasible[0]);
             }
         }
     }
+
+    let v: serde_json::Value = serde_json::from_str(&experiment::report_json(&a, &params).pretty()).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 8, "2 balances x 2 wallets x 2 estimators");
+    for r in results {
+        assert!(["flowing", "uniform"].contains(&r["balances"].as_str().unwrap()));
+        assert!(["mobile", "routing"].contains(&r["wallet"].as_str().unwrap()));
+        assert!(["apriori", "bimodal"].contains(&r["estimator"].as_str().unwrap()));
+        assert!(r["liars"].is_null());
+        let share = r["infeasible_share"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&share));
+        for sub in ["all", "feasible", "infeasible", "first_10", "first_20"] {
+            let s = &r["subsets"][sub];
+            assert!(s["payments"].is_number(), "{sub}: {s}");
+            for arm in ["cold", "warm", "newest_wins", "oracle"] {
+                for k in ["failed_htlcs_per_payment", "success_rate", "time_to_pay_s", "fee_msat"] {
+                    let stat = &s["arms"][arm][k];
+                    if s["payments"] == 0 || (k == "fee_msat" && stat.is_null()) {
+                        continue;
+                    }
+                    let mean = stat["mean"]
+                        .as_f64()
+                        .unwrap_or_else(|| panic!("{sub}.{arm}.{k}: {stat}"));
+                    let ci = stat["ci95"].as_array().unwrap();
+                    let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+                    assert!(lo <= mean + 1e-9 && mean <= hi + 1e-9, "{sub}.{arm}.{k}: {stat}");
+                }
+            }
+            for k in ["failed_htlcs_per_payment", "time_to_pay_s"] {
+                let g = &s["gap_closed"][k];
+                assert!(g.is_null() || g["mean"].is_number(), "{g}");
+            }
+        }
+        let all = r["subsets"]["all"]["payments"].as_u64().unwrap();
+        let f = r["subsets"]["feasible"]["payments"].as_u64().unwrap();
+        let i = r["subsets"]["infeasible"]["payments"].as_u64().unwrap();
+        assert_eq!(all, f + i);
+    }
     assert_eq!(v["params"]["contributors"], 6);
-    let svg = experiment::attempts_svg(&a);
-    assert!(svg.starts_with("<svg") && svg.contains("warm"));
+    assert_eq!(v["worlds"].as_array().unwrap().len(), 4);
+    let fig = experiment::learning_figure(&a, &params);
+    assert_eq!(fig.panels.len(), 8);
+    assert!(dmc_sim::plot::render_svg(&fig).starts_with("<svg"));
+}
+
+#[test]
+fn an_overlay_keeps_the_world_unchanged_and_remembers_its_own_payments() {
+    use dmc_core::{MissionControlConfig, Timestamp};
+    use dmc_graph::pathfind::RoutingGraph;
+    use dmc_sim::network::Overlay;
+    let g = random_graph(60, 300, 2);
+    let mut net = Network::new(g.clone(), BalanceModel::Uniform, 5);
+    let routing = RoutingGraph::new(&g);
+    let before: Vec<[u64; 2]> = (0..g.channel_count() as u32).map(|c| net.balances(c)).collect();
+    let cfg = dmc_sim::SimConfig::default();
+    let mut sender = dmc_sim::Sender::new(*g.node(0), MissionControlConfig::default());
+    let mut overlay = Overlay::new();
+    let mut clock = Timestamp::from_unix_secs(1_700_000_000);
+    let mut settled = 0;
+    for d in 1..20u32 {
+        let r = net.with_overlay(&mut overlay, |n| {
+            dmc_sim::pay(n, &routing, &mut sender, *g.node(d), 20_000_000, &cfg, &mut clock)
+        });
+        settled += usize::from(r.succeeded);
+    }
+    assert!(settled > 0);
+    let after: Vec<[u64; 2]> = (0..g.channel_count() as u32).map(|c| net.balances(c)).collect();
+    assert_eq!(before, after, "the world moved");
+    assert!(!overlay.is_empty(), "the sender's own payments were forgotten");
+    // What the overlay holds is what the payments moved: node 0 spent what it paid.
+    let n0 = g.node_index(g.node(0)).unwrap();
+    let spent: i64 = g
+        .channels()
+        .iter()
+        .enumerate()
+        .filter_map(|(ci, ch)| {
+            let d = *overlay.get(&(ci as u32))?;
+            if ch.node1 == n0 {
+                Some(-d)
+            } else if ch.node2 == n0 {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .sum();
+    assert!(spent >= settled as i64 * 20_000_000, "{spent}");
 }
 
 #[test]

@@ -731,58 +731,114 @@ fn sim_scenario(name: &str, json: bool) -> Result<()> {
 }
 
 fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
-    use dmc_sim::experiment::{self, ExperimentParams};
-    use dmc_sim::BalanceModel;
+    use dmc_sim::experiment::{self, Estimator, ExperimentParams, WalletProfile};
+    use dmc_sim::traffic::Balances;
     let count = |s: &str, field: &str| -> Result<usize> {
         let v = int_arg(s, field)?;
         usize::try_from(v).or_else(|_| input(format!("{field}: {v} is too large")))
     };
-    let mut params = ExperimentParams {
-        contributors: count(&a.contributors, "--contributors")?,
-        payments_per_contributor: count(&a.payments, "--payments")?,
-        wallet_payments: count(&a.wallet_payments, "--wallet-payments")?,
+    let hours = |s: &str, field: &str| -> Result<f64> {
+        let d = duration_arg(s, field)?;
+        if d > 365 * 24 * 3_600_000_000_000 {
+            return input(format!("{field}: {s:?} is longer than a year"));
+        }
+        Ok(d as f64 / 3.6e12)
+    };
+    fn list<T>(s: &str, field: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
+        let v = s
+            .split(',')
+            .map(|x| parse(x.trim()).ok_or_else(|| CliError::Input(format!("{field}: {x:?} is not {what}"))))
+            .collect::<Result<Vec<T>>>()?;
+        if v.is_empty() {
+            return input(format!("{field}: empty"));
+        }
+        Ok(v)
+    }
+    let rate = float_arg(&a.contributor_rate, "--contributor-rate")?;
+    if !(0.0..=3600.0).contains(&rate) {
+        return input(format!("--contributor-rate: {rate} is not between 0 and 3600 per hour"));
+    }
+    let mut wallets = list(&a.wallets, "--wallets", "mobile or routing", WalletProfile::parse)?;
+    let routing_payments = count(&a.routing_payments, "--routing-payments")?;
+    for w in &mut wallets {
+        if w.name == "routing" {
+            w.payments = (routing_payments, routing_payments);
+        }
+    }
+    let sync = duration_arg(&a.sync_interval, "--sync-interval")?;
+    if sync < 1_000_000_000 {
+        return input(format!(
+            "--sync-interval: {:?} is shorter than a second",
+            a.sync_interval
+        ));
+    }
+    let params = ExperimentParams {
         seed: int_arg(&a.seed, "--seed")? as u64,
+        seeds: count(&a.seeds, "--seeds")?,
+        threads: count(&a.threads, "--threads")?,
+        balances: list(
+            &a.balances,
+            "--balances",
+            "flowing, uniform, bimodal or fixed",
+            Balances::parse,
+        )?,
+        wallets,
+        estimators: list(&a.estimators, "--estimators", "apriori or bimodal", Estimator::parse)?,
+        contributors: count(&a.contributors, "--contributors")?,
+        contributor_payments_per_hour: rate,
+        contributor_hours: hours(&a.contributor_time, "--contributor-time")?,
+        wallet_hours: hours(&a.wallet_time, "--wallet-time")?,
+        sync_interval_s: sync / 1_000_000_000,
+        bootstrap_reps: count(&a.bootstrap, "--bootstrap")?,
         ..ExperimentParams::default()
     };
-    if params.contributors == 0 || params.wallet_payments == 0 {
-        return input("--contributors and --wallet-payments must be at least 1");
+    if params.seeds == 0 {
+        return input("--seeds must be at least 1");
     }
-    params.models = a
-        .models
-        .split(',')
-        .map(|m| {
-            BalanceModel::parse(m.trim())
-                .ok_or_else(|| CliError::Input(format!("--models: {m:?} is not uniform, bimodal or fixed")))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    if params.seeds > 1000 || params.contributors > 10_000 || params.bootstrap_reps > 100_000 {
+        return input("--seeds (max 1000), --contributors (max 10000) or --bootstrap (max 100000) is too large");
+    }
+    if params.wallet_hours <= 0.0 {
+        return input("--wallet-time must be longer than 0");
+    }
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
+    // Check the output paths before the long run, not after it.
+    for (flag, path) in [("--out", &a.out), ("--plot", &a.plot)] {
+        if let Some(p) = path {
+            std::fs::write(p, b"").map_err(|e| CliError::Runtime(format!("{flag}: writing {}: {e}", p.display())))?;
+        }
+    }
     let started = std::time::Instant::now();
-    let mut last_draw = 0usize;
+    let mut last_draw = usize::MAX;
     let mut progress = |done: usize, total: usize| {
         let pct = done * 100 / total.max(1);
-        if pct != last_draw || done == total {
+        if pct != last_draw {
             last_draw = pct;
             let bar = "#".repeat(pct / 2) + &" ".repeat(50 - pct / 2);
             eprint!(
-                "\r[{bar}] {pct:3}% {done}/{total} payments, {:.0}s",
+                "\r[{bar}] {pct:3}% of the simulated time, {:.0}s",
                 started.elapsed().as_secs_f64()
             );
-            if done == total {
+            if done >= total {
                 eprintln!();
             }
         }
     };
-    let results = experiment::run(&graph, &params, &mut progress);
-    let report = experiment::report_json(&results, &params);
+    let seeds = experiment::run(&graph, &params, &mut progress);
+    let report = experiment::report_json(&seeds, &params);
     if let Some(out) = &a.out {
         std::fs::write(out, report.pretty() + "\n")
             .map_err(|e| CliError::Runtime(format!("--out: writing {}: {e}", out.display())))?;
     }
     if let Some(plot) = &a.plot {
-        std::fs::write(plot, experiment::attempts_svg(&results))
+        let fig = experiment::learning_figure(&seeds, &params);
+        std::fs::write(plot, dmc_sim::plot::render_svg(&fig))
             .map_err(|e| CliError::Runtime(format!("--plot: writing {}: {e}", plot.display())))?;
+        let png = plot.with_extension("png");
+        std::fs::write(&png, dmc_sim::plot::render_png(&fig))
+            .map_err(|e| CliError::Runtime(format!("--plot: writing {}: {e}", png.display())))?;
     }
-    print!("{}", experiment::summary_text(&results, &params));
+    print!("{}", experiment::summary_text(&seeds, &params));
     eprintln!("finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -116,7 +116,7 @@ pub enum SimCommand {
         json: bool,
     },
     /// Cold versus warm: a fresh wallet with and without shared mission control.
-    Experiment(ExperimentArgs),
+    Experiment(Box<ExperimentArgs>),
 }
 
 #[derive(Args)]
@@ -124,24 +124,50 @@ pub struct ExperimentArgs {
     /// describegraph or listchannels JSON (or .gz).
     #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
     pub graph: PathBuf,
-    /// Nodes whose mission control is shared (half well-connected, half random).
-    #[arg(long, default_value = "50")]
-    pub contributors: String,
-    /// Payments each contributor makes.
-    #[arg(long, default_value = "200")]
-    pub payments: String,
-    /// Payments the fresh wallet makes, cold and again warm.
-    #[arg(long = "wallet-payments", default_value = "500")]
-    pub wallet_payments: String,
+    /// Independent worlds (seeds seed, seed+1, ...), run in parallel.
+    #[arg(long, default_value = "6")]
+    pub seeds: String,
+    /// Base seed.
     #[arg(long, default_value = "1")]
     pub seed: String,
-    /// Balance models, comma-separated: uniform, bimodal, fixed.
-    #[arg(long, default_value = "uniform,bimodal,fixed")]
-    pub models: String,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value = "0")]
+    pub threads: String,
+    /// Balances, comma-separated: flowing (background traffic and
+    /// rebalancing), or the static i.i.d. models uniform, bimodal, fixed.
+    #[arg(long, alias = "models", default_value = "flowing")]
+    pub balances: String,
+    /// Wallet profiles, comma-separated: mobile, routing.
+    #[arg(long, default_value = "mobile,routing")]
+    pub wallets: String,
+    /// Wallet estimators, comma-separated: apriori, bimodal.
+    #[arg(long, default_value = "apriori,bimodal")]
+    pub estimators: String,
+    /// Nodes that share their mission control (half well-connected, half random).
+    #[arg(long, default_value = "50")]
+    pub contributors: String,
+    /// Payments per contributor per simulated hour.
+    #[arg(long = "contributor-rate", default_value = "1")]
+    pub contributor_rate: String,
+    /// How long contributors pay before the wallets start (Go duration).
+    #[arg(long = "contributor-time", default_value = "12h")]
+    pub contributor_time: String,
+    /// How long the wallets' payments are spread over (Go duration).
+    #[arg(long = "wallet-time", default_value = "24h")]
+    pub wallet_time: String,
+    /// How often contributors export and warm wallets import (Go duration).
+    #[arg(long = "sync-interval", default_value = "10m")]
+    pub sync_interval: String,
+    /// Payments of the routing wallet per seed (the mobile wallet makes 20-50).
+    #[arg(long = "routing-payments", default_value = "200")]
+    pub routing_payments: String,
+    /// Bootstrap replicates for the confidence intervals.
+    #[arg(long, default_value = "1000")]
+    pub bootstrap: String,
     /// Write the JSON report here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Write an SVG plot of the attempts distribution here.
+    /// Write learning curves here as SVG, and beside it as PNG (P.svg and P.png).
     #[arg(long)]
     pub plot: Option<PathBuf>,
 }

@@ -36,33 +36,61 @@ fn small_experiment_on_the_mainnet_snapshot() {
     let graph =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
     let out = d.path("report.json");
-    let plot = d.path("plot.svg");
+    let plot = d.path("curves.svg");
     let text = d.ok(&[
         "sim",
         "experiment",
         "--graph",
         graph.to_str().unwrap(),
+        "--seeds",
+        "2",
         "--contributors",
         "2",
-        "--payments",
+        "--contributor-time",
+        "1h",
+        "--wallet-time",
+        "1h",
+        "--routing-payments",
         "3",
-        "--wallet-payments",
-        "4",
-        "--models",
+        "--wallets",
+        "routing",
+        "--estimators",
+        "apriori",
+        "--balances",
         "fixed,uniform",
+        "--bootstrap",
+        "50",
         "--out",
         out.to_str().unwrap(),
         "--plot",
         plot.to_str().unwrap(),
     ]);
-    assert!(text.contains("cold") && text.contains("warm"), "{text}");
+    assert!(
+        text.contains("cold") && text.contains("warm") && text.contains("oracle"),
+        "{text}"
+    );
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(v["models"]["fixed"]["cold"]["payments"], 4);
-    assert_eq!(v["models"]["uniform"]["warm"]["payments"], 4);
-    assert!(v["models"].get("bimodal").is_none());
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["balances"], "fixed");
+    assert_eq!(results[1]["balances"], "uniform");
+    assert_eq!(results[0]["subsets"]["all"]["payments"], 6, "3 payments x 2 seeds");
+    assert_eq!(v["params"]["seeds"], 2);
     assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+    let png = std::fs::read(d.path("curves.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
-    let bad = d.run(&["sim", "experiment", "--models", "gaussian"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("gaussian"));
+    for (flag, value, named) in [
+        ("--balances", "gaussian", "gaussian"),
+        ("--wallets", "desktop", "desktop"),
+        ("--estimators", "magic", "magic"),
+        ("--seeds", "0", "--seeds"),
+        ("--sync-interval", "1ms", "--sync-interval"),
+        ("--contributor-rate", "1e9", "--contributor-rate"),
+    ] {
+        let bad = d.run(&["sim", "experiment", "--graph", graph.to_str().unwrap(), flag, value]);
+        assert_eq!(bad.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(err.contains(named), "{flag} {value}: {err}");
+    }
 }
