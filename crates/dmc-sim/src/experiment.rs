@@ -309,7 +309,7 @@ fn wallet_key(i: usize) -> NodeId {
 }
 
 /// Nodes with at least one usable outgoing policy, by decreasing degree.
-fn nodes_by_degree(g: &Graph) -> Vec<(u32, usize)> {
+pub(crate) fn nodes_by_degree(g: &Graph) -> Vec<(u32, usize)> {
     let mut deg = vec![0usize; g.node_count()];
     for ch in g.channels() {
         if ch.policies[0].is_some_and(|p| !p.disabled) {
@@ -357,6 +357,41 @@ fn arrivals(rng: &mut Rng, from: Timestamp, to: Timestamp, per_hour: f64) -> Vec
         }
         out.push(t);
     }
+}
+
+/// Runs background traffic in windows until consecutive windows' balance
+/// distributions are within the KS threshold (after at least
+/// `min_windows`), or `max_windows` have passed. Returns the windows,
+/// whether it became stationary, and the time it ended.
+pub fn warm_up(
+    net: &mut Network,
+    traffic: &mut Traffic,
+    start: Timestamp,
+    params: &WarmupParams,
+    on_window: &dyn Fn(usize),
+) -> (Vec<WarmupWindow>, bool, Timestamp) {
+    let mut clock = start;
+    let mut windows = Vec::new();
+    let first = balance_fractions(net);
+    let mut prev = first.clone();
+    for w in 1..=params.max_windows {
+        clock = clock.add(params.window_s * NS);
+        traffic.advance(net, clock);
+        let cur = balance_fractions(net);
+        let ks_previous = ks_distance(&prev, &cur);
+        windows.push(WarmupWindow {
+            hour: (w as i64 * params.window_s) as f64 / 3600.0,
+            ks_previous,
+            ks_start: ks_distance(&first, &cur),
+            histogram: histogram(&cur, 10),
+        });
+        prev = cur;
+        on_window(w);
+        if w >= params.min_windows && ks_previous < params.ks_threshold {
+            return (windows, true, clock);
+        }
+    }
+    (windows, false, clock)
 }
 
 /// One wallet arm: its sender, its view of the world, its sync cursor.
@@ -462,31 +497,12 @@ pub fn run_seed(
     let report = |p: f64| progress.store((p.clamp(0.0, 1.0) * 1000.0) as usize, Ordering::Relaxed);
 
     // Warm-up until the balance distribution is stationary.
-    let mut clock = start;
-    let mut warmup = Vec::new();
-    let mut stationary = traffic.is_none();
-    if let Some(t) = traffic.as_mut() {
-        let first = balance_fractions(&net);
-        let mut prev = first.clone();
-        for w in 1..=params.warmup.max_windows {
-            clock = clock.add(params.warmup.window_s * NS);
-            t.advance(&mut net, clock);
-            let cur = balance_fractions(&net);
-            let ks_previous = ks_distance(&prev, &cur);
-            warmup.push(WarmupWindow {
-                hour: (w as i64 * params.warmup.window_s) as f64 / 3600.0,
-                ks_previous,
-                ks_start: ks_distance(&first, &cur),
-                histogram: histogram(&cur, 10),
-            });
-            prev = cur;
-            report(0.2 * w as f64 / params.warmup.max_windows as f64);
-            if w >= params.warmup.min_windows && ks_previous < params.warmup.ks_threshold {
-                stationary = true;
-                break;
-            }
-        }
-    }
+    let (warmup, stationary, clock) = match traffic.as_mut() {
+        Some(t) => warm_up(&mut net, t, start, &params.warmup, &|w| {
+            report(0.2 * w as f64 / params.warmup.max_windows.max(1) as f64)
+        }),
+        None => (Vec::new(), true, start),
+    };
 
     // Contributors and their schedule.
     let top100: Vec<u32> = ranked.iter().take(100).map(|(i, _)| *i).collect();

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod network;
 pub mod payment;
 pub mod plot;
+pub mod reach;
 pub mod rng;
 pub mod scenario;
 pub mod stats;

@@ -16,7 +16,9 @@ use dmc_graph::Graph;
 use dmc_store::{LocalStore, View};
 use serde_json::Value;
 
-use crate::{Cli, Command, ExperimentArgs, QueryprobArgs, QueryroutesArgs, SetmccfgArgs, SimCommand, ViewArg};
+use crate::{
+    Cli, Command, ExperimentArgs, QueryprobArgs, QueryroutesArgs, ReachArgs, SetmccfgArgs, SimCommand, ViewArg,
+};
 
 /// A failed command: bad input (exit 2) or anything else (exit 1).
 pub enum CliError {
@@ -132,6 +134,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::SelfNode { pubkey: key } => self_cmd(&ctx, key.as_deref()),
         Command::Sim(SimCommand::Scenario { name, json }) => sim_scenario(&name, json),
         Command::Sim(SimCommand::Experiment(args)) => sim_experiment(&args),
+        Command::Sim(SimCommand::Reach(args)) => sim_reach(&args),
         Command::Serve(args) => crate::ec::serve(&ctx.data_dir, &args),
         Command::Ec(cmd) => crate::ec::client(&ctx.data_dir, ctx.now, cmd),
         Command::Admin(cmd) => crate::ec::admin(&ctx.data_dir, cmd),
@@ -840,5 +843,106 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     }
     print!("{}", experiment::summary_text(&seeds, &params));
     eprintln!("finished in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn sim_reach(a: &ReachArgs) -> Result<()> {
+    use dmc_core::json::Json;
+    use dmc_sim::reach::{self, ReachParams};
+    use dmc_sim::traffic::Balances;
+    let count = |s: &str, field: &str, max: i64| -> Result<usize> {
+        match int_arg(s, field)? {
+            0 => input(format!("{field} must be at least 1")),
+            v if v > max => input(format!("{field}: {v} is more than {max}")),
+            v => Ok(v as usize),
+        }
+    };
+    let amounts = a
+        .amounts
+        .split(',')
+        .map(|x| match int_arg(x, "--amounts")? {
+            v @ 1..=100_000_000 => Ok(v as u64),
+            v => input(format!("--amounts: {v} is not between 1 and 100000000 sat")),
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    let params = ReachParams {
+        seed: int_arg(&a.seed, "--seed")? as u64,
+        seeds: count(&a.seeds, "--seeds", 1000)?,
+        balances: Balances::parse(a.balances.trim()).ok_or_else(|| {
+            CliError::Input(format!(
+                "--balances: {:?} is not flowing, uniform, bimodal or fixed",
+                a.balances
+            ))
+        })?,
+        amounts_sat: amounts,
+        probes_per_amount: count(&a.probes, "--probes", 100_000)?,
+        ..ReachParams::default()
+    };
+    let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
+    let rows = reach::run(&graph, &params);
+    if a.json {
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Json::object([
+                    (
+                        "amount_sat",
+                        if r.amount_sat == 0 {
+                            Json::str("all")
+                        } else {
+                            Json::int32(r.amount_sat)
+                        },
+                    ),
+                    ("probes", Json::int32(r.probes)),
+                    ("reached_within_10s", Json::int32(r.reached)),
+                    ("reached_eventually", Json::int32(r.reached_eventually)),
+                    ("share", Json::double(r.share)),
+                    (
+                        "ci95",
+                        Json::Array(vec![Json::double(r.ci95.0), Json::double(r.ci95.1)]),
+                    ),
+                    ("mean_attempts", Json::double(r.mean_attempts)),
+                ])
+            })
+            .collect();
+        println!(
+            "{}",
+            Json::object([
+                ("balances", Json::str(params.balances.name())),
+                ("rows", Json::Array(rows))
+            ])
+            .pretty()
+        );
+    } else {
+        println!(
+            "reach within 10 s, {} balances, {} seeds x {} probes per amount, targets among the 600 best-connected nodes",
+            params.balances.name(),
+            params.seeds,
+            params.probes_per_amount
+        );
+        println!(
+            "{:>10} {:>7} {:>24} {:>12} {:>10}",
+            "amount", "probes", "within 10 s [95% CI]", "eventually", "attempts"
+        );
+        for r in &rows {
+            let amount = if r.amount_sat == 0 {
+                "all".to_string()
+            } else {
+                format!("{} sat", r.amount_sat)
+            };
+            println!(
+                "{amount:>10} {:>7} {:>24} {:>11.1}% {:>10.2}",
+                r.probes,
+                format!(
+                    "{:.1}% [{:.1}, {:.1}]",
+                    r.share * 100.0,
+                    r.ci95.0 * 100.0,
+                    r.ci95.1 * 100.0
+                ),
+                r.reached_eventually as f64 * 100.0 / r.probes.max(1) as f64,
+                r.mean_attempts
+            );
+        }
+    }
     Ok(())
 }

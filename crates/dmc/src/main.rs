@@ -117,6 +117,32 @@ pub enum SimCommand {
     },
     /// Cold versus warm: a fresh wallet with and without shared mission control.
     Experiment(Box<ExperimentArgs>),
+    /// Reach: a fresh LND sender probes high-degree targets, as LDK's
+    /// maintainers measured on mainnet (share through within 10 s).
+    Reach(ReachArgs),
+}
+
+#[derive(Args)]
+pub struct ReachArgs {
+    /// describegraph or listchannels JSON (or .gz).
+    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
+    pub graph: PathBuf,
+    #[arg(long, default_value = "3")]
+    pub seeds: String,
+    #[arg(long, default_value = "1")]
+    pub seed: String,
+    /// flowing, uniform, bimodal or fixed.
+    #[arg(long, default_value = "flowing")]
+    pub balances: String,
+    /// Probe amounts in sat, comma-separated.
+    #[arg(long, default_value = "1000,10000,30000")]
+    pub amounts: String,
+    /// Probes per amount and seed.
+    #[arg(long, default_value = "300")]
+    pub probes: String,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -94,3 +94,39 @@ fn small_experiment_on_the_mainnet_snapshot() {
         assert!(err.contains(named), "{flag} {value}: {err}");
     }
 }
+
+#[test]
+fn reach_probes_high_degree_targets() {
+    let d = Dmc::new(1_770_076_800);
+    let graph =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let g = graph.to_str().unwrap();
+    let v = d.json(&[
+        "sim",
+        "reach",
+        "--graph",
+        g,
+        "--seeds",
+        "1",
+        "--probes",
+        "4",
+        "--balances",
+        "uniform",
+        "--json",
+    ]);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "three amounts and all: {v}");
+    assert_eq!(rows[0]["amount_sat"], 1000);
+    assert_eq!(rows[3]["amount_sat"], "all");
+    assert_eq!(rows[3]["probes"], 12);
+    for r in rows {
+        let share = r["share"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&share));
+        assert!(r["reached_within_10s"].as_u64() <= r["reached_eventually"].as_u64());
+    }
+    for (flag, value) in [("--amounts", "0"), ("--probes", "0"), ("--balances", "wavy")] {
+        let bad = d.run(&["sim", "reach", "--graph", g, flag, value]);
+        assert_eq!(bad.status.code(), Some(2), "{flag} {value}");
+        assert!(String::from_utf8_lossy(&bad.stderr).contains(flag), "{flag}");
+    }
+}
