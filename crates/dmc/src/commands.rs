@@ -733,6 +733,29 @@ fn sim_scenario(name: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `--background-rate` and `--rebalances-per-day` applied to flowing balances.
+fn with_traffic(
+    mut b: dmc_sim::traffic::Balances,
+    background_rate: &str,
+    rebalances_per_day: &str,
+) -> Result<dmc_sim::traffic::Balances> {
+    let bg = float_arg(background_rate, "--background-rate")?;
+    if !(0.0..=1e7).contains(&bg) {
+        return input(format!(
+            "--background-rate: {bg} is not between 0 and 10000000 per hour"
+        ));
+    }
+    let rb = float_arg(rebalances_per_day, "--rebalances-per-day")?;
+    if !(0.0..=1e5).contains(&rb) {
+        return input(format!("--rebalances-per-day: {rb} is not between 0 and 100000"));
+    }
+    if let dmc_sim::traffic::Balances::Flowing { traffic, .. } = &mut b {
+        traffic.payments_per_hour = bg;
+        traffic.rebalance.rate_per_hour = rb / 24.0;
+    }
+    Ok(b)
+}
+
 fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     use dmc_sim::experiment::{self, Estimator, ExperimentParams, WalletProfile};
     use dmc_sim::traffic::Balances;
@@ -868,12 +891,16 @@ fn sim_reach(a: &ReachArgs) -> Result<()> {
     let params = ReachParams {
         seed: int_arg(&a.seed, "--seed")? as u64,
         seeds: count(&a.seeds, "--seeds", 1000)?,
-        balances: Balances::parse(a.balances.trim()).ok_or_else(|| {
-            CliError::Input(format!(
-                "--balances: {:?} is not flowing, uniform, bimodal or fixed",
-                a.balances
-            ))
-        })?,
+        balances: with_traffic(
+            Balances::parse(a.balances.trim()).ok_or_else(|| {
+                CliError::Input(format!(
+                    "--balances: {:?} is not flowing, uniform, bimodal or fixed",
+                    a.balances
+                ))
+            })?,
+            &a.background_rate,
+            &a.rebalances_per_day,
+        )?,
         amounts_sat: amounts,
         probes_per_amount: count(&a.probes, "--probes", 100_000)?,
         ..ReachParams::default()

@@ -134,6 +134,12 @@ pub struct ReachArgs {
     /// flowing, uniform, bimodal or fixed.
     #[arg(long, default_value = "flowing")]
     pub balances: String,
+    /// Background payments per simulated hour under flowing balances.
+    #[arg(long = "background-rate", default_value = "9000")]
+    pub background_rate: String,
+    /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
+    #[arg(long = "rebalances-per-day", default_value = "1")]
+    pub rebalances_per_day: String,
     /// Probe amounts in sat, comma-separated.
     #[arg(long, default_value = "1000,10000,30000")]
     pub amounts: String,
@@ -163,6 +169,12 @@ pub struct ExperimentArgs {
     /// rebalancing), or the static i.i.d. models uniform, bimodal, fixed.
     #[arg(long, alias = "models", default_value = "flowing")]
     pub balances: String,
+    /// Background payments per simulated hour under flowing balances.
+    #[arg(long = "background-rate", default_value = "9000")]
+    pub background_rate: String,
+    /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
+    #[arg(long = "rebalances-per-day", default_value = "1")]
+    pub rebalances_per_day: String,
     /// Wallet profiles, comma-separated: mobile, routing.
     #[arg(long, default_value = "mobile,routing")]
     pub wallets: String,
