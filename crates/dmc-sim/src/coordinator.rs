@@ -178,9 +178,8 @@ pub fn go_merge(e: &mut PairData, new: &PairData) {
     if new.fail_time > e.fail_time {
         let interval_s = new.fail_time - e.fail_time;
         if new.fail_amt_msat > e.fail_amt_msat && interval_s.saturating_mul(1_000_000_000) < RELAX_NS {
-            // The Go code returns here, skipping the clamp below too.
-            e.success_amt_sat = e.success_amt_msat / 1000;
-            e.fail_amt_sat = e.fail_amt_msat / 1000;
+            // The Go code returns here, skipping the clamp below and the
+            // sat fields' update: a success raised above keeps its old sat.
             return;
         }
         e.fail_time = new.fail_time;
@@ -267,6 +266,20 @@ mod tests {
         g.register(&[obs(Some((0, 5000)), None)]);
         let (p, _) = g.query(0);
         assert_eq!((p[0].history.fail_amt_msat, p[0].history.success_amt_msat), (1, 0));
+    }
+
+    #[test]
+    fn go_early_return_keeps_the_old_sat_fields() {
+        let mut g = GoCoordinator::default();
+        g.register(&[obs(Some((200_000_000, 1000)), Some((100_000_000, 900)))]);
+        // A newer, larger success and a higher failure 30 s after the stored one.
+        g.register(&[obs(Some((300_000_000, 1030)), Some((150_000_000, 1020)))]);
+        let (p, _) = g.query(0);
+        let h = p[0].history;
+        assert_eq!((h.success_amt_msat, h.success_amt_sat), (150_000_000, 100_000));
+        assert_eq!(h.fail_amt_msat, 200_000_000);
+        // What LND's import validation then refuses (sat and msat disagree).
+        assert!(validate_pair(p[0].clone()).is_err());
     }
 
     #[test]

@@ -400,6 +400,9 @@ pub fn warm_up(
 /// One wallet arm: its sender, its view of the world, its sync cursor.
 struct Arm {
     sender: Sender,
+    /// When its previous payment ended: a sender's payments do not overlap,
+    /// so its mission control never holds a result newer than its clock.
+    busy_until: Timestamp,
     overlay: Overlay,
     cursor: u64,
     imported: usize,
@@ -529,13 +532,7 @@ pub fn run_seed(
     let mut contributor_events: Vec<(Timestamp, usize, u32, u64)> = Vec::new();
     for (ci, &c) in contributors.iter().enumerate() {
         for t in arrivals(&mut rng, contributor_start, end, params.contributor_payments_per_hour) {
-            let dest = loop {
-                match receivers.sample(&mut rng) {
-                    Some(d) if d != c => break Some(d),
-                    Some(_) => continue,
-                    None => break None,
-                }
-            };
+            let dest = (0..100).find_map(|_| receivers.sample(&mut rng).filter(|d| *d != c));
             if let Some(d) = dest {
                 let amt = rng.log_uniform(params.contributor_min_amount_sat, params.contributor_max_amount_sat) * 1000;
                 contributor_events.push((t, ci, d, amt));
@@ -543,6 +540,7 @@ pub fn run_seed(
         }
     }
     contributor_events.sort_by_key(|e| (e.0, e.1));
+    let mut contributor_busy = vec![Timestamp::ZERO; contributors.len()];
 
     // Wallet payments: (time, profile, destination, amount msat)
     let mut wallet_events: Vec<(Timestamp, usize, u32, u64)> = Vec::new();
@@ -556,7 +554,7 @@ pub fn run_seed(
         times.sort();
         for t in times {
             let me = wallet_idx.get(wi).copied().unwrap_or(u32::MAX);
-            let dest = loop {
+            let dest = (0..100).find_map(|_| {
                 let d = match w.destinations {
                     Destinations::Popular => receivers.sample(&mut rng),
                     Destinations::Uniform if !reachable.is_empty() => {
@@ -564,11 +562,8 @@ pub fn run_seed(
                     }
                     Destinations::Uniform => None,
                 };
-                match d {
-                    Some(d) if d == me || wallet_idx.contains(&d) => continue,
-                    other => break other,
-                }
-            };
+                d.filter(|d| *d != me && !wallet_idx.contains(d))
+            });
             if let Some(d) = dest {
                 wallet_events.push((t, wi, d, rng.log_uniform(w.min_amount_sat, w.max_amount_sat) * 1000));
             }
@@ -585,6 +580,7 @@ pub fn run_seed(
                     sender.oracle = a == 3;
                     Arm {
                         sender,
+                        busy_until: Timestamp::ZERO,
                         overlay: Overlay::new(),
                         cursor: 0,
                         imported: 0,
@@ -638,7 +634,11 @@ pub fn run_seed(
                 let snap = s.mc.snapshot();
                 let changed: Vec<PairSnapshot> = snap
                     .into_iter()
-                    .filter(|p| exported[ci].get(&p.pair) != Some(&p.result))
+                    // A result stamped after this tick (a payment still running) goes next time.
+                    .filter(|p| {
+                        exported[ci].get(&p.pair) != Some(&p.result)
+                            && !dmc_core::aggregate::newest_time(&p.result).after(t)
+                    })
                     .collect();
                 if changed.is_empty() {
                     continue;
@@ -660,7 +660,7 @@ pub fn run_seed(
         if tc == Some(t) {
             let (_, ci, dest, amt) = contributor_events[ce];
             ce += 1;
-            let mut c = t;
+            let mut c = t.max(contributor_busy[ci]);
             let r = pay(
                 &mut net,
                 &routing,
@@ -670,6 +670,7 @@ pub fn run_seed(
                 &cfg,
                 &mut c,
             );
+            contributor_busy[ci] = c;
             contributor_payments += 1;
             contributor_successes += usize::from(r.succeeded);
             continue;
@@ -694,11 +695,12 @@ pub fn run_seed(
                         });
                         feasible = Some(f);
                     }
-                    let mut c = t;
+                    let mut c = t.max(arm.busy_until);
                     let sender = &mut arm.sender;
                     let r = net.with_overlay(&mut arm.overlay, |n| {
                         pay(n, &routing, sender, dest_id, amt, &cfg, &mut c)
                     });
+                    arm.busy_until = c;
                     arm.outcomes.push(Outcome::of(&r));
                 }
                 side.feasible.push(feasible.unwrap_or(false));
@@ -747,7 +749,8 @@ fn sync_wallets(sides: &mut [WalletSide], dmc: &DmcCoordinator, go: &GoCoordinat
 pub type Progress<'a> = dyn FnMut(usize, usize) + 'a;
 
 /// Runs every (balances, seed) world, in parallel, and returns them in order.
-pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>) -> Vec<SeedRun> {
+pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>) -> Result<Vec<SeedRun>, String> {
+    check_graph(base)?;
     let jobs: Vec<(usize, u64)> = (0..params.balances.len())
         .flat_map(|b| (0..params.seeds as u64).map(move |s| (b, s)))
         .collect();
@@ -790,12 +793,27 @@ pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>)
         }
     });
     progress(total, total);
-    results
+    Ok(results
         .into_inner()
         .expect("results lock")
         .into_iter()
         .map(|r| r.expect("every job ran"))
-        .collect()
+        .collect())
+}
+
+/// Refuses graphs the experiment cannot place its senders in.
+pub fn check_graph(g: &Graph) -> Result<(), String> {
+    let ranked = nodes_by_degree(g);
+    if ranked.is_empty() {
+        return Err("no node has a channel with an enabled policy".into());
+    }
+    if !ranked.iter().any(|(_, d)| *d >= 2) {
+        return Err("no node has two channels with an enabled policy".into());
+    }
+    if Popularity::by_capacity(g, &[]).len() < 2 {
+        return Err("fewer than two nodes can receive (an enabled policy towards them)".into());
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -819,6 +837,10 @@ fn stat_json(s: Option<Stat>) -> Json {
         None => Json::Raw("null".into()),
     }
 }
+
+/// One bootstrap seed for every paired statistic: the replicates draw the
+/// same seeds and payments whatever arms they compare.
+const PAIRED_SEED: u64 = 31;
 
 /// A per-payment value of an arm's outcome.
 type Metric = fn(&Outcome) -> f64;
@@ -934,17 +956,20 @@ impl ResultGroup<'_> {
     /// `a − b` of `metric`, paired.
     pub fn difference(&self, subset: Subset, metric: Metric, a: usize, b: usize, reps: usize) -> Option<Stat> {
         let v = self.values(subset, metric);
-        paired_bootstrap(&[&v[a], &v[b]], reps, 31, |m| m[0] - m[1])
+        paired_bootstrap(&[&v[a], &v[b]], reps, PAIRED_SEED, |m| m[0] - m[1])
     }
 
     /// `(cold − warm) / (cold − oracle)`; `None` when the CI of cold − oracle holds 0.
     pub fn gap_closed(&self, subset: Subset, metric: Metric, reps: usize) -> Option<Stat> {
         let v = self.values(subset, metric);
-        let floor = paired_bootstrap(&[&v[0], &v[3]], reps, 41, |m| m[0] - m[3 - 2])?;
+        // The same draws as the reported `oracle_minus_cold`, so the two agree.
+        let floor = paired_bootstrap(&[&v[3], &v[0]], reps, PAIRED_SEED, |m| m[0] - m[1])?;
         if floor.ci_contains(0.0) {
             return None;
         }
-        paired_bootstrap(&[&v[0], &v[1], &v[3]], reps, 43, |m| (m[0] - m[1]) / (m[0] - m[2]))
+        paired_bootstrap(&[&v[0], &v[1], &v[3]], reps, PAIRED_SEED, |m| {
+            (m[0] - m[1]) / (m[0] - m[2])
+        })
     }
 
     fn subset_json(&self, subset: Subset, reps: usize) -> Json {

@@ -186,15 +186,22 @@ impl Network {
         let ch = &self.graph.channels()[ci as usize];
         let from = if dir == 0 { ch.node1 } else { ch.node2 };
         for &alt in self.graph.channels_between(ch.node1, ch.node2) {
-            let a = &self.graph.channels()[alt as usize];
-            let adir = usize::from(a.node1 != from);
-            let usable = a.policies[adir]
-                .is_some_and(|p| !p.disabled && amt >= p.min_htlc_msat && p.max_htlc_msat.is_none_or(|m| amt <= m));
-            if usable && self.balance[alt as usize][adir] >= amt && self.fault(alt).is_none() {
+            let adir = usize::from(self.graph.channels()[alt as usize].node1 != from);
+            if self.can_forward(alt, adir, amt) {
                 return (alt, adir);
             }
         }
         (ci, dir)
+    }
+
+    /// Whether channel `ci` can carry `amt` from `dir`'s side right now: an
+    /// enabled policy whose HTLC range holds the amount, the balance, no fault.
+    pub fn can_forward(&self, ci: u32, dir: usize, amt: u64) -> bool {
+        let ch = &self.graph.channels()[ci as usize];
+        ch.policies[dir]
+            .is_some_and(|p| !p.disabled && amt >= p.min_htlc_msat && p.max_htlc_msat.is_none_or(|m| amt <= m))
+            && self.balance[ci as usize][dir] >= amt
+            && self.fault(ci).is_none()
     }
 
     /// Sets the balance each side can send: `from`'s side gets `from_msat`.

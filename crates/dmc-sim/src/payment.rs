@@ -170,6 +170,10 @@ pub fn pay(
         fee_msat: 0,
         time_s: 0.0,
     };
+    if amount_msat == 0 {
+        record.failure_reason = Some("FAILURE_REASON_ERROR");
+        return record;
+    }
     let mut remaining = amount_msat;
     let mut fees_in_flight = 0u64;
     let mut held: Vec<Held> = Vec::new();
@@ -226,8 +230,14 @@ pub fn pay(
                     break;
                 }
                 if let Some(p) = net.enforced_policy(ci, dir) {
-                    let required = p.fee_base_msat + hop.amt_to_forward_msat * p.fee_rate_ppm / 1_000_000;
-                    if amt - hop.amt_to_forward_msat < required {
+                    // `from` forwards `amt` over this channel and keeps what it received above it.
+                    let incoming = if c == 1 {
+                        route.total_amt_msat
+                    } else {
+                        route.hops[c - 2].amt_to_forward_msat
+                    };
+                    let required = p.fee_base_msat + amt * p.fee_rate_ppm / 1_000_000;
+                    if incoming.saturating_sub(amt) < required {
                         failure = Some((c as u8, FailureCode::FeeInsufficient));
                         break;
                     }
@@ -402,13 +412,10 @@ fn true_probability(net: &Network, graph: &dmc_graph::Graph, from: &NodeId, to: 
     let (Some(a), Some(b)) = (graph.node_index(from), graph.node_index(to)) else {
         return 0.0;
     };
-    for &ci in graph.channels_between(a, b) {
-        let ch = &graph.channels()[ci as usize];
-        let dir = usize::from(ch.node1 != a);
-        let enabled = ch.policies[dir].is_some_and(|p| !p.disabled);
-        if enabled && net.spendable(ci, dir) >= amt && net.fault(ci).is_none() {
-            return 1.0;
-        }
-    }
-    0.0
+    // The same test a forwarding node applies (non-strict forwarding).
+    let any = graph.channels_between(a, b).iter().any(|&ci| {
+        let dir = usize::from(graph.channels()[ci as usize].node1 != a);
+        net.can_forward(ci, dir, amt)
+    });
+    f64::from(u8::from(any))
 }

@@ -75,7 +75,8 @@ pub struct ReachRow {
 
 /// Runs the probes of every seed and pools them per amount (the last row is
 /// all amounts together).
-pub fn run(base: &Graph, params: &ReachParams) -> Vec<ReachRow> {
+pub fn run(base: &Graph, params: &ReachParams) -> Result<Vec<ReachRow>, String> {
+    crate::experiment::check_graph(base)?;
     let mut counts = vec![(0usize, 0usize, 0usize, 0usize); params.amounts_sat.len()];
     for s in 0..params.seeds as u64 {
         let seed = params.seed.wrapping_add(s);
@@ -105,7 +106,7 @@ pub fn run(base: &Graph, params: &ReachParams) -> Vec<ReachRow> {
         .iter()
         .fold((0, 0, 0, 0), |t, c| (t.0 + c.0, t.1 + c.1, t.2 + c.2, t.3 + c.3));
     rows.push(row(0, all));
-    rows
+    Ok(rows)
 }
 
 /// (probes, reached in time, reached at all, attempts) per amount.
@@ -113,10 +114,14 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
     let mut rng = Rng::new(seed);
     let ranked = nodes_by_degree(base);
     let top: Vec<u32> = ranked.iter().take(100).map(|(i, _)| *i).collect();
-    let targets: Vec<u32> = ranked.iter().take(params.targets.max(1)).map(|(i, _)| *i).collect();
+    let mut targets: Vec<u32> = ranked.iter().take(params.targets.max(1)).map(|(i, _)| *i).collect();
     let mut graph = base.clone();
     let me = NodeId::from_hex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798").expect("G");
     let peer = top[rng.below(top.len().max(1) as u64) as usize];
+    targets.retain(|t| *t != peer);
+    if targets.is_empty() {
+        return vec![(0, 0, 0, 0); params.amounts_sat.len()];
+    }
     let policy = Policy {
         time_lock_delta: 40,
         min_htlc_msat: 1000,
@@ -150,9 +155,14 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
         Some(t) => warm_up(&mut net, t, start, &params.warmup, &|_| ()).2,
         None => start,
     };
-    let cfg = SimConfig::default();
+    // LDK's probes are single-path: no MPP splitting.
+    let cfg = SimConfig {
+        max_parts: 1,
+        ..SimConfig::default()
+    };
     let mut sender = Sender::new(me, MissionControlConfig::default());
     let mut out = vec![(0, 0, 0, 0); params.amounts_sat.len()];
+    let mut busy_until = clock;
     // Amounts interleaved, one probe at a time.
     for _ in 0..params.probes_per_amount {
         for (i, amt) in params.amounts_sat.iter().enumerate() {
@@ -160,16 +170,13 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
             if let Some(t) = traffic.as_mut() {
                 t.advance(&mut net, clock);
             }
-            let target = loop {
-                let t = targets[rng.below(targets.len() as u64) as usize];
-                if t != peer {
-                    break t;
-                }
-            };
-            let mut c = clock;
+            let target = targets[rng.below(targets.len() as u64) as usize];
+            // One probe at a time: the next starts when the last has ended.
+            let mut c = clock.max(busy_until);
             let r = net.with_overlay(&mut Overlay::new(), |n| {
                 pay(n, &routing, &mut sender, *graph.node(target), amt * 1000, &cfg, &mut c)
             });
+            busy_until = c;
             out[i].0 += 1;
             out[i].1 += usize::from(r.succeeded && r.time_s <= params.within_s);
             out[i].2 += usize::from(r.succeeded);

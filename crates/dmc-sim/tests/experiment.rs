@@ -89,7 +89,7 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
     let g = random_graph(150, 700, 9);
     let params = small_params();
     let mut calls = 0;
-    let a = experiment::run(&g, &params, &mut |_, _| calls += 1);
+    let a = experiment::run(&g, &params, &mut |_, _| calls += 1).unwrap();
     assert!(calls > 0, "progress is reported");
     // One thread or two: the same worlds.
     let b = experiment::run(
@@ -99,7 +99,8 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
             ..params.clone()
         },
         &mut |_, _| (),
-    );
+    )
+    .unwrap();
     assert_eq!(a, b, "a run depends on its seeds only");
     assert_eq!(a.len(), 4, "2 balances x 2 seeds");
     for world in &a {
@@ -169,6 +170,26 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
     assert_eq!(v["params"]["contributors"], 6);
     assert_eq!(v["worlds"].as_array().unwrap().len(), 4);
     let fig = experiment::learning_figure(&a, &params);
+    // A graph with nowhere to pay is refused, not a panic or a hang.
+    let mut lonely = Graph::default();
+    let p = |disabled| Policy {
+        time_lock_delta: 40,
+        min_htlc_msat: 1,
+        max_htlc_msat: None,
+        fee_base_msat: 0,
+        fee_rate_ppm: 0,
+        disabled,
+    };
+    lonely.add_channel(
+        1,
+        g.node(0).to_owned(),
+        g.node(1).to_owned(),
+        100_000,
+        Some(p(true)),
+        None,
+    );
+    assert!(experiment::run(&lonely, &params, &mut |_, _| ()).is_err());
+    assert!(experiment::run(&Graph::default(), &params, &mut |_, _| ()).is_err());
     assert_eq!(fig.panels.len(), 8);
     assert!(dmc_sim::plot::render_svg(&fig).starts_with("<svg"));
 }

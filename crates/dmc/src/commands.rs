@@ -771,12 +771,15 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
         Ok(d as f64 / 3.6e12)
     };
     fn list<T>(s: &str, field: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
-        let v = s
-            .split(',')
-            .map(|x| parse(x.trim()).ok_or_else(|| CliError::Input(format!("{field}: {x:?} is not {what}"))))
-            .collect::<Result<Vec<T>>>()?;
-        if v.is_empty() {
-            return input(format!("{field}: empty"));
+        let mut seen: Vec<&str> = Vec::new();
+        let mut v = Vec::new();
+        for x in s.split(',').map(str::trim) {
+            // A repeated entry would be pooled as if it were independent data.
+            if seen.contains(&x) {
+                return input(format!("{field}: {x:?} is listed twice"));
+            }
+            seen.push(x);
+            v.push(parse(x).ok_or_else(|| CliError::Input(format!("{field}: {x:?} is not {what}")))?);
         }
         Ok(v)
     }
@@ -792,9 +795,9 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
         }
     }
     let sync = duration_arg(&a.sync_interval, "--sync-interval")?;
-    if sync < 1_000_000_000 {
+    if sync < 1_000_000_000 || sync % 1_000_000_000 != 0 {
         return input(format!(
-            "--sync-interval: {:?} is shorter than a second",
+            "--sync-interval: {:?} is not a whole number of seconds (at least 1s)",
             a.sync_interval
         ));
     }
@@ -807,7 +810,10 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
             "--balances",
             "flowing, uniform, bimodal or fixed",
             Balances::parse,
-        )?,
+        )?
+        .into_iter()
+        .map(|b| with_traffic(b, &a.background_rate, &a.rebalances_per_day))
+        .collect::<Result<Vec<_>>>()?,
         wallets,
         estimators: list(&a.estimators, "--estimators", "apriori or bimodal", Estimator::parse)?,
         contributors: count(&a.contributors, "--contributors")?,
@@ -820,6 +826,12 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     };
     if params.seeds == 0 {
         return input("--seeds must be at least 1");
+    }
+    if params.bootstrap_reps < 100 {
+        return input(format!(
+            "--bootstrap: {} replicates are too few for a 95% interval (at least 100)",
+            params.bootstrap_reps
+        ));
     }
     if params.seeds > 1000 || params.contributors > 10_000 || params.bootstrap_reps > 100_000 {
         return input("--seeds (max 1000), --contributors (max 10000) or --bootstrap (max 100000) is too large");
@@ -850,7 +862,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
             }
         }
     };
-    let seeds = experiment::run(&graph, &params, &mut progress);
+    let seeds = experiment::run(&graph, &params, &mut progress).or_else(|e| input(format!("--graph: {e}")))?;
     let report = experiment::report_json(&seeds, &params);
     if let Some(out) = &a.out {
         std::fs::write(out, report.pretty() + "\n")
@@ -906,7 +918,7 @@ fn sim_reach(a: &ReachArgs) -> Result<()> {
         ..ReachParams::default()
     };
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
-    let rows = reach::run(&graph, &params);
+    let rows = reach::run(&graph, &params).or_else(|e| input(format!("--graph: {e}")))?;
     if a.json {
         let rows = rows
             .iter()

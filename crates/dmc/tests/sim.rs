@@ -59,7 +59,7 @@ fn small_experiment_on_the_mainnet_snapshot() {
         "--balances",
         "fixed,uniform",
         "--bootstrap",
-        "50",
+        "100",
         "--out",
         out.to_str().unwrap(),
         "--plot",
@@ -87,6 +87,11 @@ fn small_experiment_on_the_mainnet_snapshot() {
         ("--seeds", "0", "--seeds"),
         ("--sync-interval", "1ms", "--sync-interval"),
         ("--contributor-rate", "1e9", "--contributor-rate"),
+        ("--estimators", "apriori,apriori", "twice"),
+        ("--balances", "flowing,uniform,flowing", "twice"),
+        ("--bootstrap", "10", "--bootstrap"),
+        ("--sync-interval", "1500ms", "--sync-interval"),
+        ("--background-rate", "nan", "--background-rate"),
     ] {
         let bad = d.run(&["sim", "experiment", "--graph", graph.to_str().unwrap(), flag, value]);
         assert_eq!(bad.status.code(), Some(2), "{flag} {value}");
