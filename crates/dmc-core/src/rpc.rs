@@ -35,6 +35,26 @@ pub struct PairHistory {
 }
 
 impl PairData {
+    /// Only a success of `msat` at Unix second `t` (sat and msat agreeing).
+    pub fn success_at(t: i64, msat: i64) -> Self {
+        PairData {
+            success_time: t,
+            success_amt_sat: msat / 1000,
+            success_amt_msat: msat,
+            ..Default::default()
+        }
+    }
+
+    /// Only a failure of `msat` at Unix second `t` (sat and msat agreeing).
+    pub fn failure_at(t: i64, msat: i64) -> Self {
+        PairData {
+            fail_time: t,
+            fail_amt_sat: msat / 1000,
+            fail_amt_msat: msat,
+            ..Default::default()
+        }
+    }
+
     /// The server-side mapping of `QueryMissionControl` (spec §8.2): sat
     /// amounts truncated, zero times as 0.
     pub fn from_result(r: &TimedPairResult) -> Self {

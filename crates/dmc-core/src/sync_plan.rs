@@ -163,21 +163,11 @@ mod tests {
     }
 
     fn success(t: i64, msat: i64) -> PairData {
-        PairData {
-            success_time: t,
-            success_amt_sat: msat / 1000,
-            success_amt_msat: msat,
-            ..Default::default()
-        }
+        PairData::success_at(t, msat)
     }
 
     fn failure(t: i64, msat: i64) -> PairData {
-        PairData {
-            fail_time: t,
-            fail_amt_sat: msat / 1000,
-            fail_amt_msat: msat,
-            ..Default::default()
-        }
+        PairData::failure_at(t, msat)
     }
 
     const NOW: i64 = 1_800_000_000;
