@@ -141,3 +141,52 @@ fn successful_payments_move_balances() {
     // Carol started with half of 100 000 sat and received 3 × 10 000 sat.
     assert_eq!(spendable[&CHAN_BOB_CAROL], 50_000_000 + 30_000_000);
 }
+
+/// The oracle's probability is the forwarding rule: a parallel channel
+/// whose `htlc_maximum` is below the shard does not count as liquidity.
+#[test]
+fn oracle_counts_only_channels_that_can_forward_the_shard() {
+    let (s, a, b) = (node(ALICE), node(BOB), node(CAROL));
+    let mut g = Graph::default();
+    let limited = |max_sat: u64| Policy {
+        max_htlc_msat: Some(max_sat * 1000),
+        ..policy()
+    };
+    g.add_channel(1, s, a, 1_000_000, Some(policy()), Some(policy()));
+    g.add_channel(2, a, b, 1_000_000, Some(limited(1_000_000)), Some(policy()));
+    g.add_channel(3, a, b, 1_000_000, Some(limited(20_000)), Some(policy()));
+    let mut net = Network::new(g.clone(), BalanceModel::Fixed { node1_fraction: 0.5 }, 0);
+    net.set_balance(1, &s, 1_000_000_000);
+    net.set_balance(2, &a, 0); // the big channel is empty
+    net.set_balance(3, &a, 1_000_000_000); // the small one is full
+    let routing = RoutingGraph::new(&g);
+    let cfg = SimConfig::default();
+    let mut oracle = Sender::new(s, MissionControlConfig::default());
+    oracle.oracle = true;
+    let mut clock = Timestamp::from_unix_secs(1_700_000_000);
+    // 50 000 sat in one part: no channel can forward it from A to B, so no HTLC is sent.
+    let single = SimConfig {
+        max_parts: 1,
+        ..SimConfig::default()
+    };
+    let r = pay(&mut net, &routing, &mut oracle, b, 50_000_000, &single, &mut clock);
+    assert!(!r.succeeded);
+    assert_eq!(
+        r.failed_htlcs(),
+        0,
+        "the oracle sent an HTLC that could not pass: {r:?}"
+    );
+    // With MPP it splits into shards the small channel carries, and none fails.
+    let r = pay(&mut net, &routing, &mut oracle, b, 50_000_000, &cfg, &mut clock);
+    assert!(r.succeeded, "{r:?}");
+    assert_eq!(r.failed_htlcs(), 0, "{r:?}");
+    assert!(r.htlcs.iter().all(|h| h.receiver_amt_msat() <= 20_000_000));
+    // 10 000 sat: the small channel carries it, whichever channel the route names.
+    let r = pay(&mut net, &routing, &mut oracle, b, 10_000_000, &cfg, &mut clock);
+    assert!(r.succeeded, "{r:?}");
+    assert_eq!(r.failed_htlcs(), 0);
+    // A sender without the oracle learns the same the hard way.
+    let mut cold = Sender::new(s, MissionControlConfig::default());
+    let r = pay(&mut net, &routing, &mut cold, b, 50_000_000, &single, &mut clock);
+    assert!(r.failed_htlcs() > 0, "{r:?}");
+}
