@@ -841,7 +841,8 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     }
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
     // Check the output paths before the long run, not after it.
-    for (flag, path) in [("--out", &a.out), ("--plot", &a.plot)] {
+    let svg = a.plot.as_ref().map(|p| p.with_extension("svg"));
+    for (flag, path) in [("--out", &a.out), ("--plot", &svg)] {
         if let Some(p) = path {
             std::fs::write(p, b"").map_err(|e| CliError::Runtime(format!("{flag}: writing {}: {e}", p.display())))?;
         }
@@ -870,8 +871,10 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     }
     if let Some(plot) = &a.plot {
         let fig = experiment::learning_figure(&seeds, &params);
-        std::fs::write(plot, dmc_sim::plot::render_svg(&fig))
-            .map_err(|e| CliError::Runtime(format!("--plot: writing {}: {e}", plot.display())))?;
+        // P.svg and P.png side by side, whichever of the two was named.
+        let svg = plot.with_extension("svg");
+        std::fs::write(&svg, dmc_sim::plot::render_svg(&fig))
+            .map_err(|e| CliError::Runtime(format!("--plot: writing {}: {e}", svg.display())))?;
         let png = plot.with_extension("png");
         std::fs::write(&png, dmc_sim::plot::render_png(&fig))
             .map_err(|e| CliError::Runtime(format!("--plot: writing {}: {e}", png.display())))?;
