@@ -51,6 +51,7 @@ use dmc_core::{DirectedPair, MissionControlConfig, NodeId, PairSnapshot, Timesta
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 
+use crate::availability::{Availability, AvailabilityParams};
 use crate::coordinator::{export_pairs, DmcCoordinator, GoCoordinator};
 use crate::flow::FlowGraph;
 use crate::network::{Network, Overlay};
@@ -211,6 +212,8 @@ pub struct ExperimentParams {
     pub sync_interval_s: i64,
     pub warmup: WarmupParams,
     pub bootstrap_reps: usize,
+    /// Offline nodes (off by default).
+    pub availability: AvailabilityParams,
     /// Unix time the simulation starts at.
     pub start_unix: i64,
 }
@@ -234,6 +237,7 @@ impl Default for ExperimentParams {
             sync_interval_s: 600,
             warmup: WarmupParams::default(),
             bootstrap_reps: 1000,
+            availability: AvailabilityParams::default(),
             start_unix: 1_770_076_800, // 2026-02-03, the snapshot's date
         }
     }
@@ -463,6 +467,7 @@ pub fn run_seed(
     // The wallets join through one channel each.
     let mut wallet_nodes = Vec::new();
     let mut wallet_chans = Vec::new();
+    let mut wallet_peers = Vec::new();
     for (wi, w) in params.wallets.iter().enumerate() {
         let top: Vec<u32> = ranked.iter().take(w.peer_among_top.max(1)).map(|(i, _)| *i).collect();
         let peer = top[rng.below(top.len() as u64) as usize];
@@ -479,6 +484,7 @@ pub fn run_seed(
         graph.add_channel(chan, key, *base.node(peer), w.channel_sat, Some(policy), Some(policy));
         wallet_nodes.push(key);
         wallet_chans.push(chan);
+        wallet_peers.push(peer);
     }
     let wallet_idx: Vec<u32> = wallet_nodes.iter().filter_map(|k| graph.node_index(k)).collect();
     let routing = RoutingGraph::new(&graph);
@@ -522,6 +528,15 @@ pub fn run_seed(
     );
     contributors.extend(more);
     let contributor_start = clock;
+    // Outages start with the contributors; the experiment's own senders and the wallets' peers stay up.
+    let pinned: Vec<u32> = [wallet_idx.as_slice(), wallet_peers.as_slice(), contributors.as_slice()].concat();
+    let mut availability = Availability::new(
+        &mut net,
+        params.availability.clone(),
+        &pinned,
+        seed.wrapping_mul(13).wrapping_add(5),
+        contributor_start,
+    );
     let wallet_start = contributor_start.add((params.contributor_hours * HOUR_NS as f64) as i64);
     let end = wallet_start.add((params.wallet_hours * HOUR_NS as f64) as i64);
     let mut senders: Vec<Sender> = contributors
@@ -627,6 +642,7 @@ pub fn run_seed(
         if let Some(tr) = traffic.as_mut() {
             tr.advance(&mut net, t);
         }
+        availability.advance(&mut net, t);
         report(0.2 + 0.8 * (t.sub(contributor_start) as f64 / (total_hours * HOUR_NS as f64)));
         if t == next_sync {
             // Contributors export what changed; then wallets import.
@@ -1188,6 +1204,10 @@ fn params_json(p: &ExperimentParams) -> Json {
         ("warmup_min_windows", Json::int32(p.warmup.min_windows)),
         ("warmup_max_windows", Json::int32(p.warmup.max_windows)),
         ("bootstrap_reps", Json::int32(p.bootstrap_reps)),
+        ("offline_share", num(p.availability.offline_share)),
+        ("mean_outage_s", Json::int32(p.availability.mean_outage_s)),
+        ("chan_disable_timeout_s", Json::int32(p.availability.disable_after_s)),
+        ("chan_enable_timeout_s", Json::int32(p.availability.enable_after_s)),
         ("start_unix", Json::int32(p.start_unix)),
     ])
 }

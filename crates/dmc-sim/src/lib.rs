@@ -6,6 +6,7 @@
 //! ([`payment`]); the tutorial's use cases replayed ([`scenario`]). Time is a
 //! simulated clock, so mission control's decay is exact and reproducible.
 
+pub mod availability;
 pub mod coordinator;
 pub mod experiment;
 pub mod flow;

@@ -83,6 +83,10 @@ pub struct Network {
     node_channels: Vec<Vec<u32>>,
     /// While a journal is open: each touched channel's balance before its first change.
     journal: Option<Vec<(u32, [u64; 2])>>,
+    /// Nodes that are offline now, and nodes whose channels gossip shows
+    /// disabled (empty until [`crate::availability`] takes a node offline).
+    offline: Vec<bool>,
+    gossip_disabled: Vec<bool>,
 }
 
 /// One sender's private view of the world: how its own settled payments
@@ -117,6 +121,41 @@ impl Network {
             enforced: HashMap::new(),
             rejecting_receivers: Vec::new(),
             journal: None,
+            offline: Vec::new(),
+            gossip_disabled: Vec::new(),
+        }
+    }
+
+    /// Whether node `n` is offline (it neither forwards nor receives).
+    pub fn is_offline(&self, n: u32) -> bool {
+        self.offline.get(n as usize).copied().unwrap_or(false)
+    }
+
+    /// Whether gossip shows node `n`'s channels disabled (LND's
+    /// `chan-disable-timeout` after it went offline, until
+    /// `chan-enable-timeout` after it came back).
+    pub fn is_gossip_disabled(&self, n: u32) -> bool {
+        self.gossip_disabled.get(n as usize).copied().unwrap_or(false)
+    }
+
+    /// Whether any node has ever been taken offline (so checks can be skipped).
+    pub fn has_outages(&self) -> bool {
+        !self.offline.is_empty()
+    }
+
+    pub fn set_offline(&mut self, n: u32, offline: bool) {
+        if self.offline.is_empty() {
+            self.offline = vec![false; self.graph.node_count()];
+            self.gossip_disabled = vec![false; self.graph.node_count()];
+        }
+        if let Some(x) = self.offline.get_mut(n as usize) {
+            *x = offline;
+        }
+    }
+
+    pub fn set_gossip_disabled(&mut self, n: u32, disabled: bool) {
+        if let Some(x) = self.gossip_disabled.get_mut(n as usize) {
+            *x = disabled;
         }
     }
 
@@ -284,7 +323,14 @@ impl Network {
             .map(|&ci| {
                 let ch = &self.graph.channels()[ci as usize];
                 let dir = usize::from(ch.node1 != n);
-                (ch.chan_id, self.balance[ci as usize][dir])
+                let peer = if dir == 0 { ch.node2 } else { ch.node1 };
+                // A channel to an offline peer has no usable link.
+                let bandwidth = if self.is_offline(peer) {
+                    0
+                } else {
+                    self.balance[ci as usize][dir]
+                };
+                (ch.chan_id, bandwidth)
             })
             .collect()
     }

@@ -219,6 +219,11 @@ pub fn pay(
                 failure = Some((c as u8, FailureCode::UnknownNextPeer));
                 break;
             };
+            if net.has_outages() && net.graph.node_index(&hop.pub_key).is_some_and(|n| net.is_offline(n)) {
+                // The next node is offline: `from` has no link to it.
+                failure = Some((c as u8, FailureCode::UnknownNextPeer));
+                break;
+            }
             let (ci, dir) = if c > 0 {
                 net.forwarding_channel(ci, dir, amt)
             } else {
@@ -370,12 +375,19 @@ fn request_route(
     req.local_bandwidth_msat = net.local_bandwidth(&sender.node);
     let prober = sender.mc.prober(now);
     let graph = routing.graph();
+    let outages = net.has_outages();
     let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| {
         if sender.oracle {
-            true_probability(net, graph, from, to, amt)
-        } else {
-            prober.probability(from, to, amt, cap)
+            return true_probability(net, graph, from, to, amt);
         }
+        // Gossip shows an unreachable node's channels disabled: pathfinding skips them.
+        if outages {
+            let disabled = |n: &NodeId| graph.node_index(n).is_some_and(|i| net.is_gossip_disabled(i));
+            if disabled(from) || disabled(to) {
+                return 0.0;
+            }
+        }
+        prober.probability(from, to, amt, cap)
     };
     let mut max_amt = remaining;
     loop {
@@ -412,6 +424,9 @@ fn true_probability(net: &Network, graph: &dmc_graph::Graph, from: &NodeId, to: 
     let (Some(a), Some(b)) = (graph.node_index(from), graph.node_index(to)) else {
         return 0.0;
     };
+    if net.is_offline(a) || net.is_offline(b) {
+        return 0.0;
+    }
     // The same test a forwarding node applies (non-strict forwarding).
     let any = graph.channels_between(a, b).iter().any(|&ci| {
         let dir = usize::from(graph.channels()[ci as usize].node1 != a);

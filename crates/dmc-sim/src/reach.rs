@@ -16,6 +16,7 @@ use dmc_core::{MissionControlConfig, NodeId, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 
+use crate::availability::{Availability, AvailabilityParams};
 use crate::experiment::{nodes_by_degree, warm_up, WarmupParams};
 use crate::flow::wilson95;
 use crate::network::{Network, Overlay};
@@ -40,6 +41,8 @@ pub struct ReachParams {
     /// Simulated time between two probes.
     pub interval_s: i64,
     pub warmup: WarmupParams,
+    /// Offline nodes (off by default).
+    pub availability: AvailabilityParams,
     pub start_unix: i64,
 }
 
@@ -55,6 +58,7 @@ impl Default for ReachParams {
             within_s: 10.0,
             interval_s: 10,
             warmup: WarmupParams::default(),
+            availability: AvailabilityParams::default(),
             start_unix: 1_770_076_800,
         }
     }
@@ -163,6 +167,13 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
     let mut sender = Sender::new(me, MissionControlConfig::default());
     let mut out = vec![(0, 0, 0, 0); params.amounts_sat.len()];
     let mut busy_until = clock;
+    let mut availability = Availability::new(
+        &mut net,
+        params.availability.clone(),
+        &[me_idx, peer],
+        seed.wrapping_mul(13).wrapping_add(5),
+        clock,
+    );
     // Amounts interleaved, one probe at a time.
     for _ in 0..params.probes_per_amount {
         for (i, amt) in params.amounts_sat.iter().enumerate() {
@@ -170,6 +181,7 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
             if let Some(t) = traffic.as_mut() {
                 t.advance(&mut net, clock);
             }
+            availability.advance(&mut net, clock);
             let target = targets[rng.below(targets.len() as u64) as usize];
             // One probe at a time: the next starts when the last has ended.
             let mut c = clock.max(busy_until);

@@ -316,7 +316,7 @@ impl Router {
 
     /// The halves of a fewest-hop path from `s` to `t` that can carry `amt`.
     fn path(&mut self, net: &Network, s: u32, t: u32, amt: u64, max_hops: usize, rng: &mut Rng) -> Option<Vec<u32>> {
-        if s == t {
+        if s == t || net.is_offline(s) || net.is_offline(t) {
             return None;
         }
         self.generation = self.generation.wrapping_add(1);
@@ -350,7 +350,7 @@ impl Router {
                     } else {
                         (&self.bwd_seen, &self.fwd_seen)
                     };
-                    if seen[v as usize] == g || !self.usable(net, h, amt) {
+                    if seen[v as usize] == g || !self.usable(net, h, amt) || net.is_offline(v) {
                         continue;
                     }
                     let met = other[v as usize] == g;

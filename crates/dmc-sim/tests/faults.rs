@@ -190,3 +190,50 @@ fn oracle_counts_only_channels_that_can_forward_the_shard() {
     let r = pay(&mut net, &routing, &mut cold, b, 50_000_000, &single, &mut clock);
     assert!(r.failed_htlcs() > 0, "{r:?}");
 }
+
+/// An offline node fails HTLCs at the hop before it until gossip disables
+/// its channels; then pathfinding no longer tries it.
+#[test]
+fn offline_node_fails_with_unknown_next_peer_until_gossip_disables_it() {
+    let (s, a, b) = (node(ALICE), node(BOB), node(CAROL));
+    let c = node("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+    let h = node("02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5");
+    let mut g = Graph::default();
+    // S - H, then H - A - B (cheap) or H - C - B (dear): A is tried first.
+    let cheap = policy();
+    let dear = Policy {
+        fee_base_msat: 50_000,
+        ..policy()
+    };
+    g.add_channel(1, s, h, 1_000_000, Some(cheap), Some(cheap));
+    g.add_channel(2, h, a, 1_000_000, Some(cheap), Some(cheap));
+    g.add_channel(3, a, b, 1_000_000, Some(cheap), Some(cheap));
+    g.add_channel(4, h, c, 1_000_000, Some(dear), Some(dear));
+    g.add_channel(5, c, b, 1_000_000, Some(dear), Some(dear));
+    let mut net = Network::new(g.clone(), BalanceModel::Fixed { node1_fraction: 0.5 }, 0);
+    for (chan, from) in [(1, s), (2, h), (3, a), (4, h), (5, c)] {
+        net.set_balance(chan, &from, 1_000_000_000);
+    }
+    let routing = RoutingGraph::new(&g);
+    let cfg = SimConfig::default();
+    let a_idx = g.node_index(&a).unwrap();
+    net.set_offline(a_idx, true);
+    let mut clock = Timestamp::from_unix_secs(1_700_000_000);
+    let mut sender = Sender::new(s, MissionControlConfig::default());
+    let r = pay(&mut net, &routing, &mut sender, b, 10_000_000, &cfg, &mut clock);
+    assert!(r.succeeded, "{r:?}");
+    assert_eq!(r.htlcs[0].failure_code, Some(FailureCode::UnknownNextPeer));
+    assert_eq!(r.htlcs[0].failure_source_index, Some(1), "A's predecessor H answers");
+    assert_eq!(r.htlcs[1].route.hops[1].pub_key, c);
+    // Once gossip says A's channels are disabled, a fresh sender goes around it at once.
+    net.set_gossip_disabled(a_idx, true);
+    let mut fresh = Sender::new(s, MissionControlConfig::default());
+    let r = pay(&mut net, &routing, &mut fresh, b, 10_000_000, &cfg, &mut clock);
+    assert!(r.succeeded && r.failed_htlcs() == 0, "{r:?}");
+    // The oracle knows before gossip does.
+    net.set_gossip_disabled(a_idx, false);
+    let mut oracle = Sender::new(s, MissionControlConfig::default());
+    oracle.oracle = true;
+    let r = pay(&mut net, &routing, &mut oracle, b, 10_000_000, &cfg, &mut clock);
+    assert!(r.succeeded && r.failed_htlcs() == 0, "{r:?}");
+}

@@ -756,6 +756,23 @@ fn with_traffic(
     Ok(b)
 }
 
+/// `--offline-share` and `--mean-outage`.
+fn availability_args(share: &str, outage: &str) -> Result<dmc_sim::availability::AvailabilityParams> {
+    let offline_share = float_arg(share, "--offline-share")?;
+    if !(0.0..=0.9).contains(&offline_share) {
+        return input(format!("--offline-share: {offline_share} is not between 0 and 0.9"));
+    }
+    let d = duration_arg(outage, "--mean-outage")?;
+    if !(60_000_000_000..=30 * 86_400_000_000_000).contains(&d) {
+        return input(format!("--mean-outage: {outage:?} is not between 1m and 720h"));
+    }
+    Ok(dmc_sim::availability::AvailabilityParams {
+        offline_share,
+        mean_outage_s: d / 1_000_000_000,
+        ..Default::default()
+    })
+}
+
 fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     use dmc_sim::experiment::{self, Estimator, ExperimentParams, WalletProfile};
     use dmc_sim::traffic::Balances;
@@ -822,6 +839,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
         wallet_hours: hours(&a.wallet_time, "--wallet-time")?,
         sync_interval_s: sync / 1_000_000_000,
         bootstrap_reps: count(&a.bootstrap, "--bootstrap")?,
+        availability: availability_args(&a.offline_share, &a.mean_outage)?,
         ..ExperimentParams::default()
     };
     if params.seeds == 0 {
@@ -918,6 +936,7 @@ fn sim_reach(a: &ReachArgs) -> Result<()> {
         )?,
         amounts_sat: amounts,
         probes_per_amount: count(&a.probes, "--probes", 100_000)?,
+        availability: availability_args(&a.offline_share, &a.mean_outage)?,
         ..ReachParams::default()
     };
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;

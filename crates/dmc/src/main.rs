@@ -119,7 +119,7 @@ pub enum SimCommand {
     Experiment(Box<ExperimentArgs>),
     /// Reach: a fresh LND sender probes high-degree targets, as LDK's
     /// maintainers measured on mainnet (share through within 10 s).
-    Reach(ReachArgs),
+    Reach(Box<ReachArgs>),
 }
 
 #[derive(Args)]
@@ -140,6 +140,13 @@ pub struct ReachArgs {
     /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
     #[arg(long = "rebalances-per-day", default_value = "1")]
     pub rebalances_per_day: String,
+    /// Share of the time a node is offline (0: always online); its peers
+    /// answer UNKNOWN_NEXT_PEER and gossip disables its channels after 20 min.
+    #[arg(long = "offline-share", default_value = "0")]
+    pub offline_share: String,
+    /// Mean length of an outage (Go duration).
+    #[arg(long = "mean-outage", default_value = "1h")]
+    pub mean_outage: String,
     /// Probe amounts in sat, comma-separated.
     #[arg(long, default_value = "1000,10000,30000")]
     pub amounts: String,
@@ -175,6 +182,13 @@ pub struct ExperimentArgs {
     /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
     #[arg(long = "rebalances-per-day", default_value = "1")]
     pub rebalances_per_day: String,
+    /// Share of the time a node is offline (0: always online); its peers
+    /// answer UNKNOWN_NEXT_PEER and gossip disables its channels after 20 min.
+    #[arg(long = "offline-share", default_value = "0")]
+    pub offline_share: String,
+    /// Mean length of an outage (Go duration).
+    #[arg(long = "mean-outage", default_value = "1h")]
+    pub mean_outage: String,
     /// Wallet profiles, comma-separated: mobile, routing.
     #[arg(long, default_value = "mobile,routing")]
     pub wallets: String,
