@@ -706,7 +706,15 @@ pub fn run_seed(
                 for (a, arm) in side.arms.iter_mut().enumerate() {
                     if feasible.is_none() && a == 0 {
                         let f = net.with_overlay(&mut arm.overlay, |n| {
-                            let bal = |ci: u32, dir: usize| n.spendable(ci, dir);
+                            // An offline node carries nothing (its channels have no link).
+                            let bal = |ci: u32, dir: usize| {
+                                let ch = &n.graph.channels()[ci as usize];
+                                if n.is_offline(ch.node1) || n.is_offline(ch.node2) {
+                                    0
+                                } else {
+                                    n.spendable(ci, dir)
+                                }
+                            };
                             flow.max_flow_up_to(source, dest, amt, &bal) >= amt
                         });
                         feasible = Some(f);
