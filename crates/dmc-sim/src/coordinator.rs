@@ -62,8 +62,14 @@ impl ChangeLog {
         self.by_seq.insert(self.seq, pair);
     }
 
-    fn since(&self, cursor: u64) -> impl Iterator<Item = &DirectedPair> {
-        self.by_seq.range(cursor + 1..).map(|(_, p)| p)
+    /// What `serve` makes of each pair changed after `cursor`, and the cursor now.
+    fn changes(&self, cursor: u64, serve: impl Fn(&DirectedPair) -> Option<PairHistory>) -> (Vec<PairHistory>, u64) {
+        let pairs = self
+            .by_seq
+            .range(cursor.saturating_add(1)..)
+            .filter_map(|(_, p)| serve(p))
+            .collect();
+        (pairs, self.seq)
     }
 }
 
@@ -106,12 +112,8 @@ impl DmcCoordinator {
     /// What a v2 `Query(since)` returns: the changed pairs as served, and
     /// the new cursor.
     pub fn query(&self, since: u64) -> (Vec<PairHistory>, u64) {
-        let pairs = self
-            .log
-            .since(since)
-            .filter_map(|p| self.served.get(p).map(|r| served_pair(*p, r)))
-            .collect();
-        (pairs, self.log.seq)
+        self.log
+            .changes(since, |p| self.served.get(p).map(|r| served_pair(*p, r)))
     }
 
     pub fn pairs(&self) -> usize {
@@ -148,19 +150,15 @@ impl GoCoordinator {
         changed
     }
 
+    /// The pairs changed since `since` (see the module doc), and the new cursor.
     pub fn query(&self, since: u64) -> (Vec<PairHistory>, u64) {
-        let pairs = self
-            .log
-            .since(since)
-            .filter_map(|p| {
-                self.store.get(p).map(|h| PairHistory {
-                    node_from: p.from.0.to_vec(),
-                    node_to: p.to.0.to_vec(),
-                    history: *h,
-                })
+        self.log.changes(since, |p| {
+            self.store.get(p).map(|h| PairHistory {
+                node_from: p.from.0.to_vec(),
+                node_to: p.to.0.to_vec(),
+                history: *h,
             })
-            .collect();
-        (pairs, self.log.seq)
+        })
     }
 
     pub fn pairs(&self) -> usize {

@@ -829,7 +829,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
             Balances::parse,
         )?
         .into_iter()
-        .map(|b| with_traffic(b, &a.background_rate, &a.rebalances_per_day))
+        .map(|b| with_traffic(b, &a.world.background_rate, &a.world.rebalances_per_day))
         .collect::<Result<Vec<_>>>()?,
         wallets,
         estimators: list(&a.estimators, "--estimators", "apriori or bimodal", Estimator::parse)?,
@@ -839,7 +839,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
         wallet_hours: hours(&a.wallet_time, "--wallet-time")?,
         sync_interval_s: sync / 1_000_000_000,
         bootstrap_reps: count(&a.bootstrap, "--bootstrap")?,
-        availability: availability_args(&a.offline_share, &a.mean_outage)?,
+        availability: availability_args(&a.world.offline_share, &a.world.mean_outage)?,
         ..ExperimentParams::default()
     };
     if params.seeds == 0 {
@@ -931,12 +931,12 @@ fn sim_reach(a: &ReachArgs) -> Result<()> {
                     a.balances
                 ))
             })?,
-            &a.background_rate,
-            &a.rebalances_per_day,
+            &a.world.background_rate,
+            &a.world.rebalances_per_day,
         )?,
         amounts_sat: amounts,
         probes_per_amount: count(&a.probes, "--probes", 100_000)?,
-        availability: availability_args(&a.offline_share, &a.mean_outage)?,
+        availability: availability_args(&a.world.offline_share, &a.world.mean_outage)?,
         ..ReachParams::default()
     };
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;

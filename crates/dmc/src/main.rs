@@ -122,18 +122,9 @@ pub enum SimCommand {
     Reach(Box<ReachArgs>),
 }
 
+/// How the simulated world moves: shared by `sim experiment` and `sim reach`.
 #[derive(Args)]
-pub struct ReachArgs {
-    /// describegraph or listchannels JSON (or .gz).
-    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
-    pub graph: PathBuf,
-    #[arg(long, default_value = "3")]
-    pub seeds: String,
-    #[arg(long, default_value = "1")]
-    pub seed: String,
-    /// flowing, uniform, bimodal or fixed.
-    #[arg(long, default_value = "flowing")]
-    pub balances: String,
+pub struct WorldArgs {
     /// Background payments per simulated hour under flowing balances.
     #[arg(long = "background-rate", default_value = "9000")]
     pub background_rate: String,
@@ -147,6 +138,22 @@ pub struct ReachArgs {
     /// Mean length of an outage (Go duration).
     #[arg(long = "mean-outage", default_value = "1h")]
     pub mean_outage: String,
+}
+
+#[derive(Args)]
+pub struct ReachArgs {
+    /// describegraph or listchannels JSON (or .gz).
+    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
+    pub graph: PathBuf,
+    #[arg(long, default_value = "3")]
+    pub seeds: String,
+    #[arg(long, default_value = "1")]
+    pub seed: String,
+    /// flowing, uniform, bimodal or fixed.
+    #[arg(long, default_value = "flowing")]
+    pub balances: String,
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Probe amounts in sat, comma-separated.
     #[arg(long, default_value = "1000,10000,30000")]
     pub amounts: String,
@@ -176,19 +183,8 @@ pub struct ExperimentArgs {
     /// rebalancing), or the static i.i.d. models uniform, bimodal, fixed.
     #[arg(long, alias = "models", default_value = "flowing")]
     pub balances: String,
-    /// Background payments per simulated hour under flowing balances.
-    #[arg(long = "background-rate", default_value = "9000")]
-    pub background_rate: String,
-    /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
-    #[arg(long = "rebalances-per-day", default_value = "1")]
-    pub rebalances_per_day: String,
-    /// Share of the time a node is offline (0: always online); its peers
-    /// answer UNKNOWN_NEXT_PEER and gossip disables its channels after 20 min.
-    #[arg(long = "offline-share", default_value = "0")]
-    pub offline_share: String,
-    /// Mean length of an outage (Go duration).
-    #[arg(long = "mean-outage", default_value = "1h")]
-    pub mean_outage: String,
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Wallet profiles, comma-separated: mobile, routing.
     #[arg(long, default_value = "mobile,routing")]
     pub wallets: String,
