@@ -872,11 +872,13 @@ type Metric = fn(&Outcome) -> f64;
 type Subset = fn(usize, bool) -> bool;
 
 /// The metrics of an arm, by name, as per-payment values.
-const METRICS: [(&str, Metric); 4] = [
+const METRICS: [(&str, Metric); 5] = [
     ("failed_htlcs_per_payment", |o| o.failed_htlcs as f64),
     ("success_rate", |o| f64::from(u8::from(o.succeeded))),
     ("time_to_pay_s", |o| o.time_s),
     ("attempts_per_payment", |o| o.attempts as f64),
+    // Fees paid per payment: a failed payment pays none.
+    ("fee_msat", |o| o.fee_msat as f64),
 ];
 
 /// Which payments a subset holds.
@@ -1005,7 +1007,7 @@ impl ResultGroup<'_> {
                     .iter()
                     .map(|(m, f)| (m.to_string(), stat_json(self.arm_stat(subset, *f, a, reps))))
                     .collect();
-                fields.push(("fee_msat".into(), stat_json(self.fee_stat(subset, a, reps))));
+                fields.push(("fee_msat_per_settled".into(), stat_json(self.fee_stat(subset, a, reps))));
                 (name.to_string(), Json::Object(fields))
             })
             .collect();

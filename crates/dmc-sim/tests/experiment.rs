@@ -144,9 +144,18 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
             let s = &r["subsets"][sub];
             assert!(s["payments"].is_number(), "{sub}: {s}");
             for arm in ["cold", "warm", "newest_wins", "oracle"] {
-                for k in ["failed_htlcs_per_payment", "success_rate", "time_to_pay_s", "fee_msat"] {
+                for k in [
+                    "failed_htlcs_per_payment",
+                    "success_rate",
+                    "time_to_pay_s",
+                    "fee_msat",
+                    "attempts_per_payment",
+                    "fee_msat_per_settled",
+                ] {
                     let stat = &s["arms"][arm][k];
-                    if s["payments"] == 0 || (k == "fee_msat" && stat.is_null()) {
+                    // Only a subset without payments, or without a settled one, has no statistic.
+                    if s["payments"] == 0 || (k == "fee_msat_per_settled" && stat.is_null()) {
+                        assert!(stat.is_null() || k == "fee_msat_per_settled", "{sub}.{arm}.{k}: {stat}");
                         continue;
                     }
                     let mean = stat["mean"]
