@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use dmc_core::aggregate::{aggregate, merge_observation, served_pair};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
-use dmc_core::{DirectedPair, PairSnapshot, TimedPairResult};
+use dmc_core::{DirectedPair, PairSnapshot, TimedPairResult, Timestamp};
 
 /// LND's and the coordinator's default relax interval (1 minute).
 const RELAX_NS: i64 = dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL;
@@ -82,14 +82,14 @@ pub struct DmcCoordinator {
 }
 
 impl DmcCoordinator {
-    /// A registration of `reporter`; returns how many served pairs changed.
-    pub fn register(&mut self, reporter: u32, pairs: &[PairSnapshot]) -> usize {
+    /// A registration of `reporter` received at `received`; returns how many served pairs changed.
+    pub fn register(&mut self, reporter: u32, pairs: &[PairSnapshot], received: Timestamp) -> usize {
         let mut changed = 0;
         for p in pairs {
             let recs = self.records.entry(p.pair).or_default();
             let pos = recs.iter().position(|(r, _)| *r == reporter);
             let current = pos.map(|i| recs[i].1);
-            let Some(new) = merge_observation(current.as_ref(), &p.result, RELAX_NS) else {
+            let Some(new) = merge_observation(current.as_ref(), &p.result, received, RELAX_NS) else {
                 continue;
             };
             match pos {
@@ -198,7 +198,9 @@ pub fn go_merge(e: &mut PairData, new: &PairData) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dmc_core::{NodeId, Timestamp};
+    use dmc_core::NodeId;
+
+    const LATE: Timestamp = Timestamp::from_unix_secs(4_000_000_000);
 
     fn pair() -> DirectedPair {
         DirectedPair::new(
@@ -227,15 +229,15 @@ mod tests {
     #[test]
     fn dmc_serves_the_aggregate_and_only_changes() {
         let mut c = DmcCoordinator::default();
-        assert_eq!(c.register(1, &[obs(None, Some((500_000, 1000)))]), 1);
+        assert_eq!(c.register(1, &[obs(None, Some((500_000, 1000)))], LATE), 1);
         let (pairs, cur) = c.query(0);
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].history.success_amt_msat, 500_000);
         // Re-sending the same changes nothing, and the delta is empty.
-        assert_eq!(c.register(1, &[obs(None, Some((500_000, 1000)))]), 0);
+        assert_eq!(c.register(1, &[obs(None, Some((500_000, 1000)))], LATE), 0);
         assert!(c.query(cur).0.is_empty());
         // A newer failure from another reporter: newest wins today.
-        assert_eq!(c.register(2, &[obs(Some((300_000, 2000)), None)]), 1);
+        assert_eq!(c.register(2, &[obs(Some((300_000, 2000)), None)], LATE), 1);
         let (pairs, cur2) = c.query(cur);
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].history.fail_amt_msat, 300_000);

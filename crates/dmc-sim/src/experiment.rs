@@ -663,7 +663,7 @@ pub fn run_seed(
                     exported[ci].insert(p.pair, p.result);
                 }
                 let pairs = export_pairs(&changed);
-                dmc.register(ci as u32, &pairs);
+                dmc.register(ci as u32, &pairs, t);
                 go.register(&pairs);
             }
             if !wallet_start.after(t) {

@@ -375,7 +375,9 @@ impl RedbCoordinatorStore {
                     .get(&k[..])
                     .map_err(err("read obs"))?
                     .and_then(|v| decode_record(v.value()));
-                if let Some(new) = merge_observation(cur.as_ref(), &p.result, self.min_failure_relax_interval) {
+                if let Some(new) =
+                    merge_observation(cur.as_ref(), &p.result, reg.received, self.min_failure_relax_interval)
+                {
                     let mut v = Vec::with_capacity(64);
                     encode_record(&new, &mut v);
                     v.extend_from_slice(&reg.received.to_raw().to_be_bytes());

@@ -579,7 +579,7 @@ impl<'a> Write<'a> {
         let mut added = 0i64;
         for p in &reg.pairs {
             let cur = current.get(&p.pair);
-            if let Some(new) = merge_observation(cur, &p.result, relax) {
+            if let Some(new) = merge_observation(cur, &p.result, reg.received, relax) {
                 if cur.is_none() {
                     added += 1;
                 }
