@@ -71,6 +71,53 @@ fn pairs_of(v: &[AggregatedPair]) -> Vec<DirectedPair> {
 
 // ------------------------------------------------------------ properties
 
+/// What the attacker sent: a success of i64::MAX msat beside a
+/// failure (LND's `success + 1` reached 2^63 and was served negative), the
+/// same pair twice in one request with the newer success first (LND's
+/// success wipe left a success time with amount 0), and times stamped
+/// ahead. Every served pair must still import into LND, together.
+fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
+    let (x, y, z) = (pair(1, 2), pair(3, 4), pair(5, 6));
+    let huge = PairSnapshot {
+        pair: x,
+        result: TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(1_000),
+            fail_amt_msat: 7,
+            success_time: Timestamp::from_unix_secs(1_500),
+            success_amt_msat: i64::MAX as u64,
+        },
+    };
+    let r = Reporter::Node(node(100));
+    s.register(reg(
+        r,
+        vec![huge, success(y, 500_000, 1_900), success(y, 400_000, 1_800)],
+    ))
+    .unwrap();
+    s.register(reg(r, vec![failure(z, 100_000, 2_590)])).unwrap();
+    let snap = sorted_snapshot(s);
+    assert_eq!(pairs_of(&snap), vec![x, y, z]);
+    let served: Vec<_> = snap
+        .iter()
+        .map(|a| dmc_core::aggregate::served_pair(a.pair, &a.result))
+        .collect();
+    dmc_core::rpc::validate_import(&served).unwrap_or_else(|e| panic!("{e:?}: {served:?}"));
+    for p in &served {
+        assert!(p.history.fail_amt_msat >= 0 && p.history.success_amt_msat >= 0, "{p:?}");
+    }
+    let by = |p: DirectedPair| snap.iter().find(|a| a.pair == p).unwrap().result;
+    assert_eq!(
+        by(y).success_amt_msat,
+        500_000,
+        "the older duplicate wiped the newer success"
+    );
+    assert_eq!(
+        by(z).fail_time,
+        Timestamp::from_unix_secs(2_000),
+        "a time ahead is capped at receipt"
+    );
+    assert!(by(x).success_amt_msat < by(x).fail_amt_msat);
+}
+
 /// Per-reporter merge, the aggregate across reporters, LND's import
 /// normalisation, idempotent re-sends, stats.
 fn register_merge_normalise(s: &dyn CoordinatorStore) {
@@ -484,6 +531,7 @@ on_one_store! {
     delta_since_cursor => embedded_delta_since_cursor, postgres_delta_since_cursor;
     forget_reporter_recomputes => embedded_forget_reporter_recomputes, postgres_forget_reporter_recomputes;
     cleanup_tombstones_full_resync => embedded_cleanup_tombstones_full_resync, postgres_cleanup_tombstones_full_resync;
+    served_snapshot_always_imports => embedded_served_snapshot_always_imports, postgres_served_snapshot_always_imports;
 }
 
 #[test]
