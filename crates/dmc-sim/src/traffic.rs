@@ -132,17 +132,11 @@ impl Popularity {
     /// capacity of their channels; `exclude` never receive.
     pub fn by_capacity(graph: &Graph, exclude: &[u32]) -> Self {
         let mut cap = vec![0u64; graph.node_count()];
-        let mut inbound = vec![false; graph.node_count()];
         for ch in graph.channels() {
             cap[ch.node1 as usize] += ch.capacity_sat;
             cap[ch.node2 as usize] += ch.capacity_sat;
-            if ch.policies[0].is_some_and(|p| !p.disabled) {
-                inbound[ch.node2 as usize] = true;
-            }
-            if ch.policies[1].is_some_and(|p| !p.disabled) {
-                inbound[ch.node1 as usize] = true;
-            }
         }
+        let (_, inbound) = usable_ends(graph);
         Self::from_weights(
             (0..graph.node_count() as u32)
                 .filter(|n| inbound[*n as usize] && !exclude.contains(n))
@@ -152,15 +146,7 @@ impl Popularity {
 
     /// Nodes with a usable outgoing direction, all equally likely.
     pub fn uniform_senders(graph: &Graph, exclude: &[u32]) -> Self {
-        let mut out = vec![false; graph.node_count()];
-        for ch in graph.channels() {
-            if ch.policies[0].is_some_and(|p| !p.disabled) {
-                out[ch.node1 as usize] = true;
-            }
-            if ch.policies[1].is_some_and(|p| !p.disabled) {
-                out[ch.node2 as usize] = true;
-            }
-        }
+        let (out, _) = usable_ends(graph);
         Self::from_weights(
             (0..graph.node_count() as u32)
                 .filter(|n| out[*n as usize] && !exclude.contains(n))
@@ -215,6 +201,21 @@ impl Popularity {
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
+}
+
+/// Per node: whether it has an enabled outgoing direction, and an enabled incoming one.
+fn usable_ends(graph: &Graph) -> (Vec<bool>, Vec<bool>) {
+    let mut out = vec![false; graph.node_count()];
+    let mut inbound = vec![false; graph.node_count()];
+    for ch in graph.channels() {
+        for (dir, (from, to)) in [(ch.node1, ch.node2), (ch.node2, ch.node1)].into_iter().enumerate() {
+            if ch.policies[dir].is_some_and(|p| !p.disabled) {
+                out[from as usize] = true;
+                inbound[to as usize] = true;
+            }
+        }
+    }
+    (out, inbound)
 }
 
 /// Usable channel directions as CSR adjacency, both ways, for the
