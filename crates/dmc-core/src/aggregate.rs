@@ -11,7 +11,7 @@
 
 use crate::node::DirectedPair;
 use crate::rpc::PairHistory;
-use crate::state::{apply_pair_result, import_pair, PairResult, PairSnapshot, TimedPairResult};
+use crate::state::{import_carried_slots, import_pair, PairSnapshot, TimedPairResult};
 use crate::time::{DurationNs, Timestamp};
 use crate::NodeId;
 
@@ -79,18 +79,9 @@ pub fn merge_observation(
     let incoming = bounded_observation(incoming, received);
     // LND's import also applies an *empty* slot, which wipes a stored
     // success (spec §3.2, "success wipe"); a reporter's record must not lose
-    // what it reported earlier, so only the slots the observation carries
-    // are applied, each with LND's freshness check and rules.
-    let mut applied = false;
-    if !incoming.fail_time.is_zero() && !rec.fail_time.after(incoming.fail_time) {
-        let r = PairResult::failure(incoming.fail_amt_msat);
-        applied |= apply_pair_result(&mut rec, incoming.fail_time, r, false, min_failure_relax_interval);
-    }
-    if !incoming.success_time.is_zero() && !rec.success_time.after(incoming.success_time) {
-        let r = PairResult::success(incoming.success_amt_msat);
-        applied |= apply_pair_result(&mut rec, incoming.success_time, r, false, min_failure_relax_interval);
-    }
-    (applied && current != Some(&rec)).then_some(rec)
+    // what it reported earlier.
+    let outcome = import_carried_slots(&mut rec, &incoming, min_failure_relax_interval);
+    (outcome.applied && current != Some(&rec)).then_some(rec)
 }
 
 /// A record as LND's `XImportMissionControl` accepts it (spec §3.1), or

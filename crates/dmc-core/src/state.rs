@@ -218,17 +218,39 @@ pub fn import_pair(
     force: bool,
     min_failure_relax_interval: DurationNs,
 ) -> ImportOutcome {
+    import_slots(cur, imported, force, min_failure_relax_interval, true)
+}
+
+/// [`import_pair`] without `force`, for only the slots `imported` carries
+/// (a time set): an absent slot is skipped instead of applied as empty, so
+/// nothing is wiped. What a coordinator uses to merge one reporter's news.
+pub fn import_carried_slots(
+    cur: &mut TimedPairResult,
+    imported: &TimedPairResult,
+    min_failure_relax_interval: DurationNs,
+) -> ImportOutcome {
+    import_slots(cur, imported, false, min_failure_relax_interval, false)
+}
+
+fn import_slots(
+    cur: &mut TimedPairResult,
+    imported: &TimedPairResult,
+    force: bool,
+    min_failure_relax_interval: DurationNs,
+    empty_slots: bool,
+) -> ImportOutcome {
     let last = *cur;
     let mut outcome = ImportOutcome {
         slots_imported: 0,
         applied: false,
     };
-    if force || !last.fail_time.after(imported.fail_time) {
+    let carried = |t: Timestamp| empty_slots || !t.is_zero();
+    if carried(imported.fail_time) && (force || !last.fail_time.after(imported.fail_time)) {
         let r = PairResult::failure(imported.fail_amt_msat);
         outcome.applied |= apply_pair_result(cur, imported.fail_time, r, force, min_failure_relax_interval);
         outcome.slots_imported += 1;
     }
-    if force || !last.success_time.after(imported.success_time) {
+    if carried(imported.success_time) && (force || !last.success_time.after(imported.success_time)) {
         let r = PairResult::success(imported.success_amt_msat);
         outcome.applied |= apply_pair_result(cur, imported.success_time, r, force, min_failure_relax_interval);
         outcome.slots_imported += 1;
