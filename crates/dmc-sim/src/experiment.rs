@@ -452,6 +452,44 @@ fn sync_arm(arm: &mut Arm, node: &NodeId, coord: &dyn Fn(u64) -> (Vec<dmc_core::
     }
 }
 
+/// A sender joining `graph` by one channel `chan` of `capacity_sat` to
+/// `peer` (`htlc_maximum` 99 % of it, a small fee either way).
+pub(crate) fn attach_sender(graph: &mut Graph, key: NodeId, peer: u32, chan: u64, capacity_sat: u64) {
+    let policy = Policy {
+        time_lock_delta: 40,
+        min_htlc_msat: 1000,
+        max_htlc_msat: Some(capacity_sat * 1000 / 100 * 99),
+        fee_base_msat: 1000,
+        fee_rate_ppm: 1,
+        disabled: false,
+    };
+    let peer_key = *graph.node(peer);
+    graph.add_channel(chan, key, peer_key, capacity_sat, Some(policy), Some(policy));
+}
+
+/// One seed's balances, drawn from `balances`' model, and its background
+/// traffic if they flow; `exclude` take no part in the background.
+pub(crate) fn seed_world(
+    graph: &Graph,
+    balances: &Balances,
+    exclude: &[u32],
+    seed: u64,
+    start: Timestamp,
+) -> (Network, Option<Traffic>) {
+    let net = Network::new(graph.clone(), balances.initial(), seed.wrapping_mul(31).wrapping_add(7));
+    let traffic = match balances {
+        Balances::Flowing { traffic, .. } => Some(Traffic::new(
+            graph,
+            traffic.clone(),
+            exclude,
+            seed.wrapping_mul(17).wrapping_add(3),
+            start,
+        )),
+        Balances::Static(_) => None,
+    };
+    (net, traffic)
+}
+
 /// Runs one seed's world; `progress` gets per-mille of simulated time.
 pub fn run_seed(
     base: &Graph,
@@ -471,17 +509,9 @@ pub fn run_seed(
     for (wi, w) in params.wallets.iter().enumerate() {
         let top: Vec<u32> = ranked.iter().take(w.peer_among_top.max(1)).map(|(i, _)| *i).collect();
         let peer = top[rng.below(top.len() as u64) as usize];
-        let policy = Policy {
-            time_lock_delta: 40,
-            min_htlc_msat: 1000,
-            max_htlc_msat: Some(w.channel_sat * 1000 / 100 * 99),
-            fee_base_msat: 1000,
-            fee_rate_ppm: 1,
-            disabled: false,
-        };
         let chan = (u64::MAX >> 1) - wi as u64;
         let key = wallet_key(wi);
-        graph.add_channel(chan, key, *base.node(peer), w.channel_sat, Some(policy), Some(policy));
+        attach_sender(&mut graph, key, peer, chan, w.channel_sat);
         wallet_nodes.push(key);
         wallet_chans.push(chan);
         wallet_peers.push(peer);
@@ -490,20 +520,10 @@ pub fn run_seed(
     let routing = RoutingGraph::new(&graph);
     let cfg = SimConfig::default();
     let start = Timestamp::from_unix_secs(params.start_unix);
-    let mut net = Network::new(graph.clone(), balances.initial(), seed.wrapping_mul(31).wrapping_add(7));
+    let (mut net, mut traffic) = seed_world(&graph, balances, &wallet_idx, seed, start);
     for (w, (key, chan)) in params.wallets.iter().zip(wallet_nodes.iter().zip(&wallet_chans)) {
         net.set_balance(*chan, key, w.channel_sat.saturating_mul(1000));
     }
-    let mut traffic = match balances {
-        Balances::Flowing { traffic, .. } => Some(Traffic::new(
-            &graph,
-            traffic.clone(),
-            &wallet_idx,
-            seed.wrapping_mul(17).wrapping_add(3),
-            start,
-        )),
-        Balances::Static(_) => None,
-    };
     let receivers = Popularity::by_capacity(&graph, &wallet_idx);
     let total_hours = params.contributor_hours + params.wallet_hours;
     let report = |p: f64| progress.store((p.clamp(0.0, 1.0) * 1000.0) as usize, Ordering::Relaxed);

@@ -14,15 +14,15 @@
 
 use dmc_core::{MissionControlConfig, NodeId, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
-use dmc_graph::{Graph, Policy};
+use dmc_graph::Graph;
 
 use crate::availability::{Availability, AvailabilityParams};
-use crate::experiment::{nodes_by_degree, warm_up, WarmupParams};
+use crate::experiment::{attach_sender, nodes_by_degree, seed_world, warm_up, WarmupParams};
 use crate::flow::wilson95;
-use crate::network::{Network, Overlay};
+use crate::network::Overlay;
 use crate::payment::{pay, Sender, SimConfig};
 use crate::rng::Rng;
-use crate::traffic::{Balances, Traffic};
+use crate::traffic::Balances;
 
 const NS: i64 = 1_000_000_000;
 
@@ -126,35 +126,13 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
     if targets.is_empty() {
         return vec![(0, 0, 0, 0); params.amounts_sat.len()];
     }
-    let policy = Policy {
-        time_lock_delta: 40,
-        min_htlc_msat: 1000,
-        max_htlc_msat: Some(99_000_000_000),
-        fee_base_msat: 1000,
-        fee_rate_ppm: 1,
-        disabled: false,
-    };
     let chan = u64::MAX >> 1;
-    graph.add_channel(chan, me, *base.node(peer), 100_000_000, Some(policy), Some(policy));
+    attach_sender(&mut graph, me, peer, chan, 100_000_000);
     let me_idx = graph.node_index(&me).expect("added");
     let routing = RoutingGraph::new(&graph);
-    let mut net = Network::new(
-        graph.clone(),
-        params.balances.initial(),
-        seed.wrapping_mul(31).wrapping_add(7),
-    );
-    net.set_balance(chan, &me, 100_000_000_000);
     let start = Timestamp::from_unix_secs(params.start_unix);
-    let mut traffic = match &params.balances {
-        Balances::Flowing { traffic, .. } => Some(Traffic::new(
-            &graph,
-            traffic.clone(),
-            &[me_idx],
-            seed.wrapping_mul(17).wrapping_add(3),
-            start,
-        )),
-        Balances::Static(_) => None,
-    };
+    let (mut net, mut traffic) = seed_world(&graph, &params.balances, &[me_idx], seed, start);
+    net.set_balance(chan, &me, 100_000_000_000);
     let mut clock = match traffic.as_mut() {
         Some(t) => warm_up(&mut net, t, start, &params.warmup, &|_| ()).2,
         None => start,
