@@ -433,10 +433,6 @@ impl Traffic {
         }
     }
 
-    pub fn receivers(&self) -> &Popularity {
-        &self.receivers
-    }
-
     /// Runs every background payment and rebalance due before `until`.
     pub fn advance(&mut self, net: &mut Network, until: Timestamp) {
         loop {
