@@ -1,13 +1,16 @@
 //! How a coordinator combines what several reporters saw.
 //!
 //! Every reporter keeps its own record per pair, merged with LND's import
-//! rules ([`import_pair`], spec §3), so one reporter's relax interval never
-//! drops another's real failure. The aggregate a wallet downloads is
-//! derived from those records alone: they are imported, oldest first, into
-//! an empty record, so the newest observation wins exactly as it would if a
-//! wallet imported each reporter's data in turn. Because the aggregate is a
-//! pure function of per-reporter state, removing a reporter and recomputing
-//! gives the aggregate as if it had never reported.
+//! rules ([`merge_observation`], spec §3), so one reporter's relax interval
+//! never drops another's real failure, and one reporter counts once however
+//! many requests it sends. The record a wallet downloads is [`aggregate`]:
+//! weighted quantiles of the reporters' claims with a quorum, bounded by the
+//! channel graph and passed through [`servable`]. The model, its threat
+//! model and its parameters are in ARCHITECTURE.md ("Robust aggregation");
+//! the reputation rule that scales an established reporter's weight is
+//! [`crate::reputation`]. Because the aggregate is a pure function of the
+//! per-reporter records and the [`Standing`], removing a reporter and
+//! recomputing gives the aggregate as if it had never reported.
 
 use crate::node::DirectedPair;
 use crate::rpc::PairHistory;
@@ -15,28 +18,77 @@ use crate::state::{import_carried_slots, import_pair, PairSnapshot, TimedPairRes
 use crate::time::{DurationNs, Timestamp};
 use crate::NodeId;
 
-/// Who reported an observation: a node that signed it, or nobody known.
+/// Who reported an observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reporter {
+    /// A node key that signed the registration (v2).
     Node(NodeId),
-    /// Unsigned (v1) registrations.
+    /// Unsigned (v1) registrations from one source address (IPv6, IPv4
+    /// as v4-mapped IPv6).
+    Anonymous([u8; 16]),
+    /// Unsigned registrations stored before source addresses were told
+    /// apart; counted as one anonymous reporter.
     Unattributed,
 }
 
 impl Reporter {
-    /// 33 bytes: the node key, or all zeros for unattributed (never a key).
+    /// An anonymous reporter for a source address.
+    pub fn anonymous(addr: std::net::IpAddr) -> Self {
+        let v6 = match addr {
+            std::net::IpAddr::V4(a) => a.to_ipv6_mapped(),
+            std::net::IpAddr::V6(a) => a,
+        };
+        Reporter::Anonymous(v6.octets())
+    }
+
+    /// 33 bytes: the node key; `00 01` and the address for anonymous; all
+    /// zeros for unattributed (a node key starts with 02 or 03).
     pub fn to_bytes(&self) -> [u8; 33] {
         match self {
             Reporter::Node(n) => n.0,
+            Reporter::Anonymous(a) => {
+                let mut b = [0; 33];
+                b[1] = 1;
+                b[2..18].copy_from_slice(a);
+                b
+            }
             Reporter::Unattributed => [0; 33],
         }
     }
 
     pub fn from_bytes(b: &[u8; 33]) -> Self {
-        if b.iter().all(|x| *x == 0) {
-            Reporter::Unattributed
-        } else {
+        if b[0] != 0 {
             Reporter::Node(NodeId(*b))
+        } else if b[1] == 1 {
+            let mut a = [0; 16];
+            a.copy_from_slice(&b[2..18]);
+            Reporter::Anonymous(a)
+        } else {
+            Reporter::Unattributed
+        }
+    }
+
+    /// The signing key, for signed reporters.
+    pub fn key(&self) -> Option<&NodeId> {
+        match self {
+            Reporter::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reporter::Node(n) => write!(f, "{n}"),
+            Reporter::Anonymous(a) => {
+                let v6 = std::net::Ipv6Addr::from(*a);
+                match v6.to_ipv4_mapped() {
+                    Some(v4) => write!(f, "anonymous {v4}"),
+                    None => write!(f, "anonymous {v6}"),
+                }
+            }
+            Reporter::Unattributed => f.write_str("unattributed"),
         }
     }
 }
@@ -115,9 +167,360 @@ pub fn servable(r: &TimedPairResult) -> Option<TimedPairResult> {
     Some(out)
 }
 
-/// The aggregate of one pair.
+/// How much a reporter's word counts (ARCHITECTURE.md, "Robust aggregation").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReporterClass {
+    /// A signed key that is a node of the graph with enough public capacity.
+    Established,
+    /// Any other signed key: free to create, so all of a pair's share one weight.
+    Unverified,
+    /// Unsigned registrations, one reporter per source address; all of a
+    /// pair's share one weight.
+    Anonymous,
+}
+
+/// The weight of each class. An established reporter's weight is also
+/// scaled by its reputation; the unverified and anonymous weights are each
+/// shared by all reporters of that class on a pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassWeights {
+    pub established: f64,
+    pub unverified: f64,
+    pub anonymous: f64,
+}
+
+impl Default for ClassWeights {
+    fn default() -> Self {
+        ClassWeights {
+            established: 1.0,
+            unverified: 0.1,
+            anonymous: 0.01,
+        }
+    }
+}
+
+/// The aggregation's parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AggregationParams {
+    pub weights: ClassWeights,
+    /// Share of a pair's weight that must back a served amount (½: a
+    /// minority cannot move it outside what the majority reported).
+    pub quorum: f64,
+    /// A pair is served only when its reporters weigh at least this (1.0:
+    /// one established reporter in good standing; 0 serves any weight).
+    pub min_serving_weight: f64,
+}
+
+impl Default for AggregationParams {
+    fn default() -> Self {
+        AggregationParams {
+            weights: ClassWeights::default(),
+            quorum: 0.5,
+            min_serving_weight: 1.0,
+        }
+    }
+}
+
+/// What the coordinator's channel graph says about a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelCheck {
+    /// No graph (`--graph none`): nothing is checked.
+    Unchecked,
+    /// No channel between the two nodes: the pair is not served.
+    NoChannel,
+    /// The largest capacity of the channels between them, in msat (0: unknown).
+    Capacity(u64),
+}
+
+/// What the coordinator knows about reporters and channels, for weighing
+/// and bounding claims.
+pub trait Standing {
+    fn class(&self, reporter: &Reporter) -> ReporterClass;
+    /// The reputation factor in [0, 1] ([`crate::reputation`]); 1 for a
+    /// reporter never found lying.
+    fn reputation(&self, reporter: &Reporter) -> f64;
+    fn channel(&self, pair: &DirectedPair) -> ChannelCheck;
+}
+
+/// No graph and no reputations: every signed key is established, every
+/// unsigned one anonymous, no channel is checked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ungraphed;
+
+impl Standing for Ungraphed {
+    fn class(&self, reporter: &Reporter) -> ReporterClass {
+        match reporter {
+            Reporter::Node(_) => ReporterClass::Established,
+            _ => ReporterClass::Anonymous,
+        }
+    }
+    fn reputation(&self, _: &Reporter) -> f64 {
+        1.0
+    }
+    fn channel(&self, _: &DirectedPair) -> ChannelCheck {
+        ChannelCheck::Unchecked
+    }
+}
+
+/// One reporter's record of a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub reporter: Reporter,
+    pub record: TimedPairResult,
+}
+
+/// The served record of one pair and who backs it.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Aggregate {
+    pub result: TimedPairResult,
+    /// Distinct established, unverified and anonymous reporters of the pair.
+    pub established: u32,
+    pub unverified: u32,
+    pub anonymous: u32,
+    /// The pair's total weight.
+    pub weight: f64,
+    /// The newest time in `result`.
+    pub newest: Timestamp,
+}
+
+/// Why a pair with records is not served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Held {
+    /// The graph has no channel between its nodes.
+    NoChannel,
+    /// Its reporters weigh less than the serving threshold.
+    Unbacked,
+    /// The combination holds nothing LND would import.
+    Unservable,
+}
+
+/// A pair's verdict: served, or held with the reason.
+pub type Verdict = Result<Aggregate, Held>;
+
+/// A reporter's claims after the graph's bounds: the success amount (0:
+/// none) and the failure amount (`None`: none), with their times.
+#[derive(Clone, Copy, Debug)]
+struct Claim {
+    weight: f64,
+    success: u64,
+    success_time: Timestamp,
+    failure: Option<u64>,
+    fail_time: Timestamp,
+}
+
+fn claim(r: &TimedPairResult, weight: f64, capacity: u64) -> Claim {
+    let r = bounded_observation(r, Timestamp::from_raw(i128::MAX));
+    let mut success = if r.success_time.is_zero() {
+        0
+    } else {
+        r.success_amt_msat
+    };
+    // A zero-amount failure is dropped by LND's import; it supports nothing.
+    let mut failure = (!r.fail_time.is_zero() && r.fail_amt_msat > 0).then_some(r.fail_amt_msat);
+    if capacity > 0 {
+        success = success.min(capacity);
+        failure = failure.filter(|f| *f <= capacity);
+    }
+    Claim {
+        weight,
+        success,
+        success_time: r.success_time,
+        failure,
+        fail_time: r.fail_time,
+    }
+}
+
+/// Each view's weight (0 for reporters that do not count) and the class counts.
+fn weigh(views: &[View], standing: &dyn Standing, w: &ClassWeights) -> (Vec<f64>, [u32; 3]) {
+    let classes: Vec<ReporterClass> = views.iter().map(|v| standing.class(&v.reporter)).collect();
+    let mut counts = [0u32; 3];
+    for c in &classes {
+        counts[*c as usize] += 1;
+    }
+    let weights = views
+        .iter()
+        .zip(&classes)
+        .map(|(v, c)| {
+            let share = match c {
+                ReporterClass::Established => w.established * standing.reputation(&v.reporter),
+                ReporterClass::Unverified => w.unverified * standing.reputation(&v.reporter) / f64::from(counts[1]),
+                ReporterClass::Anonymous => w.anonymous / f64::from(counts[2]),
+            };
+            if share.is_finite() && share > 0.0 {
+                share
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (weights, counts)
+}
+
+/// `a ≥ b` up to rounding of sums of weights.
+fn reaches(a: f64, b: f64) -> bool {
+    a >= b - 1e-9 * b.abs().max(1e-9)
+}
+
+/// The weighted quantiles of [`Claim`]s (ARCHITECTURE.md): the record their
+/// quorum backs, before [`servable`].
+fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
+    let total: f64 = claims.iter().map(|c| c.weight).sum();
+    let need = quorum * total;
+    let mut out = TimedPairResult::default();
+    if total <= 0.0 {
+        return out;
+    }
+    // The latest time that backers weighing `need` all reach.
+    let quorum_time = |mut backers: Vec<(Timestamp, f64)>| {
+        backers.sort_by_key(|b| std::cmp::Reverse(b.0));
+        let mut acc = 0.0;
+        for (t, w) in &backers {
+            acc += w;
+            if reaches(acc, need) {
+                return *t;
+            }
+        }
+        backers.last().map_or(Timestamp::ZERO, |b| b.0)
+    };
+    let mut successes: Vec<(u64, f64)> = claims
+        .iter()
+        .filter(|c| c.success > 0 && c.weight > 0.0)
+        .map(|c| (c.success, c.weight))
+        .collect();
+    successes.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut acc = 0.0;
+    if let Some(&(s, _)) = successes.iter().find(|(_, w)| {
+        acc += w;
+        reaches(acc, need)
+    }) {
+        out.success_amt_msat = s;
+        out.success_time = quorum_time(
+            claims
+                .iter()
+                .filter(|c| c.success >= s && c.weight > 0.0)
+                .map(|c| (c.success_time, c.weight))
+                .collect(),
+        );
+    }
+    let mut failures: Vec<(u64, f64)> = claims
+        .iter()
+        .filter(|c| c.weight > 0.0)
+        .filter_map(|c| c.failure.map(|f| (f, c.weight)))
+        .collect();
+    failures.sort_by_key(|f| f.0);
+    let mut acc = 0.0;
+    if let Some(&(f, _)) = failures.iter().find(|(_, w)| {
+        acc += w;
+        reaches(acc, need)
+    }) {
+        out.fail_amt_msat = f;
+        out.fail_time = quorum_time(
+            claims
+                .iter()
+                .filter(|c| c.weight > 0.0 && c.failure.is_some_and(|x| x <= f))
+                .map(|c| (c.fail_time, c.weight))
+                .collect(),
+        );
+    }
+    // A success at or above the failure: the newer wins, as LND's import
+    // resolves it; a tie goes to the failure.
+    if out.success_amt_msat > 0 && out.fail_amt_msat > 0 && out.success_amt_msat >= out.fail_amt_msat {
+        if out.fail_time >= out.success_time {
+            out.success_amt_msat = out.fail_amt_msat - 1;
+            if out.success_amt_msat == 0 {
+                out.success_time = Timestamp::ZERO;
+            }
+        } else {
+            out.fail_amt_msat = out.success_amt_msat + 1;
+        }
+    }
+    out
+}
+
+fn capacity_of(check: ChannelCheck) -> Result<u64, Held> {
+    match check {
+        ChannelCheck::Unchecked => Ok(0),
+        ChannelCheck::NoChannel => Err(Held::NoChannel),
+        ChannelCheck::Capacity(c) => Ok(c),
+    }
+}
+
+/// The served record of `pair` from its reporters' `views` (see the module
+/// doc and ARCHITECTURE.md). Pure and independent of the order of `views`;
+/// `Err` says why a pair with records is not served.
+pub fn aggregate(pair: &DirectedPair, views: &[View], standing: &dyn Standing, params: &AggregationParams) -> Verdict {
+    if views.is_empty() {
+        return Err(Held::Unservable);
+    }
+    let capacity = capacity_of(standing.channel(pair))?;
+    let (weights, counts) = weigh(views, standing, &params.weights);
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 || !reaches(total, params.min_serving_weight) {
+        return Err(Held::Unbacked);
+    }
+    let claims: Vec<Claim> = views
+        .iter()
+        .zip(&weights)
+        .map(|(v, w)| claim(&v.record, *w, capacity))
+        .collect();
+    let result = servable(&combine(&claims, params.quorum)).ok_or(Held::Unservable)?;
+    Ok(Aggregate {
+        result,
+        established: counts[0],
+        unverified: counts[1],
+        anonymous: counts[2],
+        weight: total,
+        newest: newest_time(&result),
+    })
+}
+
+/// Whether `views[judged]` is contradicted by the other reporters of the
+/// pair, for [`crate::reputation`]: `None` when it is not judged here (it
+/// is not signed, the others weigh less than it or than half an
+/// established reporter, or they serve nothing to compare with).
+pub fn contradicted(
+    pair: &DirectedPair,
+    views: &[View],
+    judged: usize,
+    standing: &dyn Standing,
+    params: &AggregationParams,
+) -> Option<bool> {
+    let me = views.get(judged)?;
+    me.reporter.key()?;
+    let capacity = capacity_of(standing.channel(pair)).ok()?;
+    let (weights, _) = weigh(views, standing, &params.weights);
+    let others: Vec<View> = views
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != judged)
+        .map(|(_, v)| *v)
+        .collect();
+    let (other_weights, _) = weigh(&others, standing, &params.weights);
+    let other_total: f64 = other_weights.iter().sum();
+    if other_total <= weights[judged] || other_total < 0.5 * params.weights.established {
+        return None;
+    }
+    let claims: Vec<Claim> = others
+        .iter()
+        .zip(&other_weights)
+        .map(|(v, w)| claim(&v.record, *w, capacity))
+        .collect();
+    let theirs = servable(&combine(&claims, params.quorum))?;
+    let mine = claim(&me.record, 1.0, capacity);
+    let their_success = (!theirs.success_time.is_zero()).then_some(theirs.success_amt_msat);
+    let their_failure = (theirs.fail_amt_msat > 0).then_some(theirs.fail_amt_msat);
+    let against_failure = mine.success > 0 && their_failure.is_some_and(|f| mine.success >= f);
+    let against_success = mine.failure.is_some_and(|f| their_success.is_some_and(|s| f <= s));
+    if mine.success == 0 && mine.failure.is_none() {
+        return None;
+    }
+    Some(against_failure || against_success)
+}
+
+/// Newest-wins, the rule before robust aggregation: kept only until the
+/// stores and the simulator call [`aggregate`]; to be removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LegacyAggregate {
     pub result: TimedPairResult,
     /// Distinct reporters with a record for the pair.
     pub reporters: u32,
@@ -130,7 +533,7 @@ pub struct Aggregate {
 /// The result does not depend on the order of `records`. The relax
 /// interval is not applied here: it protects one sender's out-of-order
 /// results, and across reporters the newer failure is simply newer.
-pub fn aggregate(records: &[TimedPairResult]) -> Option<Aggregate> {
+pub fn legacy_newest_wins(records: &[TimedPairResult]) -> Option<LegacyAggregate> {
     if records.is_empty() {
         return None;
     }
@@ -149,7 +552,7 @@ pub fn aggregate(records: &[TimedPairResult]) -> Option<Aggregate> {
     for r in sorted {
         import_pair(&mut result, r, false, 0);
     }
-    Some(Aggregate {
+    Some(LegacyAggregate {
         result: servable(&result)?,
         reporters: records.len() as u32,
         newest: records.iter().map(newest_time).max().unwrap_or(Timestamp::ZERO),
@@ -177,6 +580,7 @@ pub fn age_seconds(newest: Timestamp, now: Timestamp) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn succ(amt: u64, t: i64) -> TimedPairResult {
         TimedPairResult {
@@ -198,35 +602,236 @@ mod tests {
     /// A receive time after every observation in these tests.
     const LATE: Timestamp = Timestamp::from_unix_secs(4_000_000_000);
 
-    #[test]
-    fn newest_wins_and_order_does_not_matter() {
-        let a = succ(5_000, 100);
-        let b = fail(3_000, 200);
-        let x = aggregate(&[a, b]).unwrap();
-        let y = aggregate(&[b, a]).unwrap();
-        assert_eq!(x, y);
-        assert_eq!(x.reporters, 2);
-        assert_eq!(x.result.fail_amt_msat, 3_000);
-        // The newer failure lowers the older success below it.
-        assert_eq!(x.result.success_amt_msat, 2_999);
-        assert_eq!(x.newest, Timestamp::from_unix_secs(200));
+    fn node(i: u8) -> Reporter {
+        let mut k = [3u8; 33];
+        k[1] = i;
+        Reporter::Node(NodeId(k))
+    }
+
+    fn anon(i: u8) -> Reporter {
+        Reporter::anonymous(std::net::IpAddr::from([10, 0, 0, i]))
+    }
+
+    fn pair() -> DirectedPair {
+        DirectedPair::new(NodeId([2; 33]), NodeId([3; 33]))
+    }
+
+    /// A standing for tests: explicit classes, reputations and capacity.
+    #[derive(Default)]
+    struct Fixed {
+        unverified: Vec<Reporter>,
+        reputation: HashMap<Reporter, f64>,
+        channel: Option<ChannelCheck>,
+    }
+
+    impl Standing for Fixed {
+        fn class(&self, r: &Reporter) -> ReporterClass {
+            match r {
+                Reporter::Node(_) if self.unverified.contains(r) => ReporterClass::Unverified,
+                Reporter::Node(_) => ReporterClass::Established,
+                _ => ReporterClass::Anonymous,
+            }
+        }
+        fn reputation(&self, r: &Reporter) -> f64 {
+            self.reputation.get(r).copied().unwrap_or(1.0)
+        }
+        fn channel(&self, _: &DirectedPair) -> ChannelCheck {
+            self.channel.unwrap_or(ChannelCheck::Unchecked)
+        }
+    }
+
+    fn views(v: &[(Reporter, TimedPairResult)]) -> Vec<View> {
+        v.iter()
+            .map(|(reporter, record)| View {
+                reporter: *reporter,
+                record: *record,
+            })
+            .collect()
+    }
+
+    fn agg(v: &[(Reporter, TimedPairResult)], st: &dyn Standing) -> Verdict {
+        aggregate(&pair(), &views(v), st, &AggregationParams::default())
     }
 
     #[test]
-    fn a_second_reporters_higher_failure_is_not_dropped() {
-        // The relax interval guards one sender's burst, not two reporters
-        // (the Go coordinator's bug): 30 s apart, the newer failure wins.
+    fn one_reporter_is_served_as_it_reported() {
+        let both = TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(100),
+            fail_amt_msat: 9_000,
+            success_time: Timestamp::from_unix_secs(110),
+            success_amt_msat: 5_000,
+        };
+        let a = agg(&[(node(1), both)], &Ungraphed).unwrap();
+        assert_eq!(a.result, both);
+        assert_eq!((a.established, a.unverified, a.anonymous), (1, 0, 0));
+        assert_eq!(a.newest, Timestamp::from_unix_secs(110));
+    }
+
+    #[test]
+    fn one_liar_cannot_override_ten_honest_reporters() {
+        // The repro: X succeeded at 500 000 sat for ten reporters;
+        // one liar says it failed at 1 msat (and Y, failing at 100 000 sat,
+        // succeeded at 9e12 msat), stamped later than all of them.
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..10 {
+            x.push((node(i), succ(500_000_000, 1000 + i64::from(i))));
+            y.push((node(i), fail(100_000_000, 1000 + i64::from(i))));
+        }
+        for liar in [node(99), anon(1)] {
+            let mut xs = x.clone();
+            xs.push((liar, fail(1, 1590)));
+            let mut ys = y.clone();
+            ys.push((liar, succ(9_000_000_000_000_000, 1590)));
+            let ax = agg(&xs, &Ungraphed).unwrap().result;
+            assert_eq!((ax.success_amt_msat, ax.fail_amt_msat), (500_000_000, 0), "{liar:?}");
+            assert_eq!(
+                ax.success_time,
+                Timestamp::from_unix_secs(1004),
+                "the quorum's time, not the liar's"
+            );
+            let ay = agg(&ys, &Ungraphed).unwrap().result;
+            assert_eq!((ay.success_amt_msat, ay.fail_amt_msat), (0, 100_000_000), "{liar:?}");
+            assert!(ay.success_time.is_zero());
+        }
+    }
+
+    #[test]
+    fn honest_disagreement_resolves_as_lnd_import_does() {
+        // Two reporters: an older success above a newer failure.
+        let a = agg(&[(node(1), succ(5_000, 100)), (node(2), fail(3_000, 200))], &Ungraphed).unwrap();
+        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (2_999, 3_000));
+        // A newer success raises the failure above it.
+        let b = agg(&[(node(1), succ(5_000, 300)), (node(2), fail(3_000, 200))], &Ungraphed).unwrap();
+        assert_eq!((b.result.success_amt_msat, b.result.fail_amt_msat), (5_000, 5_001));
+        // Three: the median success, no failure (only one of three saw it).
+        let c = agg(
+            &[
+                (node(1), succ(5_000, 100)),
+                (node(2), succ(4_000, 90)),
+                (node(3), fail(3_000, 200)),
+            ],
+            &Ungraphed,
+        )
+        .unwrap();
+        assert_eq!((c.result.success_amt_msat, c.result.fail_amt_msat), (4_000, 0));
+        assert_eq!(c.result.success_time, Timestamp::from_unix_secs(90));
+    }
+
+    #[test]
+    fn fresh_keys_share_one_weight_and_alone_are_not_served() {
+        let sybils: Vec<Reporter> = (1..=250).map(node).collect();
+        let st = Fixed {
+            unverified: sybils.clone(),
+            ..Default::default()
+        };
+        let mut v: Vec<(Reporter, TimedPairResult)> = sybils.iter().map(|r| (*r, fail(1, 2000))).collect();
+        assert_eq!(agg(&v, &st), Err(Held::Unbacked), "unverified data alone is not served");
+        v.push((node(0), succ(500_000, 1000)));
+        let a = agg(&v, &st).unwrap();
+        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (500_000, 0));
+        assert_eq!((a.established, a.unverified), (1, 250));
+        assert!((a.weight - 1.1).abs() < 1e-9, "{}", a.weight);
+        // Anonymous sources alike; the permissive threshold serves them.
+        let anons: Vec<(Reporter, TimedPairResult)> = (0..5).map(|i| (anon(i), succ(7_000, 1000))).collect();
+        assert_eq!(agg(&anons, &Ungraphed), Err(Held::Unbacked));
+        let open = AggregationParams {
+            min_serving_weight: 0.0,
+            ..Default::default()
+        };
+        let a = aggregate(&pair(), &views(&anons), &Ungraphed, &open).unwrap();
+        assert_eq!((a.anonymous, a.result.success_amt_msat), (5, 7_000));
+        // With anonymous weight 0 (--require-signatures) nothing of theirs counts.
+        let closed = AggregationParams {
+            min_serving_weight: 0.0,
+            weights: ClassWeights {
+                anonymous: 0.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            aggregate(&pair(), &views(&anons), &Ungraphed, &closed),
+            Err(Held::Unbacked)
+        );
+    }
+
+    #[test]
+    fn the_graph_bounds_claims() {
+        let mut st = Fixed {
+            channel: Some(ChannelCheck::NoChannel),
+            ..Default::default()
+        };
+        assert_eq!(agg(&[(node(1), succ(5_000, 100))], &st), Err(Held::NoChannel));
+        st.channel = Some(ChannelCheck::Capacity(1_000_000));
+        let a = agg(&[(node(1), succ(9_000_000_000, 100))], &st).unwrap();
+        assert_eq!(a.result.success_amt_msat, 1_000_000, "clamped to the capacity");
+        let both = TimedPairResult {
+            fail_amt_msat: 2_000_000,
+            ..succ(400_000, 100)
+        };
+        let both = TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(90),
+            ..both
+        };
+        let a = agg(&[(node(1), both)], &st).unwrap();
+        assert_eq!(
+            (a.result.success_amt_msat, a.result.fail_amt_msat),
+            (400_000, 0),
+            "failure above capacity dropped"
+        );
+        assert_eq!(agg(&[(node(1), fail(2_000_000, 100))], &st), Err(Held::Unservable));
+    }
+
+    #[test]
+    fn reputation_scales_weight_below_the_serving_threshold() {
+        let mut st = Fixed::default();
+        st.reputation.insert(node(1), 0.6);
+        assert_eq!(agg(&[(node(1), fail(1, 100))], &st), Err(Held::Unbacked));
+        // Beside an honest reporter its contradiction no longer ties.
+        let a = agg(&[(node(1), fail(1, 200)), (node(2), succ(5_000, 100))], &st).unwrap();
+        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (5_000, 0));
+    }
+
+    #[test]
+    fn contradiction_is_judged_by_the_others() {
+        let mut v = vec![(node(9), fail(1, 300))];
+        for i in 0..3 {
+            v.push((node(i), succ(500_000, 100)));
+        }
+        let vs = views(&v);
+        let p = AggregationParams::default();
+        assert_eq!(contradicted(&pair(), &vs, 0, &Ungraphed, &p), Some(true), "the liar");
+        assert_eq!(
+            contradicted(&pair(), &vs, 1, &Ungraphed, &p),
+            Some(false),
+            "an honest one"
+        );
+        // Sybils cannot judge an established reporter, nor anonymous anyone.
+        let sybils = Fixed {
+            unverified: (10..60).map(node).collect(),
+            ..Default::default()
+        };
+        let mut w = vec![(node(1), succ(500_000, 100))];
+        w.extend((10..60).map(|i| (node(i), fail(1, 300))));
+        assert_eq!(contradicted(&pair(), &views(&w), 0, &sybils, &p), None);
+        let a = views(&[(anon(1), fail(1, 300)), (node(1), succ(500_000, 100))]);
+        assert_eq!(
+            contradicted(&pair(), &a, 0, &Ungraphed, &p),
+            None,
+            "anonymous is not judged"
+        );
+        // Two established reporters: neither outweighs the other.
+        let two = views(&[(node(1), fail(1, 300)), (node(2), succ(500_000, 100))]);
+        assert_eq!(contradicted(&pair(), &two, 0, &Ungraphed, &p), None);
+    }
+
+    #[test]
+    fn merge_keeps_lnd_rules_within_one_reporter() {
         let r1 = fail(1_000, 100);
         let r2 = fail(9_000, 130);
-        let agg = aggregate(&[r1, r2]).unwrap();
-        assert_eq!(agg.result.fail_amt_msat, 9_000);
-        // Within one reporter, LND's rule still drops the higher failure.
-        let own = merge_observation(Some(&r1), &r2, LATE, RELAX);
-        assert_eq!(own, None);
-    }
-
-    #[test]
-    fn inconsistent_record_is_normalised_as_lnd_import() {
+        // Within one reporter, LND's relax rule drops the higher failure.
+        assert_eq!(merge_observation(Some(&r1), &r2, LATE, RELAX), None);
         let both = TimedPairResult {
             fail_time: Timestamp::from_unix_secs(100),
             fail_amt_msat: 1_000,
@@ -234,8 +839,7 @@ mod tests {
             success_amt_msat: 5_000,
         };
         let r = merge_observation(None, &both, LATE, RELAX).unwrap();
-        assert_eq!(r.success_amt_msat, 5_000);
-        assert_eq!(r.fail_amt_msat, 5_001);
+        assert_eq!((r.success_amt_msat, r.fail_amt_msat), (5_000, 5_001));
         assert_eq!(
             merge_observation(Some(&r), &both, LATE, RELAX),
             None,
@@ -245,57 +849,69 @@ mod tests {
 
     #[test]
     fn served_as_querymc_prints_it() {
-        let pair = DirectedPair::new(NodeId([2; 33]), NodeId([3; 33]));
-        let r = aggregate(&[succ(5_500, 100), fail(9_000, 90)]).unwrap().result;
+        let pair = pair();
+        let r = agg(&[(node(1), succ(5_500, 100)), (node(2), succ(5_500, 80))], &Ungraphed)
+            .unwrap()
+            .result;
         let p = served_pair(pair, &r);
         assert_eq!((p.node_from, p.node_to), (vec![2; 33], vec![3; 33]));
         assert_eq!(p.history, crate::rpc::PairData::from_result(&r));
         assert_eq!((p.history.success_amt_sat, p.history.success_amt_msat), (5, 5_500));
-        assert_eq!(p.history.fail_time, 90);
+        assert_eq!(p.history.success_time, 100);
         let t = Timestamp::from_unix_secs;
         assert_eq!(age_seconds(newest_time(&r), t(161)), 61);
         assert_eq!(age_seconds(t(200), t(100)), 0);
         assert_eq!(age_seconds(Timestamp::ZERO, t(100)), 0);
     }
 
-    /// Every served record is valid LND import input, whatever reporters
-    /// send: amounts 0 … u64::MAX, times 0 … ahead of the receive time,
-    /// success ≥ failure, the same pair twice in one request, any order.
-    #[test]
-    fn served_records_always_import_into_lnd() {
-        use crate::rpc;
-        let mut seed = 0x5eed_u64;
-        let mut next = move || {
+    fn rng(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             // splitmix64: the test needs no RNG dependency
             seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = seed;
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
-        };
+        }
+    }
+
+    const EXTREMES: [u64; 9] = [
+        0,
+        1,
+        999,
+        1000,
+        MAX_MSAT,
+        MAX_MSAT + 1,
+        i64::MAX as u64,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+
+    /// Every served record is valid LND import input, whatever reporters
+    /// send: amounts 0 … u64::MAX, times 0 … ahead of the receive time,
+    /// success ≥ failure, the same pair twice in one request, any mix of
+    /// classes and capacities, any order of reporters.
+    #[test]
+    fn served_records_always_import_into_lnd() {
+        use crate::rpc;
+        let mut next = rng(0x5eed);
         let received = Timestamp::from_unix_secs(1_800_000_000);
-        let extremes = [
-            0,
-            1,
-            999,
-            1000,
-            MAX_MSAT,
-            MAX_MSAT + 1,
-            i64::MAX as u64,
-            u64::MAX - 1,
-            u64::MAX,
-        ];
-        let pair = DirectedPair::new(NodeId([2; 33]), NodeId([3; 33]));
-        for case in 0..3000 {
-            let mut amount = || {
+        let pair = pair();
+        let open = AggregationParams {
+            min_serving_weight: 0.0,
+            ..Default::default()
+        };
+        let mut served = 0;
+        for case in 0..4000 {
+            let amount = |next: &mut dyn FnMut() -> u64| {
                 let r = next();
-                if r % 3 == 0 {
-                    extremes[(r >> 8) as usize % extremes.len()]
+                if r.is_multiple_of(3) {
+                    EXTREMES[(r >> 8) as usize % EXTREMES.len()]
                 } else {
                     r >> (r % 64)
                 }
             };
-            let (a1, a2) = (amount(), amount());
+            let (a1, a2) = (amount(&mut next), amount(&mut next));
             let mut time = || match next() % 4 {
                 0 => Timestamp::ZERO,
                 1 => received.add(((next() % 600) as i64 + 1) * 1_000_000_000),
@@ -308,14 +924,30 @@ mod tests {
                 success_time: t2,
                 success_amt_msat: a2,
             };
-            // 1–4 reporters, each sending the observation or a variant, some twice.
-            let reporters = 1 + (next() % 4) as usize;
-            let mut records = Vec::new();
-            for _ in 0..reporters {
+            let mut st = Fixed {
+                channel: match next() % 3 {
+                    0 => None,
+                    1 => Some(ChannelCheck::Capacity(amount(&mut next))),
+                    _ => Some(ChannelCheck::Capacity(0)),
+                },
+                ..Default::default()
+            };
+            // 1–5 reporters of every class, each sending the observation or a variant, some twice.
+            let mut v = Vec::new();
+            for k in 0..1 + (next() % 5) as u8 {
+                let reporter = match next() % 3 {
+                    0 => anon(k),
+                    1 => {
+                        st.unverified.push(node(k));
+                        node(k)
+                    }
+                    _ => node(k),
+                };
+                st.reputation.insert(reporter, (next() % 5) as f64 / 4.0);
                 let mut rec = None;
                 for _ in 0..(1 + next() % 2) {
                     let mut o = obs;
-                    if next() % 2 == 0 {
+                    if next().is_multiple_of(2) {
                         o.success_amt_msat = o.success_amt_msat.wrapping_add(next() % 3);
                         std::mem::swap(&mut o.fail_time, &mut o.success_time);
                     }
@@ -323,12 +955,20 @@ mod tests {
                         rec = Some(m);
                     }
                 }
-                records.extend(rec);
+                if let Some(record) = rec {
+                    v.push(View { reporter, record });
+                }
             }
-            let Some(agg) = aggregate(&records) else {
+            let params = if next().is_multiple_of(2) {
+                open
+            } else {
+                AggregationParams::default()
+            };
+            let Ok(a) = aggregate(&pair, &v, &st, &params) else {
                 continue;
             };
-            let r = agg.result;
+            served += 1;
+            let r = a.result;
             assert!(
                 !r.fail_time.after(received) && !r.success_time.after(received),
                 "case {case}: {r:?}"
@@ -344,9 +984,125 @@ mod tests {
             let h = served.history;
             assert!(h.fail_amt_msat >= 0 && h.success_amt_msat >= 0, "case {case}: {h:?}");
             rpc::validate_import(std::slice::from_ref(&served)).unwrap_or_else(|e| panic!("case {case}: {r:?}: {e:?}"));
-            // Order of the reporters does not matter.
-            records.reverse();
-            assert_eq!(aggregate(&records).map(|a| a.result), Some(r));
+            // Every order of the reporters gives the same record.
+            for _ in 0..3 {
+                let i = next() as usize % v.len();
+                let j = next() as usize % v.len();
+                v.swap(i, j);
+                assert_eq!(
+                    aggregate(&pair, &v, &st, &params).map(|a| a.result),
+                    Ok(r),
+                    "case {case}"
+                );
+            }
+        }
+        assert!(served > 1000, "only {served} cases served anything");
+    }
+
+    /// Reporters weighing less than half of a pair cannot push the served
+    /// success above, or the failure below, everything the others reported,
+    /// nor make either fresher than the others' newest.
+    #[test]
+    fn a_minority_cannot_move_amounts_outside_the_honest_range() {
+        let mut next = rng(0xbad);
+        for case in 0..3000 {
+            let mut v = Vec::new();
+            let honest = 1 + (next() % 6) as u8;
+            let mut honest_weight = 0.0;
+            let mut st = Fixed::default();
+            for k in 0..honest {
+                let t = 1000 + (next() % 1000) as i64;
+                let rec = match next() % 3 {
+                    0 => succ(1 + next() % 1_000_000, t),
+                    1 => fail(1 + next() % 1_000_000, t),
+                    _ => {
+                        let s = 1 + next() % 1_000_000;
+                        TimedPairResult {
+                            fail_time: Timestamp::from_unix_secs(t - 5),
+                            fail_amt_msat: s + 1 + next() % 1_000_000,
+                            ..succ(s, t)
+                        }
+                    }
+                };
+                let rep = 0.5 + (next() % 3) as f64 / 4.0;
+                st.reputation.insert(node(k), rep);
+                honest_weight += rep;
+                v.push(View {
+                    reporter: node(k),
+                    record: rec,
+                });
+            }
+            // Liars: established (weighing less than the honest), unverified and anonymous.
+            let mut liar_weight = 0.0;
+            for k in 0..(next() % 4) as u8 {
+                let r = node(100 + k);
+                let rep = (next() % 5) as f64 / 4.0;
+                if liar_weight + rep >= honest_weight * 0.999 {
+                    break;
+                }
+                liar_weight += rep;
+                st.reputation.insert(r, rep);
+                let lie = if next().is_multiple_of(2) {
+                    succ(EXTREMES[next() as usize % 9].max(1), 1999)
+                } else {
+                    fail(1, 1999)
+                };
+                v.push(View {
+                    reporter: r,
+                    record: lie,
+                });
+            }
+            for k in 0..(next() % 30) as u8 {
+                st.unverified.push(node(200 - k));
+                let lie = if k % 2 == 0 {
+                    succ(u64::MAX, 1999)
+                } else {
+                    fail(1, 1999)
+                };
+                v.push(View {
+                    reporter: node(200 - k),
+                    record: lie,
+                });
+                v.push(View {
+                    reporter: anon(k),
+                    record: lie,
+                });
+            }
+            let Ok(a) = aggregate(&pair(), &v, &st, &AggregationParams::default()) else {
+                continue;
+            };
+            let h: Vec<&TimedPairResult> = v.iter().filter(|x| x.reporter < node(100)).map(|x| &x.record).collect();
+            let max_s = h
+                .iter()
+                .map(|r| {
+                    if r.success_time.is_zero() {
+                        0
+                    } else {
+                        r.success_amt_msat
+                    }
+                })
+                .max()
+                .unwrap();
+            let min_f = h
+                .iter()
+                .filter(|r| !r.fail_time.is_zero())
+                .map(|r| r.fail_amt_msat)
+                .min();
+            let r = a.result;
+            assert!(r.success_amt_msat <= max_s, "case {case}: {r:?} vs {h:?}");
+            match min_f {
+                None => assert_eq!(r.fail_amt_msat, 0, "case {case}: failure without honest support"),
+                Some(f) => assert!(
+                    r.fail_amt_msat == 0 || r.fail_amt_msat >= f.min(r.success_amt_msat + 1),
+                    "case {case}"
+                ),
+            }
+            let newest_s = h.iter().map(|r| r.success_time).max().unwrap();
+            let newest_f = h.iter().map(|r| r.fail_time).max().unwrap();
+            assert!(
+                r.success_time <= newest_s && r.fail_time <= newest_f,
+                "case {case}: {r:?}"
+            );
         }
     }
 
@@ -361,7 +1117,7 @@ mod tests {
             success_amt_msat: i64::MAX as u64,
         };
         let rec = merge_observation(None, &huge, received, RELAX).unwrap();
-        let r = aggregate(&[rec]).unwrap().result;
+        let r = agg(&[(node(1), rec)], &Ungraphed).unwrap().result;
         assert_eq!(r.success_amt_msat, MAX_MSAT);
         assert_eq!(r.fail_amt_msat, MAX_MSAT + 1);
         // The same pair twice in one request, newer success first: LND's
@@ -374,7 +1130,7 @@ mod tests {
             None,
             "the older one changes nothing"
         );
-        let a = aggregate(&[rec]).unwrap();
+        let a = agg(&[(node(1), rec)], &Ungraphed).unwrap();
         assert_eq!(a.result.success_amt_msat, 500_000);
         // Stamped in the future: capped at the receive time.
         let ahead = succ(1_000, 1_800_000_590);
@@ -384,11 +1140,15 @@ mod tests {
 
     #[test]
     fn reporter_bytes_round_trip() {
-        let n = Reporter::Node(NodeId([2; 33]));
-        assert_eq!(Reporter::from_bytes(&n.to_bytes()), n);
-        assert_eq!(
-            Reporter::from_bytes(&Reporter::Unattributed.to_bytes()),
-            Reporter::Unattributed
-        );
+        for r in [
+            node(7),
+            anon(9),
+            Reporter::anonymous("2001:db8::1".parse().unwrap()),
+            Reporter::Unattributed,
+        ] {
+            assert_eq!(Reporter::from_bytes(&r.to_bytes()), r);
+        }
+        assert_eq!(anon(9).to_string(), "anonymous 10.0.0.9");
+        assert_ne!(anon(9).to_bytes(), Reporter::Unattributed.to_bytes());
     }
 }

@@ -26,6 +26,7 @@ pub mod interpret;
 pub mod json;
 pub mod mission_control;
 pub mod node;
+pub mod reputation;
 pub mod rpc;
 pub mod signmsg;
 pub mod state;

@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use dmc_core::aggregate::{aggregate, merge_observation, served_pair};
+use dmc_core::aggregate::{legacy_newest_wins as aggregate, merge_observation, served_pair};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
 use dmc_core::{DirectedPair, PairSnapshot, TimedPairResult, Timestamp};

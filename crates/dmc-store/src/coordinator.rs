@@ -21,7 +21,7 @@
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use dmc_core::aggregate::{aggregate, merge_observation, newest_time, Reporter};
+use dmc_core::aggregate::{legacy_newest_wins as aggregate, merge_observation, newest_time, Reporter};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 

@@ -55,7 +55,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ::postgres::config::Host;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
-use dmc_core::aggregate::{aggregate, merge_observation, newest_time, Reporter};
+use dmc_core::aggregate::{legacy_newest_wins as aggregate, merge_observation, newest_time, Reporter};
 use dmc_core::{DirectedPair, NodeId, TimedPairResult, Timestamp};
 
 use crate::coordinator::{
