@@ -262,6 +262,50 @@ impl Standing for Ungraphed {
     }
 }
 
+/// What the coordinator's graph says: who is established, which channels
+/// exist. The graph half of a [`Standing`]; reputations are the other half
+/// ([`WithReputations`]).
+pub trait GraphStanding: Send + Sync {
+    /// A signed key that is a node of the graph with enough public capacity.
+    fn is_established(&self, key: &NodeId) -> bool;
+    fn channel(&self, pair: &DirectedPair) -> ChannelCheck;
+}
+
+impl GraphStanding for Ungraphed {
+    fn is_established(&self, _: &NodeId) -> bool {
+        true
+    }
+    fn channel(&self, _: &DirectedPair) -> ChannelCheck {
+        ChannelCheck::Unchecked
+    }
+}
+
+/// A [`Standing`] from a graph and the stored reputations (a signed key
+/// without one has score 1).
+pub struct WithReputations<'a> {
+    pub graph: &'a dyn GraphStanding,
+    pub reputations: &'a std::collections::HashMap<NodeId, crate::reputation::Reputation>,
+}
+
+impl Standing for WithReputations<'_> {
+    fn class(&self, reporter: &Reporter) -> ReporterClass {
+        match reporter {
+            Reporter::Node(k) if self.graph.is_established(k) => ReporterClass::Established,
+            Reporter::Node(_) => ReporterClass::Unverified,
+            _ => ReporterClass::Anonymous,
+        }
+    }
+    fn reputation(&self, reporter: &Reporter) -> f64 {
+        reporter
+            .key()
+            .and_then(|k| self.reputations.get(k))
+            .map_or(1.0, |r| r.score)
+    }
+    fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
+        self.graph.channel(pair)
+    }
+}
+
 /// One reporter's record of a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct View {

@@ -117,17 +117,28 @@ pub fn judge<'a>(
 ) -> HashMap<NodeId, Tally> {
     let mut tallies: HashMap<NodeId, Tally> = HashMap::new();
     for (pair, views) in pairs {
-        if views.len() < 2 {
-            continue;
-        }
-        for (i, v) in views.iter().enumerate() {
-            let Some(key) = v.reporter.key() else { continue };
-            if let Some(c) = contradicted(&pair, views, i, standing, params) {
-                tallies.entry(*key).or_default().add(c);
-            }
-        }
+        judge_pair(&pair, views, standing, params, &mut tallies);
     }
     tallies
+}
+
+/// [`judge`] for one pair, adding to `tallies` (for callers that stream pairs).
+pub fn judge_pair(
+    pair: &DirectedPair,
+    views: &[View],
+    standing: &dyn Standing,
+    params: &AggregationParams,
+    tallies: &mut HashMap<NodeId, Tally>,
+) {
+    if views.len() < 2 {
+        return;
+    }
+    for (i, v) in views.iter().enumerate() {
+        let Some(key) = v.reporter.key() else { continue };
+        if let Some(c) = contradicted(pair, views, i, standing, params) {
+            tallies.entry(*key).or_default().add(c);
+        }
+    }
 }
 
 /// The reputations to store after a pass at `now`: every reporter with a

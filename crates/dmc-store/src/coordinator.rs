@@ -18,10 +18,15 @@
 //! transaction, then wakes every waiting caller. A caller returns only after
 //! the commit that contains its registration has reached the disk.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
-use dmc_core::aggregate::{legacy_newest_wins as aggregate, merge_observation, newest_time, Reporter};
+use dmc_core::aggregate::{
+    aggregate, merge_observation, newest_time, Aggregate, AggregationParams, GraphStanding, Held, Reporter, Ungraphed,
+    View, WithReputations,
+};
+use dmc_core::reputation::{self, Reputation, ReputationParams, Tally};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
@@ -31,7 +36,8 @@ use crate::StoreError;
 const OBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("obs");
 /// reporter ‖ from ‖ to → () : a reporter's pairs, for forgetting it.
 const BY_REPORTER: TableDefinition<&[u8], ()> = TableDefinition::new("by_reporter");
-/// from ‖ to → record ‖ reporters ‖ seq.
+/// from ‖ to → record ‖ established reporters ‖ seq ‖ unverified ‖ anonymous
+/// (records written before reporter classes end after seq).
 const AGG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("agg");
 /// seq → from ‖ to ‖ (1 byte: 1 live, 0 removed).
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
@@ -41,6 +47,10 @@ const TOMBSTONES: TableDefinition<&[u8], u64> = TableDefinition::new("tombstones
 /// reporter → number of observations it holds.
 const REPORTERS: TableDefinition<&[u8], u64> = TableDefinition::new("reporters");
 const META: TableDefinition<&str, u64> = TableDefinition::new("coord_meta");
+/// from ‖ to → why a pair with observations is not served ([`held_code`]).
+const HELD: TableDefinition<&[u8], u8> = TableDefinition::new("held");
+/// reporter key → score (f64) ‖ updated (i128 ns), big-endian.
+const REPUTATION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("reputation");
 
 const META_NEXT_SEQ: &str = "next_seq";
 /// Cursors below this have lost tombstones: they must resync in full.
@@ -72,8 +82,161 @@ pub struct RegisterOutcome {
 pub struct AggregatedPair {
     pub pair: DirectedPair,
     pub result: TimedPairResult,
+    /// Distinct established reporters.
     pub reporters: u32,
+    pub reporters_unverified: u32,
+    pub reporters_anonymous: u32,
     pub newest: Timestamp,
+}
+
+impl AggregatedPair {
+    /// Whether `a` would be served exactly as this.
+    fn same_as(&self, a: &Aggregate) -> bool {
+        self.result == a.result
+            && self.reporters == a.established
+            && self.reporters_unverified == a.unverified
+            && self.reporters_anonymous == a.anonymous
+    }
+}
+
+/// How the stores weigh reporters and bound claims: the aggregation and
+/// reputation parameters and the coordinator's graph.
+#[derive(Clone)]
+pub struct AggregationPolicy {
+    pub params: AggregationParams,
+    pub reputation: ReputationParams,
+    pub graph: Arc<dyn GraphStanding>,
+}
+
+impl Default for AggregationPolicy {
+    /// No graph: every signed key established, no channel checked.
+    fn default() -> Self {
+        AggregationPolicy {
+            params: AggregationParams::default(),
+            reputation: ReputationParams::default(),
+            graph: Arc::new(Ungraphed),
+        }
+    }
+}
+
+impl std::fmt::Debug for AggregationPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregationPolicy")
+            .field("params", &self.params)
+            .field("reputation", &self.reputation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a reputation pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Signed reporters judged on at least one shared pair.
+    pub judged: usize,
+    /// Reporters penalised in this pass.
+    pub penalised: usize,
+    /// Reporters whose stored reputation changed.
+    pub updated: usize,
+    /// Served pairs that changed as a result.
+    pub pairs_changed: usize,
+}
+
+/// The policy and reputations a store aggregates with, shared by both
+/// stores; the reputations are also persisted by each store.
+pub(crate) struct PolicyCell {
+    policy: RwLock<Arc<AggregationPolicy>>,
+    reputations: RwLock<Arc<HashMap<NodeId, Reputation>>>,
+}
+
+impl PolicyCell {
+    pub(crate) fn new(reputations: HashMap<NodeId, Reputation>) -> Self {
+        PolicyCell {
+            policy: RwLock::new(Arc::new(AggregationPolicy::default())),
+            reputations: RwLock::new(Arc::new(reputations)),
+        }
+    }
+
+    pub(crate) fn policy(&self) -> Arc<AggregationPolicy> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_policy(&self, p: AggregationPolicy) {
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(p);
+    }
+
+    pub(crate) fn reputations(&self) -> Arc<HashMap<NodeId, Reputation>> {
+        self.reputations.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_reputations(&self, r: HashMap<NodeId, Reputation>) {
+        *self.reputations.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(r);
+    }
+
+    /// The verdict for a pair's views; `None` when it has none.
+    pub(crate) fn verdict(&self, pair: &DirectedPair, views: &[View]) -> Option<Result<Aggregate, Held>> {
+        if views.is_empty() {
+            return None;
+        }
+        let policy = self.policy();
+        let reps = self.reputations();
+        let standing = WithReputations {
+            graph: &*policy.graph,
+            reputations: &reps,
+        };
+        Some(aggregate(pair, views, &standing, &policy.params))
+    }
+
+    /// Adds one shared pair's judgements to `tallies`.
+    pub(crate) fn judge(&self, pair: &DirectedPair, views: &[View], tallies: &mut HashMap<NodeId, Tally>) {
+        let policy = self.policy();
+        let reps = self.reputations();
+        let standing = WithReputations {
+            graph: &*policy.graph,
+            reputations: &reps,
+        };
+        reputation::judge_pair(pair, views, &standing, &policy.params, tallies);
+    }
+
+    /// The reputations to write after a pass, and which reporters' scores changed.
+    pub(crate) fn after_pass(
+        &self,
+        stored: &HashMap<NodeId, Reputation>,
+        tallies: &HashMap<NodeId, Tally>,
+        now: Timestamp,
+    ) -> (Vec<(NodeId, Reputation)>, Vec<NodeId>, usize) {
+        let p = self.policy().reputation;
+        let updates = reputation::after_pass(stored, tallies, now, &p);
+        let changed = updates
+            .iter()
+            .filter(|(k, r)| stored.get(k).map_or(1.0, |o| o.score) != r.score)
+            .map(|(k, _)| *k)
+            .collect();
+        let penalised = tallies.values().filter(|t| t.penalised(&p)).count();
+        (updates, changed, penalised)
+    }
+}
+
+/// The stored byte of a [`Held`] reason.
+pub(crate) fn held_code(h: Held) -> u8 {
+    match h {
+        Held::NoChannel => 1,
+        Held::Unbacked => 2,
+        Held::Unservable => 3,
+    }
+}
+
+pub(crate) fn encode_reputation(r: &Reputation) -> [u8; 24] {
+    let mut b = [0; 24];
+    b[..8].copy_from_slice(&r.score.to_be_bytes());
+    b[8..].copy_from_slice(&r.updated.to_raw().to_be_bytes());
+    b
+}
+
+pub(crate) fn decode_reputation(b: &[u8]) -> Option<Reputation> {
+    Some(Reputation {
+        score: f64::from_be_bytes(b.get(..8)?.try_into().ok()?),
+        updated: Timestamp::from_raw(i128::from_be_bytes(b.get(8..24)?.try_into().ok()?)),
+    })
 }
 
 /// Changes since a cursor.
@@ -90,10 +253,17 @@ pub struct Delta {
 /// Counts for `/metrics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CoordinatorStats {
+    /// Served pairs.
     pub pairs: u64,
     pub observations: u64,
     pub reporters: u64,
     pub cursor: u64,
+    /// Pairs with observations that are not served, by reason.
+    pub held_no_channel: u64,
+    pub held_unbacked: u64,
+    pub held_unservable: u64,
+    /// Reporters with a reputation below 1.
+    pub reporters_discounted: u64,
 }
 
 /// Storage of a coordinator. Implementations must make `register` durable
@@ -115,6 +285,16 @@ pub trait CoordinatorStore: Send + Sync {
     fn stats(&self) -> Result<CoordinatorStats, StoreError>;
     /// The current cursor (0 when empty), cheaply.
     fn cursor(&self) -> Result<u64, StoreError>;
+    /// Sets how reporters are weighed and claims bounded (a new graph,
+    /// new weights) and recomputes every pair. Returns how many served
+    /// pairs changed.
+    fn set_policy(&self, policy: AggregationPolicy) -> Result<usize, StoreError>;
+    /// Runs the reputation rule at `now` ([`dmc_core::reputation`]) over
+    /// every pair with several reporters, stores the new reputations and
+    /// recomputes the pairs of reporters whose score changed.
+    fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError>;
+    /// The stored reputations (reporters without one have score 1).
+    fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError>;
 }
 
 fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
@@ -168,13 +348,16 @@ fn obs_key(p: &DirectedPair, r: &Reporter) -> [u8; 99] {
 
 fn decode_agg(pair: DirectedPair, v: &[u8]) -> Option<(AggregatedPair, u64)> {
     let result = decode_record(v)?;
-    let reporters = u32::from_be_bytes(v.get(48..52)?.try_into().ok()?);
+    let u32_at = |i: usize| v.get(i..i + 4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
+    let reporters = u32_at(48)?;
     let seq = u64::from_be_bytes(v.get(52..60)?.try_into().ok()?);
     Some((
         AggregatedPair {
             pair,
             result,
             reporters,
+            reporters_unverified: u32_at(60).unwrap_or(0),
+            reporters_anonymous: u32_at(64).unwrap_or(0),
             newest: newest_time(&result),
         },
         seq,
@@ -259,6 +442,7 @@ pub struct RedbCoordinatorStore {
     db: Database,
     min_failure_relax_interval: i64,
     group: GroupCommit,
+    policy: PolicyCell,
 }
 
 impl RedbCoordinatorStore {
@@ -276,38 +460,73 @@ impl RedbCoordinatorStore {
             tx.open_table(TOMBSTONES).map_err(err("tombstones"))?;
             tx.open_table(REPORTERS).map_err(err("reporters"))?;
             tx.open_table(META).map_err(err("meta"))?;
+            tx.open_table(HELD).map_err(err("held"))?;
+            tx.open_table(REPUTATION).map_err(err("reputation"))?;
         }
         tx.commit().map_err(err("commit"))?;
+        let mut reps = HashMap::new();
+        {
+            let tx = db.begin_read().map_err(err("begin read"))?;
+            let t = tx.open_table(REPUTATION).map_err(err("reputation"))?;
+            for e in t.iter().map_err(err("scan reputation"))? {
+                let (k, v) = e.map_err(err("scan reputation"))?;
+                if let (Ok(k), Some(r)) = (<[u8; 33]>::try_from(k.value()), decode_reputation(v.value())) {
+                    reps.insert(NodeId(k), r);
+                }
+            }
+        }
         Ok(RedbCoordinatorStore {
             db,
             min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
             group: GroupCommit::new(),
+            policy: PolicyCell::new(reps),
         })
+    }
+
+    /// The views of `pair` (one per reporter) inside `tx`.
+    fn views(tx: &WriteTransaction, pair: &DirectedPair) -> Result<Vec<View>, StoreError> {
+        let pk = pair_key(pair);
+        let mut views = Vec::new();
+        let obs = tx.open_table(OBS).map_err(err("obs"))?;
+        let mut hi = pk.to_vec();
+        hi.extend_from_slice(&[0xff; 33]);
+        for e in obs.range(&pk[..]..=&hi[..]).map_err(err("scan obs"))? {
+            let (k, v) = e.map_err(err("scan obs"))?;
+            let (Some(record), Ok(rep)) = (decode_record(v.value()), <[u8; 33]>::try_from(&k.value()[66..])) else {
+                continue;
+            };
+            views.push(View {
+                reporter: Reporter::from_bytes(&rep),
+                record,
+            });
+        }
+        Ok(views)
     }
 
     /// Recomputes the aggregate of `pair` from its observations inside `tx`.
     /// Returns whether the served value changed.
-    fn recompute(tx: &WriteTransaction, pair: &DirectedPair, next_seq: &mut u64) -> Result<bool, StoreError> {
+    fn recompute(
+        tx: &WriteTransaction,
+        policy: &PolicyCell,
+        pair: &DirectedPair,
+        next_seq: &mut u64,
+    ) -> Result<bool, StoreError> {
         let pk = pair_key(pair);
-        let mut records = Vec::new();
+        let verdict = policy.verdict(pair, &Self::views(tx, pair)?);
         {
-            let obs = tx.open_table(OBS).map_err(err("obs"))?;
-            let mut hi = pk.to_vec();
-            hi.extend_from_slice(&[0xff; 33]);
-            for e in obs.range(&pk[..]..=&hi[..]).map_err(err("scan obs"))? {
-                let (_, v) = e.map_err(err("scan obs"))?;
-                if let Some(r) = decode_record(v.value()) {
-                    records.push(r);
-                }
-            }
+            let mut held = tx.open_table(HELD).map_err(err("held"))?;
+            match verdict.and_then(Result::err) {
+                Some(h) => held.insert(&pk[..], held_code(h)).map_err(err("write held"))?,
+                None => held.remove(&pk[..]).map_err(err("write held"))?,
+            };
         }
+        let new = verdict.and_then(Result::ok);
         let mut agg_t = tx.open_table(AGG).map_err(err("agg"))?;
         let mut changes = tx.open_table(CHANGES).map_err(err("changes"))?;
         let old = agg_t.get(&pk[..]).map_err(err("read agg"))?.map(|v| v.value().to_vec());
         let old = old.and_then(|v| decode_agg(*pair, &v));
-        let new = aggregate(&records);
         let same = match (&old, &new) {
-            (Some((o, _)), Some(n)) => o.result == n.result && o.reporters == n.reporters,
+            (Some((o, _)), Some(n)) => o.same_as(n),
             (None, None) => true,
             _ => false,
         };
@@ -326,10 +545,12 @@ impl RedbCoordinatorStore {
         let mut change = pk.to_vec();
         match new {
             Some(n) => {
-                let mut v = Vec::with_capacity(60);
+                let mut v = Vec::with_capacity(68);
                 encode_record(&n.result, &mut v);
-                v.extend_from_slice(&n.reporters.to_be_bytes());
+                v.extend_from_slice(&n.established.to_be_bytes());
                 v.extend_from_slice(&seq.to_be_bytes());
+                v.extend_from_slice(&n.unverified.to_be_bytes());
+                v.extend_from_slice(&n.anonymous.to_be_bytes());
                 agg_t.insert(&pk[..], &v[..]).map_err(err("write agg"))?;
                 change.push(1);
             }
@@ -341,6 +562,43 @@ impl RedbCoordinatorStore {
         }
         changes.insert(seq, &change[..]).map_err(err("write change"))?;
         Ok(true)
+    }
+
+    /// Every pair with observations or a served aggregate.
+    fn all_pairs(tx: &WriteTransaction) -> Result<Vec<DirectedPair>, StoreError> {
+        let mut pairs = Vec::new();
+        {
+            let obs = tx.open_table(OBS).map_err(err("obs"))?;
+            for e in obs.iter().map_err(err("scan obs"))? {
+                let (k, _) = e.map_err(err("scan obs"))?;
+                if let Some(p) = pair_from_key(k.value()) {
+                    if pairs.last() != Some(&p) {
+                        pairs.push(p);
+                    }
+                }
+            }
+            let agg = tx.open_table(AGG).map_err(err("agg"))?;
+            for e in agg.iter().map_err(err("scan agg"))? {
+                let (k, _) = e.map_err(err("scan agg"))?;
+                pairs.extend(pair_from_key(k.value()));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        Ok(pairs)
+    }
+
+    /// The pairs a reporter has observations of.
+    fn pairs_of(tx: &WriteTransaction, rep: &[u8; 33]) -> Result<Vec<DirectedPair>, StoreError> {
+        let by_rep = tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
+        let mut hi = rep.to_vec();
+        hi.extend_from_slice(&[0xff; 66]);
+        let mut pairs = Vec::new();
+        for e in by_rep.range(&rep[..]..=&hi[..]).map_err(err("scan by_reporter"))? {
+            let (k, _) = e.map_err(err("scan by_reporter"))?;
+            pairs.extend(pair_from_key(&k.value()[33..]));
+        }
+        Ok(pairs)
     }
 
     fn next_seq(tx: &WriteTransaction) -> Result<u64, StoreError> {
@@ -404,7 +662,7 @@ impl RedbCoordinatorStore {
         touched.sort_unstable();
         touched.dedup();
         for p in &touched {
-            if Self::recompute(tx, p, next_seq)? {
+            if Self::recompute(tx, &self.policy, p, next_seq)? {
                 outcome.aggregates_changed += 1;
             }
         }
@@ -517,17 +775,9 @@ impl CoordinatorStore for RedbCoordinatorStore {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let rep = reporter.to_bytes();
         let tx = self.db.begin_write().map_err(err("begin write"))?;
-        let mut pairs = Vec::new();
+        let pairs = Self::pairs_of(&tx, &rep)?;
         {
             let mut by_rep = tx.open_table(BY_REPORTER).map_err(err("by_reporter"))?;
-            let mut hi = rep.to_vec();
-            hi.extend_from_slice(&[0xff; 66]);
-            for e in by_rep.range(&rep[..]..=&hi[..]).map_err(err("scan by_reporter"))? {
-                let (k, _) = e.map_err(err("scan by_reporter"))?;
-                if let Some(p) = pair_from_key(&k.value()[33..]) {
-                    pairs.push(p);
-                }
-            }
             let mut obs = tx.open_table(OBS).map_err(err("obs"))?;
             for p in &pairs {
                 obs.remove(&obs_key(p, &reporter)[..]).map_err(err("remove obs"))?;
@@ -540,7 +790,7 @@ impl CoordinatorStore for RedbCoordinatorStore {
         }
         let mut next_seq = Self::next_seq(&tx)?;
         for p in &pairs {
-            Self::recompute(&tx, p, &mut next_seq)?;
+            Self::recompute(&tx, &self.policy, p, &mut next_seq)?;
         }
         Self::set_next_seq(&tx, next_seq)?;
         tx.commit().map_err(err("commit"))?;
@@ -591,7 +841,7 @@ impl CoordinatorStore for RedbCoordinatorStore {
         pairs.sort_unstable();
         pairs.dedup();
         for p in &pairs {
-            Self::recompute(&tx, p, &mut next_seq)?;
+            Self::recompute(&tx, &self.policy, p, &mut next_seq)?;
         }
         // Tombstones older than the window are dropped; cursors before the
         // newest dropped one must resync in full.
@@ -644,7 +894,21 @@ impl CoordinatorStore for RedbCoordinatorStore {
     fn stats(&self) -> Result<CoordinatorStats, StoreError> {
         let tx = self.db.begin_read().map_err(err("begin read"))?;
         let meta = tx.open_table(META).map_err(err("meta"))?;
+        let mut held = [0u64; 4];
+        for e in tx
+            .open_table(HELD)
+            .map_err(err("held"))?
+            .iter()
+            .map_err(err("scan held"))?
+        {
+            let (_, v) = e.map_err(err("scan held"))?;
+            held[usize::from(v.value().min(3))] += 1;
+        }
         Ok(CoordinatorStats {
+            held_no_channel: held[1],
+            held_unbacked: held[2],
+            held_unservable: held[3],
+            reporters_discounted: self.policy.reputations().values().filter(|r| r.score < 1.0).count() as u64,
             pairs: tx.open_table(AGG).map_err(err("agg"))?.len().map_err(err("count"))?,
             observations: tx.open_table(OBS).map_err(err("obs"))?.len().map_err(err("count"))?,
             reporters: tx
@@ -670,5 +934,93 @@ impl CoordinatorStore for RedbCoordinatorStore {
             .map(|v| v.value())
             .unwrap_or(1)
             - 1)
+    }
+
+    fn set_policy(&self, policy: AggregationPolicy) -> Result<usize, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        self.policy.set_policy(policy);
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        let mut next_seq = Self::next_seq(&tx)?;
+        let mut changed = 0;
+        for p in Self::all_pairs(&tx)? {
+            changed += usize::from(Self::recompute(&tx, &self.policy, &p, &mut next_seq)?);
+        }
+        Self::set_next_seq(&tx, next_seq)?;
+        tx.commit().map_err(err("commit"))?;
+        Ok(changed)
+    }
+
+    fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        let mut tallies = HashMap::new();
+        {
+            let tx = self.db.begin_read().map_err(err("begin read"))?;
+            let obs = tx.open_table(OBS).map_err(err("obs"))?;
+            let mut current: Option<DirectedPair> = None;
+            let mut views: Vec<View> = Vec::new();
+            for e in obs.iter().map_err(err("scan obs"))? {
+                let (k, v) = e.map_err(err("scan obs"))?;
+                let k = k.value();
+                let (Some(pair), Some(record), Ok(rep)) = (
+                    pair_from_key(k),
+                    decode_record(v.value()),
+                    <[u8; 33]>::try_from(&k[66..]),
+                ) else {
+                    continue;
+                };
+                if current != Some(pair) {
+                    if let Some(p) = current {
+                        self.policy.judge(&p, &views, &mut tallies);
+                    }
+                    views.clear();
+                    current = Some(pair);
+                }
+                views.push(View {
+                    reporter: Reporter::from_bytes(&rep),
+                    record,
+                });
+            }
+            if let Some(p) = current {
+                self.policy.judge(&p, &views, &mut tallies);
+            }
+        }
+        let stored = self.policy.reputations();
+        let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        {
+            let mut t = tx.open_table(REPUTATION).map_err(err("reputation"))?;
+            for (k, r) in &updates {
+                t.insert(&k.0[..], &encode_reputation(r)[..])
+                    .map_err(err("write reputation"))?;
+            }
+        }
+        let mut reps = (*stored).clone();
+        reps.extend(updates.iter().copied());
+        self.policy.set_reputations(reps);
+        let mut pairs = Vec::new();
+        for k in &changed {
+            pairs.extend(Self::pairs_of(&tx, &k.0)?);
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut next_seq = Self::next_seq(&tx)?;
+        let mut pairs_changed = 0;
+        for p in &pairs {
+            pairs_changed += usize::from(Self::recompute(&tx, &self.policy, p, &mut next_seq)?);
+        }
+        Self::set_next_seq(&tx, next_seq)?;
+        tx.commit().map_err(err("commit"))?;
+        Ok(PassOutcome {
+            judged: tallies.len(),
+            penalised,
+            updated: updates.len(),
+            pairs_changed,
+        })
+    }
+
+    fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError> {
+        let mut v: Vec<(NodeId, Reputation)> = self.policy.reputations().iter().map(|(k, r)| (*k, *r)).collect();
+        v.sort_by_key(|(k, _)| *k);
+        Ok(v)
     }
 }

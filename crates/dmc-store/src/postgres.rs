@@ -55,12 +55,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ::postgres::config::Host;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
-use dmc_core::aggregate::{legacy_newest_wins as aggregate, merge_observation, newest_time, Reporter};
+use dmc_core::aggregate::{merge_observation, newest_time, Reporter, View};
+use dmc_core::reputation::Reputation;
 use dmc_core::{DirectedPair, NodeId, TimedPairResult, Timestamp};
 
 use crate::coordinator::{
-    decode_record, encode_record, AggregatedPair, BatchResult, CoordinatorStats, CoordinatorStore, Delta, GroupCommit,
-    RegisterOutcome, Registration, RECORD_LEN,
+    decode_record, decode_reputation, encode_record, encode_reputation, held_code, AggregatedPair, AggregationPolicy,
+    BatchResult, CoordinatorStats, CoordinatorStore, Delta, GroupCommit, PassOutcome, PolicyCell, RegisterOutcome,
+    Registration, RECORD_LEN,
 };
 use crate::StoreError;
 
@@ -76,10 +78,11 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 const LOCK_TIMEOUT: &str = "60s";
 
 /// Ordered migrations: (version, description, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "coordinator tables",
-    r"
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "coordinator tables",
+        r"
 CREATE TABLE dmc_meta (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     next_seq bigint NOT NULL,
@@ -112,7 +115,26 @@ CREATE TABLE dmc_pairs (
     PRIMARY KEY (node_from, node_to)
 );
 ",
-)];
+    ),
+    (
+        2,
+        "reporter classes, held pairs, reputations",
+        r"
+ALTER TABLE dmc_pairs ADD COLUMN unverified integer NOT NULL DEFAULT 0,
+    ADD COLUMN anonymous integer NOT NULL DEFAULT 0;
+CREATE TABLE dmc_held (
+    node_from bytea NOT NULL,
+    node_to bytea NOT NULL,
+    reason smallint NOT NULL,
+    PRIMARY KEY (node_from, node_to)
+);
+CREATE TABLE dmc_reputation (
+    reporter bytea PRIMARY KEY,
+    reputation bytea NOT NULL
+);
+",
+    ),
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -208,11 +230,14 @@ fn row_pair(row: &Row) -> Result<DirectedPair, StoreError> {
     Ok(DirectedPair::new(node(from, "node_from")?, node(to, "node_to")?))
 }
 
-/// An aggregate row (node_from, node_to, record, reporters): `None` for a tombstone.
+/// An aggregate row (node_from, node_to, record, reporters, unverified,
+/// anonymous): `None` for a tombstone.
 fn row_aggregate(row: &Row) -> Result<(DirectedPair, Option<AggregatedPair>), StoreError> {
     let pair = row_pair(row)?;
     let rec: Option<&[u8]> = row.try_get(2).map_err(err("reading record"))?;
-    let reporters: i32 = row.try_get(3).map_err(err("reading reporters"))?;
+    let count = |i: usize| -> Result<u32, StoreError> {
+        Ok(row.try_get::<_, i32>(i).map_err(err("reading reporter counts"))?.max(0) as u32)
+    };
     let Some(rec) = rec else { return Ok((pair, None)) };
     let result = record(rec, &pair)?;
     Ok((
@@ -220,7 +245,9 @@ fn row_aggregate(row: &Row) -> Result<(DirectedPair, Option<AggregatedPair>), St
         Some(AggregatedPair {
             pair,
             result,
-            reporters: reporters.max(0) as u32,
+            reporters: count(3)?,
+            reporters_unverified: count(4)?,
+            reporters_anonymous: count(5)?,
             newest: newest_time(&result),
         }),
     ))
@@ -261,6 +288,14 @@ struct Stmts {
     reporter_prune: Statement,
     reporter_delete: Statement,
     reporter_count: Statement,
+    held_upsert: Statement,
+    held_delete: Statement,
+    held_counts: Statement,
+    reputation_all: Statement,
+    reputation_upsert: Statement,
+    all_pairs: Statement,
+    shared_observations: Statement,
+    pairs_of_reporters: Statement,
 }
 
 impl Stmts {
@@ -285,7 +320,7 @@ impl Stmts {
                  FROM unnest($1::bytea[], $2::bytea[], $4::bytea[], $5::timestamptz[]) AS u(f, t, r, n) \
                  ON CONFLICT (node_from, node_to, reporter) DO UPDATE \
                  SET record = excluded.record, newest = excluded.newest, received = excluded.received")?,
-            obs_of_pairs: p("SELECT o.node_from, o.node_to, o.record \
+            obs_of_pairs: p("SELECT o.node_from, o.node_to, o.record, o.reporter \
                  FROM unnest($1::bytea[], $2::bytea[]) AS u(f, t) CROSS JOIN LATERAL \
                  (SELECT * FROM dmc_observations o WHERE o.node_from = u.f AND o.node_to = u.t OFFSET 0) o")?,
             obs_delete_reporter: p("DELETE FROM dmc_observations WHERE reporter = $1 RETURNING node_from, node_to")?,
@@ -295,18 +330,21 @@ impl Stmts {
             obs_delete_many: p("DELETE FROM dmc_observations o \
                  USING unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(f, t, r) \
                  WHERE o.node_from = u.f AND o.node_to = u.t AND o.reporter = u.r")?,
-            pairs_of_pairs: p("SELECT p.node_from, p.node_to, p.record, p.reporters \
+            pairs_of_pairs: p("SELECT p.node_from, p.node_to, p.record, p.reporters, p.unverified, p.anonymous \
                  FROM unnest($1::bytea[], $2::bytea[]) AS u(f, t) CROSS JOIN LATERAL \
                  (SELECT * FROM dmc_pairs p WHERE p.node_from = u.f AND p.node_to = u.t LIMIT 1) p")?,
-            pairs_upsert: p("INSERT INTO dmc_pairs (node_from, node_to, record, reporters, seq) \
-                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int4[], $5::int8[]) \
+            pairs_upsert: p("INSERT INTO dmc_pairs (node_from, node_to, record, reporters, seq, unverified, anonymous) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int4[], $5::int8[], \
+                 $6::int4[], $7::int4[]) \
                  ON CONFLICT (node_from, node_to) DO UPDATE \
-                 SET record = excluded.record, reporters = excluded.reporters, seq = excluded.seq")?,
+                 SET record = excluded.record, reporters = excluded.reporters, seq = excluded.seq, \
+                 unverified = excluded.unverified, anonymous = excluded.anonymous")?,
             // One sequential scan; sorted by pair in memory.
-            pairs_live: p("SELECT node_from, node_to, record, reporters FROM dmc_pairs WHERE record IS NOT NULL")?,
+            pairs_live: p("SELECT node_from, node_to, record, reporters, unverified, anonymous \
+                 FROM dmc_pairs WHERE record IS NOT NULL")?,
             // At most `$2 - $1` rows lie in (`$1`, `$2`]: the LIMIT tells the
             // planner so, and a short delta walks the seq index.
-            pairs_since: p("SELECT node_from, node_to, record, reporters FROM dmc_pairs \
+            pairs_since: p("SELECT node_from, node_to, record, reporters, unverified, anonymous FROM dmc_pairs \
                  WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3")?,
             tombstones_expire: p("WITH d AS (DELETE FROM dmc_pairs WHERE record IS NULL AND seq < $1 RETURNING seq) \
                  SELECT max(seq) FROM d")?,
@@ -318,6 +356,23 @@ impl Stmts {
             reporter_prune: p("DELETE FROM dmc_reporters WHERE observations <= 0")?,
             reporter_delete: p("DELETE FROM dmc_reporters WHERE reporter = $1")?,
             reporter_count: p("SELECT count(*) FROM dmc_reporters")?,
+            held_upsert: p("INSERT INTO dmc_held (node_from, node_to, reason) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int2[]) \
+                 ON CONFLICT (node_from, node_to) DO UPDATE SET reason = excluded.reason")?,
+            held_delete: p("DELETE FROM dmc_held h USING unnest($1::bytea[], $2::bytea[]) AS u(f, t) \
+                 WHERE h.node_from = u.f AND h.node_to = u.t")?,
+            held_counts: p("SELECT reason, count(*) FROM dmc_held GROUP BY reason")?,
+            reputation_all: p("SELECT reporter, reputation FROM dmc_reputation")?,
+            reputation_upsert: p("INSERT INTO dmc_reputation (reporter, reputation) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT (reporter) DO UPDATE SET reputation = excluded.reputation")?,
+            all_pairs: p("SELECT node_from, node_to FROM dmc_observations \
+                 UNION SELECT node_from, node_to FROM dmc_pairs WHERE record IS NOT NULL")?,
+            shared_observations: p("SELECT o.node_from, o.node_to, o.reporter, o.record FROM dmc_observations o \
+                 JOIN (SELECT node_from, node_to FROM dmc_observations GROUP BY 1, 2 HAVING count(*) > 1) s \
+                 ON o.node_from = s.node_from AND o.node_to = s.node_to ORDER BY 1, 2")?,
+            pairs_of_reporters: p("SELECT DISTINCT node_from, node_to FROM dmc_observations \
+                 WHERE reporter = ANY($1::bytea[])")?,
         })
     }
 }
@@ -449,13 +504,14 @@ impl Pooled<'_> {
 struct Write<'a> {
     tx: Transaction<'a>,
     s: &'a Stmts,
+    policy: &'a PolicyCell,
     next_seq: u64,
     pairs_delta: i64,
     obs_delta: i64,
 }
 
 impl<'a> Write<'a> {
-    fn begin(conn: &'a mut Conn) -> Result<Write<'a>, StoreError> {
+    fn begin(conn: &'a mut Conn, policy: &'a PolicyCell) -> Result<Write<'a>, StoreError> {
         let Conn { client, s } = conn;
         // READ COMMITTED: each statement sees what committed before it, so
         // the counter read after the lock is granted is the latest one.
@@ -475,6 +531,7 @@ impl<'a> Write<'a> {
         Ok(Write {
             tx,
             s,
+            policy,
             next_seq: seq_u64(next)?,
             pairs_delta: 0,
             obs_delta: 0,
@@ -498,7 +555,7 @@ impl<'a> Write<'a> {
             return Ok(0);
         }
         let (froms, tos) = pair_arrays(pairs);
-        let mut records: HashMap<DirectedPair, Vec<TimedPairResult>> = HashMap::with_capacity(pairs.len());
+        let mut records: HashMap<DirectedPair, Vec<View>> = HashMap::with_capacity(pairs.len());
         for row in self
             .tx
             .query(&self.s.obs_of_pairs, &[&froms, &tos])
@@ -506,7 +563,15 @@ impl<'a> Write<'a> {
         {
             let pair = row_pair(&row)?;
             let rec: &[u8] = row.try_get(2).map_err(err("reading record"))?;
-            records.entry(pair).or_default().push(record(rec, &pair)?);
+            let rep: &[u8] = row.try_get(3).map_err(err("reading reporter"))?;
+            records.entry(pair).or_default().push(View {
+                reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
+                record: record(rec, &pair)?,
+            });
+        }
+        // Views in reporter order, as the embedded store reads them.
+        for v in records.values_mut() {
+            v.sort_by_key(|v| v.reporter.to_bytes());
         }
         let mut old: HashMap<DirectedPair, AggregatedPair> = HashMap::with_capacity(pairs.len());
         for row in self
@@ -521,13 +586,33 @@ impl<'a> Write<'a> {
         let mut up_from = Vec::new();
         let mut up_to = Vec::new();
         let mut up_rec: Vec<Option<Vec<u8>>> = Vec::new();
-        let mut up_reporters: Vec<i32> = Vec::new();
+        let mut up_reporters: Vec<[i32; 3]> = Vec::new();
         let mut up_seq: Vec<i64> = Vec::new();
+        let (mut held_from, mut held_to, mut held_reason) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut free_from, mut free_to) = (Vec::new(), Vec::new());
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         for p in pairs {
-            let new = aggregate(records.get(p).map_or(&[][..], |v| &v[..]));
+            let verdict = self.policy.verdict(p, records.get(p).map_or(&[][..], |v| &v[..]));
+            match verdict.and_then(Result::err) {
+                Some(h) => {
+                    held_from.push(&p.from.0[..]);
+                    held_to.push(&p.to.0[..]);
+                    held_reason.push(i16::from(held_code(h)));
+                }
+                None => {
+                    free_from.push(&p.from.0[..]);
+                    free_to.push(&p.to.0[..]);
+                }
+            }
+            let new = verdict.and_then(Result::ok);
             let before = old.get(p);
             let same = match (before, &new) {
-                (Some(o), Some(n)) => o.result == n.result && o.reporters == n.reporters,
+                (Some(o), Some(n)) => {
+                    o.result == n.result
+                        && o.reporters == n.established
+                        && o.reporters_unverified == n.unverified
+                        && o.reporters_anonymous == n.anonymous
+                }
                 (None, None) => true,
                 _ => false,
             };
@@ -538,15 +623,29 @@ impl<'a> Write<'a> {
             up_from.push(&p.from.0[..]);
             up_to.push(&p.to.0[..]);
             up_rec.push(new.as_ref().map(|n| record_bytes(&n.result)));
-            up_reporters.push(new.map_or(0, |n| i32::try_from(n.reporters).unwrap_or(i32::MAX)));
+            up_reporters.push(new.map_or([0; 3], |n| {
+                [count(n.established), count(n.unverified), count(n.anonymous)]
+            }));
             up_seq.push(seq_i64(self.next_seq)?);
             self.next_seq += 1;
         }
+        if !held_from.is_empty() {
+            self.tx
+                .execute(&self.s.held_upsert, &[&held_from, &held_to, &held_reason])
+                .map_err(err("writing held pairs"))?;
+        }
+        if !free_from.is_empty() {
+            self.tx
+                .execute(&self.s.held_delete, &[&free_from, &free_to])
+                .map_err(err("writing held pairs"))?;
+        }
         if !up_seq.is_empty() {
+            let col = |i: usize| up_reporters.iter().map(|c| c[i]).collect::<Vec<i32>>();
+            let (est, unv, anon) = (col(0), col(1), col(2));
             self.tx
                 .execute(
                     &self.s.pairs_upsert,
-                    &[&up_from, &up_to, &up_rec, &up_reporters, &up_seq],
+                    &[&up_from, &up_to, &up_rec, &est, &up_seq, &unv, &anon],
                 )
                 .map_err(err("writing aggregates"))?;
         }
@@ -618,6 +717,7 @@ pub struct PostgresCoordinatorStore {
     pool: Pool,
     min_failure_relax_interval: i64,
     group: GroupCommit,
+    policy: PolicyCell,
 }
 
 impl PostgresCoordinatorStore {
@@ -637,6 +737,7 @@ impl PostgresCoordinatorStore {
         let mut client = Conn::connect(&config)?;
         migrate(&mut client)?;
         let s = Stmts::prepare(&mut client)?;
+        let reps = load_reputations(&mut client, &s)?;
         Ok(PostgresCoordinatorStore {
             pool: Pool {
                 config,
@@ -648,6 +749,7 @@ impl PostgresCoordinatorStore {
             },
             min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
             group: GroupCommit::new(),
+            policy: PolicyCell::new(reps),
         })
     }
 
@@ -659,7 +761,7 @@ impl PostgresCoordinatorStore {
     /// Applies a batch of registrations in one transaction.
     fn commit_batch(&self, batch: &[Registration]) -> BatchResult {
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn())?;
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for reg in batch {
             outcomes.push(w.apply(reg, self.min_failure_relax_interval)?);
@@ -689,6 +791,26 @@ impl PostgresCoordinatorStore {
         tx.commit().map_err(err("end read"))?;
         Ok(out)
     }
+}
+
+/// Every stored reputation (replicas share them through the database).
+fn load_reputations(client: &mut Client, s: &Stmts) -> Result<HashMap<NodeId, Reputation>, StoreError> {
+    let mut out = HashMap::new();
+    for row in client
+        .query(&s.reputation_all, &[])
+        .map_err(err("reading reputations"))?
+    {
+        let k: &[u8] = row.try_get(0).map_err(err("reading reputations"))?;
+        let v: &[u8] = row.try_get(1).map_err(err("reading reputations"))?;
+        if let Some(r) = decode_reputation(v) {
+            out.insert(node(k, "reporter")?, r);
+        }
+    }
+    Ok(out)
+}
+
+fn pair_rows(rows: &[Row]) -> Result<Vec<DirectedPair>, StoreError> {
+    rows.iter().map(row_pair).collect()
 }
 
 /// (next_seq, min_valid_cursor, pairs, observations)
@@ -809,7 +931,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let rep = reporter.to_bytes();
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn())?;
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
         let mut pairs = Vec::new();
         for row in
             w.tx.query(&w.s.obs_delete_reporter, &[&&rep[..]])
@@ -830,7 +952,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn())?;
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
         // `newest` is floored to the microsecond: select a superset with the
         // same rounding, then decide exactly on the stored record.
         let mut stale: Vec<(DirectedPair, [u8; 33])> = Vec::new();
@@ -889,11 +1011,21 @@ impl CoordinatorStore for PostgresCoordinatorStore {
                 .query_one(&s.reporter_count, &[])
                 .and_then(|r| r.try_get(0))
                 .map_err(err("counting reporters"))?;
+            let mut held = [0u64; 4];
+            for row in tx.query(&s.held_counts, &[]).map_err(err("counting held pairs"))? {
+                let reason: i16 = row.try_get(0).map_err(err("counting held pairs"))?;
+                let n: i64 = row.try_get(1).map_err(err("counting held pairs"))?;
+                held[reason.clamp(0, 3) as usize] += n.max(0) as u64;
+            }
             Ok(CoordinatorStats {
                 pairs,
                 observations,
                 reporters: reporters.max(0) as u64,
                 cursor: next - 1,
+                held_no_channel: held[1],
+                held_unbacked: held[2],
+                held_unservable: held[3],
+                reporters_discounted: self.policy.reputations().values().filter(|r| r.score < 1.0).count() as u64,
             })
         })
     }
@@ -906,6 +1038,100 @@ impl CoordinatorStore for PostgresCoordinatorStore {
             .and_then(|r| r.try_get(0))
             .map_err(err("reading the cursor"))?;
         Ok(seq_u64(next)? - 1)
+    }
+
+    fn set_policy(&self, policy: AggregationPolicy) -> Result<usize, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        self.policy.set_policy(policy);
+        let mut pooled = self.pool.get()?;
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut pairs = pair_rows(&w.tx.query(&w.s.all_pairs, &[]).map_err(err("listing pairs"))?)?;
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut changed = 0;
+        for chunk in pairs.chunks(5_000) {
+            changed += w.recompute(chunk)?;
+        }
+        w.commit()?;
+        Ok(changed)
+    }
+
+    fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        let mut pooled = self.pool.get()?;
+        // Another replica's pass may have run: start from the shared values.
+        {
+            let Conn { client, s } = pooled.conn();
+            self.policy.set_reputations(load_reputations(client, s)?);
+        }
+        let mut tallies = HashMap::new();
+        {
+            let Conn { client, s } = pooled.conn();
+            let mut current: Option<DirectedPair> = None;
+            let mut views: Vec<View> = Vec::new();
+            for row in client
+                .query(&s.shared_observations, &[])
+                .map_err(err("reading shared pairs"))?
+            {
+                let pair = row_pair(&row)?;
+                let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
+                let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
+                if current != Some(pair) {
+                    if let Some(p) = current {
+                        self.policy.judge(&p, &views, &mut tallies);
+                    }
+                    views.clear();
+                    current = Some(pair);
+                }
+                views.push(View {
+                    reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
+                    record: record(rec, &pair)?,
+                });
+            }
+            if let Some(p) = current {
+                self.policy.judge(&p, &views, &mut tallies);
+            }
+        }
+        let stored = self.policy.reputations();
+        let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        if !updates.is_empty() {
+            let keys: Vec<&[u8]> = updates.iter().map(|(k, _)| &k.0[..]).collect();
+            let vals: Vec<Vec<u8>> = updates.iter().map(|(_, r)| encode_reputation(r).to_vec()).collect();
+            w.tx.execute(&w.s.reputation_upsert, &[&keys, &vals])
+                .map_err(err("writing reputations"))?;
+        }
+        let mut reps = (*stored).clone();
+        reps.extend(updates.iter().copied());
+        self.policy.set_reputations(reps);
+        let mut pairs_changed = 0;
+        if !changed.is_empty() {
+            let keys: Vec<&[u8]> = changed.iter().map(|k| &k.0[..]).collect();
+            let mut pairs = pair_rows(
+                &w.tx
+                    .query(&w.s.pairs_of_reporters, &[&keys])
+                    .map_err(err("listing the reporters' pairs"))?,
+            )?;
+            pairs.sort_unstable();
+            for chunk in pairs.chunks(5_000) {
+                pairs_changed += w.recompute(chunk)?;
+            }
+        }
+        w.commit()?;
+        Ok(PassOutcome {
+            judged: tallies.len(),
+            penalised,
+            updated: updates.len(),
+            pairs_changed,
+        })
+    }
+
+    fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, s } = pooled.conn();
+        let mut v: Vec<(NodeId, Reputation)> = load_reputations(client, s)?.into_iter().collect();
+        v.sort_by_key(|(k, _)| *k);
+        Ok(v)
     }
 }
 

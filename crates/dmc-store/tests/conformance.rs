@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dmc_core::aggregate::Reporter;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use dmc_core::aggregate::{AggregationParams, ChannelCheck, GraphStanding, Reporter};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
-use dmc_store::coordinator::{AggregatedPair, CoordinatorStore, RedbCoordinatorStore, Registration};
+use dmc_store::coordinator::{AggregatedPair, AggregationPolicy, CoordinatorStore, RedbCoordinatorStore, Registration};
 use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
 
 // ---------------------------------------------------------------- inputs
@@ -69,7 +72,198 @@ fn pairs_of(v: &[AggregatedPair]) -> Vec<DirectedPair> {
     p
 }
 
+/// The Go coordinator's openness (every pair with any weight served), for
+/// the properties about store mechanics rather than weighing.
+fn open_policy() -> AggregationPolicy {
+    AggregationPolicy {
+        params: AggregationParams {
+            min_serving_weight: 0.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A graph for the weighing properties: established keys and the channels
+/// (capacity in msat) between node pairs, either direction.
+struct TestGraph {
+    established: HashSet<NodeId>,
+    channels: BTreeMap<(NodeId, NodeId), u64>,
+}
+
+impl GraphStanding for TestGraph {
+    fn is_established(&self, key: &NodeId) -> bool {
+        self.established.contains(key)
+    }
+    fn channel(&self, p: &DirectedPair) -> ChannelCheck {
+        let k = (p.from.min(p.to), p.from.max(p.to));
+        self.channels
+            .get(&k)
+            .map_or(ChannelCheck::NoChannel, |c| ChannelCheck::Capacity(*c))
+    }
+}
+
+fn graph_policy(established: &[u16], channels: &[(u16, u16, u64)]) -> AggregationPolicy {
+    let channels = channels
+        .iter()
+        .map(|(a, b, c)| ((node(*a).min(node(*b)), node(*a).max(node(*b))), *c))
+        .collect();
+    AggregationPolicy {
+        graph: Arc::new(TestGraph {
+            established: established.iter().map(|i| node(*i)).collect(),
+            channels,
+        }),
+        ..Default::default()
+    }
+}
+
 // ------------------------------------------------------------ properties
+
+/// The attacks on the default policy: one anonymous or unverified
+/// liar, or 300 fresh keys, against established reporters; claims beyond
+/// the channel; pairs with no channel. Served values stay within what the
+/// established reporters said, nothing unbacked is served, and the counts
+/// say who backs each pair.
+fn robust_aggregate_resists_liars(s: &dyn CoordinatorStore) {
+    let (x, y, blinded) = (pair(1, 2), pair(3, 4), pair(5, 6));
+    s.set_policy(graph_policy(
+        &(100..110).collect::<Vec<_>>(),
+        &[(1, 2, 600_000_000), (3, 4, 600_000_000)],
+    ))
+    .unwrap();
+    for i in 100..110 {
+        s.register(reg(
+            Reporter::Node(node(i)),
+            vec![success(x, 500_000_000, 1_900), failure(y, 100_000_000, 1_900)],
+        ))
+        .unwrap();
+    }
+    let liars = [
+        Reporter::anonymous("192.0.2.7".parse().unwrap()),
+        Reporter::Node(node(900)), // signed, but not a node of the graph
+    ];
+    for liar in liars {
+        s.register(reg(
+            liar,
+            vec![
+                failure(x, 1, 2_590),
+                success(y, 9_000_000_000_000, 2_590),
+                success(blinded, 5, 1_950),
+            ],
+        ))
+        .unwrap();
+    }
+    for k in 0..300 {
+        s.register(reg(Reporter::Node(node(1000 + k)), vec![failure(x, 1, 1_999)]))
+            .unwrap();
+    }
+    let snap = sorted_snapshot(s);
+    assert_eq!(pairs_of(&snap), vec![x, y], "the no-channel pair is held");
+    let (ax, ay) = (snap[0], snap[1]);
+    assert_eq!((ax.result.success_amt_msat, ax.result.fail_amt_msat), (500_000_000, 0));
+    assert_eq!(ax.result.success_time, Timestamp::from_unix_secs(1_900));
+    assert_eq!(
+        (ax.reporters, ax.reporters_unverified, ax.reporters_anonymous),
+        (10, 301, 1)
+    );
+    assert_eq!((ay.result.success_amt_msat, ay.result.fail_amt_msat), (0, 100_000_000));
+    let st = s.stats().unwrap();
+    assert_eq!((st.pairs, st.held_no_channel), (2, 1));
+    // The liars alone back nothing that is served.
+    s.register(reg(liars[0], vec![success(pair(1, 2), 1, 1_950)])).unwrap();
+    let z = pair(2, 1);
+    s.set_policy(graph_policy(
+        &(100..110).collect::<Vec<_>>(),
+        &[(1, 2, 600_000_000), (3, 4, 600_000_000)],
+    ))
+    .unwrap();
+    s.register(reg(liars[1], vec![success(z, 7_000, 1_950)])).unwrap();
+    assert!(
+        sorted_snapshot(s).iter().all(|a| a.pair != z),
+        "unverified alone is not served"
+    );
+    assert_eq!(s.stats().unwrap().held_unbacked, 1);
+    // An established reporter's success is clamped to the capacity, and a
+    // failure above it is dropped as uninformative.
+    s.register(reg(Reporter::Node(node(100)), vec![success(z, 9_000_000_000, 1_960)]))
+        .unwrap();
+    let az = sorted_snapshot(s).into_iter().find(|a| a.pair == z).unwrap();
+    assert_eq!(az.result.success_amt_msat, 600_000_000);
+    assert_eq!((az.reporters, az.reporters_unverified), (1, 1));
+}
+
+/// A new graph recomputes everything: a pair whose channel closed is
+/// removed (a delta says so), and comes back when the channel does.
+fn set_policy_recomputes_every_pair(s: &dyn CoordinatorStore) {
+    let both = graph_policy(&[100], &[(1, 2, 1_000_000), (3, 4, 1_000_000)]);
+    s.set_policy(both.clone()).unwrap();
+    s.register(reg(
+        Reporter::Node(node(100)),
+        vec![success(pair(1, 2), 5_000, 1_900), success(pair(3, 4), 5_000, 1_900)],
+    ))
+    .unwrap();
+    let c = s.cursor().unwrap();
+    assert_eq!(s.set_policy(graph_policy(&[100], &[(1, 2, 1_000_000)])).unwrap(), 1);
+    let d = s.changes_since(c).unwrap();
+    assert_eq!(d.removed, vec![pair(3, 4)]);
+    assert_eq!(s.stats().unwrap().held_no_channel, 1);
+    assert_eq!(s.set_policy(both).unwrap(), 1);
+    assert_eq!(pairs_of(&sorted_snapshot(s)), vec![pair(1, 2), pair(3, 4)]);
+    assert_eq!(s.stats().unwrap().held_no_channel, 0);
+    // The key is no longer a node of the graph: unverified, nothing served.
+    assert_eq!(
+        s.set_policy(graph_policy(&[], &[(1, 2, 1_000_000), (3, 4, 1_000_000)]))
+            .unwrap(),
+        2
+    );
+    assert!(sorted_snapshot(s).is_empty());
+    assert_eq!(s.stats().unwrap().held_unbacked, 2);
+}
+
+/// The reputation check through a store: an established reporter
+/// lying alone on 100 pairs while contradicted on 20 shared ones ends with
+/// less weight than an honest one, and its lone pairs are no longer served.
+fn reputation_pass_discounts_a_liar(s: &dyn CoordinatorStore) {
+    let (liar, honest) = (node(100), node(101));
+    let witnesses = [node(102), node(103)];
+    let mut channels = Vec::new();
+    for i in 0..220u16 {
+        channels.push((1, 10 + i, 1_000_000_000));
+    }
+    s.set_policy(graph_policy(&[100, 101, 102, 103], &channels)).unwrap();
+    let shared: Vec<DirectedPair> = (0..20).map(|i| pair(1, 10 + i)).collect();
+    for w in witnesses {
+        s.register(reg(
+            Reporter::Node(w),
+            shared.iter().map(|p| success(*p, 500_000, 1_900)).collect(),
+        ))
+        .unwrap();
+    }
+    let mut lies: Vec<PairSnapshot> = shared.iter().map(|p| failure(*p, 1, 1_950)).collect();
+    lies.extend((20..120).map(|i| failure(pair(1, 10 + i), 1, 1_950)));
+    s.register(reg(Reporter::Node(liar), lies)).unwrap();
+    let mut truth: Vec<PairSnapshot> = shared.iter().map(|p| success(*p, 400_000, 1_900)).collect();
+    truth.extend((120..220).map(|i| success(pair(1, 10 + i), 300_000, 1_900)));
+    s.register(reg(Reporter::Node(honest), truth)).unwrap();
+    assert_eq!(s.snapshot().unwrap().0.len(), 220, "all served before any pass");
+    let c = s.cursor().unwrap();
+    let t0 = Timestamp::from_unix_secs(1_800_000_000);
+    let mut last = Default::default();
+    for k in 1..=3 {
+        last = s.reputation_pass(t0.add(k * 600_000_000_000)).unwrap();
+    }
+    assert_eq!((last.judged, last.penalised), (4, 1));
+    let reps = s.reputations().unwrap();
+    assert_eq!(reps.len(), 1, "only the liar has a record: {reps:?}");
+    assert_eq!(reps[0].0, liar);
+    assert!(reps[0].1.score < 0.51, "{reps:?}");
+    let snap = sorted_snapshot(s);
+    assert_eq!(snap.len(), 120, "the liar's lone pairs are no longer served");
+    assert!(snap.iter().all(|a| a.result.fail_amt_msat == 0), "no lie served");
+    let d = s.changes_since(c).unwrap();
+    assert_eq!(d.removed.len(), 100);
+    assert_eq!(s.stats().unwrap().reporters_discounted, 1);
+}
 
 /// What the attacker sent: a success of i64::MAX msat beside a
 /// failure (LND's `success + 1` reached 2^63 and was served negative), the
@@ -172,7 +366,11 @@ fn register_merge_normalise(s: &dyn CoordinatorStore) {
     assert_eq!((out.aggregates_changed, out.cursor), (1, 4));
     let p45 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(4, 5)).unwrap();
     assert_eq!((p45.result.success_amt_msat, p45.result.fail_amt_msat), (5_000, 5_001));
-    assert_eq!(p45.reporters, 1);
+    assert_eq!(
+        (p45.reporters, p45.reporters_anonymous),
+        (0, 1),
+        "unsigned is anonymous"
+    );
     // A pair listed twice in one registration merges twice, in order.
     let out = s
         .register(reg(
@@ -255,6 +453,7 @@ fn forget_reporter_recomputes(s: &dyn CoordinatorStore) {
     let only_r1 = {
         let d = tempfile::tempdir().unwrap();
         let e = RedbCoordinatorStore::open(&d.path().join("c.redb")).unwrap();
+        e.set_policy(open_policy()).unwrap();
         e.register(reg(r1, vec![success(pair(1, 2), 5_000, 1000)])).unwrap();
         sorted_snapshot(&e)
     };
@@ -485,7 +684,9 @@ fn concurrent_writers_equal_sequential(stores: &[&dyn CoordinatorStore], fresh: 
 // --------------------------------------------------------------- backends
 
 fn embedded(dir: &tempfile::TempDir) -> RedbCoordinatorStore {
-    RedbCoordinatorStore::open(&dir.path().join("coordinator.redb")).unwrap()
+    let s = RedbCoordinatorStore::open(&dir.path().join("coordinator.redb")).unwrap();
+    s.set_policy(open_policy()).unwrap();
+    s
 }
 
 /// The admin URL, or a `SKIPPED` line naming the test (written past the
@@ -506,7 +707,9 @@ fn scratch(test: &str) -> Option<ScratchDatabase> {
 }
 
 fn pg(db: &ScratchDatabase) -> PostgresCoordinatorStore {
-    PostgresCoordinatorStore::open(db.url()).unwrap()
+    let s = PostgresCoordinatorStore::open(db.url()).unwrap();
+    s.set_policy(open_policy()).unwrap();
+    s
 }
 
 /// One embedded and one PostgreSQL test per property taking one store.
@@ -532,6 +735,9 @@ on_one_store! {
     forget_reporter_recomputes => embedded_forget_reporter_recomputes, postgres_forget_reporter_recomputes;
     cleanup_tombstones_full_resync => embedded_cleanup_tombstones_full_resync, postgres_cleanup_tombstones_full_resync;
     served_snapshot_always_imports => embedded_served_snapshot_always_imports, postgres_served_snapshot_always_imports;
+    robust_aggregate_resists_liars => embedded_robust_aggregate_resists_liars, postgres_robust_aggregate_resists_liars;
+    set_policy_recomputes_every_pair => embedded_set_policy_recomputes_every_pair, postgres_set_policy_recomputes_every_pair;
+    reputation_pass_discounts_a_liar => embedded_reputation_pass_discounts_a_liar, postgres_reputation_pass_discounts_a_liar;
 }
 
 #[test]
@@ -617,7 +823,7 @@ fn postgres_migrations_concurrent_open_idempotent() {
         .query("SELECT version FROM dmc_schema_migrations ORDER BY version", &[])
         .unwrap();
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, vec![dmc_store::postgres::SCHEMA_VERSION]);
+    assert_eq!(versions, (1..=dmc_store::postgres::SCHEMA_VERSION).collect::<Vec<_>>());
     assert_eq!(
         c.query_one("SELECT count(*) FROM dmc_meta", &[])
             .unwrap()

@@ -47,8 +47,19 @@ fn reg(reporter: Reporter, pairs: Vec<PairSnapshot>) -> Registration {
     }
 }
 
+/// Opened with every pair of any weight served (these tests are about the
+/// store's mechanics; weighing is in conformance.rs).
 fn open(dir: &tempfile::TempDir) -> RedbCoordinatorStore {
-    RedbCoordinatorStore::open(&dir.path().join("coord.redb")).unwrap()
+    let s = RedbCoordinatorStore::open(&dir.path().join("coord.redb")).unwrap();
+    let policy = dmc_store::coordinator::AggregationPolicy {
+        params: dmc_core::aggregate::AggregationParams {
+            min_serving_weight: 0.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    s.set_policy(policy).unwrap();
+    s
 }
 
 #[test]
