@@ -405,6 +405,11 @@ fn reaches(a: f64, b: f64) -> bool {
     a >= b - 1e-9 * b.abs().max(1e-9)
 }
 
+/// `a > b` beyond rounding of sums of weights.
+fn exceeds(a: f64, b: f64) -> bool {
+    a > b + 1e-9 * b.abs().max(1e-9)
+}
+
 /// The weighted quantiles of [`Claim`]s (ARCHITECTURE.md): the record their
 /// quorum backs, before [`servable`].
 fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
@@ -414,13 +419,14 @@ fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
     if total <= 0.0 {
         return out;
     }
-    // The latest time that backers weighing `need` all reach.
-    let quorum_time = |mut backers: Vec<(Timestamp, f64)>| {
+    // The latest time that backers weighing more than `need` (successes)
+    // or at least `need` (failures) all reach.
+    let quorum_time = |mut backers: Vec<(Timestamp, f64)>, strict: bool| {
         backers.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut acc = 0.0;
         for (t, w) in &backers {
             acc += w;
-            if reaches(acc, need) {
+            if if strict { exceeds(acc, need) } else { reaches(acc, need) } {
                 return *t;
             }
         }
@@ -433,9 +439,12 @@ fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
         .collect();
     successes.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut acc = 0.0;
+    // A success needs more than the quorum: at an exact tie the lower
+    // amount is served (a wallet pays for an optimistic success with a
+    // failed HTLC), while a failure at a tie is served (it costs a detour).
     if let Some(&(s, _)) = successes.iter().find(|(_, w)| {
         acc += w;
-        reaches(acc, need)
+        exceeds(acc, need)
     }) {
         out.success_amt_msat = s;
         out.success_time = quorum_time(
@@ -444,6 +453,7 @@ fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
                 .filter(|c| c.success >= s && c.weight > 0.0)
                 .map(|c| (c.success_time, c.weight))
                 .collect(),
+            true,
         );
     }
     let mut failures: Vec<(u64, f64)> = claims
@@ -464,6 +474,7 @@ fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
                 .filter(|c| c.weight > 0.0 && c.failure.is_some_and(|x| x <= f))
                 .map(|c| (c.fail_time, c.weight))
                 .collect(),
+            false,
         );
     }
     // A success at or above the failure: the newer wins, as LND's import
@@ -742,24 +753,31 @@ mod tests {
 
     #[test]
     fn honest_disagreement_resolves_as_lnd_import_does() {
-        // Two reporters: an older success above a newer failure.
+        // Two reporters, an older success above a newer failure: a tie. The
+        // failure is served (at a tie a failure costs a detour), the success
+        // is not (at a tie an optimistic success costs a failed HTLC).
         let a = agg(&[(node(1), succ(5_000, 100)), (node(2), fail(3_000, 200))], &Ungraphed).unwrap();
-        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (2_999, 3_000));
-        // A newer success raises the failure above it.
-        let b = agg(&[(node(1), succ(5_000, 300)), (node(2), fail(3_000, 200))], &Ungraphed).unwrap();
-        assert_eq!((b.result.success_amt_msat, b.result.fail_amt_msat), (5_000, 5_001));
-        // Three: the median success, no failure (only one of three saw it).
+        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (0, 3_000));
+        // Three: the success two back, no failure (only one of three saw it).
         let c = agg(
-            &[
-                (node(1), succ(5_000, 100)),
-                (node(2), succ(4_000, 90)),
-                (node(3), fail(3_000, 200)),
-            ],
+            &[(node(1), succ(5_000, 100)), (node(2), succ(4_000, 90)), (node(3), fail(3_000, 200))],
             &Ungraphed,
         )
         .unwrap();
         assert_eq!((c.result.success_amt_msat, c.result.fail_amt_msat), (4_000, 0));
         assert_eq!(c.result.success_time, Timestamp::from_unix_secs(90));
+        // A success above a failure can only be backed together through a
+        // record that holds both (two majorities share a reporter); such a
+        // raw record resolves as LND's import does: the newer one wins.
+        let raw = |st: i64, ft: i64| TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(ft),
+            fail_amt_msat: 3_000,
+            ..succ(5_000, st)
+        };
+        let d = agg(&[(node(1), raw(100, 200))], &Ungraphed).unwrap();
+        assert_eq!((d.result.success_amt_msat, d.result.fail_amt_msat), (2_999, 3_000));
+        let e = agg(&[(node(1), raw(300, 200))], &Ungraphed).unwrap();
+        assert_eq!((e.result.success_amt_msat, e.result.fail_amt_msat), (5_000, 5_001));
     }
 
     #[test]
@@ -901,9 +919,9 @@ mod tests {
         assert_eq!((p.node_from, p.node_to), (vec![2; 33], vec![3; 33]));
         assert_eq!(p.history, crate::rpc::PairData::from_result(&r));
         assert_eq!((p.history.success_amt_sat, p.history.success_amt_msat), (5, 5_500));
-        assert_eq!(p.history.success_time, 100);
+        assert_eq!(p.history.success_time, 80, "the newest time both back");
         let t = Timestamp::from_unix_secs;
-        assert_eq!(age_seconds(newest_time(&r), t(161)), 61);
+        assert_eq!(age_seconds(newest_time(&r), t(141)), 61);
         assert_eq!(age_seconds(t(200), t(100)), 0);
         assert_eq!(age_seconds(Timestamp::ZERO, t(100)), 0);
     }

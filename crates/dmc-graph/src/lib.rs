@@ -52,6 +52,8 @@ pub struct Graph {
     by_pair: HashMap<(u32, u32), Vec<u32>>,
     /// Channel index by channel id.
     by_id: HashMap<u64, u32>,
+    /// The newest `last_update` of any node or policy (Unix seconds; 0: none).
+    newest_update: u64,
 }
 
 /// A graph file that cannot be used, with what and where.
@@ -155,6 +157,16 @@ fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Polic
     }))
 }
 
+/// A `last_update` as lncli or CLN print it (number or decimal string);
+/// `None` when absent or malformed (it is informational only).
+pub(crate) fn update_time(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 impl Graph {
     /// Reads a describegraph file; `.gz` (or gzip magic) is decompressed.
     pub fn load_describegraph(path: &Path) -> Result<Graph, GraphError> {
@@ -225,8 +237,56 @@ impl Graph {
                 &format!("{path}.node2_policy"),
             )?;
             g.add_channel(chan_id, n1, n2, capacity_sat, p1, p2);
+            for p in ["node1_policy", "node2_policy"] {
+                g.note_update(e.get(p).and_then(|p| update_time(p.get("last_update"))).unwrap_or(0));
+            }
+        }
+        if let Some(nodes) = doc.get("nodes").and_then(Value::as_array) {
+            for n in nodes {
+                g.note_update(update_time(n.get("last_update")).unwrap_or(0));
+            }
         }
         Ok(g)
+    }
+
+    /// Records an announcement time seen in the file.
+    pub(crate) fn note_update(&mut self, unix_secs: u64) {
+        self.newest_update = self.newest_update.max(unix_secs);
+    }
+
+    /// The newest announcement time in the file (Unix seconds): how fresh
+    /// the snapshot is. `None` when the file carries no times.
+    pub fn newest_update(&self) -> Option<u64> {
+        (self.newest_update > 0).then_some(self.newest_update)
+    }
+
+    /// The total capacity of a node's channels (sat), 0 if it is not in the graph.
+    pub fn node_capacity_sat(&self, id: &NodeId) -> u64 {
+        let Some(&i) = self.index.get(id) else { return 0 };
+        self.channels
+            .iter()
+            .filter(|c| c.node1 == i || c.node2 == i)
+            .map(|c| c.capacity_sat)
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// The largest capacity (sat) among the channels between two nodes, in
+    /// either direction; `None` when there is none.
+    pub fn max_channel_capacity_sat(&self, a: &NodeId, b: &NodeId) -> Option<u64> {
+        let (&x, &y) = (self.index.get(a)?, self.index.get(b)?);
+        let chans = self.by_pair.get(&(x.min(y), x.max(y)))?;
+        chans.iter().map(|c| self.channels[*c as usize].capacity_sat).max()
+    }
+
+    /// Every node's total channel capacity (sat), indexed as [`Graph::node`].
+    pub fn node_capacities_sat(&self) -> Vec<u64> {
+        let mut caps = vec![0u64; self.nodes.len()];
+        for c in &self.channels {
+            for n in [c.node1, c.node2] {
+                caps[n as usize] = caps[n as usize].saturating_add(c.capacity_sat);
+            }
+        }
+        caps
     }
 
     fn intern(&mut self, id: NodeId) -> u32 {

@@ -33,9 +33,11 @@ pub fn load_listchannels(path: &Path) -> Result<Graph, GraphError> {
 /// Parses listchannels JSON text.
 pub fn parse_listchannels(text: &str) -> Result<Graph, GraphError> {
     let mut g = Graph::default();
-    for c in parse_channels(text)? {
+    let (channels, newest) = parse_channels(text)?;
+    for c in channels {
         g.add_channel(c.chan_id, c.n1, c.n2, c.capacity_sat, c.p1, c.p2);
     }
+    g.note_update(newest);
     Ok(g)
 }
 
@@ -65,9 +67,15 @@ struct Half<'a> {
 }
 
 /// Parses and validates all entries, returning the channels in the order
-/// their SCIDs first appear.
-fn parse_channels(text: &str) -> Result<Vec<ChannelRecord>, GraphError> {
+/// their SCIDs first appear, and the newest `last_update` (0: none).
+fn parse_channels(text: &str) -> Result<(Vec<ChannelRecord>, u64), GraphError> {
     let doc: Value = serde_json::from_str(text).map_err(|e| GraphError(format!("malformed JSON: {e}")))?;
+    let newest = doc.get("channels").and_then(Value::as_array).map_or(0, |cs| {
+        cs.iter()
+            .filter_map(|c| crate::update_time(c.get("last_update")))
+            .max()
+            .unwrap_or(0)
+    });
     let entries = doc
         .get("channels")
         .and_then(Value::as_array)
@@ -98,34 +106,37 @@ fn parse_channels(text: &str) -> Result<Vec<ChannelRecord>, GraphError> {
         }
         ids
     };
-    Ok(halves
-        .into_iter()
-        .zip(ids)
-        .map(|((first, second), chan_id)| {
-            let (n1, n2) = if first.source < first.destination {
-                (first.source, first.destination)
-            } else {
-                (first.destination, first.source)
-            };
-            let capacity_sat = first.capacity_sat;
-            let (mut p1, mut p2) = (None, None);
-            for h in std::iter::once(first).chain(second) {
-                if h.source == n1 {
-                    p1 = Some(h.policy);
+    Ok((
+        halves
+            .into_iter()
+            .zip(ids)
+            .map(|((first, second), chan_id)| {
+                let (n1, n2) = if first.source < first.destination {
+                    (first.source, first.destination)
                 } else {
-                    p2 = Some(h.policy);
+                    (first.destination, first.source)
+                };
+                let capacity_sat = first.capacity_sat;
+                let (mut p1, mut p2) = (None, None);
+                for h in std::iter::once(first).chain(second) {
+                    if h.source == n1 {
+                        p1 = Some(h.policy);
+                    } else {
+                        p2 = Some(h.policy);
+                    }
                 }
-            }
-            ChannelRecord {
-                chan_id,
-                n1,
-                n2,
-                capacity_sat,
-                p1,
-                p2,
-            }
-        })
-        .collect())
+                ChannelRecord {
+                    chan_id,
+                    n1,
+                    n2,
+                    capacity_sat,
+                    p1,
+                    p2,
+                }
+            })
+            .collect(),
+        newest,
+    ))
 }
 
 /// `second` arrives for a channel whose first entry is `first` (and whose

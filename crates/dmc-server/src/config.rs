@@ -2,7 +2,7 @@
 //! environment variables and flags (the CLI does the last two).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dmc_core::time::{parse_go_duration, DurationNs};
 use serde::Deserialize;
@@ -37,6 +37,36 @@ pub struct ServerConfig {
     /// PostgreSQL connection string: the store replicas share. `None`: the
     /// embedded store in the data dir. May hold a password: never logged.
     pub database_url: Option<String>,
+    /// The channel graph (describegraph or listchannels JSON, plain or
+    /// gzip) that says who is established and which channels exist;
+    /// `None` (`--graph none`) turns every graph check off.
+    pub graph: Option<PathBuf>,
+    /// Public capacity a signed key's node needs to be established (sat).
+    pub min_reporter_capacity_sat: u64,
+    /// Class weights (ARCHITECTURE.md, "Robust aggregation"). The
+    /// anonymous weight is 0 whenever unsigned registrations are refused.
+    pub weight_established: f64,
+    pub weight_unverified: f64,
+    pub weight_anonymous: f64,
+    /// A pair is served once its reporters weigh this much (0: any weight).
+    pub min_serving_weight: f64,
+    /// How often the reputation rule runs.
+    pub reputation_interval: DurationNs,
+}
+
+/// The graph `dmc serve` uses by default: the shipped mainnet snapshot,
+/// looked up in the current folder, then in the source tree dmc was built from.
+pub fn default_graph() -> PathBuf {
+    let rel = Path::new("data").join("mainnet-2026-02-03.describegraph.json.gz");
+    if rel.exists() {
+        return rel;
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(&rel);
+    if built.exists() {
+        built
+    } else {
+        rel
+    }
 }
 
 impl ServerConfig {
@@ -58,6 +88,26 @@ impl ServerConfig {
             requests_per_minute: 60,
             query_batch_size: 4600,
             database_url: None,
+            graph: Some(default_graph()),
+            min_reporter_capacity_sat: 1_000_000,
+            weight_established: 1.0,
+            weight_unverified: 0.1,
+            weight_anonymous: 0.01,
+            min_serving_weight: 1.0,
+            reputation_interval: 600_000_000_000,
+        }
+    }
+
+    /// The aggregation parameters these settings give.
+    pub fn aggregation_params(&self) -> dmc_core::aggregate::AggregationParams {
+        dmc_core::aggregate::AggregationParams {
+            weights: dmc_core::aggregate::ClassWeights {
+                established: self.weight_established,
+                unverified: self.weight_unverified,
+                anonymous: if self.accept_unsigned { self.weight_anonymous } else { 0.0 },
+            },
+            min_serving_weight: self.min_serving_weight,
+            ..Default::default()
         }
     }
 
@@ -76,6 +126,7 @@ impl ServerConfig {
             ("staleness_window", self.staleness_window),
             ("cleanup_interval", self.cleanup_interval),
             ("signature_window", self.signature_window),
+            ("reputation_interval", self.reputation_interval),
         ] {
             if d <= 0 {
                 return Err(format!("{name}: must be positive"));
@@ -89,6 +140,19 @@ impl ServerConfig {
         }
         if let Some(url) = &self.database_url {
             dmc_store::postgres::parse_url(url).map_err(|e| e.0)?;
+        }
+        for (name, w) in [
+            ("weight_established", self.weight_established),
+            ("weight_unverified", self.weight_unverified),
+            ("weight_anonymous", self.weight_anonymous),
+            ("min_serving_weight", self.min_serving_weight),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(format!("{name}: {w} is not a number ≥ 0"));
+            }
+        }
+        if self.weight_established <= 0.0 {
+            return Err("weight_established: must be above 0 (established reporters are the aggregate)".into());
         }
         Ok(())
     }
@@ -161,6 +225,25 @@ impl ServerConfig {
         if f.database_url.is_some() {
             self.database_url = f.database_url;
         }
+        if let Some(g) = f.graph {
+            self.graph = parse_graph_setting(&g);
+        }
+        if let Some(v) = f.min_reporter_capacity_sat {
+            self.min_reporter_capacity_sat = v;
+        }
+        for (v, slot) in [
+            (f.weight_established, &mut self.weight_established),
+            (f.weight_unverified, &mut self.weight_unverified),
+            (f.weight_anonymous, &mut self.weight_anonymous),
+            (f.min_serving_weight, &mut self.min_serving_weight),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        if let Some(v) = dur(f.reputation_interval, "reputation_interval")? {
+            self.reputation_interval = v;
+        }
         Ok(())
     }
 }
@@ -184,6 +267,22 @@ struct FileConfig {
     requests_per_minute: Option<u32>,
     query_batch_size: Option<usize>,
     database_url: Option<String>,
+    graph: Option<String>,
+    min_reporter_capacity_sat: Option<u64>,
+    weight_established: Option<f64>,
+    weight_unverified: Option<f64>,
+    weight_anonymous: Option<f64>,
+    min_serving_weight: Option<f64>,
+    reputation_interval: Option<String>,
+}
+
+/// `none` (any case) turns the graph off; anything else is a file.
+pub fn parse_graph_setting(s: &str) -> Option<PathBuf> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        None
+    } else {
+        Some(PathBuf::from(s))
+    }
 }
 
 #[cfg(test)]
@@ -217,5 +316,20 @@ mod tests {
         c.database_url = Some("postgres://dmc:s3cret@host:port/x".into());
         let e = c.validate().unwrap_err();
         assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn graph_and_weights_from_the_file() {
+        let mut c = ServerConfig::with_data_dir("d".into());
+        c.apply_toml("graph = \"none\"\nmin_serving_weight = 0\nweight_unverified = 0.5\n").unwrap();
+        assert_eq!((c.graph.clone(), c.min_serving_weight, c.weight_unverified), (None, 0.0, 0.5));
+        assert_eq!(c.validate(), Ok(()));
+        c.apply_toml("graph = \"g.json\"\n").unwrap();
+        assert_eq!(c.graph, Some(PathBuf::from("g.json")));
+        c.weight_anonymous = f64::NAN;
+        assert!(c.validate().unwrap_err().contains("weight_anonymous"));
+        c.weight_anonymous = 0.01;
+        c.accept_unsigned = false;
+        assert_eq!(c.aggregation_params().weights.anonymous, 0.0, "--require-signatures");
     }
 }

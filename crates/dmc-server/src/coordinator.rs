@@ -5,16 +5,22 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use dmc_core::aggregate::Reporter;
+use dmc_core::aggregate::{GraphStanding, Reporter, Ungraphed};
 use dmc_core::json::Json;
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::{NodeId, PairSnapshot, Timestamp};
-use dmc_store::coordinator::{AggregatedPair, CoordinatorStore, Delta, RegisterOutcome, Registration};
+use dmc_store::coordinator::{
+    AggregatedPair, AggregationPolicy, CoordinatorStore, Delta, RegisterOutcome, Registration,
+};
 
 use crate::config::ServerConfig;
+use crate::standing::ServerGraph;
+
+/// A graph older than this makes `/healthz` say `degraded`.
+pub const GRAPH_MAX_AGE_SECS: i64 = 14 * 86_400;
 
 /// Why a request was refused; each maps to a gRPC status and an HTTP code.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +167,8 @@ pub struct Coordinator {
     limiter: RateLimiter,
     snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
     seen_signatures: Mutex<HashMap<String, i64>>,
+    /// `None` with `--graph none`.
+    graph: RwLock<Option<Arc<ServerGraph>>>,
 }
 
 /// A successful registration.
@@ -196,7 +204,80 @@ impl Coordinator {
             limiter,
             snapshot: Mutex::new(None),
             seen_signatures: Mutex::new(HashMap::new()),
+            graph: RwLock::new(None),
         }
+    }
+
+    /// The graph in use (`None`: `--graph none`).
+    pub fn graph(&self) -> Option<Arc<ServerGraph>> {
+        self.graph.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Uses `graph` from now on and recomputes every pair with it (a new
+    /// graph can change who is established and which channels exist).
+    /// Blocking. Returns how many served pairs changed.
+    pub fn set_graph(&self, graph: Option<Arc<ServerGraph>>) -> Result<usize, ApiError> {
+        *self.graph.write().unwrap_or_else(|p| p.into_inner()) = graph;
+        self.store
+            .set_policy(self.policy())
+            .map_err(|e| ApiError::Internal(e.0))
+    }
+
+    /// How the store weighs reporters, from the config and the graph.
+    pub fn policy(&self) -> AggregationPolicy {
+        AggregationPolicy {
+            params: self.config.aggregation_params(),
+            graph: match self.graph() {
+                Some(g) => g as Arc<dyn GraphStanding>,
+                None => Arc::new(Ungraphed),
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Whether a signed key counts as established (always, with no graph).
+    pub fn is_established(&self, key: &NodeId) -> bool {
+        self.graph().is_none_or(|g| g.is_established(key))
+    }
+
+    /// The graph's date and age for `/healthz` and `/metrics`: (Unix
+    /// seconds of its newest announcement, age in seconds).
+    pub fn graph_age(&self) -> Option<(i64, i64)> {
+        let newest = self.graph()?.newest_update? as i64;
+        Some((newest, (self.now().unix_secs() - newest).max(0)))
+    }
+
+    /// `/healthz`: `ok`, or `degraded` with the reason.
+    pub fn health_json(&self) -> Json {
+        let graph = self.graph();
+        let age = self.graph_age();
+        let problem = match (&graph, age) {
+            (None, _) => Some("no graph (--graph none): reporter standing and channel checks are off".to_string()),
+            (Some(_), None) => Some("the graph carries no announcement times: its age is unknown".to_string()),
+            (Some(_), Some((_, a))) if a > GRAPH_MAX_AGE_SECS => Some(format!(
+                "the graph is {} days old (more than {}): load a fresh describegraph with --graph and SIGHUP",
+                a / 86_400,
+                GRAPH_MAX_AGE_SECS / 86_400
+            )),
+            _ => None,
+        };
+        let mut f = vec![("status", Json::str(if problem.is_some() { "degraded" } else { "ok" }))];
+        if let Some(p) = problem {
+            f.push(("reason", Json::str(p)));
+        }
+        match &graph {
+            Some(g) => {
+                let date = age.map_or(Json::Raw("null".into()), |(t, _)| Json::str(crate::standing::utc_date(t)));
+                f.push(("graph_date", date));
+                f.push(("graph_age_days", age.map_or(Json::Raw("null".into()), |(_, a)| Json::Raw((a / 86_400).to_string()))));
+                f.push(("graph_file", Json::str(g.path.display().to_string())));
+                f.push(("graph_nodes", Json::Raw(g.node_count().to_string())));
+                f.push(("graph_channels", Json::Raw(g.channel_count().to_string())));
+                f.push(("established_nodes", Json::Raw(g.established_count().to_string())));
+            }
+            None => f.push(("graph_date", Json::Raw("null".into()))),
+        }
+        Json::object(f)
     }
 
     pub fn now(&self) -> Timestamp {
@@ -319,7 +400,10 @@ impl Coordinator {
             }
             self.rate_limit(remote)?;
             let (pairs, stale) = self.validate(pairs, false)?;
-            self.store_registration(Reporter::Unattributed, pairs, stale)
+            let reporter = remote
+                .parse::<std::net::IpAddr>()
+                .map_or(Reporter::Unattributed, Reporter::anonymous);
+            self.store_registration(reporter, pairs, stale)
         })();
         self.count(started, r)
     }
@@ -335,6 +419,16 @@ impl Coordinator {
                     self.config.requests_per_minute
                 ),
             })
+        }
+    }
+
+    /// Established keys each have their own budget; all other signed keys
+    /// share one (a fresh key costs nothing).
+    fn rate_limit_signed(&self, key: &NodeId) -> Result<(), ApiError> {
+        if self.is_established(key) {
+            self.rate_limit(&key.to_hex())
+        } else {
+            self.rate_limit("unverified keys (not established nodes of the graph; they share one budget)")
         }
     }
 
@@ -382,7 +476,7 @@ impl Coordinator {
                 }
                 seen.insert(id, timestamp);
             }
-            self.rate_limit(&claimed.to_hex())?;
+            self.rate_limit_signed(&claimed)?;
             let (pairs, stale) = self.validate(pairs, successes_only)?;
             self.store_registration(Reporter::Node(claimed), pairs, stale)
         })();
@@ -474,6 +568,38 @@ impl Coordinator {
         );
         metric("dmc_store_reporters", "gauge", "Distinct reporters.", stats.reporters);
         metric("dmc_store_cursor", "gauge", "Current change cursor.", stats.cursor);
+        metric(
+            "dmc_pairs_held_no_channel",
+            "gauge",
+            "Pairs with observations not served: no channel between their nodes in the graph.",
+            stats.held_no_channel,
+        );
+        metric(
+            "dmc_pairs_held_unbacked",
+            "gauge",
+            "Pairs with observations not served: reporters weigh less than min_serving_weight.",
+            stats.held_unbacked,
+        );
+        metric(
+            "dmc_pairs_held_unservable",
+            "gauge",
+            "Pairs with observations not served: nothing LND would import.",
+            stats.held_unservable,
+        );
+        metric(
+            "dmc_reporters_discounted",
+            "gauge",
+            "Reporters whose reputation is below 1.",
+            stats.reporters_discounted,
+        );
+        if let Some((_, age)) = self.graph_age() {
+            metric(
+                "dmc_graph_age_seconds",
+                "gauge",
+                "Age of the graph's newest announcement.",
+                age as u64,
+            );
+        }
         let file = self.config.data_dir.join(crate::STORE_FILE);
         metric(
             "dmc_store_file_bytes",

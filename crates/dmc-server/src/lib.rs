@@ -16,6 +16,7 @@ pub mod config;
 pub mod coordinator;
 pub mod grpc;
 pub mod rest;
+pub mod standing;
 pub mod tls;
 pub mod v2;
 
@@ -64,6 +65,35 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, St
     })
 }
 
+/// Loads the configured graph (`None` with `--graph none`). Blocking.
+pub fn load_graph(config: &ServerConfig) -> Result<Option<Arc<standing::ServerGraph>>, String> {
+    let Some(path) = &config.graph else { return Ok(None) };
+    standing::ServerGraph::load(path, config.min_reporter_capacity_sat)
+        .map(|g| Some(Arc::new(g)))
+        .map_err(|e| {
+            format!("{e} (give --graph FILE with `lncli describegraph` or CLN `listchannels` output, or --graph none)")
+        })
+}
+
+fn log_graph(c: &Coordinator, changed: usize, started: std::time::Instant) {
+    match c.graph() {
+        Some(g) => tracing::info!(
+            file = %g.path.display(),
+            nodes = g.node_count(),
+            channels = g.channel_count(),
+            established_nodes = g.established_count(),
+            graph_date = %c.graph_age().map_or("unknown".into(), |(t, _)| standing::utc_date(t)),
+            pairs_changed = changed,
+            millis = started.elapsed().as_millis() as u64,
+            "graph loaded"
+        ),
+        None => tracing::warn!(
+            pairs_changed = changed,
+            "no graph (--graph none): every signed key counts as established, no channel is checked"
+        ),
+    }
+}
+
 /// Opens the store and runs both servers until `shutdown` resolves.
 /// `on_bound` is called once both sockets are listening.
 pub async fn serve(
@@ -87,6 +117,17 @@ pub async fn serve(
         Some(tls::load_or_generate(&cert, &key, &[])?)
     };
     let coordinator = Arc::new(Coordinator::new(config.clone(), store, system_clock()));
+    {
+        let c = coordinator.clone();
+        let started = std::time::Instant::now();
+        let changed = tokio::task::spawn_blocking(move || {
+            let graph = load_graph(&c.config)?;
+            c.set_graph(graph).map_err(|e| e.message().to_string())
+        })
+        .await
+        .map_err(|e| format!("loading the graph: {e}"))??;
+        log_graph(&coordinator, changed, started);
+    }
 
     let grpc_listener = tokio::net::TcpListener::bind(config.grpc_listen)
         .await
@@ -182,6 +223,68 @@ pub async fn serve(
         }
     };
 
+    // Reputation passes (dmc_core::reputation).
+    let judge = {
+        let c = coordinator.clone();
+        let mut rx = stop_rx.clone();
+        async move {
+            let every = Duration::from_nanos(c.config.reputation_interval as u64);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = rx.wait_for(|v| *v) => break,
+                }
+                let c2 = c.clone();
+                let _ = tokio::task::spawn_blocking(move || match c2.store.reputation_pass(c2.now()) {
+                    Ok(o) if o.penalised > 0 || o.pairs_changed > 0 => tracing::info!(
+                        judged = o.judged,
+                        penalised = o.penalised,
+                        pairs_changed = o.pairs_changed,
+                        "reputation pass"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reputation pass failed"),
+                })
+                .await;
+            }
+        }
+    };
+
+    // SIGHUP reloads the graph; a file that does not load keeps the old one.
+    let reloader = {
+        let c = coordinator.clone();
+        let mut rx = stop_rx.clone();
+        async move {
+            #[cfg(unix)]
+            {
+                let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                    tracing::warn!("SIGHUP handler not installed: the graph cannot be reloaded");
+                    return;
+                };
+                loop {
+                    tokio::select! {
+                        _ = hup.recv() => {}
+                        _ = rx.wait_for(|v| *v) => break,
+                    }
+                    let c2 = c.clone();
+                    let started = std::time::Instant::now();
+                    let r = tokio::task::spawn_blocking(move || {
+                        let graph = load_graph(&c2.config)?;
+                        c2.set_graph(graph).map_err(|e| e.message().to_string())
+                    })
+                    .await;
+                    match r {
+                        Ok(Ok(changed)) => log_graph(&c, changed, started),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "graph reload failed; keeping the previous graph"),
+                        Err(e) => tracing::warn!(error = %e, "graph reload failed; keeping the previous graph"),
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    };
+
     on_bound(bound);
     tracing::info!(grpc = %bound.grpc, rest = %bound.rest, tls = !config.no_tls, "coordinator listening");
     let stopper = async move {
@@ -190,10 +293,12 @@ pub async fn serve(
         let _ = stop_tx.send(true);
         handle.graceful_shutdown(Some(Duration::from_secs(5)));
     };
-    let (g, r, _, _) = tokio::join!(
+    let (g, r, _, _, _, _) = tokio::join!(
         async { grpc.await.map_err(|e| format!("grpc server: {e}")) },
         rest,
         cleaner,
+        judge,
+        reloader,
         stopper
     );
     g?;

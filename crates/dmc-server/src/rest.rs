@@ -26,10 +26,22 @@ pub fn router(c: Arc<Coordinator>) -> Router {
         .route("/v2/register", post(crate::v2::register_rest))
         .route("/v2/query", get(query_v2))
         .route("/v2/snapshot", get(snapshot_lnd))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(c)
+}
+
+/// `{"status": "ok" | "degraded", "graph_date": ..., ...}`: degraded when
+/// the graph is older than 14 days (or off), so an operator's probe sees
+/// that reporter standing and channel checks rest on stale data.
+async fn healthz(State(c): State<Arc<Coordinator>>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        c.health_json().pretty() + "\n",
+    )
+        .into_response()
 }
 
 /// An error as a JSON body with the matching status code.
@@ -212,6 +224,8 @@ pub fn v2_pair_json(a: &dmc_store::coordinator::AggregatedPair, now: dmc_core::T
         ("node_to", Json::str(a.pair.to.to_hex())),
         ("history", PairData::from_result(&a.result).to_json()),
         ("reporters", Json::int32(a.reporters)),
+        ("reporters_unverified", Json::int32(a.reporters_unverified)),
+        ("reporters_anonymous", Json::int32(a.reporters_anonymous)),
         ("age_seconds", Json::int64(age)),
     ])
 }

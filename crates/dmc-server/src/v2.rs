@@ -82,6 +82,8 @@ impl pb::coordinator_server::Coordinator for V2Service {
                 pair: Some(pair_to_proto(&crate::coordinator::lnd_pair(a))),
                 reporters: a.reporters,
                 age_seconds: dmc_core::aggregate::age_seconds(a.newest, now),
+                reporters_unverified: a.reporters_unverified,
+                reporters_anonymous: a.reporters_anonymous,
             })
             .collect();
         let removed: Vec<pb::NodePair> = delta

@@ -1,0 +1,96 @@
+//! The coordinator's view of the channel graph: who is an established
+//! reporter, which channels exist and how large they are
+//! (ARCHITECTURE.md, "Robust aggregation").
+
+use std::path::{Path, PathBuf};
+
+use dmc_core::aggregate::{ChannelCheck, GraphStanding};
+use dmc_core::{DirectedPair, NodeId};
+use dmc_graph::Graph;
+
+/// A loaded graph file with what the aggregation asks of it.
+pub struct ServerGraph {
+    graph: Graph,
+    /// Total public capacity per node (sat), indexed as the graph's nodes.
+    capacities: Vec<u64>,
+    min_reporter_capacity_sat: u64,
+    pub path: PathBuf,
+    /// The newest announcement in the file (Unix seconds).
+    pub newest_update: Option<u64>,
+}
+
+impl ServerGraph {
+    /// Loads `lncli describegraph` or CLN `listchannels` JSON (plain or gzip).
+    pub fn load(path: &Path, min_reporter_capacity_sat: u64) -> Result<ServerGraph, String> {
+        let graph = Graph::load(path).map_err(|e| format!("graph: {}", e.0))?;
+        if graph.channel_count() == 0 {
+            return Err(format!("graph: {}: no channels", path.display()));
+        }
+        Ok(ServerGraph {
+            capacities: graph.node_capacities_sat(),
+            newest_update: graph.newest_update(),
+            graph,
+            min_reporter_capacity_sat,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.graph.channel_count()
+    }
+
+    /// How many nodes would be established reporters.
+    pub fn established_count(&self) -> usize {
+        self.capacities
+            .iter()
+            .filter(|c| **c >= self.min_reporter_capacity_sat)
+            .count()
+    }
+}
+
+impl GraphStanding for ServerGraph {
+    fn is_established(&self, key: &NodeId) -> bool {
+        self.graph
+            .node_index(key)
+            .is_some_and(|i| self.capacities[i as usize] >= self.min_reporter_capacity_sat)
+    }
+
+    fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
+        match self.graph.max_channel_capacity_sat(&pair.from, &pair.to) {
+            Some(sat) => ChannelCheck::Capacity(sat.saturating_mul(1000)),
+            None => ChannelCheck::NoChannel,
+        }
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time.
+pub fn utc_date(unix_secs: i64) -> String {
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = unix_secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(1_770_076_800), "2026-02-03");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(-86_400), "1969-12-31");
+    }
+}
