@@ -760,7 +760,11 @@ mod tests {
         assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (0, 3_000));
         // Three: the success two back, no failure (only one of three saw it).
         let c = agg(
-            &[(node(1), succ(5_000, 100)), (node(2), succ(4_000, 90)), (node(3), fail(3_000, 200))],
+            &[
+                (node(1), succ(5_000, 100)),
+                (node(2), succ(4_000, 90)),
+                (node(3), fail(3_000, 200)),
+            ],
             &Ungraphed,
         )
         .unwrap();

@@ -104,7 +104,11 @@ impl ServerConfig {
             weights: dmc_core::aggregate::ClassWeights {
                 established: self.weight_established,
                 unverified: self.weight_unverified,
-                anonymous: if self.accept_unsigned { self.weight_anonymous } else { 0.0 },
+                anonymous: if self.accept_unsigned {
+                    self.weight_anonymous
+                } else {
+                    0.0
+                },
             },
             min_serving_weight: self.min_serving_weight,
             ..Default::default()
@@ -321,8 +325,12 @@ mod tests {
     #[test]
     fn graph_and_weights_from_the_file() {
         let mut c = ServerConfig::with_data_dir("d".into());
-        c.apply_toml("graph = \"none\"\nmin_serving_weight = 0\nweight_unverified = 0.5\n").unwrap();
-        assert_eq!((c.graph.clone(), c.min_serving_weight, c.weight_unverified), (None, 0.0, 0.5));
+        c.apply_toml("graph = \"none\"\nmin_serving_weight = 0\nweight_unverified = 0.5\n")
+            .unwrap();
+        assert_eq!(
+            (c.graph.clone(), c.min_serving_weight, c.weight_unverified),
+            (None, 0.0, 0.5)
+        );
         assert_eq!(c.validate(), Ok(()));
         c.apply_toml("graph = \"g.json\"\n").unwrap();
         assert_eq!(c.graph, Some(PathBuf::from("g.json")));

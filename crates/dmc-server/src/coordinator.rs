@@ -267,9 +267,14 @@ impl Coordinator {
         }
         match &graph {
             Some(g) => {
-                let date = age.map_or(Json::Raw("null".into()), |(t, _)| Json::str(crate::standing::utc_date(t)));
+                let date = age.map_or(Json::Raw("null".into()), |(t, _)| {
+                    Json::str(crate::standing::utc_date(t))
+                });
                 f.push(("graph_date", date));
-                f.push(("graph_age_days", age.map_or(Json::Raw("null".into()), |(_, a)| Json::Raw((a / 86_400).to_string()))));
+                f.push((
+                    "graph_age_days",
+                    age.map_or(Json::Raw("null".into()), |(_, a)| Json::Raw((a / 86_400).to_string())),
+                ));
                 f.push(("graph_file", Json::str(g.path.display().to_string())));
                 f.push(("graph_nodes", Json::Raw(g.node_count().to_string())));
                 f.push(("graph_channels", Json::Raw(g.channel_count().to_string())));

@@ -970,7 +970,11 @@ async fn rest_v2_register_signed_json_and_query_since() {
     assert_eq!(pairs.len(), 1, "{j}");
     assert_eq!(pairs[0]["node_from"], hex(&node(4)).as_str());
     assert_eq!(pairs[0]["history"]["success_amt_msat"], "9000");
-    assert_eq!((pairs[0]["reporters"].clone(), pairs[0]["reporters_anonymous"].clone()), (0.into(), 1.into()), "v1 is anonymous");
+    assert_eq!(
+        (pairs[0]["reporters"].clone(), pairs[0]["reporters_anonymous"].clone()),
+        (0.into(), 1.into()),
+        "v1 is anonymous"
+    );
     let age: i64 = pairs[0]["age_seconds"].as_str().unwrap().parse().unwrap();
     assert!((85..=170).contains(&age), "{age}");
     assert_eq!(j["full_resync"], false);

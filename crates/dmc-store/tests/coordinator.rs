@@ -83,7 +83,10 @@ fn aggregates_per_reporter_and_serves_deltas() {
     let p12 = snap.iter().find(|a| a.pair == pair(1, 2)).unwrap();
     assert_eq!(p12.reporters, 2);
     assert_eq!(p12.result.fail_amt_msat, 9_000);
-    assert_eq!(p12.result.success_amt_msat, 0, "one success of two reporters is a tie: not served");
+    assert_eq!(
+        p12.result.success_amt_msat, 0,
+        "one success of two reporters is a tie: not served"
+    );
     assert_eq!(p12.newest, Timestamp::from_unix_secs(1030));
     // The delta since c1 holds only what changed after it.
     let d = s.changes_since(c1).unwrap();

@@ -69,6 +69,39 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
     if a.database_url.is_some() {
         cfg.database_url = a.database_url.clone();
     }
+    if let Some(g) = &a.graph {
+        if g.trim().is_empty() {
+            return input("--graph: empty (give a file, or none)");
+        }
+        cfg.graph = dmc_server::config::parse_graph_setting(g);
+    }
+    if let Some(s) = &a.min_reporter_capacity_sat {
+        cfg.min_reporter_capacity_sat = int_arg(s, "--min-reporter-capacity-sat")? as u64;
+    }
+    let weight = |s: &str, name: &str| -> Result<f64> {
+        match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => input(format!("{name}: {s:?} is not a number ≥ 0")),
+        }
+    };
+    for (v, name, slot) in [
+        (
+            &a.min_serving_weight,
+            "--min-serving-weight",
+            &mut cfg.min_serving_weight,
+        ),
+        (
+            &a.weight_established,
+            "--weight-established",
+            &mut cfg.weight_established,
+        ),
+        (&a.weight_unverified, "--weight-unverified", &mut cfg.weight_unverified),
+        (&a.weight_anonymous, "--weight-anonymous", &mut cfg.weight_anonymous),
+    ] {
+        if let Some(s) = v {
+            *slot = weight(s, name)?;
+        }
+    }
     cfg.validate().or_else(input)?;
     Ok(cfg)
 }
@@ -268,6 +301,8 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                                     ("node_to", Json::str(dmc_core::node::encode_hex(&core.node_to))),
                                     ("history", core.history.to_json()),
                                     ("reporters", Json::int32(p.reporters)),
+                                    ("reporters_unverified", Json::int32(p.reporters_unverified)),
+                                    ("reporters_anonymous", Json::int32(p.reporters_anonymous)),
                                     ("age_seconds", Json::int64(p.age_seconds)),
                                 ]))
                             })
@@ -304,6 +339,11 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
         AdminCommand::ForgetReporter { reporter, database_url } => {
             let r = if reporter == "unattributed" {
                 Reporter::Unattributed
+            } else if let Some(addr) = reporter.strip_prefix("anonymous:") {
+                match addr.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+                    Ok(ip) => Reporter::anonymous(ip),
+                    Err(_) => return input(format!("REPORTER: anonymous:{addr}: not an IP address")),
+                }
             } else {
                 Reporter::Node(pubkey(&reporter, "REPORTER")?)
             };
@@ -324,7 +364,7 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
                 ),
             };
             let n = store.forget_reporter(r).map_err(|e| CliError::Runtime(e.0))?;
-            println!("forgot {n} observations of {reporter}");
+            println!("forgot {n} observations of {r}");
             Ok(())
         }
     }

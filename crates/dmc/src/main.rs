@@ -259,6 +259,29 @@ pub struct ServeArgs {
     /// Print logs as JSON lines.
     #[arg(long = "log-json", env = "DMC_LOG_JSON")]
     pub log_json: bool,
+    /// The channel graph: `lncli describegraph` or CLN `listchannels` JSON
+    /// (plain or .gz), reloaded on SIGHUP; `none` turns graph checks off
+    /// (default: the shipped mainnet snapshot).
+    #[arg(long, env = "DMC_GRAPH")]
+    pub graph: Option<String>,
+    /// Public capacity a signed reporter's node needs to be established
+    /// (sat, default 1000000).
+    #[arg(long = "min-reporter-capacity-sat", env = "DMC_MIN_REPORTER_CAPACITY_SAT")]
+    pub min_reporter_capacity_sat: Option<String>,
+    /// Serve a pair once its reporters weigh this much (default 1: one
+    /// established reporter; 0 serves every pair, as the Go coordinator does).
+    #[arg(long = "min-serving-weight", env = "DMC_MIN_SERVING_WEIGHT")]
+    pub min_serving_weight: Option<String>,
+    /// Weight of an established reporter (default 1).
+    #[arg(long = "weight-established", env = "DMC_WEIGHT_ESTABLISHED")]
+    pub weight_established: Option<String>,
+    /// Weight all unverified signed keys of a pair share (default 0.1).
+    #[arg(long = "weight-unverified", env = "DMC_WEIGHT_UNVERIFIED")]
+    pub weight_unverified: Option<String>,
+    /// Weight all anonymous (v1) sources of a pair share (default 0.01; 0
+    /// with --require-signatures).
+    #[arg(long = "weight-anonymous", env = "DMC_WEIGHT_ANONYMOUS")]
+    pub weight_anonymous: Option<String>,
 }
 
 #[derive(Args)]
@@ -373,7 +396,9 @@ pub enum EcFormat {
 pub enum AdminCommand {
     /// Remove a reporter's observations and recompute the aggregate.
     ForgetReporter {
-        /// Node key, or "unattributed" for unsigned registrations.
+        /// Node key; anonymous:ADDRESS for unsigned registrations from one
+        /// source address; unattributed for unsigned ones stored before
+        /// sources were told apart.
         reporter: String,
         /// The coordinator's PostgreSQL store (as `dmc serve --database-url`);
         /// default: the embedded store in the data dir.

@@ -93,6 +93,8 @@ impl Replica {
         let log = data_dir.with_extension("serve.log");
         let mut child = dmc(data_dir)
             .args(["serve", "--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"])
+            // Store mechanics, not weighing: the Go coordinator's openness.
+            .args(["--graph", "none", "--min-serving-weight", "0"])
             .args(["--database-url", database_url, "--requests-per-minute", "1000000"])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -288,7 +290,7 @@ fn postgres_replicas_serve_each_others_registrations_in_full_and_as_deltas() {
     assert_eq!(c1, 2, "{full}");
     let wt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&walkthrough).unwrap()).unwrap();
     assert_eq!(pair_keys(&full, "pairs"), pair_keys(&wt, "pairs"));
-    assert_eq!(full["pairs"][0]["reporters"], 1);
+    assert_eq!(full["pairs"][0]["reporters_anonymous"], 1, "v1 is one anonymous source");
     assert_eq!(a.query(None), full, "both replicas serve the same snapshot");
 
     // More through B; A's delta since c1 holds exactly those.
@@ -333,9 +335,15 @@ fn postgres_replicas_serve_each_others_registrations_in_full_and_as_deltas() {
     // removals reach either replica as a delta.
     let out = run_ok(
         &a.data_dir,
-        &["admin", "forget-reporter", "unattributed", "--database-url", db.url()],
+        &[
+            "admin",
+            "forget-reporter",
+            "anonymous:127.0.0.1",
+            "--database-url",
+            db.url(),
+        ],
     );
-    assert!(out.contains("forgot 5 observations of unattributed"), "{out}");
+    assert!(out.contains("forgot 5 observations of anonymous 127.0.0.1"), "{out}");
     let delta = b.query(Some(c1 + 3));
     assert_eq!(pair_keys(&delta, "removed").len(), 5, "{delta}");
     assert_eq!(pair_keys(&a.query(None), "pairs"), Vec::new());

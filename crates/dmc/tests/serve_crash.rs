@@ -76,12 +76,21 @@ struct Serve {
 }
 
 impl Serve {
+    /// Store mechanics, not weighing: the Go coordinator's openness (no
+    /// graph, every pair with any weight served).
     fn start(data_dir: &Path, extra: &[&str]) -> Serve {
+        let mut args = vec!["--graph", "none", "--min-serving-weight", "0"];
+        args.extend_from_slice(extra);
+        Self::start_with(data_dir, &args)
+    }
+
+    /// With exactly `args` after the listen addresses.
+    fn start_with(data_dir: &Path, args: &[&str]) -> Serve {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = data_dir.with_extension(format!("serve-{}.log", now_nanos()));
         let mut child = dmc(data_dir)
             .args(["serve", "--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -378,7 +387,7 @@ fn forget_reporter_unattributed_on_a_stopped_server() {
     assert_eq!(v["accepted"], 2, "{out}");
 
     // While the server runs, the store is locked: refused with a hint.
-    let busy = run(&data, &["admin", "forget-reporter", "unattributed"]);
+    let busy = run(&data, &["admin", "forget-reporter", "anonymous:127.0.0.1"]);
     assert!(!busy.status.success());
     assert!(
         String::from_utf8_lossy(&busy.stderr).contains("stop it first"),
@@ -386,8 +395,8 @@ fn forget_reporter_unattributed_on_a_stopped_server() {
     );
 
     srv.terminate();
-    let out = run_ok(&data, &["admin", "forget-reporter", "unattributed"]);
-    assert!(out.contains("forgot 3 observations of unattributed"), "{out}");
+    let out = run_ok(&data, &["admin", "forget-reporter", "anonymous:127.0.0.1"]);
+    assert!(out.contains("forgot 3 observations of anonymous 127.0.0.1"), "{out}");
 
     let srv = Serve::start(&data, &[]);
     let stored = rt.block_on(async { query_all(srv.channel().await).await });
@@ -493,7 +502,12 @@ fn ec_register_and_query_end_to_end() {
         serde_json::from_str(&run_ok(&data, &["ec", "query", "--ec", &srv.url(), "--format", "json"])).unwrap();
     let cursor = j["cursor"].as_str().unwrap().to_string();
     assert_eq!(j["pairs"].as_array().unwrap().len(), 3);
-    assert!(j["pairs"].as_array().unwrap().iter().all(|p| p["reporters"] == 1));
+    // v1 registrations are anonymous (one source address); none established.
+    assert!(j["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["reporters"] == 0 && p["reporters_anonymous"] == 1));
     let d: serde_json::Value = serde_json::from_str(&run_ok(
         &data,
         &[
@@ -520,4 +534,51 @@ fn ec_register_and_query_end_to_end() {
     assert_eq!(r.status.code(), Some(2), "{r:?}");
     assert!(String::from_utf8_lossy(&r.stderr).contains(&hex(&node(6))), "{r:?}");
     srv.terminate();
+}
+
+/// README's quick start as written (ports and data dir aside): the
+/// coordinator with the tutorial's graph, a signed registration with the
+/// demo key, the aggregate loaded with `loadmc`. An unsigned registration
+/// of the same file alone would be stored but not served.
+#[test]
+fn readme_quick_start_runs_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("dmc-data");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let ex = |f: &str| examples.join(f).to_str().unwrap().to_string();
+    let srv = Serve::start_with(&data, &["--graph", &ex("walkthrough-graph.json")]);
+    let url = srv.url();
+    let register = |signed: bool| {
+        let file = ex("walkthrough-querymc.json");
+        let key = ex("quickstart-reporter.key");
+        let mut args = vec!["ec", "register", "--ec", &url, "--file", &file, "--rebase-times"];
+        if signed {
+            args.extend(["--sign-key", &key]);
+        }
+        run_ok(&data, &args)
+    };
+    register(false);
+    let q = |format: &str| run_ok(&data, &["ec", "query", "--ec", &url, "--format", format]);
+    let empty: serde_json::Value = serde_json::from_str(&q("lnd")).unwrap();
+    assert_eq!(
+        empty["pairs"].as_array().map(Vec::len),
+        Some(0),
+        "anonymous alone is not served: {empty}"
+    );
+    register(true);
+    let merged = q("lnd");
+    let file = tmp.path().join("merged.json");
+    std::fs::write(&file, &merged).unwrap();
+    let out = run_ok(&data, &["loadmc", "--mcdatapath", file.to_str().unwrap()]);
+    assert!(out.contains("Imported 2 pairs"), "{out}");
+    let mc: serde_json::Value = serde_json::from_str(&run_ok(&data, &["querymc"])).unwrap();
+    assert_eq!(mc["pairs"].as_array().unwrap().len(), 2, "{mc}");
+    let j: serde_json::Value = serde_json::from_str(&q("json")).unwrap();
+    for p in j["pairs"].as_array().unwrap() {
+        assert_eq!(
+            (p["reporters"].clone(), p["reporters_anonymous"].clone()),
+            (1.into(), 1.into()),
+            "{p}"
+        );
+    }
 }

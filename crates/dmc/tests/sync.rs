@@ -114,6 +114,8 @@ impl Serve {
         let log = data_dir.with_extension(format!("serve-{}.log", std::process::id()));
         let mut child = dmc(data_dir)
             .args(["serve", "--grpc-listen", grpc_listen, "--rest-listen", "127.0.0.1:0"])
+            // The test nodes are not in a graph: every signed key established.
+            .args(["--graph", "none"])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -316,7 +318,10 @@ fn two_nodes_export_a_third_imports_the_merge_minus_its_own_pairs() {
     for p in [pair(A, X), pair(X, Y), pair(B, X), pair(Z, W)] {
         assert_eq!(after.get(&p), merged.get(&p), "pair {}->{}", hex(&p.0), hex(&p.1));
     }
-    assert_eq!(after[&pair(X, Y)].success_time, t - 50);
+    // Both back 10 000 000 msat (B saw it, A saw more): the amount and the
+    // newest time a majority backs (A's), not B's newer one alone.
+    assert_eq!(after[&pair(X, Y)].success_amt_msat, 10_000_000);
+    assert_eq!(after[&pair(X, Y)].success_time, t - 200);
     // ...never the pairs touching C, and C's own knowledge is untouched.
     assert!(!after.contains_key(&pair(X, C)) && !after.contains_key(&pair(C, Y)));
     assert_eq!(after[&pair(C, X)], c_before[&pair(C, X)]);
