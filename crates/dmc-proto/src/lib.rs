@@ -231,6 +231,8 @@ mod tests {
                 pair: None,
                 reporters: 2,
                 age_seconds: 3,
+                reporters_unverified: 5,
+                reporters_anonymous: 6,
             }],
             removed: vec![NodePair {
                 node_from: vec![1],
@@ -241,7 +243,7 @@ mod tests {
         };
         assert_eq!(
             r.encode_to_vec(),
-            vec![0x0a, 4, 0x10, 2, 0x18, 3, 0x12, 6, 0x0a, 1, 1, 0x12, 1, 2, 0x18, 4, 0x20, 1]
+            vec![0x0a, 8, 0x10, 2, 0x18, 3, 0x20, 5, 0x28, 6, 0x12, 6, 0x0a, 1, 1, 0x12, 1, 2, 0x18, 4, 0x20, 1]
         );
         let resp = RegisterResponse {
             accepted: 1,
