@@ -422,6 +422,23 @@ mod tests {
     }
 
     #[test]
+    fn newest_update_and_capacities() {
+        let text = graph("false")
+            .replace(r#""max_htlc_msat":"29700000"}"#, r#""max_htlc_msat":"29700000","last_update":1770076800}"#)
+            .replace(r#""nodes":[]"#, r#""nodes":[{"pub_key":"02aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","last_update":"1700000000"}]"#);
+        let g = Graph::parse_describegraph(&text).unwrap();
+        assert_eq!(g.newest_update(), Some(1_770_076_800));
+        let a = NodeId::from_hex_unchecked(A).unwrap();
+        let b = NodeId::from_hex_unchecked(B).unwrap();
+        assert_eq!(g.node_capacity_sat(&a), 80_000);
+        assert_eq!(g.max_channel_capacity_sat(&b, &a), Some(50_000));
+        assert_eq!(
+            Graph::parse_describegraph(&graph("false")).unwrap().newest_update(),
+            None
+        );
+    }
+
+    #[test]
     fn capacity_lookup_follows_lnd() {
         let g = Graph::parse_describegraph(&graph("false")).unwrap();
         let (a, b) = (

@@ -387,18 +387,23 @@ mod tests {
     fn legacy_format_groups_both_directions() {
         // B → A listed first: node 1 is still the lesser key A.
         let text = doc(&[legacy(B, A, SCID, false, 0, 40), legacy(A, B, SCID, true, 1000, 144)]);
-        assert_eq!(parse_channels(&text).unwrap(), expected_pair());
+        assert_eq!(parse_channels(&text).unwrap().0, expected_pair());
         let g = parse_listchannels(&text).unwrap();
         assert_eq!((g.node_count(), g.channel_count()), (2, 1));
+        assert_eq!(g.newest_update(), Some(1_618_492_788));
+        assert_eq!(g.node_capacity_sat(&id(A)), 50_000);
+        assert_eq!(g.max_channel_capacity_sat(&id(B), &id(A)), Some(50_000));
+        assert_eq!(g.max_channel_capacity_sat(&id(A), &id(C)), None);
+        assert_eq!(g.node_capacities_sat(), vec![50_000, 50_000]);
     }
 
     #[test]
     fn modern_format_matches_legacy() {
         let text = doc(&[modern(A, B, SCID, true, 1000, 144), modern(B, A, SCID, false, 0, 40)]);
-        assert_eq!(parse_channels(&text).unwrap(), expected_pair());
+        assert_eq!(parse_channels(&text).unwrap().0, expected_pair());
         // Mixed within one file is fine too.
         let text = doc(&[modern(A, B, SCID, true, 1000, 144), legacy(B, A, SCID, false, 0, 40)]);
-        assert_eq!(parse_channels(&text).unwrap(), expected_pair());
+        assert_eq!(parse_channels(&text).unwrap().0, expected_pair());
     }
 
     #[test]
@@ -408,7 +413,7 @@ mod tests {
             legacy(A, C, "700000x5x1", true, 1, 80),
             legacy(C, A, "700000x5x1", true, 2, 80),
         ]);
-        let cs = parse_channels(&text).unwrap();
+        let cs = parse_channels(&text).unwrap().0;
         assert_eq!(cs.len(), 2);
         assert_eq!(cs[0].chan_id, 1 << 40 | 2 << 16 | 3);
         assert_eq!((cs[0].n1, cs[0].n2), (id(A), id(B)));
@@ -426,9 +431,9 @@ mod tests {
     #[test]
     fn optional_and_zero_max_htlc() {
         let e = legacy(A, B, SCID, true, 0, 40).replace(r#""htlc_maximum_msat":"49500000msat","#, "");
-        assert_eq!(parse_channels(&doc(&[e])).unwrap()[0].p1.unwrap().max_htlc_msat, None);
+        assert_eq!(parse_channels(&doc(&[e])).unwrap().0[0].p1.unwrap().max_htlc_msat, None);
         let e = modern(A, B, SCID, true, 0, 40).replace("49500000", "0");
-        assert_eq!(parse_channels(&doc(&[e])).unwrap()[0].p1.unwrap().max_htlc_msat, None);
+        assert_eq!(parse_channels(&doc(&[e])).unwrap().0[0].p1.unwrap().max_htlc_msat, None);
     }
 
     #[test]
@@ -526,7 +531,7 @@ mod tests {
     #[test]
     fn delay_at_the_limit_is_fine() {
         let text = doc(&[legacy(A, B, SCID, true, 0, 65535)]);
-        assert_eq!(parse_channels(&text).unwrap()[0].p1.unwrap().time_lock_delta, 65535);
+        assert_eq!(parse_channels(&text).unwrap().0[0].p1.unwrap().time_lock_delta, 65535);
     }
 
     #[test]
@@ -556,7 +561,7 @@ mod tests {
         assert_names(&e, &[SCID, "satoshis", "missing"]);
         // satoshis alone is enough.
         let text = doc(&[legacy(A, B, SCID, true, 0, 40).replace(r#""amount_msat":"50000000msat","#, "")]);
-        assert_eq!(parse_channels(&text).unwrap()[0].capacity_sat, 50_000);
+        assert_eq!(parse_channels(&text).unwrap().0[0].capacity_sat, 50_000);
     }
 
     #[test]
