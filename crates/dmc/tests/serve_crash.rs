@@ -582,3 +582,106 @@ fn readme_quick_start_runs_as_written() {
         );
     }
 }
+
+/// A describegraph file: `(node1, node2, capacity_sat)` channels between
+/// the test nodes, every policy announced at `updated`.
+fn graph_file(channels: &[(u32, u32, u64)], updated: i64) -> String {
+    let policy = serde_json::json!({
+        "time_lock_delta": 40, "min_htlc": "1000", "fee_base_msat": "1000",
+        "fee_rate_milli_msat": "1", "disabled": false, "last_update": updated,
+    });
+    let edges: Vec<serde_json::Value> = channels
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b, cap))| {
+            let (a, b) = (hex(&node(a)), hex(&node(b)));
+            serde_json::json!({
+                "channel_id": (700_000u64 << 40 | i as u64).to_string(),
+                "node1_pub": a.clone().min(b.clone()), "node2_pub": a.max(b),
+                "capacity": cap.to_string(),
+                "node1_policy": policy, "node2_policy": policy,
+            })
+        })
+        .collect();
+    serde_json::to_string(&serde_json::json!({ "nodes": [], "edges": edges })).unwrap()
+}
+
+/// SIGHUP reloads the graph: a pair whose channel is gone stops being
+/// served, and a graph file that does not load keeps the previous graph
+/// (the server goes on, the log says why).
+#[test]
+fn sighup_reloads_the_graph_and_a_broken_file_keeps_the_old_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let graph = tmp.path().join("graph.json");
+    let reporter = 50;
+    let both = [(1, 2, 1_000_000), (3, 4, 1_000_000), (reporter, 1, 2_000_000)];
+    std::fs::write(&graph, graph_file(&both, now())).unwrap();
+    let srv = Serve::start_with(&data, &["--graph", graph.to_str().unwrap()]);
+    let t = now() - 30;
+    let file = tmp.path().join("mc.json");
+    std::fs::write(&file, querymc_file(&[(1, 2, t, 500_000), (3, 4, t, 500_000)])).unwrap();
+    let key = hex(&secret(reporter).secret_bytes());
+    let out = run_ok(
+        &data,
+        &[
+            "ec",
+            "register",
+            "--file",
+            file.to_str().unwrap(),
+            "--ec",
+            &srv.url(),
+            "--sign-key",
+            &key,
+        ],
+    );
+    assert!(out.contains("\"accepted\": 2"), "{out}");
+    let served = || -> Vec<String> {
+        let j: serde_json::Value =
+            serde_json::from_str(&run_ok(&data, &["ec", "query", "--ec", &srv.url(), "--format", "json"])).unwrap();
+        j["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["node_from"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(served().len(), 2);
+    let hup = || {
+        let st = Command::new("kill")
+            .args(["-HUP", &srv.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    let wait_for = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}; log: {}",
+                std::fs::read_to_string(&srv.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The 3-4 channel closed.
+    std::fs::write(&graph, graph_file(&[both[0], both[2]], now())).unwrap();
+    hup();
+    wait_for("3->4 still served after the reload", &|| {
+        served() == vec![hex(&node(1))]
+    });
+    // A broken file: the previous graph stays, the server keeps serving.
+    std::fs::write(&graph, "{ not json").unwrap();
+    hup();
+    wait_for("no reload failure in the log", &|| {
+        std::fs::read_to_string(&srv.log)
+            .unwrap_or_default()
+            .contains("graph reload failed")
+    });
+    assert_eq!(served(), vec![hex(&node(1))]);
+    // The channel is back: so is the pair.
+    std::fs::write(&graph, graph_file(&both, now())).unwrap();
+    hup();
+    wait_for("3->4 not served again", &|| served().len() == 2);
+}
