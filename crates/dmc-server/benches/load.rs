@@ -98,6 +98,10 @@ fn start_server(
     cfg.rest_listen = "127.0.0.1:0".parse().unwrap();
     cfg.requests_per_minute = u32::MAX;
     cfg.database_url = database_url;
+    // Random keys are in no graph: measure the Go coordinator's openness
+    // (every pair served), so snapshots carry everything that was loaded.
+    cfg.graph = None;
+    cfg.min_serving_weight = 0.0;
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = rt.spawn(dmc_server::serve(cfg, move |b| tx.send(b).unwrap(), async move {
@@ -309,6 +313,16 @@ fn main() {
             Some(url) => Arc::new(PostgresCoordinatorStore::open(url).unwrap()),
             None => Arc::new(RedbCoordinatorStore::open(&dir.path().join(dmc_server::STORE_FILE)).unwrap()),
         };
+        // As the server above: every pair served.
+        store
+            .set_policy(dmc_store::coordinator::AggregationPolicy {
+                params: dmc_core::aggregate::AggregationParams {
+                    min_serving_weight: 0.0,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .unwrap();
         let need = max_pairs - real_pairs.len();
         let keys: Vec<NodeId> = (0..2_000u64).map(synthetic_key).collect();
         let t = Instant::now();
