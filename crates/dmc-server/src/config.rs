@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub min_serving_weight: f64,
     /// How often the reputation rule runs.
     pub reputation_interval: DurationNs,
+    /// Observations all reporters that are not established (unverified
+    /// keys and anonymous sources) may hold together: a fresh key costs
+    /// nothing, so they share one storage budget.
+    pub max_unverified_observations: u64,
 }
 
 /// The graph `dmc serve` uses by default: the shipped mainnet snapshot,
@@ -95,6 +99,7 @@ impl ServerConfig {
             weight_anonymous: 0.01,
             min_serving_weight: 1.0,
             reputation_interval: 600_000_000_000,
+            max_unverified_observations: 1_000_000,
         }
     }
 
@@ -248,6 +253,9 @@ impl ServerConfig {
         if let Some(v) = dur(f.reputation_interval, "reputation_interval")? {
             self.reputation_interval = v;
         }
+        if let Some(v) = f.max_unverified_observations {
+            self.max_unverified_observations = v;
+        }
         Ok(())
     }
 }
@@ -278,6 +286,7 @@ struct FileConfig {
     weight_anonymous: Option<f64>,
     min_serving_weight: Option<f64>,
     reputation_interval: Option<String>,
+    max_unverified_observations: Option<u64>,
 }
 
 /// `none` (any case) turns the graph off; anything else is a file.

@@ -169,6 +169,10 @@ pub struct Coordinator {
     seen_signatures: Mutex<HashMap<String, i64>>,
     /// `None` with `--graph none`.
     graph: RwLock<Option<Arc<ServerGraph>>>,
+    /// Observations held by reporters that are not established (an
+    /// estimate: recounted by [`Coordinator::recount_unverified`], raised by
+    /// every accepted registration of theirs).
+    unverified_observations: AtomicU64,
 }
 
 /// A successful registration.
@@ -205,7 +209,44 @@ impl Coordinator {
             snapshot: Mutex::new(None),
             seen_signatures: Mutex::new(HashMap::new()),
             graph: RwLock::new(None),
+            unverified_observations: AtomicU64::new(0),
         }
+    }
+
+    /// Recounts what reporters that are not established hold (at start,
+    /// after a graph change and after each reputation pass). Blocking.
+    pub fn recount_unverified(&self) -> Result<u64, ApiError> {
+        let n = self
+            .store
+            .reporter_observations()
+            .map_err(|e| ApiError::Internal(e.0))?
+            .iter()
+            .filter(|(r, _)| r.key().is_none_or(|k| !self.is_established(k)))
+            .map(|(_, n)| *n)
+            .sum();
+        self.unverified_observations.store(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Refuses a registration of a reporter that is not established once
+    /// they all together hold `max_unverified_observations`.
+    fn unverified_budget(&self, reporter: &Reporter, pairs: usize) -> Result<(), ApiError> {
+        if reporter.key().is_some_and(|k| self.is_established(k)) {
+            return Ok(());
+        }
+        let held = self.unverified_observations.load(Ordering::Relaxed);
+        if held.saturating_add(pairs as u64) > self.config.max_unverified_observations {
+            return Err(ApiError::Limit {
+                limit: "max_unverified_observations",
+                message: format!(
+                    "reporters that are not established nodes of the graph (unverified keys and unsigned sources) \
+                     already hold {held} observations together (max_unverified_observations {}); \
+                     register from an established node or wait for old observations to expire",
+                    self.config.max_unverified_observations
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The graph in use (`None`: `--graph none`).
@@ -218,9 +259,12 @@ impl Coordinator {
     /// Blocking. Returns how many served pairs changed.
     pub fn set_graph(&self, graph: Option<Arc<ServerGraph>>) -> Result<usize, ApiError> {
         *self.graph.write().unwrap_or_else(|p| p.into_inner()) = graph;
-        self.store
+        let changed = self
+            .store
             .set_policy(self.policy())
-            .map_err(|e| ApiError::Internal(e.0))
+            .map_err(|e| ApiError::Internal(e.0))?;
+        self.recount_unverified()?;
+        Ok(changed)
     }
 
     /// How the store weighs reporters, from the config and the graph.
@@ -365,6 +409,7 @@ impl Coordinator {
         stale: usize,
     ) -> Result<Registered, ApiError> {
         let accepted = pairs.len();
+        self.unverified_budget(&reporter, accepted)?;
         self.metrics
             .pairs_received
             .fetch_add(accepted as u64, Ordering::Relaxed);
@@ -376,6 +421,10 @@ impl Coordinator {
                 received: self.now(),
             })
             .map_err(|e| ApiError::Internal(e.0))?;
+        if reporter.key().is_none_or(|k| !self.is_established(k)) {
+            self.unverified_observations
+                .fetch_add(accepted as u64, Ordering::Relaxed);
+        }
         Ok(Registered {
             accepted,
             stale_dropped: stale,
@@ -592,6 +641,12 @@ impl Coordinator {
             stats.held_unservable,
         );
         metric(
+            "dmc_unverified_observations",
+            "gauge",
+            "Observations held by reporters that are not established (estimate).",
+            self.unverified_observations.load(Ordering::Relaxed),
+        );
+        metric(
             "dmc_reporters_discounted",
             "gauge",
             "Reporters whose reputation is below 1.",
@@ -644,4 +699,68 @@ pub fn gateway_pair(a: &AggregatedPair) -> Json {
 /// and the queries ([`dmc_core::aggregate::served_pair`]).
 pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
     dmc_core::aggregate::served_pair(a.pair, &a.result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair_json(i: u8, t: i64) -> PairHistory {
+        let key = |b: u8| {
+            let sk = secp256k1::SecretKey::from_slice(&[b.max(1); 32]).expect("valid");
+            secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &sk)
+                .serialize()
+                .to_vec()
+        };
+        PairHistory {
+            node_from: key(i),
+            node_to: key(i + 100),
+            history: PairData {
+                success_time: t,
+                success_amt_sat: 5,
+                success_amt_msat: 5_000,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Unsigned sources (and unverified keys) share one storage budget:
+    /// more sources do not buy more room; a recount sees what is stored.
+    #[test]
+    fn reporters_that_are_not_established_share_one_storage_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn CoordinatorStore> =
+            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
+        config.graph = None;
+        config.max_unverified_observations = 5;
+        let now = Timestamp::from_unix_secs(1_800_000_000);
+        let c = Coordinator::new(config, store, Arc::new(move || now));
+        c.set_graph(None).expect("policy");
+        let t = now.unix_secs() - 60;
+        let three = |base: u8| (0..3).map(|i| pair_json(base + i, t)).collect::<Vec<_>>();
+        c.register_unsigned(three(1), "10.0.0.1").expect("first source");
+        let e = c
+            .register_unsigned(three(10), "10.0.0.2")
+            .expect_err("a second source has no room of its own");
+        assert!(
+            matches!(
+                e,
+                ApiError::Limit {
+                    limit: "max_unverified_observations",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.message().contains("3 observations"), "{}", e.message());
+        c.register_unsigned(three(20)[..2].to_vec(), "10.0.0.3")
+            .expect("two more fit");
+        assert_eq!(c.recount_unverified().expect("recount"), 5);
+        c.store
+            .forget_reporter(Reporter::anonymous("10.0.0.1".parse().expect("ip")))
+            .expect("forget");
+        assert_eq!(c.recount_unverified().expect("recount"), 2);
+        c.register_unsigned(three(30), "10.0.0.4").expect("room again");
+    }
 }

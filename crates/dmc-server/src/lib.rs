@@ -235,15 +235,20 @@ pub async fn serve(
                     _ = rx.wait_for(|v| *v) => break,
                 }
                 let c2 = c.clone();
-                let _ = tokio::task::spawn_blocking(move || match c2.store.reputation_pass(c2.now()) {
-                    Ok(o) if o.penalised > 0 || o.pairs_changed > 0 => tracing::info!(
-                        judged = o.judged,
-                        penalised = o.penalised,
-                        pairs_changed = o.pairs_changed,
-                        "reputation pass"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reputation pass failed"),
+                let _ = tokio::task::spawn_blocking(move || {
+                    match c2.store.reputation_pass(c2.now()) {
+                        Ok(o) if o.penalised > 0 || o.pairs_changed > 0 => tracing::info!(
+                            judged = o.judged,
+                            penalised = o.penalised,
+                            pairs_changed = o.pairs_changed,
+                            "reputation pass"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "reputation pass failed"),
+                    }
+                    if let Err(e) = c2.recount_unverified() {
+                        tracing::warn!(error = %e.message(), "recounting unverified observations failed");
+                    }
                 })
                 .await;
             }

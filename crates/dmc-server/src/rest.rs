@@ -50,7 +50,7 @@ pub fn error_response(e: &ApiError) -> Response {
         ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
         ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ApiError::Limit {
-            limit: "requests_per_minute",
+            limit: "requests_per_minute" | "max_unverified_observations",
             ..
         } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,

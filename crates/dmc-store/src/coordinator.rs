@@ -295,6 +295,8 @@ pub trait CoordinatorStore: Send + Sync {
     fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError>;
     /// The stored reputations (reporters without one have score 1).
     fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError>;
+    /// How many observations each reporter holds.
+    fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError>;
 }
 
 fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
@@ -1022,5 +1024,18 @@ impl CoordinatorStore for RedbCoordinatorStore {
         let mut v: Vec<(NodeId, Reputation)> = self.policy.reputations().iter().map(|(k, r)| (*k, *r)).collect();
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
+    }
+
+    fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let t = tx.open_table(REPORTERS).map_err(err("reporters"))?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(err("scan reporters"))? {
+            let (k, v) = e.map_err(err("scan reporters"))?;
+            if let Ok(k) = <[u8; 33]>::try_from(k.value()) {
+                out.push((Reporter::from_bytes(&k), v.value()));
+            }
+        }
+        Ok(out)
     }
 }

@@ -1133,6 +1133,21 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
     }
+
+    fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, .. } = pooled.conn();
+        let mut out = Vec::new();
+        for row in client
+            .query("SELECT reporter, observations FROM dmc_reporters", &[])
+            .map_err(err("reading reporters"))?
+        {
+            let k: &[u8] = row.try_get(0).map_err(err("reading reporters"))?;
+            let n: i64 = row.try_get(1).map_err(err("reading reporters"))?;
+            out.push((Reporter::from_bytes(&node(k, "reporter")?.0), n.max(0) as u64));
+        }
+        Ok(out)
+    }
 }
 
 /// A throwaway database for tests and benchmarks: `CREATE DATABASE` on the
