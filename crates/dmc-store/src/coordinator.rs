@@ -186,15 +186,36 @@ impl PolicyCell {
         Some(aggregate(pair, views, &standing, &policy.params))
     }
 
-    /// Adds one shared pair's judgements to `tallies`.
-    pub(crate) fn judge(&self, pair: &DirectedPair, views: &[View], tallies: &mut HashMap<NodeId, Tally>) {
+    /// One pass's tallies from every observation, in (pair, reporter)
+    /// order, streamed so no more than one pair's views are in memory.
+    pub(crate) fn judge_all(
+        &self,
+        observations: impl Iterator<Item = Result<(DirectedPair, View), StoreError>>,
+    ) -> Result<HashMap<NodeId, Tally>, StoreError> {
         let policy = self.policy();
         let reps = self.reputations();
         let standing = WithReputations {
             graph: &*policy.graph,
             reputations: &reps,
         };
-        reputation::judge_pair(pair, views, &standing, &policy.params, tallies);
+        let mut tallies = HashMap::new();
+        let mut current: Option<DirectedPair> = None;
+        let mut views: Vec<View> = Vec::new();
+        for o in observations {
+            let (pair, view) = o?;
+            if current != Some(pair) {
+                if let Some(p) = current {
+                    reputation::judge_pair(&p, &views, &standing, &policy.params, &mut tallies);
+                }
+                views.clear();
+                current = Some(pair);
+            }
+            views.push(view);
+        }
+        if let Some(p) = current {
+            reputation::judge_pair(&p, &views, &standing, &policy.params, &mut tallies);
+        }
+        Ok(tallies)
     }
 
     /// The reputations to write after a pass, and which reporters' scores changed.
@@ -954,38 +975,28 @@ impl CoordinatorStore for RedbCoordinatorStore {
 
     fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
-        let mut tallies = HashMap::new();
-        {
+        let tallies = {
             let tx = self.db.begin_read().map_err(err("begin read"))?;
             let obs = tx.open_table(OBS).map_err(err("obs"))?;
-            let mut current: Option<DirectedPair> = None;
-            let mut views: Vec<View> = Vec::new();
-            for e in obs.iter().map_err(err("scan obs"))? {
-                let (k, v) = e.map_err(err("scan obs"))?;
-                let k = k.value();
-                let (Some(pair), Some(record), Ok(rep)) = (
-                    pair_from_key(k),
-                    decode_record(v.value()),
-                    <[u8; 33]>::try_from(&k[66..]),
-                ) else {
-                    continue;
+            let rows = obs.iter().map_err(err("scan obs"))?.filter_map(|e| {
+                let (k, v) = match e {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(err("scan obs")(e))),
                 };
-                if current != Some(pair) {
-                    if let Some(p) = current {
-                        self.policy.judge(&p, &views, &mut tallies);
-                    }
-                    views.clear();
-                    current = Some(pair);
-                }
-                views.push(View {
-                    reporter: Reporter::from_bytes(&rep),
-                    record,
-                });
-            }
-            if let Some(p) = current {
-                self.policy.judge(&p, &views, &mut tallies);
-            }
-        }
+                let k = k.value();
+                let pair = pair_from_key(k)?;
+                let record = decode_record(v.value())?;
+                let rep = <[u8; 33]>::try_from(&k[66..]).ok()?;
+                Some(Ok((
+                    pair,
+                    View {
+                        reporter: Reporter::from_bytes(&rep),
+                        record,
+                    },
+                )))
+            });
+            self.policy.judge_all(rows)?
+        };
         let stored = self.policy.reputations();
         let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
         let tx = self.db.begin_write().map_err(err("begin write"))?;

@@ -1064,34 +1064,24 @@ impl CoordinatorStore for PostgresCoordinatorStore {
             let Conn { client, s } = pooled.conn();
             self.policy.set_reputations(load_reputations(client, s)?);
         }
-        let mut tallies = HashMap::new();
-        {
+        let tallies = {
             let Conn { client, s } = pooled.conn();
-            let mut current: Option<DirectedPair> = None;
-            let mut views: Vec<View> = Vec::new();
-            for row in client
+            let rows = client
                 .query(&s.shared_observations, &[])
-                .map_err(err("reading shared pairs"))?
-            {
-                let pair = row_pair(&row)?;
+                .map_err(err("reading shared pairs"))?;
+            self.policy.judge_all(rows.iter().map(|row| {
+                let pair = row_pair(row)?;
                 let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
                 let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
-                if current != Some(pair) {
-                    if let Some(p) = current {
-                        self.policy.judge(&p, &views, &mut tallies);
-                    }
-                    views.clear();
-                    current = Some(pair);
-                }
-                views.push(View {
-                    reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
-                    record: record(rec, &pair)?,
-                });
-            }
-            if let Some(p) = current {
-                self.policy.judge(&p, &views, &mut tallies);
-            }
-        }
+                Ok((
+                    pair,
+                    View {
+                        reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
+                        record: record(rec, &pair)?,
+                    },
+                ))
+            }))?
+        };
         let stored = self.policy.reputations();
         let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
         let mut w = Write::begin(pooled.conn(), &self.policy)?;
