@@ -6,7 +6,7 @@
 //! competitor's channels where nobody else looks). The reputation rule
 //! carries what the majority sees on shared pairs over to those lone pairs:
 //!
-//! * Each pass, every signed reporter is judged on each pair it shares with
+//! * Each pass, every established reporter is judged on each pair it shares with
 //!   others ([`crate::aggregate::contradicted`]): its view is compared with
 //!   the aggregate of the *other* reporters, where those weigh more than it
 //!   and at least half an established reporter (so unverified or anonymous
