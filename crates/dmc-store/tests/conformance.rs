@@ -312,6 +312,116 @@ fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
     assert!(by(x).success_amt_msat < by(x).fail_amt_msat);
 }
 
+/// Extreme registrations from four reporters (amounts 0 … i64::MAX,
+/// success ≥ failure, the same pair twice in one request, times 0 …
+/// ahead of receipt), applied in all 24 arrival orders (each order on its
+/// own pairs of one store): every order serves the same records, and the
+/// whole snapshot imports into LND.
+fn every_arrival_order_serves_the_same_valid_records(s: &dyn CoordinatorStore) {
+    let received = 2_000;
+    let rec = |ft: i64, fa: u64, st: i64, sa: u64| TimedPairResult {
+        fail_time: if ft == 0 {
+            Timestamp::ZERO
+        } else {
+            Timestamp::from_unix_secs(ft)
+        },
+        fail_amt_msat: fa,
+        success_time: if st == 0 {
+            Timestamp::ZERO
+        } else {
+            Timestamp::from_unix_secs(st)
+        },
+        success_amt_msat: sa,
+    };
+    let max = i64::MAX as u64;
+    // Per reporter: records for pairs 0..4 of an order (one pair twice).
+    let sent: [Vec<(u16, TimedPairResult)>; 4] = [
+        vec![
+            (0, rec(1_000, 7, 1_500, max)),
+            (1, rec(0, 0, 1_900, 500_000)),
+            (1, rec(0, 0, 1_800, 400_000)),
+        ],
+        vec![
+            (0, rec(1_990, 1, 0, 0)),
+            (2, rec(2_590, max, 2_590, max)),
+            (3, rec(1_000, 5_000, 1_200, 9_000)),
+        ],
+        vec![
+            (0, rec(0, 0, 1_995, 3_000)),
+            (1, rec(1_950, 300_000, 0, 0)),
+            (3, rec(0, 0, 0, 0)),
+        ],
+        vec![
+            (2, rec(1_500, 0, 1_600, 1)),
+            (3, rec(1_700, 1, 1_700, 1)),
+            (3, rec(1_990, 8_000, 1_100, 2_000)),
+        ],
+    ];
+    let reporters = [
+        Reporter::Node(node(100)),
+        Reporter::Node(node(101)),
+        Reporter::anonymous("192.0.2.1".parse().unwrap()),
+        Reporter::Node(node(103)),
+    ];
+    let mut orders: Vec<[usize; 4]> = Vec::new();
+    for n in 0..256usize {
+        let o = [n & 3, (n >> 2) & 3, (n >> 4) & 3, (n >> 6) & 3];
+        if (0..4).all(|r| o.contains(&r)) {
+            orders.push(o);
+        }
+    }
+    assert_eq!(orders.len(), 24);
+    for (k, order) in orders.iter().enumerate() {
+        for &r in order {
+            let pairs = sent[r]
+                .iter()
+                .map(|(j, result)| PairSnapshot {
+                    pair: pair(1_000 + k as u16, *j),
+                    result: *result,
+                })
+                .collect();
+            s.register(Registration {
+                reporter: reporters[r],
+                pairs,
+                received: Timestamp::from_unix_secs(received),
+            })
+            .unwrap();
+        }
+    }
+    let snap = sorted_snapshot(s);
+    let served: Vec<_> = snap
+        .iter()
+        .map(|a| dmc_core::aggregate::served_pair(a.pair, &a.result))
+        .collect();
+    dmc_core::rpc::validate_import(&served).unwrap_or_else(|e| panic!("{e:?}: {served:?}"));
+    for a in &snap {
+        let r = a.result;
+        assert!(!r.fail_time.after(Timestamp::from_unix_secs(received)), "{a:?}");
+        assert!(!r.success_time.after(Timestamp::from_unix_secs(received)), "{a:?}");
+        if !r.success_time.is_zero() && r.fail_amt_msat != 0 {
+            assert!(r.success_amt_msat < r.fail_amt_msat, "{a:?}");
+        }
+    }
+    // An order's pairs all start at its own node; their ends are shared.
+    let of_order = |k: usize| -> Vec<(NodeId, TimedPairResult, [u32; 3])> {
+        snap.iter()
+            .filter(|a| a.pair.from == node(1_000 + k as u16))
+            .map(|a| {
+                (
+                    a.pair.to,
+                    a.result,
+                    [a.reporters, a.reporters_unverified, a.reporters_anonymous],
+                )
+            })
+            .collect()
+    };
+    let first = of_order(0);
+    assert_eq!(first.len(), 4, "{first:?}");
+    for k in 1..orders.len() {
+        assert_eq!(of_order(k), first, "order {:?}", orders[k]);
+    }
+}
+
 /// Per-reporter merge, the aggregate across reporters, LND's import
 /// normalisation, idempotent re-sends, stats.
 fn register_merge_normalise(s: &dyn CoordinatorStore) {
@@ -737,6 +847,7 @@ on_one_store! {
     cleanup_tombstones_full_resync => embedded_cleanup_tombstones_full_resync, postgres_cleanup_tombstones_full_resync;
     served_snapshot_always_imports => embedded_served_snapshot_always_imports, postgres_served_snapshot_always_imports;
     robust_aggregate_resists_liars => embedded_robust_aggregate_resists_liars, postgres_robust_aggregate_resists_liars;
+    every_arrival_order_serves_the_same_valid_records => embedded_every_arrival_order_serves_the_same_valid_records, postgres_every_arrival_order_serves_the_same_valid_records;
     set_policy_recomputes_every_pair => embedded_set_policy_recomputes_every_pair, postgres_set_policy_recomputes_every_pair;
     reputation_pass_discounts_a_liar => embedded_reputation_pass_discounts_a_liar, postgres_reputation_pass_discounts_a_liar;
 }
