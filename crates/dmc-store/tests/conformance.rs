@@ -417,8 +417,8 @@ fn every_arrival_order_serves_the_same_valid_records(s: &dyn CoordinatorStore) {
     };
     let first = of_order(0);
     assert_eq!(first.len(), 4, "{first:?}");
-    for k in 1..orders.len() {
-        assert_eq!(of_order(k), first, "order {:?}", orders[k]);
+    for (k, order) in orders.iter().enumerate().skip(1) {
+        assert_eq!(of_order(k), first, "order {order:?}");
     }
 }
 
