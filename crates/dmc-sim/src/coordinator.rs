@@ -1,12 +1,19 @@
 //! The coordinators the experiment's senders talk to, with their real rules.
 //!
 //! [`DmcCoordinator`] keeps per-reporter records and serves the aggregate
-//! exactly as `dmc serve`'s stores do: each reporter's observation is merged
-//! into its own record by [`merge_observation`] (with LND's relax interval),
-//! the pair's served value is [`aggregate`] over those records, and every
-//! change gets the next cursor so a wallet downloads only what changed
-//! since its last sync. The functions are the ones the stores call, not
-//! copies.
+//! as `dmc serve` does: each reporter (a contributor's node key,
+//! [`Reporter::Node`]) has its observation merged into its own record by
+//! [`merge_observation`] (with LND's relax interval); a pair's served value
+//! is [`aggregate`] over those records with the server's default
+//! [`AggregationParams`], weighed by a [`WithReputations`] standing built
+//! from the simulation's public graph ([`SimGraph`]: established reporters,
+//! channel bounds) and the coordinator's own [`Reputation`]s, which
+//! [`DmcCoordinator::reputation_pass`] updates with [`reputation::judge`]
+//! and [`reputation::after_pass`]. Every change of a served pair gets the
+//! next cursor, so a wallet downloads only what changed since its last
+//! sync; a pair that stops being served ([`Held`]) is logged as a removal,
+//! as the server's v2 delta announces it. The functions are the ones the
+//! stores call, not copies.
 //!
 //! [`GoCoordinator`] is the Go External Coordinator's rule (`mergePairData`,
 //! described in `docs/peers.md` §2.3): newest timestamp wins per field, a
@@ -23,15 +30,24 @@
 //! ([`validate_pair`]), converted as the server converts it
 //! ([`rpc::to_pair_snapshot`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use dmc_core::aggregate::{legacy_newest_wins as aggregate, merge_observation, served_pair};
+use dmc_core::aggregate::{
+    aggregate, merge_observation, served_pair, AggregationParams, ChannelCheck, GraphStanding, Held, Reporter, View,
+    WithReputations,
+};
+use dmc_core::reputation::{self, Reputation, ReputationParams};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
-use dmc_core::{DirectedPair, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_graph::Graph;
 
 /// LND's and the coordinator's default relax interval (1 minute).
 const RELAX_NS: i64 = dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL;
+
+/// `dmc serve --min-reporter-capacity-sat`'s default: a signed key is an
+/// established reporter when its public channels hold at least this much.
+pub const MIN_REPORTER_CAPACITY_SAT: u64 = 1_000_000;
 
 /// What a contributor sends: its pairs after the export's validation.
 /// Pairs LND would refuse are left out, as `dmc sync` leaves them out.
@@ -43,6 +59,15 @@ pub fn export_pairs(pairs: &[PairSnapshot]) -> Vec<PairSnapshot> {
             rpc::to_pair_snapshot(&p).ok()
         })
         .collect()
+}
+
+/// What a query since a cursor returns: the changed pairs as served, the
+/// pairs no longer served (v2's `removed`), and the cursor now.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delta {
+    pub pairs: Vec<PairHistory>,
+    pub removed: Vec<DirectedPair>,
+    pub cursor: u64,
 }
 
 /// A change log: the cursor of each pair's last change.
@@ -62,62 +87,272 @@ impl ChangeLog {
         self.by_seq.insert(self.seq, pair);
     }
 
-    /// What `serve` makes of each pair changed after `cursor`, and the cursor now.
-    fn changes(&self, cursor: u64, serve: impl Fn(&DirectedPair) -> Option<PairHistory>) -> (Vec<PairHistory>, u64) {
-        let pairs = self
-            .by_seq
-            .range(cursor.saturating_add(1)..)
-            .filter_map(|(_, p)| serve(p))
-            .collect();
-        (pairs, self.seq)
+    /// What `serve` makes of each pair changed after `cursor` (`None`: a
+    /// removal), and the cursor now.
+    fn changes(&self, cursor: u64, serve: impl Fn(&DirectedPair) -> Option<PairHistory>) -> Delta {
+        let mut d = Delta {
+            cursor: self.seq,
+            ..Default::default()
+        };
+        for p in self.by_seq.range(cursor.saturating_add(1)..).map(|(_, p)| p) {
+            match serve(p) {
+                Some(h) => d.pairs.push(h),
+                None => d.removed.push(*p),
+            }
+        }
+        d
     }
 }
 
+/// What the coordinator's graph (`dmc serve --graph`) says, precomputed
+/// from the simulation's public graph: which keys are established
+/// reporters, and the largest capacity between two nodes.
+#[derive(Clone, Debug, Default)]
+pub struct SimGraph {
+    established: HashSet<NodeId>,
+    /// Largest channel capacity (msat) per unordered node pair, smaller key first.
+    capacity: HashMap<(NodeId, NodeId), u64>,
+}
+
+impl SimGraph {
+    /// Established: a node of `graph` whose channels' capacities sum to at
+    /// least `min_capacity_sat`.
+    pub fn new(graph: &Graph, min_capacity_sat: u64) -> Self {
+        let mut total = vec![0u64; graph.node_count()];
+        let mut capacity: HashMap<(NodeId, NodeId), u64> = HashMap::new();
+        for ch in graph.channels() {
+            total[ch.node1 as usize] = total[ch.node1 as usize].saturating_add(ch.capacity_sat);
+            total[ch.node2 as usize] = total[ch.node2 as usize].saturating_add(ch.capacity_sat);
+            let (a, b) = (*graph.node(ch.node1), *graph.node(ch.node2));
+            let c = capacity.entry((a.min(b), a.max(b))).or_default();
+            *c = (*c).max(ch.capacity_sat.saturating_mul(1000));
+        }
+        let established = total
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t >= min_capacity_sat)
+            .map(|(i, _)| *graph.node(i as u32))
+            .collect();
+        SimGraph { established, capacity }
+    }
+}
+
+impl GraphStanding for SimGraph {
+    fn is_established(&self, node: &NodeId) -> bool {
+        self.established.contains(node)
+    }
+
+    /// The channel check of a pair: the largest capacity between its nodes.
+    fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
+        let key = (pair.from.min(pair.to), pair.from.max(pair.to));
+        match self.capacity.get(&key) {
+            Some(c) => ChannelCheck::Capacity(*c),
+            None => ChannelCheck::NoChannel,
+        }
+    }
+}
+
+/// What one reputation pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Reporters judged on at least one pair.
+    pub judged: usize,
+    /// Reporters whose score changed.
+    pub changed: usize,
+    /// Served pairs that changed (or were removed) as a result.
+    pub pairs_changed: usize,
+}
+
 /// dmc's coordinator (see the module doc).
-#[derive(Default)]
 pub struct DmcCoordinator {
-    records: HashMap<DirectedPair, Vec<(u32, TimedPairResult)>>,
+    standing: SimGraph,
+    params: AggregationParams,
+    reputation_params: ReputationParams,
+    views: HashMap<DirectedPair, Vec<View>>,
+    by_reporter: HashMap<NodeId, BTreeSet<DirectedPair>>,
+    reputations: HashMap<NodeId, Reputation>,
     served: HashMap<DirectedPair, TimedPairResult>,
+    /// Pairs whose views changed since the last [`DmcCoordinator::commit`].
+    dirty: BTreeSet<DirectedPair>,
     log: ChangeLog,
 }
 
 impl DmcCoordinator {
-    /// A registration of `reporter` received at `received`; returns how many served pairs changed.
-    pub fn register(&mut self, reporter: u32, pairs: &[PairSnapshot], received: Timestamp) -> usize {
+    /// A coordinator with the server's default parameters.
+    pub fn new(standing: SimGraph) -> Self {
+        Self::with_params(standing, AggregationParams::default(), ReputationParams::default())
+    }
+
+    pub fn with_params(standing: SimGraph, params: AggregationParams, reputation_params: ReputationParams) -> Self {
+        DmcCoordinator {
+            standing,
+            params,
+            reputation_params,
+            views: HashMap::new(),
+            by_reporter: HashMap::new(),
+            reputations: HashMap::new(),
+            served: HashMap::new(),
+            dirty: BTreeSet::new(),
+            log: ChangeLog::default(),
+        }
+    }
+
+    /// A registration of `reporter` received at `received`: each pair's
+    /// observation merged into the reporter's record. The served pairs are
+    /// recomputed by [`DmcCoordinator::commit`] (the server does it in the
+    /// same transaction; here once per sync tick, before any query).
+    /// Returns how many of the reporter's records changed.
+    pub fn register(&mut self, reporter: NodeId, pairs: &[PairSnapshot], received: Timestamp) -> usize {
         let mut changed = 0;
+        let who = Reporter::Node(reporter);
         for p in pairs {
-            let recs = self.records.entry(p.pair).or_default();
-            let pos = recs.iter().position(|(r, _)| *r == reporter);
-            let current = pos.map(|i| recs[i].1);
+            let views = self.views.entry(p.pair).or_default();
+            let pos = views.iter().position(|v| v.reporter == who);
+            let current = pos.map(|i| views[i].record);
             let Some(new) = merge_observation(current.as_ref(), &p.result, received, RELAX_NS) else {
+                if views.is_empty() {
+                    self.views.remove(&p.pair);
+                }
                 continue;
             };
             match pos {
-                Some(i) => recs[i].1 = new,
-                None => recs.push((reporter, new)),
+                Some(i) => views[i].record = new,
+                None => {
+                    views.push(View {
+                        reporter: who,
+                        record: new,
+                    });
+                    self.by_reporter.entry(reporter).or_default().insert(p.pair);
+                }
             }
-            let all: Vec<TimedPairResult> = recs.iter().map(|(_, r)| *r).collect();
-            let Some(agg) = aggregate(&all) else {
-                continue;
-            };
-            if self.served.get(&p.pair) != Some(&agg.result) {
-                self.served.insert(p.pair, agg.result);
-                self.log.touch(p.pair);
-                changed += 1;
-            }
+            self.dirty.insert(p.pair);
+            changed += 1;
         }
         changed
     }
 
-    /// What a v2 `Query(since)` returns: the changed pairs as served, and
-    /// the new cursor.
-    pub fn query(&self, since: u64) -> (Vec<PairHistory>, u64) {
+    /// Recomputes the pairs registered since the last commit; returns how
+    /// many served pairs changed or were removed.
+    pub fn commit(&mut self) -> usize {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty.into_iter().filter(|p| self.refresh(p)).count()
+    }
+
+    /// Recomputes one pair's verdict; whether what is served changed.
+    fn refresh(&mut self, pair: &DirectedPair) -> bool {
+        let standing = WithReputations {
+            graph: &self.standing,
+            reputations: &self.reputations,
+        };
+        let verdict = match self.views.get(pair) {
+            Some(v) => aggregate(pair, v, &standing, &self.params),
+            None => Err(Held::Unservable),
+        };
+        match verdict {
+            Ok(agg) => {
+                if self.served.get(pair) == Some(&agg.result) {
+                    return false;
+                }
+                self.served.insert(*pair, agg.result);
+            }
+            Err(_) => {
+                if self.served.remove(pair).is_none() {
+                    return false;
+                }
+            }
+        }
+        self.log.touch(*pair);
+        true
+    }
+
+    /// The reputation pass at `now` (the server runs it every cleanup
+    /// interval): every signed reporter judged on the pairs with two or
+    /// more reporters, the results stored, and the pairs of every reporter
+    /// whose score changed recomputed. Call after [`DmcCoordinator::commit`].
+    pub fn reputation_pass(&mut self, now: Timestamp) -> PassReport {
+        let standing = WithReputations {
+            graph: &self.standing,
+            reputations: &self.reputations,
+        };
+        let tallies = reputation::judge(
+            self.views
+                .iter()
+                .filter(|(_, v)| v.len() >= 2)
+                .map(|(p, v)| (*p, v.as_slice())),
+            &standing,
+            &self.params,
+        );
+        let mut changed: Vec<NodeId> = Vec::new();
+        for (key, rep) in reputation::after_pass(&self.reputations, &tallies, now, &self.reputation_params) {
+            let before = self.reputations.get(&key).map_or(1.0, |r| r.score);
+            if rep.score != before {
+                changed.push(key);
+            }
+            self.reputations.insert(key, rep);
+        }
+        let mut pairs: BTreeSet<DirectedPair> = BTreeSet::new();
+        for k in &changed {
+            if let Some(ps) = self.by_reporter.get(k) {
+                pairs.extend(ps.iter().copied());
+            }
+        }
+        let pairs_changed = pairs.iter().filter(|p| self.refresh(p)).count();
+        PassReport {
+            judged: tallies.len(),
+            changed: changed.len(),
+            pairs_changed,
+        }
+    }
+
+    /// Served pairs whose amounts `liars` moved: served without their
+    /// views, the pair would have other amounts or not be served. Counted
+    /// by the honest reporters the pair has: none, one, more.
+    pub fn moved_by(&self, liars: &HashSet<NodeId>) -> [usize; 3] {
+        let standing = WithReputations {
+            graph: &self.standing,
+            reputations: &self.reputations,
+        };
+        let lies = |v: &View| v.reporter.key().is_some_and(|k| liars.contains(k));
+        let mut out = [0; 3];
+        for (pair, served) in &self.served {
+            let Some(views) = self.views.get(pair) else { continue };
+            if !views.iter().any(lies) {
+                continue;
+            }
+            let honest: Vec<View> = views.iter().filter(|v| !lies(v)).copied().collect();
+            let without = if honest.is_empty() {
+                None
+            } else {
+                aggregate(pair, &honest, &standing, &self.params).ok().map(|a| a.result)
+            };
+            let amounts = |r: &TimedPairResult| (r.success_amt_msat, r.fail_amt_msat);
+            if without.as_ref().map(amounts) != Some(amounts(served)) {
+                out[honest.len().min(2)] += 1;
+            }
+        }
+        out
+    }
+
+    /// A reporter's reputation factor (1: never found lying).
+    pub fn reputation(&self, reporter: &NodeId) -> f64 {
+        self.reputations.get(reporter).map_or(1.0, |r| r.score)
+    }
+
+    /// What a v2 `Query(since)` returns: the changed pairs as served, the
+    /// removed ones, and the new cursor.
+    pub fn query(&self, since: u64) -> Delta {
         self.log
             .changes(since, |p| self.served.get(p).map(|r| served_pair(*p, r)))
     }
 
+    /// Pairs served now.
     pub fn pairs(&self) -> usize {
         self.served.len()
+    }
+
+    /// Pairs with records that are not served.
+    pub fn held(&self) -> usize {
+        self.views.len() - self.served.len()
     }
 }
 
@@ -150,8 +385,9 @@ impl GoCoordinator {
         changed
     }
 
-    /// The pairs changed since `since` (see the module doc), and the new cursor.
-    pub fn query(&self, since: u64) -> (Vec<PairHistory>, u64) {
+    /// The pairs changed since `since` (see the module doc), and the new
+    /// cursor; the Go coordinator never removes a pair.
+    pub fn query(&self, since: u64) -> Delta {
         self.log.changes(since, |p| {
             self.store.get(p).map(|h| PairHistory {
                 node_from: p.from.0.to_vec(),
@@ -226,24 +462,199 @@ mod tests {
         }
     }
 
+    /// A node key for tests (not a curve point: the coordinator checks none).
+    fn k(i: u8) -> NodeId {
+        let mut b = [0u8; 33];
+        b[0] = 2;
+        b[1] = i;
+        NodeId(b)
+    }
+
+    /// Pair nodes 100 → 100+i (channels of 2 000 000 sat), reporters 1..=n
+    /// each with a channel of `reporter_sat` to node 100.
+    fn graph(pairs: u8, reporters: u8, reporter_sat: u64) -> SimGraph {
+        let mut g = Graph::default();
+        let mut id = 0;
+        for i in 1..=pairs {
+            id += 1;
+            g.add_channel(id, k(100), k(100 + i), 2_000_000, None, None);
+        }
+        for r in 1..=reporters {
+            id += 1;
+            g.add_channel(id, k(r), k(100), reporter_sat, None, None);
+        }
+        SimGraph::new(&g, MIN_REPORTER_CAPACITY_SAT)
+    }
+
+    fn at(pair: DirectedPair, fail: Option<(u64, i64)>, succ: Option<(u64, i64)>) -> PairSnapshot {
+        PairSnapshot {
+            pair,
+            ..obs(fail, succ)
+        }
+    }
+
+    fn gp(i: u8) -> DirectedPair {
+        DirectedPair::new(k(100), k(100 + i))
+    }
+
     #[test]
     fn dmc_serves_the_aggregate_and_only_changes() {
-        let mut c = DmcCoordinator::default();
-        assert_eq!(c.register(1, &[obs(None, Some((500_000, 1000)))], LATE), 1);
-        let (pairs, cur) = c.query(0);
-        assert_eq!(pairs.len(), 1);
-        assert_eq!(pairs[0].history.success_amt_msat, 500_000);
+        let mut c = DmcCoordinator::new(graph(1, 2, 1_000_000));
+        let p = gp(1);
+        assert_eq!(c.register(k(1), &[at(p, None, Some((500_000, 1000)))], LATE), 1);
+        assert_eq!(c.commit(), 1);
+        let d = c.query(0);
+        assert_eq!(d.pairs.len(), 1);
+        assert_eq!(d.pairs[0].history.success_amt_msat, 500_000);
         // Re-sending the same changes nothing, and the delta is empty.
-        assert_eq!(c.register(1, &[obs(None, Some((500_000, 1000)))], LATE), 0);
-        assert!(c.query(cur).0.is_empty());
-        // A newer failure from another reporter: newest wins today.
-        assert_eq!(c.register(2, &[obs(Some((300_000, 2000)), None)], LATE), 1);
-        let (pairs, cur2) = c.query(cur);
-        assert_eq!(pairs.len(), 1);
-        assert_eq!(pairs[0].history.fail_amt_msat, 300_000);
-        assert_eq!(pairs[0].history.success_amt_msat, 299_999);
-        assert!(cur2 > cur);
+        assert_eq!(c.register(k(1), &[at(p, None, Some((500_000, 1000)))], LATE), 0);
+        assert_eq!(c.commit(), 0);
+        assert!(c.query(d.cursor).pairs.is_empty());
+        // A failure from a second reporter: of two equal weights one is
+        // exactly half, enough to back a failure but not a success (a
+        // success needs more than the quorum).
+        assert_eq!(c.register(k(2), &[at(p, Some((300_000, 2000)), None)], LATE), 1);
+        c.commit();
+        let d2 = c.query(d.cursor);
+        assert_eq!(d2.pairs.len(), 1);
+        assert_eq!(d2.pairs[0].history.fail_amt_msat, 300_000);
+        assert_eq!(d2.pairs[0].history.success_amt_msat, 0);
+        assert!(d2.cursor > d.cursor);
         assert_eq!(c.pairs(), 1);
+    }
+
+    #[test]
+    fn unverified_reporters_and_pairs_without_a_channel_are_not_served() {
+        // Reporters with 999 999 sat of channels are unverified.
+        let mut c = DmcCoordinator::new(graph(1, 3, 999_999));
+        let good = gp(1);
+        let off_graph = DirectedPair::new(k(100), k(200));
+        for r in 1..=3 {
+            c.register(k(r), &[at(good, None, Some((500_000, 1000)))], LATE);
+        }
+        assert_eq!(
+            c.commit(),
+            0,
+            "three unverified keys share 0.1: below the serving threshold"
+        );
+        assert_eq!((c.pairs(), c.held()), (0, 1));
+        let mut c = DmcCoordinator::new(graph(1, 1, 1_000_000));
+        c.register(k(1), &[at(good, None, Some((500_000, 1000)))], LATE);
+        c.register(k(1), &[at(off_graph, None, Some((500_000, 1000)))], LATE);
+        assert_eq!(
+            c.commit(),
+            1,
+            "an established reporter is served, but not off the graph"
+        );
+        assert_eq!(c.query(0).pairs.len(), 1);
+        assert_eq!(c.held(), 1);
+        // A success claim above the pair's capacity is clamped to it.
+        c.register(k(1), &[at(good, None, Some((u64::MAX / 4, 2000)))], LATE);
+        c.commit();
+        assert_eq!(c.query(0).pairs[0].history.success_amt_msat, 2_000_000_000);
+    }
+
+    /// Three honest established reporters and one established liar send
+    /// their views of one pair; whatever the lie, dmc serves amounts inside
+    /// the honest range, where the Go rule serves the liar's.
+    #[test]
+    fn one_established_liar_against_three_honest_keeps_the_honest_range() {
+        use crate::liars;
+        let p = gp(1);
+        let honest = [
+            at(p, Some((800_000, 1000)), Some((450_000, 990))),
+            at(p, Some((850_000, 1010)), Some((500_000, 995))),
+            at(p, Some((900_000, 1020)), Some((550_000, 1000))),
+        ];
+        let now = Timestamp::from_unix_secs(1600);
+        let lies = [
+            liars::inverted(&honest[1..2], now),
+            liars::blackhole(&[], &[p], now),
+            liars::fake_capacity(&honest[1..2], &[], now),
+        ];
+        // (The test keys are not curve points, so export_pairs would drop
+        // them; the liars module's tests check that lies pass the export.)
+        for lie in &lies {
+            assert_eq!(lie.len(), 1);
+            let mut c = DmcCoordinator::new(graph(1, 4, 5_000_000));
+            let mut g = GoCoordinator::default();
+            for (r, h) in honest.iter().enumerate() {
+                c.register(k(r as u8 + 1), std::slice::from_ref(h), LATE);
+                g.register(std::slice::from_ref(h));
+            }
+            c.register(k(4), lie, LATE);
+            g.register(lie);
+            c.commit();
+            let served = c.query(0).pairs[0].history;
+            assert!(
+                (450_000..=550_000).contains(&served.success_amt_msat),
+                "{lie:?}: {served:?}"
+            );
+            assert!(
+                (800_000..=900_000).contains(&served.fail_amt_msat),
+                "{lie:?}: {served:?}"
+            );
+            // The Go rule: the newest claim wins, so the lie is served.
+            let go = g.query(0).pairs[0].history;
+            assert!(
+                !(450_000..=550_000).contains(&go.success_amt_msat) || !(800_000..=900_000).contains(&go.fail_amt_msat),
+                "{lie:?}: {go:?}"
+            );
+        }
+    }
+
+    /// An inverting liar contradicted on six shared pairs loses weight pass
+    /// by pass; its lone pair stops being served and the delta says so.
+    #[test]
+    fn the_reputation_pass_discounts_a_liar_and_removes_its_lone_pairs() {
+        use crate::liars;
+        let mut c = DmcCoordinator::new(graph(7, 4, 5_000_000));
+        let shared: Vec<DirectedPair> = (1..=6).map(gp).collect();
+        let lone = gp(7);
+        for r in 1..=3 {
+            let h: Vec<PairSnapshot> = shared
+                .iter()
+                .map(|p| at(*p, Some((800_000, 1000)), Some((500_000, 900))))
+                .collect();
+            c.register(k(r), &h, LATE);
+        }
+        let mut seen: Vec<PairSnapshot> = shared
+            .iter()
+            .map(|p| at(*p, Some((800_000, 1000)), Some((500_000, 900))))
+            .collect();
+        seen.push(at(lone, Some((700_000, 1000)), None));
+        let mut now = Timestamp::from_unix_secs(1_000_000);
+        c.register(k(4), &liars::inverted(&seen, now), now);
+        c.commit();
+        let before = c.query(0);
+        assert_eq!(before.pairs.len(), 7, "the lone lie is served before any pass");
+        assert_eq!(c.moved_by(&[k(4)].into()), [1, 0, 0]);
+        assert_eq!(c.reputation(&k(4)), 1.0);
+        let mut scores = Vec::new();
+        for _ in 0..6 {
+            let r = c.reputation_pass(now);
+            assert_eq!(r.judged, 4, "{r:?}");
+            scores.push(c.reputation(&k(4)));
+            now = now.add(600 * 1_000_000_000);
+        }
+        assert!(scores.windows(2).all(|w| w[1] < w[0]), "{scores:?}");
+        assert!(scores[5] < 0.5, "{scores:?}");
+        for r in 1..=3 {
+            assert_eq!(c.reputation(&k(r)), 1.0, "honest reporters keep their weight");
+        }
+        let liar: HashSet<NodeId> = [k(4)].into();
+        assert_eq!(
+            c.moved_by(&liar),
+            [0, 0, 0],
+            "the lone lie is held, the shared pairs honest"
+        );
+        let after = c.query(before.cursor);
+        assert_eq!(after.removed, vec![lone], "{after:?}");
+        assert_eq!(c.pairs(), 6);
+        assert_eq!(c.held(), 1);
+        // The shared pairs keep the honest record.
+        let d = c.query(0);
+        assert!(d.pairs.iter().all(|p| p.history.success_amt_msat == 500_000));
     }
 
     #[test]
@@ -252,11 +663,11 @@ mod tests {
         g.register(&[obs(Some((100_000, 1000)), None)]);
         // A higher failure 30 s later is dropped (the relax rule across reporters).
         g.register(&[obs(Some((900_000, 1030)), None)]);
-        let (p, _) = g.query(0);
+        let p = g.query(0).pairs;
         assert_eq!(p[0].history.fail_amt_msat, 100_000);
         // An older success still raises the stored failure above it.
         g.register(&[obs(None, Some((200_000, 10)))]);
-        let (p, _) = g.query(0);
+        let p = g.query(0).pairs;
         assert_eq!(p[0].history.success_time, 10);
         assert_eq!(p[0].history.success_amt_msat, 200_000);
         assert_eq!(p[0].history.fail_amt_msat, 200_001);
@@ -264,7 +675,7 @@ mod tests {
         // A zero-amount failure wipes the success amount, and the clamp then
         // turns "fails at any amount" into "fails above 0 msat" (its 0 ≥ 0).
         g.register(&[obs(Some((0, 5000)), None)]);
-        let (p, _) = g.query(0);
+        let p = g.query(0).pairs;
         assert_eq!((p[0].history.fail_amt_msat, p[0].history.success_amt_msat), (1, 0));
     }
 
@@ -274,7 +685,7 @@ mod tests {
         g.register(&[obs(Some((200_000_000, 1000)), Some((100_000_000, 900)))]);
         // A newer, larger success and a higher failure 30 s after the stored one.
         g.register(&[obs(Some((300_000_000, 1030)), Some((150_000_000, 1020)))]);
-        let (p, _) = g.query(0);
+        let p = g.query(0).pairs;
         let h = p[0].history;
         assert_eq!((h.success_amt_msat, h.success_amt_sat), (150_000_000, 100_000));
         assert_eq!(h.fail_amt_msat, 200_000_000);

@@ -43,6 +43,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use dmc_core::aggregate::GraphStanding;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
 use dmc_core::rpc::PairData;
@@ -52,8 +53,9 @@ use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 
 use crate::availability::{Availability, AvailabilityParams};
-use crate::coordinator::{export_pairs, DmcCoordinator, GoCoordinator};
+use crate::coordinator::{export_pairs, Delta, DmcCoordinator, GoCoordinator, SimGraph, MIN_REPORTER_CAPACITY_SAT};
 use crate::flow::FlowGraph;
+use crate::liars::{self, LiarParams, Lie};
 use crate::network::{Network, Overlay};
 use crate::payment::{pay, PaymentRecord, Sender, SimConfig};
 use crate::plot;
@@ -216,6 +218,8 @@ pub struct ExperimentParams {
     pub availability: AvailabilityParams,
     /// Unix time the simulation starts at.
     pub start_unix: i64,
+    /// Lying contributors (none by default; [`crate::liars`]).
+    pub liars: Option<LiarParams>,
 }
 
 impl Default for ExperimentParams {
@@ -239,6 +243,7 @@ impl Default for ExperimentParams {
             bootstrap_reps: 1000,
             availability: AvailabilityParams::default(),
             start_unix: 1_770_076_800, // 2026-02-03, the snapshot's date
+            liars: None,
         }
     }
 }
@@ -276,6 +281,9 @@ pub struct WalletRun {
     pub outcomes: Vec<Vec<Outcome>>,
     /// Pairs each importing arm imported in total (warm, newest_wins).
     pub imported: [usize; 2],
+    /// Removals the warm arm's deltas announced (ignored: lnd cannot
+    /// delete a pair, as `dmc sync` ignores them).
+    pub removals_ignored: usize,
 }
 
 /// One warm-up window.
@@ -300,7 +308,18 @@ pub struct SeedRun {
     pub contributor_payments: usize,
     pub contributor_successes: usize,
     pub dmc_pairs: usize,
+    /// Pairs dmc's coordinator holds records of but does not serve.
+    pub dmc_held: usize,
     pub go_pairs: usize,
+    /// Contributors that lied.
+    pub liars: usize,
+    /// Their mean reputation at the end (`None` without liars).
+    pub liar_reputation: Option<f64>,
+    /// Honest contributors whose reputation ended below 1.
+    pub honest_penalised: usize,
+    /// Pairs dmc served at the end with amounts the liars moved, by the
+    /// pair's honest reporters: none, one, more ([`DmcCoordinator::moved_by`]).
+    pub liar_moved: [usize; 3],
     pub wallets: Vec<WalletRun>,
 }
 
@@ -410,6 +429,7 @@ struct Arm {
     overlay: Overlay,
     cursor: u64,
     imported: usize,
+    removals_ignored: usize,
     outcomes: Vec<Outcome>,
 }
 
@@ -431,9 +451,11 @@ fn arm_source(arm: usize) -> Option<usize> {
 }
 
 /// `dmc sync`'s import cycle on a simulated wallet.
-fn sync_arm(arm: &mut Arm, node: &NodeId, coord: &dyn Fn(u64) -> (Vec<dmc_core::rpc::PairHistory>, u64)) {
-    let (pairs, cursor) = coord(arm.cursor);
+fn sync_arm(arm: &mut Arm, node: &NodeId, coord: &dyn Fn(u64) -> Delta) {
+    let Delta { pairs, removed, cursor } = coord(arm.cursor);
     arm.cursor = cursor;
+    // lnd cannot delete a pair: `dmc sync` counts removals and imports the rest.
+    arm.removals_ignored += removed.len();
     if pairs.is_empty() {
         return;
     }
@@ -619,6 +641,7 @@ pub fn run_seed(
                         overlay: Overlay::new(),
                         cursor: 0,
                         imported: 0,
+                        removals_ignored: 0,
                         outcomes: Vec::new(),
                     }
                 })
@@ -633,7 +656,35 @@ pub fn run_seed(
         }
     }
 
-    let mut dmc = DmcCoordinator::default();
+    // The coordinator knows the public graph (not the wallets' channels).
+    let standing = SimGraph::new(base, MIN_REPORTER_CAPACITY_SAT);
+    let contributor_keys: Vec<NodeId> = contributors.iter().map(|c| *graph.node(*c)).collect();
+    // Liars: established contributors, drawn with their own RNG so the world stays the same.
+    let liar_of: Vec<Option<Lie>> = {
+        let mut v = vec![None; contributors.len()];
+        if let Some(l) = params.liars.filter(|l| l.fraction > 0.0) {
+            for i in liars::choose_liars(&contributor_keys, |k| standing.is_established(k), l.fraction, seed) {
+                v[i] = Some(l.kind);
+            }
+        }
+        v
+    };
+    // Each liar's fixed extra pairs: the competitors it blackholes, or its own channels.
+    let by_capacity = if liar_of.contains(&Some(Lie::Blackhole)) {
+        liars::nodes_by_capacity(base)
+    } else {
+        Vec::new()
+    };
+    let liar_pairs: Vec<Vec<DirectedPair>> = liar_of
+        .iter()
+        .zip(&contributors)
+        .map(|(l, &c)| match l {
+            Some(Lie::Blackhole) => liars::blackhole_targets(base, &by_capacity, c, liars::BLACKHOLE_COMPETITORS),
+            Some(Lie::FakeCapacity) => liars::own_pairs(base, c),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut dmc = DmcCoordinator::new(standing);
     let mut go = GoCoordinator::default();
     let mut exported: Vec<HashMap<DirectedPair, dmc_core::TimedPairResult>> = vec![HashMap::new(); senders.len()];
     let mut flow = FlowGraph::new(&graph);
@@ -667,25 +718,32 @@ pub fn run_seed(
         if t == next_sync {
             // Contributors export what changed; then wallets import.
             for (ci, s) in senders.iter().enumerate() {
-                let snap = s.mc.snapshot();
-                let changed: Vec<PairSnapshot> = snap
-                    .into_iter()
-                    // A result stamped after this tick (a payment still running) goes next time.
-                    .filter(|p| {
-                        exported[ci].get(&p.pair) != Some(&p.result)
-                            && !dmc_core::aggregate::newest_time(&p.result).after(t)
-                    })
+                // A result stamped after this tick (a payment still running) goes next time.
+                let held = liars::held_until(s.mc.snapshot(), t);
+                let changed: Vec<PairSnapshot> = held
+                    .iter()
+                    .filter(|p| exported[ci].get(&p.pair) != Some(&p.result))
+                    .copied()
                     .collect();
-                if changed.is_empty() {
-                    continue;
-                }
                 for p in &changed {
                     exported[ci].insert(p.pair, p.result);
                 }
-                let pairs = export_pairs(&changed);
-                dmc.register(ci as u32, &pairs, t);
+                // A liar re-sends every lie at every tick, stamped now.
+                let sent = match liar_of[ci] {
+                    None => changed,
+                    Some(Lie::Inverted) => liars::inverted(&held, t),
+                    Some(Lie::Blackhole) => liars::blackhole(&changed, &liar_pairs[ci], t),
+                    Some(Lie::FakeCapacity) => liars::fake_capacity(&held, &liar_pairs[ci], t),
+                };
+                if sent.is_empty() {
+                    continue;
+                }
+                let pairs = export_pairs(&sent);
+                dmc.register(contributor_keys[ci], &pairs, t);
                 go.register(&pairs);
             }
+            dmc.commit();
+            dmc.reputation_pass(t);
             if !wallet_start.after(t) {
                 wallets_synced_once = true;
                 sync_wallets(&mut sides, &dmc, &go);
@@ -753,6 +811,14 @@ pub fn run_seed(
         }
     }
     report(1.0);
+    let liar_keys: std::collections::HashSet<NodeId> = (0..contributors.len())
+        .filter(|i| liar_of[*i].is_some())
+        .map(|i| contributor_keys[i])
+        .collect();
+    let liar_scores: Vec<f64> = (0..contributors.len())
+        .filter(|i| liar_of[*i].is_some())
+        .map(|i| dmc.reputation(&contributor_keys[i]))
+        .collect();
     SeedRun {
         balances: balances.name(),
         seed,
@@ -762,7 +828,14 @@ pub fn run_seed(
         contributor_payments,
         contributor_successes,
         dmc_pairs: dmc.pairs(),
+        dmc_held: dmc.held(),
         go_pairs: go.pairs(),
+        liars: liar_scores.len(),
+        liar_reputation: (!liar_scores.is_empty()).then(|| liar_scores.iter().sum::<f64>() / liar_scores.len() as f64),
+        honest_penalised: (0..contributors.len())
+            .filter(|i| liar_of[*i].is_none() && dmc.reputation(&contributor_keys[*i]) < 1.0)
+            .count(),
+        liar_moved: dmc.moved_by(&liar_keys),
         wallets: sides
             .into_iter()
             .map(|s| WalletRun {
@@ -770,6 +843,7 @@ pub fn run_seed(
                 estimator: s.estimator,
                 feasible: s.feasible,
                 imported: [s.arms[1].imported, s.arms[2].imported],
+                removals_ignored: s.arms[1].removals_ignored,
                 outcomes: s.arms.into_iter().map(|a| a.outcomes).collect(),
             })
             .collect(),
@@ -1107,7 +1181,7 @@ impl ResultGroup<'_> {
             .collect()
     }
 
-    fn to_json(&self, reps: usize) -> Json {
+    fn to_json(&self, reps: usize, liars: Option<LiarParams>) -> Json {
         let subsets = SUBSETS
             .iter()
             .map(|(name, f)| (name.to_string(), self.subset_json(*f, reps)))
@@ -1136,12 +1210,16 @@ impl ResultGroup<'_> {
             ("balances", Json::str(self.balances)),
             ("wallet", Json::str(self.wallet)),
             ("estimator", Json::str(self.estimator.name())),
-            ("liars", Json::Raw("null".into())),
+            ("liars", liars_json(liars)),
             ("seeds", Json::int32(self.runs.len())),
             ("infeasible_share", num(self.infeasible_share())),
             (
                 "mean_pairs_imported",
                 Json::object([("warm", num(imported(0))), ("newest_wins", num(imported(1)))]),
+            ),
+            (
+                "mean_removals_ignored",
+                num(self.runs.iter().map(|r| r.removals_ignored).sum::<usize>() as f64 / self.runs.len().max(1) as f64),
             ),
             ("subsets", Json::Object(subsets)),
             (
@@ -1149,6 +1227,14 @@ impl ResultGroup<'_> {
                 Json::object([("bucket", Json::int32(self.bucket())), ("points", Json::Array(curve))]),
             ),
         ])
+    }
+}
+
+/// `{"fraction": f, "kind": K}`, or `null` without liars.
+fn liars_json(l: Option<LiarParams>) -> Json {
+    match l.filter(|l| l.fraction > 0.0) {
+        Some(l) => Json::object([("fraction", num(l.fraction)), ("kind", Json::str(l.kind.name()))]),
+        None => Json::Raw("null".into()),
     }
 }
 
@@ -1239,6 +1325,7 @@ fn params_json(p: &ExperimentParams) -> Json {
         ("chan_disable_timeout_s", Json::int32(p.availability.disable_after_s)),
         ("chan_enable_timeout_s", Json::int32(p.availability.enable_after_s)),
         ("start_unix", Json::int32(p.start_unix)),
+        ("liars", liars_json(p.liars)),
     ])
 }
 
@@ -1278,14 +1365,40 @@ fn world_json(s: &SeedRun) -> Json {
         ),
         (
             "coordinator_pairs",
-            Json::object([("dmc", Json::int32(s.dmc_pairs)), ("go", Json::int32(s.go_pairs))]),
+            Json::object([
+                ("dmc", Json::int32(s.dmc_pairs)),
+                ("dmc_held", Json::int32(s.dmc_held)),
+                ("go", Json::int32(s.go_pairs)),
+            ]),
+        ),
+        (
+            "liars",
+            Json::object([
+                ("count", Json::int32(s.liars)),
+                (
+                    "mean_reputation",
+                    s.liar_reputation.map_or(Json::Raw("null".into()), num),
+                ),
+                ("honest_penalised", Json::int32(s.honest_penalised)),
+                (
+                    "moved_pairs",
+                    Json::object([
+                        ("alone", Json::int32(s.liar_moved[0])),
+                        ("one_honest", Json::int32(s.liar_moved[1])),
+                        ("more_honest", Json::int32(s.liar_moved[2])),
+                    ]),
+                ),
+            ]),
         ),
     ])
 }
 
 /// `{"params": {...}, "results": [RESULT], "worlds": [...]}` (schema in ARCHITECTURE.md).
 pub fn report_json(seeds: &[SeedRun], params: &ExperimentParams) -> Json {
-    let results = group(seeds).iter().map(|g| g.to_json(params.bootstrap_reps)).collect();
+    let results = group(seeds)
+        .iter()
+        .map(|g| g.to_json(params.bootstrap_reps, params.liars))
+        .collect();
     Json::object([
         ("params", params_json(params)),
         ("results", Json::Array(results)),
@@ -1303,8 +1416,12 @@ fn fmt_stat(s: Option<Stat>, prec: usize) -> String {
 /// The human summary printed on stdout.
 pub fn summary_text(seeds: &[SeedRun], params: &ExperimentParams) -> String {
     let reps = params.bootstrap_reps;
+    let liars = match params.liars.filter(|l| l.fraction > 0.0) {
+        Some(l) => format!(", {:.0}% of them lying ({})", l.fraction * 100.0, l.kind.name()),
+        None => String::new(),
+    };
     let mut out = format!(
-        "cold vs warm: {} seeds from {}, {} contributors, {} h before and {} h with the wallets; mean [95% CI]\n",
+        "cold vs warm: {} seeds from {}, {} contributors{liars}, {} h before and {} h with the wallets; mean [95% CI]\n",
         params.seeds, params.seed, params.contributors, params.contributor_hours, params.wallet_hours
     );
     for g in group(seeds) {
@@ -1340,7 +1457,7 @@ pub fn summary_text(seeds: &[SeedRun], params: &ExperimentParams) -> String {
     for s in seeds {
         let b = &s.background;
         out += &format!(
-            "\nworld {} seed {}: warm-up {} h ({}), background {} payments ({:.1}% no path), {} rebalances; contributors {} payments ({:.1}% ok); coordinator {} pairs\n",
+            "\nworld {} seed {}: warm-up {} h ({}), background {} payments ({:.1}% no path), {} rebalances; contributors {} payments ({:.1}% ok); coordinator {} pairs ({} held){}\n",
             s.balances,
             s.seed,
             s.warmup.last().map_or(0.0, |w| w.hour),
@@ -1350,7 +1467,18 @@ pub fn summary_text(seeds: &[SeedRun], params: &ExperimentParams) -> String {
             b.rebalances,
             s.contributor_payments,
             s.contributor_successes as f64 * 100.0 / s.contributor_payments.max(1) as f64,
-            s.dmc_pairs
+            s.dmc_pairs,
+            s.dmc_held,
+            if s.liars > 0 {
+                format!(
+                    "; {} liars, mean reputation {:.3}, {} honest penalised",
+                    s.liars,
+                    s.liar_reputation.unwrap_or(f64::NAN),
+                    s.honest_penalised
+                )
+            } else {
+                String::new()
+            }
         );
     }
     out

@@ -10,6 +10,7 @@ pub mod availability;
 pub mod coordinator;
 pub mod experiment;
 pub mod flow;
+pub mod liars;
 pub mod network;
 pub mod payment;
 pub mod plot;

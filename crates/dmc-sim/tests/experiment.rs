@@ -203,6 +203,54 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
     assert!(dmc_sim::plot::render_svg(&fig).starts_with("<svg"));
 }
 
+/// Liars change what the coordinators serve and nothing else: the world,
+/// the cold and oracle wallets' payments are those of the honest run.
+#[test]
+fn liars_lie_to_the_coordinators_only() {
+    use dmc_sim::liars::{LiarParams, Lie};
+    let g = random_graph(150, 700, 9);
+    let params = ExperimentParams {
+        seeds: 1,
+        balances: vec![Balances::Static(BalanceModel::Uniform)],
+        ..small_params()
+    };
+    let honest = experiment::run(&g, &params, &mut |_, _| ()).unwrap();
+    assert_eq!(honest[0].liars, 0);
+    assert_eq!(honest[0].liar_reputation, None);
+    for kind in Lie::ALL {
+        let lying = ExperimentParams {
+            liars: Some(LiarParams { fraction: 0.5, kind }),
+            ..params.clone()
+        };
+        let run = experiment::run(&g, &lying, &mut |_, _| ()).unwrap();
+        let (h, l) = (&honest[0], &run[0]);
+        assert_eq!(l.liars, 3, "{kind:?}: half of 6 contributors, all established here");
+        assert_eq!(l.contributor_payments, h.contributor_payments, "{kind:?}");
+        for (hw, lw) in h.wallets.iter().zip(&l.wallets) {
+            assert_eq!(hw.feasible, lw.feasible, "{kind:?}");
+            assert_eq!(hw.outcomes[0], lw.outcomes[0], "{kind:?}: cold paid differently");
+            assert_eq!(hw.outcomes[3], lw.outcomes[3], "{kind:?}: oracle paid differently");
+        }
+        // The extra pairs of blackhole and fake-capacity reach the Go store,
+        // which keeps everything it is sent.
+        if kind != Lie::Inverted {
+            assert!(l.go_pairs > h.go_pairs, "{kind:?}: {} vs {}", l.go_pairs, h.go_pairs);
+        }
+        // Lies are re-stamped every tick, so the Go rule keeps serving them
+        // as new and the newest_wins wallets import more.
+        let imported = |w: &[experiment::WalletRun]| w.iter().map(|w| w.imported[1]).sum::<usize>();
+        assert!(
+            imported(&l.wallets) > imported(&h.wallets),
+            "{kind:?}: the lies reached no wallet"
+        );
+        let v: serde_json::Value = serde_json::from_str(&experiment::report_json(&run, &lying).pretty()).unwrap();
+        let want = serde_json::json!({"fraction": 0.5, "kind": kind.name()});
+        assert_eq!(v["params"]["liars"], want);
+        assert!(v["results"].as_array().unwrap().iter().all(|r| r["liars"] == want));
+        assert_eq!(v["worlds"][0]["liars"]["count"], 3);
+    }
+}
+
 #[test]
 fn an_overlay_keeps_the_world_unchanged_and_remembers_its_own_payments() {
     use dmc_core::{MissionControlConfig, Timestamp};

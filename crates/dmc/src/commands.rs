@@ -811,6 +811,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
             w.payments = (routing_payments, routing_payments);
         }
     }
+    let liars = experiment_liars(&a.liars, a.lie.as_deref())?;
     let sync = duration_arg(&a.sync_interval, "--sync-interval")?;
     if sync < 1_000_000_000 || sync % 1_000_000_000 != 0 {
         return input(format!(
@@ -840,6 +841,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
         sync_interval_s: sync / 1_000_000_000,
         bootstrap_reps: count(&a.bootstrap, "--bootstrap")?,
         availability: availability_args(&a.world.offline_share, &a.world.mean_outage)?,
+        liars,
         ..ExperimentParams::default()
     };
     if params.seeds == 0 {
@@ -900,6 +902,26 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
     print!("{}", experiment::summary_text(&seeds, &params));
     eprintln!("finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `--liars FRACTION --lie KIND` of `sim experiment`.
+fn experiment_liars(fraction: &str, lie: Option<&str>) -> Result<Option<dmc_sim::liars::LiarParams>> {
+    use dmc_sim::liars::{LiarParams, Lie};
+    let kinds = "inverted, blackhole or fake-capacity";
+    let f = float_arg(fraction, "--liars")?;
+    if !(0.0..1.0).contains(&f) {
+        return input(format!("--liars: {f} is not a share of the contributors in [0, 1)"));
+    }
+    let kind = match lie.map(str::trim) {
+        Some(k) => Some(Lie::parse(k).ok_or_else(|| CliError::Input(format!("--lie: {k:?} is not {kinds}")))?),
+        None => None,
+    };
+    match (f > 0.0, kind) {
+        (false, None) => Ok(None),
+        (true, Some(kind)) => Ok(Some(LiarParams { fraction: f, kind })),
+        (true, None) => input(format!("--lie is required with --liars above 0: {kinds}")),
+        (false, Some(_)) => input("--lie needs --liars above 0 (with --liars 0 nobody lies)"),
+    }
 }
 
 fn sim_reach(a: &ReachArgs) -> Result<()> {

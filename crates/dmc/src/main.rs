@@ -212,6 +212,14 @@ pub struct ExperimentArgs {
     /// Bootstrap replicates for the confidence intervals.
     #[arg(long, default_value = "1000")]
     pub bootstrap: String,
+    /// Share of the contributors that lie, in [0, 1): chosen among the
+    /// established ones (nodes with at least 1 000 000 sat of channels).
+    #[arg(long, default_value = "0", allow_hyphen_values = true)]
+    pub liars: String,
+    /// How the liars lie: inverted, blackhole or fake-capacity (required
+    /// with --liars above 0; see docs/simulator.md).
+    #[arg(long)]
+    pub lie: Option<String>,
     /// Write the JSON report here.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -101,6 +101,84 @@ fn small_experiment_on_the_mainnet_snapshot() {
 }
 
 #[test]
+fn experiment_refuses_bad_liars_and_lie_values() {
+    let d = Dmc::new(1_770_076_800);
+    let graph =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let g = graph.to_str().unwrap();
+    for (args, named) in [
+        (&["--liars", "1"][..], "--liars"),
+        (&["--liars", "1.5", "--lie", "inverted"][..], "[0, 1)"),
+        (&["--liars", "-0.1", "--lie", "inverted"][..], "--liars"),
+        (&["--liars", "nan", "--lie", "inverted"][..], "--liars"),
+        (&["--liars", "ten", "--lie", "inverted"][..], "not a number"),
+        (&["--liars", "0.2"][..], "--lie is required"),
+        (
+            &["--liars", "0.2", "--lie", "lies"][..],
+            "\"lies\" is not inverted, blackhole or fake-capacity",
+        ),
+        (&["--liars", "0.2", "--lie", ""][..], "--lie"),
+        (&["--lie", "blackhole"][..], "--lie needs --liars"),
+    ] {
+        let mut argv = vec!["sim", "experiment", "--graph", g];
+        argv.extend_from_slice(args);
+        let bad = d.run(&argv);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn small_experiment_with_liars_marks_its_results() {
+    let d = Dmc::new(1_770_076_800);
+    let graph =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let out = d.path("liars.json");
+    let text = d.ok(&[
+        "sim",
+        "experiment",
+        "--graph",
+        graph.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--contributors",
+        "4",
+        "--contributor-time",
+        "1h",
+        "--wallet-time",
+        "1h",
+        "--routing-payments",
+        "3",
+        "--wallets",
+        "routing",
+        "--estimators",
+        "apriori",
+        "--balances",
+        "uniform",
+        "--bootstrap",
+        "100",
+        "--liars",
+        "0.5",
+        "--lie",
+        "fake-capacity",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(text.contains("50% of them lying (fake-capacity)"), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let want = serde_json::json!({"fraction": 0.5, "kind": "fake-capacity"});
+    assert_eq!(v["params"]["liars"], want);
+    assert_eq!(v["results"][0]["liars"], want);
+    let world = &v["worlds"][0];
+    // Two of four contributors lie, if two of them are established (the
+    // best-connected half always is).
+    assert_eq!(world["liars"]["count"], 2, "{world}");
+    assert!(world["coordinator_pairs"]["dmc_held"].as_u64().is_some(), "{world}");
+}
+
+#[test]
 fn reach_probes_high_degree_targets() {
     let d = Dmc::new(1_770_076_800);
     let graph =
