@@ -347,6 +347,7 @@ fn main() {
                     reporter: Reporter::Unattributed,
                     pairs: batch,
                     received: Timestamp::from_unix_secs(now),
+                    signed: None,
                 })
                 .unwrap();
         }

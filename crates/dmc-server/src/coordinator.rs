@@ -13,7 +13,7 @@ use dmc_core::json::Json;
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::{NodeId, PairSnapshot, Timestamp};
 use dmc_store::coordinator::{
-    AggregatedPair, AggregationPolicy, CoordinatorStore, Delta, RegisterOutcome, Registration,
+    AggregatedPair, AggregationPolicy, CoordinatorStore, Delta, Refusal, RegisterOutcome, Registration, SignedBody,
 };
 
 use crate::config::ServerConfig;
@@ -166,7 +166,6 @@ pub struct Coordinator {
     clock: Clock,
     limiter: RateLimiter,
     snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
-    seen_signatures: Mutex<HashMap<String, i64>>,
     /// `None` with `--graph none`.
     graph: RwLock<Option<Arc<ServerGraph>>>,
     /// Observations held by reporters that are not established (an
@@ -207,7 +206,6 @@ impl Coordinator {
             clock,
             limiter,
             snapshot: Mutex::new(None),
-            seen_signatures: Mutex::new(HashMap::new()),
             graph: RwLock::new(None),
             unverified_observations: AtomicU64::new(0),
         }
@@ -407,20 +405,37 @@ impl Coordinator {
         reporter: Reporter,
         pairs: Vec<PairSnapshot>,
         stale: usize,
+        signed: Option<SignedBody>,
     ) -> Result<Registered, ApiError> {
         let accepted = pairs.len();
         self.unverified_budget(&reporter, accepted)?;
-        self.metrics
-            .pairs_received
-            .fetch_add(accepted as u64, Ordering::Relaxed);
         let outcome = self
             .store
             .register(Registration {
                 reporter,
                 pairs,
                 received: self.now(),
+                signed,
             })
             .map_err(|e| ApiError::Internal(e.0))?;
+        match outcome.refused {
+            Some(Refusal::AlreadyReceived) => {
+                return Err(ApiError::Unauthenticated(
+                    "signature: this registration was already received (replay)".into(),
+                ))
+            }
+            Some(Refusal::OlderThanLast { last }) => {
+                return Err(ApiError::Unauthenticated(format!(
+                    "timestamp: {} is older than this reporter's last accepted registration ({last}): \
+                     replayed, or sign a new body",
+                    signed.map_or(0, |b| b.timestamp)
+                )))
+            }
+            None => {}
+        }
+        self.metrics
+            .pairs_received
+            .fetch_add(accepted as u64, Ordering::Relaxed);
         if reporter.key().is_none_or(|k| !self.is_established(k)) {
             self.unverified_observations
                 .fetch_add(accepted as u64, Ordering::Relaxed);
@@ -457,7 +472,7 @@ impl Coordinator {
             let reporter = remote
                 .parse::<std::net::IpAddr>()
                 .map_or(Reporter::Unattributed, Reporter::anonymous);
-            self.store_registration(reporter, pairs, stale)
+            self.store_registration(reporter, pairs, stale, None)
         })();
         self.count(started, r)
     }
@@ -508,31 +523,25 @@ impl Coordinator {
                     "signature: signed by {signer}, but the body names reporter {claimed}"
                 )));
             }
-            let now = self.now();
-            let age = now.sub(Timestamp::from_unix_secs(timestamp));
-            if age.abs() > self.config.signature_window {
+            // In i128 nanoseconds: no timestamp can saturate or wrap past the check.
+            let skew = self.now().to_raw() - i128::from(timestamp) * 1_000_000_000;
+            if skew.abs() > i128::from(self.config.signature_window) {
                 return Err(ApiError::Unauthenticated(format!(
                     "timestamp: {timestamp} is outside the {}s signature window (replayed or clock skew)",
                     self.config.signature_window / 1_000_000_000
                 )));
             }
-            {
-                let mut seen = self.seen_signatures.lock().unwrap_or_else(|p| p.into_inner());
-                let horizon = now.unix_secs() - self.config.signature_window / 1_000_000_000;
-                seen.retain(|_, t| *t >= horizon);
-                // Keyed by the signed body, not the signature text: several
-                // encodings of one signature recover the same key.
-                let id = dmc_core::node::encode_hex(&dmc_core::signmsg::message_digest(body));
-                if seen.contains_key(&id) {
-                    return Err(ApiError::Unauthenticated(
-                        "signature: this registration was already received (replay)".into(),
-                    ));
-                }
-                seen.insert(id, timestamp);
-            }
+            // Keyed by the signed body, not the signature text: several
+            // encodings of one signature recover the same key. The store
+            // records it with the pairs, in one transaction, so only a body
+            // that was durably stored is ever "already received".
+            let signed = SignedBody {
+                digest: dmc_core::signmsg::message_digest(body),
+                timestamp,
+            };
             self.rate_limit_signed(&claimed)?;
             let (pairs, stale) = self.validate(pairs, successes_only)?;
-            self.store_registration(Reporter::Node(claimed), pairs, stale)
+            self.store_registration(Reporter::Node(claimed), pairs, stale, Some(signed))
         })();
         self.count(started, r)
     }

@@ -213,6 +213,11 @@ pub async fn serve(
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "cleanup failed"),
                     }
+                    // Bodies stamped before the window are refused by it anyway.
+                    let before = c2.now().unix_secs() - c2.config.signature_window / 1_000_000_000;
+                    if let Err(e) = c2.store.prune_digests(before) {
+                        tracing::warn!(error = %e, "pruning body digests failed");
+                    }
                 })
                 .await;
                 tokio::select! {

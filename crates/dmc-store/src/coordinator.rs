@@ -51,6 +51,10 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("coord_meta");
 const HELD: TableDefinition<&[u8], u8> = TableDefinition::new("held");
 /// reporter key → score (f64) ‖ updated (i128 ns), big-endian.
 const REPUTATION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("reputation");
+/// sha256 of a stored signed body → its timestamp (Unix seconds).
+const BODY_DIGESTS: TableDefinition<&[u8], i64> = TableDefinition::new("body_digests");
+/// reporter key → the latest timestamp of its stored signed bodies.
+const LAST_SIGNED: TableDefinition<&[u8], i64> = TableDefinition::new("last_signed");
 
 const META_NEXT_SEQ: &str = "next_seq";
 /// Cursors below this have lost tombstones: they must resync in full.
@@ -63,6 +67,28 @@ pub struct Registration {
     pub pairs: Vec<PairSnapshot>,
     /// When the server received it.
     pub received: Timestamp,
+    /// For a signed (v2) registration: what makes it new. The store
+    /// refuses it (nothing applied) when the body was stored before or is
+    /// older than the reporter's last stored one, and records both in the
+    /// same transaction as the pairs (ARCHITECTURE.md, "Replay protection").
+    pub signed: Option<SignedBody>,
+}
+
+/// A signed body's identity: the digest of its exact bytes and the
+/// timestamp it carries (Unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedBody {
+    pub digest: [u8; 32],
+    pub timestamp: i64,
+}
+
+/// Why a store refused a signed registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// This exact body was stored before.
+    AlreadyReceived,
+    /// The reporter has a stored registration with a later timestamp.
+    OlderThanLast { last: i64 },
 }
 
 /// What a registration changed.
@@ -74,6 +100,9 @@ pub struct RegisterOutcome {
     pub aggregates_changed: usize,
     /// The cursor after this registration's commit.
     pub cursor: u64,
+    /// Set when a signed registration was refused as a replay (then
+    /// nothing of it was applied).
+    pub refused: Option<Refusal>,
 }
 
 /// A pair as served: the aggregate, how many reporters back it, when it
@@ -318,6 +347,10 @@ pub trait CoordinatorStore: Send + Sync {
     fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError>;
     /// How many observations each reporter holds.
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError>;
+    /// Forgets digests of signed bodies stamped before `before` (Unix
+    /// seconds): the signature window refuses those bodies anyway. Each
+    /// reporter's last timestamp is kept. Returns how many were dropped.
+    fn prune_digests(&self, before: i64) -> Result<usize, StoreError>;
 }
 
 fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
@@ -485,6 +518,8 @@ impl RedbCoordinatorStore {
             tx.open_table(META).map_err(err("meta"))?;
             tx.open_table(HELD).map_err(err("held"))?;
             tx.open_table(REPUTATION).map_err(err("reputation"))?;
+            tx.open_table(BODY_DIGESTS).map_err(err("body_digests"))?;
+            tx.open_table(LAST_SIGNED).map_err(err("last_signed"))?;
         }
         tx.commit().map_err(err("commit"))?;
         let mut reps = HashMap::new();
@@ -644,6 +679,24 @@ impl RedbCoordinatorStore {
     ) -> Result<RegisterOutcome, StoreError> {
         let rep = reg.reporter.to_bytes();
         let mut outcome = RegisterOutcome::default();
+        if let Some(b) = &reg.signed {
+            let mut digests = tx.open_table(BODY_DIGESTS).map_err(err("body_digests"))?;
+            let mut last = tx.open_table(LAST_SIGNED).map_err(err("last_signed"))?;
+            if digests.get(&b.digest[..]).map_err(err("read body_digests"))?.is_some() {
+                outcome.refused = Some(Refusal::AlreadyReceived);
+                return Ok(outcome);
+            }
+            let prev = last.get(&rep[..]).map_err(err("read last_signed"))?.map(|v| v.value());
+            if let Some(prev) = prev.filter(|p| *p > b.timestamp) {
+                outcome.refused = Some(Refusal::OlderThanLast { last: prev });
+                return Ok(outcome);
+            }
+            digests
+                .insert(&b.digest[..], b.timestamp)
+                .map_err(err("write body_digests"))?;
+            last.insert(&rep[..], b.timestamp.max(prev.unwrap_or(i64::MIN)))
+                .map_err(err("write last_signed"))?;
+        }
         let mut touched = Vec::new();
         {
             let mut obs = tx.open_table(OBS).map_err(err("obs"))?;
@@ -1035,6 +1088,27 @@ impl CoordinatorStore for RedbCoordinatorStore {
         let mut v: Vec<(NodeId, Reputation)> = self.policy.reputations().iter().map(|(k, r)| (*k, *r)).collect();
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
+    }
+
+    fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        let n = {
+            let mut t = tx.open_table(BODY_DIGESTS).map_err(err("body_digests"))?;
+            let old: Vec<Vec<u8>> = t
+                .iter()
+                .map_err(err("scan body_digests"))?
+                .filter_map(|e| e.ok())
+                .filter(|(_, v)| v.value() < before)
+                .map(|(k, _)| k.value().to_vec())
+                .collect();
+            for k in &old {
+                t.remove(&k[..]).map_err(err("prune body_digests"))?;
+            }
+            old.len()
+        };
+        tx.commit().map_err(err("commit"))?;
+        Ok(n)
     }
 
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {

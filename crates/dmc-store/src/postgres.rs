@@ -61,8 +61,8 @@ use dmc_core::{DirectedPair, NodeId, TimedPairResult, Timestamp};
 
 use crate::coordinator::{
     decode_record, decode_reputation, encode_record, encode_reputation, held_code, AggregatedPair, AggregationPolicy,
-    BatchResult, CoordinatorStats, CoordinatorStore, Delta, GroupCommit, PassOutcome, PolicyCell, RegisterOutcome,
-    Registration, RECORD_LEN,
+    BatchResult, CoordinatorStats, CoordinatorStore, Delta, GroupCommit, PassOutcome, PolicyCell, Refusal,
+    RegisterOutcome, Registration, RECORD_LEN,
 };
 use crate::StoreError;
 
@@ -131,6 +131,21 @@ CREATE TABLE dmc_held (
 CREATE TABLE dmc_reputation (
     reporter bytea PRIMARY KEY,
     reputation bytea NOT NULL
+);
+",
+    ),
+    (
+        3,
+        "replay protection",
+        r"
+CREATE TABLE dmc_body_digests (
+    digest bytea PRIMARY KEY,
+    timestamp bigint NOT NULL
+);
+CREATE INDEX dmc_body_digests_timestamp ON dmc_body_digests (timestamp);
+CREATE TABLE dmc_last_signed (
+    reporter bytea PRIMARY KEY,
+    timestamp bigint NOT NULL
 );
 ",
     ),
@@ -296,6 +311,11 @@ struct Stmts {
     all_pairs: Statement,
     shared_observations: Statement,
     pairs_of_reporters: Statement,
+    digest_seen: Statement,
+    digest_insert: Statement,
+    last_signed: Statement,
+    last_signed_upsert: Statement,
+    digests_prune: Statement,
 }
 
 impl Stmts {
@@ -373,6 +393,13 @@ impl Stmts {
                  ON o.node_from = s.node_from AND o.node_to = s.node_to ORDER BY 1, 2")?,
             pairs_of_reporters: p("SELECT DISTINCT node_from, node_to FROM dmc_observations \
                  WHERE reporter = ANY($1::bytea[])")?,
+            digest_seen: p("SELECT 1 FROM dmc_body_digests WHERE digest = $1")?,
+            digest_insert: p("INSERT INTO dmc_body_digests (digest, timestamp) VALUES ($1, $2)")?,
+            last_signed: p("SELECT timestamp FROM dmc_last_signed WHERE reporter = $1")?,
+            last_signed_upsert: p("INSERT INTO dmc_last_signed (reporter, timestamp) VALUES ($1, $2) \
+                 ON CONFLICT (reporter) DO UPDATE \
+                 SET timestamp = GREATEST(dmc_last_signed.timestamp, excluded.timestamp)")?,
+            digests_prune: p("DELETE FROM dmc_body_digests WHERE timestamp < $1")?,
         })
     }
 }
@@ -654,10 +681,38 @@ impl<'a> Write<'a> {
 
     fn apply(&mut self, reg: &Registration, relax: i64) -> Result<RegisterOutcome, StoreError> {
         let mut outcome = RegisterOutcome::default();
+        let rep = reg.reporter.to_bytes();
+        if let Some(b) = &reg.signed {
+            // Under the write lock: replicas see each other's digests.
+            let seen = self
+                .tx
+                .query_opt(&self.s.digest_seen, &[&&b.digest[..]])
+                .map_err(err("reading body digests"))?;
+            if seen.is_some() {
+                outcome.refused = Some(Refusal::AlreadyReceived);
+                return Ok(outcome);
+            }
+            let last: Option<i64> = self
+                .tx
+                .query_opt(&self.s.last_signed, &[&&rep[..]])
+                .map_err(err("reading the last signed timestamp"))?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(err("reading the last signed timestamp"))?;
+            if let Some(last) = last.filter(|l| *l > b.timestamp) {
+                outcome.refused = Some(Refusal::OlderThanLast { last });
+                return Ok(outcome);
+            }
+            self.tx
+                .execute(&self.s.digest_insert, &[&&b.digest[..], &b.timestamp])
+                .map_err(err("writing the body digest"))?;
+            self.tx
+                .execute(&self.s.last_signed_upsert, &[&&rep[..], &b.timestamp])
+                .map_err(err("writing the last signed timestamp"))?;
+        }
         if reg.pairs.is_empty() {
             return Ok(outcome);
         }
-        let rep = reg.reporter.to_bytes();
         let mut distinct: Vec<DirectedPair> = reg.pairs.iter().map(|p| p.pair).collect();
         distinct.sort_unstable();
         distinct.dedup();
@@ -1122,6 +1177,17 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let mut v: Vec<(NodeId, Reputation)> = load_reputations(client, s)?.into_iter().collect();
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
+    }
+
+    fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        let mut pooled = self.pool.get()?;
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let n =
+            w.tx.execute(&w.s.digests_prune, &[&before])
+                .map_err(err("pruning body digests"))?;
+        w.commit()?;
+        Ok(n as usize)
     }
 
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {

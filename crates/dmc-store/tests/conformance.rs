@@ -57,6 +57,7 @@ fn reg(reporter: Reporter, pairs: Vec<PairSnapshot>) -> Registration {
         reporter,
         pairs,
         received: Timestamp::from_unix_secs(2_000),
+        signed: None,
     }
 }
 
@@ -384,6 +385,7 @@ fn every_arrival_order_serves_the_same_valid_records(s: &dyn CoordinatorStore) {
                 reporter: reporters[r],
                 pairs,
                 received: Timestamp::from_unix_secs(received),
+                signed: None,
             })
             .unwrap();
         }
@@ -420,6 +422,75 @@ fn every_arrival_order_serves_the_same_valid_records(s: &dyn CoordinatorStore) {
     for (k, order) in orders.iter().enumerate().skip(1) {
         assert_eq!(of_order(k), first, "order {order:?}");
     }
+}
+
+/// Replay state lives in the store, with the pairs: a body is refused
+/// once it was stored, and so is one older than the reporter's last stored
+/// one (several bodies of one second stay valid); forgetting a reporter
+/// keeps it, so its old bodies cannot bring it back.
+fn signed_bodies_are_never_applied_twice(s: &dyn CoordinatorStore) {
+    use dmc_store::coordinator::{Refusal, SignedBody};
+    let r = Reporter::Node(node(100));
+    let body = |d: u8, t: i64, pairs: Vec<PairSnapshot>| Registration {
+        reporter: r,
+        pairs,
+        received: Timestamp::from_unix_secs(2_000),
+        signed: Some(SignedBody {
+            digest: [d; 32],
+            timestamp: t,
+        }),
+    };
+    let first = s
+        .register(body(1, 1_990, vec![success(pair(1, 2), 5_000, 1_900)]))
+        .unwrap();
+    assert_eq!((first.refused, first.observations_changed), (None, 1));
+    let again = s
+        .register(body(1, 1_990, vec![success(pair(1, 2), 5_000, 1_900)]))
+        .unwrap();
+    assert_eq!(
+        (again.refused, again.observations_changed),
+        (Some(Refusal::AlreadyReceived), 0)
+    );
+    let same_second = s
+        .register(body(2, 1_990, vec![success(pair(3, 4), 1_000, 1_900)]))
+        .unwrap();
+    assert_eq!(same_second.refused, None, "a second chunk of the same second");
+    let newer = s
+        .register(body(3, 1_995, vec![success(pair(1, 2), 8_000, 1_950)]))
+        .unwrap();
+    assert_eq!(newer.refused, None);
+    // An older body after a newer one would overwrite newer data: refused.
+    let older = s.register(body(4, 1_991, vec![failure(pair(1, 2), 1, 1_940)])).unwrap();
+    assert_eq!(older.refused, Some(Refusal::OlderThanLast { last: 1_995 }));
+    assert_eq!(sorted_snapshot(s)[0].result.success_amt_msat, 8_000);
+    // Unsigned registrations carry no replay state.
+    let anon = Reporter::anonymous("192.0.2.9".parse().unwrap());
+    assert_eq!(
+        s.register(reg(anon, vec![success(pair(5, 6), 1, 1_900)]))
+            .unwrap()
+            .refused,
+        None
+    );
+    // Forgotten, the reporter's old bodies stay refused.
+    s.forget_reporter(r).unwrap();
+    let back = s
+        .register(body(5, 1_992, vec![success(pair(1, 2), 5_000, 1_900)]))
+        .unwrap();
+    assert_eq!(back.refused, Some(Refusal::OlderThanLast { last: 1_995 }));
+    assert_eq!(
+        s.register(body(1, 1_990, Vec::new())).unwrap().refused,
+        Some(Refusal::AlreadyReceived)
+    );
+    // Pruning digests outside the window keeps the last timestamp.
+    assert_eq!(s.prune_digests(1_994).unwrap(), 2);
+    assert_eq!(
+        s.register(body(1, 1_990, Vec::new())).unwrap().refused,
+        Some(Refusal::OlderThanLast { last: 1_995 })
+    );
+    assert_eq!(
+        s.register(body(3, 1_995, Vec::new())).unwrap().refused,
+        Some(Refusal::AlreadyReceived)
+    );
 }
 
 /// Per-reporter merge, the aggregate across reporters, LND's import
@@ -848,6 +919,7 @@ on_one_store! {
     served_snapshot_always_imports => embedded_served_snapshot_always_imports, postgres_served_snapshot_always_imports;
     robust_aggregate_resists_liars => embedded_robust_aggregate_resists_liars, postgres_robust_aggregate_resists_liars;
     every_arrival_order_serves_the_same_valid_records => embedded_every_arrival_order_serves_the_same_valid_records, postgres_every_arrival_order_serves_the_same_valid_records;
+    signed_bodies_are_never_applied_twice => embedded_signed_bodies_are_never_applied_twice, postgres_signed_bodies_are_never_applied_twice;
     set_policy_recomputes_every_pair => embedded_set_policy_recomputes_every_pair, postgres_set_policy_recomputes_every_pair;
     reputation_pass_discounts_a_liar => embedded_reputation_pass_discounts_a_liar, postgres_reputation_pass_discounts_a_liar;
 }
@@ -977,6 +1049,7 @@ fn postgres_schema_is_inspectable() {
         reporter: Reporter::Node(node(100)),
         pairs: vec![success(pair(1, 2), 1_000, 1_700_000_000)],
         received: Timestamp::from_unix_secs(1_700_000_100),
+        signed: None,
     })
     .unwrap();
     let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();

@@ -44,6 +44,7 @@ fn reg(reporter: Reporter, pairs: Vec<PairSnapshot>) -> Registration {
         reporter,
         pairs,
         received: Timestamp::from_unix_secs(2_000),
+        signed: None,
     }
 }
 
