@@ -14,7 +14,7 @@
 
 use crate::node::DirectedPair;
 use crate::rpc::PairHistory;
-use crate::state::{import_carried_slots, import_pair, PairSnapshot, TimedPairResult};
+use crate::state::{import_carried_slots, PairSnapshot, TimedPairResult};
 use crate::time::{DurationNs, Timestamp};
 use crate::NodeId;
 
@@ -570,48 +570,6 @@ pub fn contradicted(
         return None;
     }
     Some(against_failure || against_success)
-}
-
-/// Newest-wins, the rule before robust aggregation: kept only until the
-/// stores and the simulator call [`aggregate`]; to be removed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LegacyAggregate {
-    pub result: TimedPairResult,
-    /// Distinct reporters with a record for the pair.
-    pub reporters: u32,
-    /// The newest observation time among them.
-    pub newest: Timestamp,
-}
-
-/// Combines reporters' records for one pair; `None` if there are none or
-/// their combination is nothing LND would import ([`servable`]).
-/// The result does not depend on the order of `records`. The relax
-/// interval is not applied here: it protects one sender's out-of-order
-/// results, and across reporters the newer failure is simply newer.
-pub fn legacy_newest_wins(records: &[TimedPairResult]) -> Option<LegacyAggregate> {
-    if records.is_empty() {
-        return None;
-    }
-    let mut sorted: Vec<&TimedPairResult> = records.iter().collect();
-    // Oldest first, ties broken by content so the order is total.
-    sorted.sort_by_key(|r| {
-        (
-            newest_time(r),
-            r.fail_time,
-            r.success_time,
-            r.fail_amt_msat,
-            r.success_amt_msat,
-        )
-    });
-    let mut result = TimedPairResult::default();
-    for r in sorted {
-        import_pair(&mut result, r, false, 0);
-    }
-    Some(LegacyAggregate {
-        result: servable(&result)?,
-        reporters: records.len() as u32,
-        newest: records.iter().map(newest_time).max().unwrap_or(Timestamp::ZERO),
-    })
 }
 
 /// An aggregate as the coordinator serves it (v2 `Query`, ecrpc's
