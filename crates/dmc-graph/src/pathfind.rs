@@ -236,8 +236,15 @@ pub struct PathEdge {
     pub capacity_sat: u64,
 }
 
+/// The most a fee can be: all the bitcoin there will ever be, in msat. A
+/// graph file may announce any base fee and rate; capping here keeps every
+/// sum of amounts and fees far inside `u64` and `i64`.
+const MAX_FEE_MSAT: u64 = 21_000_000 * 100_000_000 * 1000;
+
+/// LND's `ComputeFee`, computed without overflow and capped at [`MAX_FEE_MSAT`].
 fn compute_fee(p: &Policy, amt_msat: u64) -> u64 {
-    p.fee_base_msat + amt_msat * p.fee_rate_ppm / 1_000_000
+    let fee = u128::from(p.fee_base_msat) + u128::from(amt_msat) * u128::from(p.fee_rate_ppm) / 1_000_000;
+    fee.min(u128::from(MAX_FEE_MSAT)) as u64
 }
 
 fn amt_in_range(p: &Policy, capacity_sat: u64, amt: u64) -> bool {
@@ -505,8 +512,8 @@ pub fn find_path(
 
             // processEdge
             let amount_to_send = net_received;
-            let total_fee = amount_to_send as i64 - amt as i64;
-            if total_fee > 0 && total_fee as u64 > req.fee_limit_msat {
+            let total_fee = i128::from(amount_to_send) - i128::from(amt);
+            if total_fee > 0 && total_fee > i128::from(req.fee_limit_msat) {
                 continue;
             }
             let p_edge = probability(graph.node(from), graph.node(pivot), amount_to_send, edge.capacity_sat);
@@ -522,7 +529,7 @@ pub fn find_path(
             if incoming_cltv as u64 > absolute_cltv_limit {
                 continue;
             }
-            let net_amount_to_receive = amount_to_send + outbound_fee;
+            let net_amount_to_receive = amount_to_send.saturating_add(outbound_fee);
             let prob = partial.probability * p_edge;
             if prob < cfg.min_probability {
                 continue;

@@ -189,3 +189,26 @@ fn mpp_splits_by_halving() {
         Err(PathError::NoRoute)
     );
 }
+
+/// A graph file may announce any fee: a rate of u64::MAX ppm or a base fee
+/// near u64::MAX must neither overflow (a panic in debug builds, a wrong
+/// fee in release) nor be chosen; the honest route still wins.
+#[test]
+fn absurd_fees_do_not_overflow() {
+    let mut g = test_graph();
+    let mut greedy = policy(10, 0, 1);
+    greedy.fee_rate_ppm = u64::MAX;
+    g.add_channel(30, node(ROASBEEF), node(9), 100_000, Some(greedy), Some(greedy));
+    g.add_channel(31, node(9), node(TARGET), 100_000, Some(greedy), Some(greedy));
+    let mut base = policy(10, 0, 1);
+    base.fee_base_msat = u64::MAX - 5;
+    g.add_channel(32, node(A1), node(TARGET), 100_000, Some(base), Some(base));
+    let rg = RoutingGraph::new(&g);
+    for fee_limit in [u64::MAX, 1_000_000] {
+        let mut req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), 1_000_000);
+        req.fee_limit_msat = fee_limit;
+        let mut prob = |_: &NodeId, _: &NodeId, _: u64, _: u64| 0.9;
+        let (path, _) = find_path(&rg, &req, &PathFindingConfig::default(), &mut prob).expect("a route");
+        assert!(path.iter().all(|e| e.chan_id < 30), "fee limit {fee_limit}: {path:?}");
+    }
+}
