@@ -245,10 +245,10 @@ pub struct ServeArgs {
     #[arg(long = "tls-key", env = "DMC_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// Plain text, for loopback addresses only.
-    #[arg(long = "no-tls", env = "DMC_NO_TLS")]
+    #[arg(long = "no-tls", env = "DMC_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_tls: bool,
     /// Refuse unsigned (v1) registrations.
-    #[arg(long = "require-signatures", env = "DMC_REQUIRE_SIGNATURES")]
+    #[arg(long = "require-signatures", env = "DMC_REQUIRE_SIGNATURES", value_parser = clap::builder::BoolishValueParser::new())]
     pub require_signatures: bool,
     /// Drop observations older than this (Go duration, default 168h).
     #[arg(long = "staleness-window", env = "DMC_STALENESS_WINDOW")]
@@ -265,7 +265,7 @@ pub struct ServeArgs {
     #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Print logs as JSON lines.
-    #[arg(long = "log-json", env = "DMC_LOG_JSON")]
+    #[arg(long = "log-json", env = "DMC_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
     /// The channel graph: `lncli describegraph` or CLN `listchannels` JSON
     /// (plain or .gz), reloaded on SIGHUP; `none` turns graph checks off

@@ -685,3 +685,38 @@ fn sighup_reloads_the_graph_and_a_broken_file_keeps_the_old_one() {
     hup();
     wait_for("3->4 not served again", &|| served().len() == 2);
 }
+
+/// Boolean settings from the environment take what shells and systemd
+/// units write (`1`, `yes`, `on`, `true`), and refuse anything else by name.
+#[test]
+fn boolean_environment_settings_accept_1_and_yes() {
+    let tmp = tempfile::tempdir().unwrap();
+    for v in ["1", "yes", "on", "true"] {
+        let out = dmc(tmp.path())
+            .env("DMC_NO_TLS", v)
+            .args([
+                "serve",
+                "--graph",
+                "none",
+                "--grpc-listen",
+                "0.0.0.0:0",
+                "--rest-listen",
+                "127.0.0.1:0",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("only on loopback"),
+            "DMC_NO_TLS={v}: {err}"
+        );
+    }
+    let out = dmc(tmp.path())
+        .env("DMC_NO_TLS", "maybe")
+        .args(["serve"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--no-tls") && err.contains("maybe"), "{err}");
+}
