@@ -37,7 +37,33 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Client bytes as hex for an error message, at most 33 bytes' worth: a
+/// megabyte "key" must not come back in full (it would overflow gRPC
+/// metadata and amplify the request).
+pub fn echo_bytes(b: &[u8]) -> String {
+    if b.len() <= 33 {
+        dmc_core::node::encode_hex(b)
+    } else {
+        format!("{}… ({} bytes)", dmc_core::node::encode_hex(&b[..33]), b.len())
+    }
+}
+
+/// What a client is told of an internal error: the details (store paths,
+/// database messages) go to the log only.
+pub const INTERNAL_MESSAGE: &str = "internal error; the coordinator's log has the details";
+
 impl ApiError {
+    /// The text a client receives (internal details are logged, not sent).
+    pub fn client_message(&self) -> &str {
+        match self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                INTERNAL_MESSAGE
+            }
+            other => other.message(),
+        }
+    }
+
     pub fn message(&self) -> &str {
         match self {
             ApiError::Invalid(m) | ApiError::Unauthenticated(m) | ApiError::Internal(m) => m,
@@ -53,7 +79,7 @@ impl ApiError {
             ApiError::Limit { limit, .. } => ("resource_exhausted", Some(*limit)),
             ApiError::Internal(_) => ("internal", None),
         };
-        let mut f = vec![("error", Json::str(self.message())), ("code", Json::str(code))];
+        let mut f = vec![("error", Json::str(self.client_message())), ("code", Json::str(code))];
         if let Some(l) = limit {
             f.push(("limit", Json::str(l)));
         }
@@ -366,9 +392,8 @@ impl Coordinator {
         let oldest_allowed = now.add(-self.config.staleness_window);
         for (i, p) in pairs.iter().enumerate() {
             for (name, b) in [("node_from", &p.node_from), ("node_to", &p.node_to)] {
-                NodeId::from_bytes(b).map_err(|e| {
-                    ApiError::Invalid(format!("pairs[{i}].{name}: {}: {e}", dmc_core::node::encode_hex(b)))
-                })?;
+                NodeId::from_bytes(b)
+                    .map_err(|e| ApiError::Invalid(format!("pairs[{i}].{name}: {}: {e}", echo_bytes(b))))?;
             }
         }
         let snapshots = rpc::validate_import(&pairs).map_err(|e| ApiError::Invalid(e.0))?;
@@ -515,7 +540,7 @@ impl Coordinator {
         let started = Instant::now();
         let r = (|| {
             let claimed = NodeId::from_bytes(reporter)
-                .map_err(|e| ApiError::Invalid(format!("reporter: {}: {e}", dmc_core::node::encode_hex(reporter))))?;
+                .map_err(|e| ApiError::Invalid(format!("reporter: {}: {e}", echo_bytes(reporter))))?;
             let signer = dmc_core::signmsg::recover_signer(body, signature)
                 .map_err(|e| ApiError::Unauthenticated(format!("signature: {e}")))?;
             if signer != claimed {
@@ -771,5 +796,33 @@ mod tests {
             .expect("forget");
         assert_eq!(c.recount_unverified().expect("recount"), 2);
         c.register_unsigned(three(30), "10.0.0.4").expect("room again");
+    }
+
+    /// A megabyte "key" is named, not echoed; internal details stay in the log.
+    #[test]
+    fn errors_echo_little_and_hide_internals() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn CoordinatorStore> =
+            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
+        config.graph = None;
+        let now = Timestamp::from_unix_secs(1_800_000_000);
+        let c = Coordinator::new(config, store, Arc::new(move || now));
+        let mut p = pair_json(1, now.unix_secs() - 60);
+        p.node_from = vec![7; 1 << 20];
+        let e = c.register_unsigned(vec![p], "10.0.0.1").expect_err("not a key");
+        assert!(matches!(e, ApiError::Invalid(_)), "{e:?}");
+        assert!(
+            e.message().len() < 300 && e.message().contains("1048576 bytes"),
+            "{}",
+            &e.message()[..300.min(e.message().len())]
+        );
+        let internal = ApiError::Internal("coordinator store: /secret/path/coordinator.redb: disk full".into());
+        let body = internal.to_json().compact();
+        assert!(
+            !body.contains("secret") && body.contains("log has the details"),
+            "{body}"
+        );
+        assert_eq!(crate::grpc::status(internal).message(), INTERNAL_MESSAGE);
     }
 }

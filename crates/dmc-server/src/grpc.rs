@@ -16,7 +16,7 @@ pub fn status(e: ApiError) -> Status {
         ApiError::Invalid(m) => Status::invalid_argument(m.clone()),
         ApiError::Unauthenticated(m) => Status::unauthenticated(m.clone()),
         ApiError::Limit { .. } => Status::resource_exhausted(e.to_json().compact()),
-        ApiError::Internal(m) => Status::internal(m.clone()),
+        ApiError::Internal(_) => Status::internal(e.client_message()),
     }
 }
 
