@@ -538,6 +538,14 @@ pub struct SetmccfgArgs {
 }
 
 fn main() -> ExitCode {
+    // `dmc querymc | head -1`: end quietly when the reader goes away, as
+    // other command-line tools do, instead of panicking in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any
+    // thread exists; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -720,3 +720,31 @@ fn boolean_environment_settings_accept_1_and_yes() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--no-tls") && err.contains("maybe"), "{err}");
 }
+
+/// `dmc querymc | head -1`: when the reader goes away, dmc ends quietly
+/// (SIGPIPE, as other tools do) instead of panicking in `println!`.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let t = now() - 60;
+    let pairs: Vec<(u32, u32, i64, i64)> = (0..1500).map(|i| (i, i + 1, t, 5_000 + i as i64)).collect();
+    let file = tmp.path().join("mc.json");
+    std::fs::write(&file, querymc_file(&pairs)).unwrap();
+    run_ok(&data, &["loadmc", "--mcdatapath", file.to_str().unwrap()]);
+    let mut child = dmc(&data)
+        .args(["querymc"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "{");
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}
