@@ -56,6 +56,8 @@ pub struct ServerConfig {
     /// keys and anonymous sources) may hold together: a fresh key costs
     /// nothing, so they share one storage budget.
     pub max_unverified_observations: u64,
+    /// Set an empty or damaged embedded store aside and begin empty.
+    pub fresh_store: bool,
 }
 
 /// The graph `dmc serve` uses by default: the shipped mainnet snapshot,
@@ -100,6 +102,7 @@ impl ServerConfig {
             min_serving_weight: 1.0,
             reputation_interval: 600_000_000_000,
             max_unverified_observations: 1_000_000,
+            fresh_store: false,
         }
     }
 

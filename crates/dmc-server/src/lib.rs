@@ -61,7 +61,23 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, St
             tracing::info!(database = %s.target(), "coordinator store: PostgreSQL");
             Arc::new(s)
         }
-        None => Arc::new(RedbCoordinatorStore::open(&config.data_dir.join(STORE_FILE)).map_err(|e| e.0)?),
+        None => {
+            let path = config.data_dir.join(STORE_FILE);
+            match RedbCoordinatorStore::open(&path) {
+                Ok(s) => Arc::new(s),
+                Err(e) if config.fresh_store => {
+                    let now = system_clock()().unix_secs();
+                    let aside = dmc_store::coordinator::set_aside(&path, now).map_err(|e| e.0)?;
+                    tracing::warn!(
+                        error = %e.0,
+                        kept_at = %aside.map_or("(nothing)".into(), |p| p.display().to_string()),
+                        "--fresh-store: the store could not be opened; it was set aside and a new one begun"
+                    );
+                    Arc::new(RedbCoordinatorStore::open(&path).map_err(|e| e.0)?)
+                }
+                Err(e) => return Err(e.0),
+            }
+        }
     })
 }
 

@@ -493,6 +493,54 @@ impl GroupCommit {
     }
 }
 
+/// Opens (or creates) a redb file, refusing an empty or damaged one with a
+/// message naming the file and what to do: redb itself may panic on a
+/// truncated file, and silently formats a 0-byte one.
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    let fix = "restore it from a backup, or start `dmc serve --fresh-store` to set it aside and begin empty";
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.len() == 0 {
+            return Err(StoreError(format!(
+                "{}: the store file is empty (0 bytes): {fix}",
+                path.display()
+            )));
+        }
+    }
+    // Keep redb's panic message off stderr: the error below says it better.
+    static HOOK: Mutex<()> = Mutex::new(());
+    let opened = {
+        let _g = HOOK.lock().unwrap_or_else(|p| p.into_inner());
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r = std::panic::catch_unwind(|| Database::create(path));
+        std::panic::set_hook(hook);
+        r
+    };
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(StoreError(format!(
+            "{}: cannot open the store ({e}): {fix}",
+            path.display()
+        ))),
+        Err(_) => Err(StoreError(format!(
+            "{}: the store is corrupt or truncated (the database refused to read it): {fix}",
+            path.display()
+        ))),
+    }
+}
+
+/// Moves a damaged store file aside (`<file>.broken-<unix secs>`) so a
+/// fresh one can be created; returns where it went, if there was a file.
+pub fn set_aside(path: &Path, unix_secs: i64) -> Result<Option<std::path::PathBuf>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let to = path.with_extension(format!("redb.broken-{unix_secs}"));
+    std::fs::rename(path, &to)
+        .map_err(|e| StoreError(format!("moving {} to {}: {e}", path.display(), to.display())))?;
+    Ok(Some(to))
+}
+
 /// The embedded coordinator store (redb, fsync on commit).
 pub struct RedbCoordinatorStore {
     db: Database,
@@ -506,7 +554,7 @@ impl RedbCoordinatorStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
         }
-        let db = Database::create(path).map_err(|e| StoreError(format!("opening {}: {e}", path.display())))?;
+        let db = open_database(path)?;
         let tx = db.begin_write().map_err(err("begin write"))?;
         {
             tx.open_table(OBS).map_err(err("obs"))?;

@@ -50,6 +50,7 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
         cfg.tls_key = a.tls_key.clone();
     }
     cfg.no_tls |= a.no_tls;
+    cfg.fresh_store |= a.fresh_store;
     if a.require_signatures {
         cfg.accept_unsigned = false;
     }

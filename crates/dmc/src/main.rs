@@ -286,6 +286,10 @@ pub struct ServeArgs {
     /// Weight all unverified signed keys of a pair share (default 0.1).
     #[arg(long = "weight-unverified", env = "DMC_WEIGHT_UNVERIFIED")]
     pub weight_unverified: Option<String>,
+    /// If the embedded store is empty or damaged, move it aside
+    /// (<file>.broken-<time>) and begin with an empty one.
+    #[arg(long = "fresh-store")]
+    pub fresh_store: bool,
     /// Weight all anonymous (v1) sources of a pair share (default 0.01; 0
     /// with --require-signatures).
     #[arg(long = "weight-anonymous", env = "DMC_WEIGHT_ANONYMOUS")]

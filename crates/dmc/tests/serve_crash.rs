@@ -748,3 +748,62 @@ fn a_closed_stdout_ends_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
 }
+
+/// An empty or truncated store is refused with one line naming the file
+/// and the way out, never a panic; `--fresh-store` sets it aside.
+#[test]
+fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &[]);
+    let file = tmp.path().join("mc.json");
+    std::fs::write(&file, querymc_file(&[(1, 2, now() - 60, 5_000)])).unwrap();
+    run_ok(
+        &data,
+        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
+    );
+    srv.terminate();
+    let store = data.join("coordinator.redb");
+    let serve = |extra: &[&str]| {
+        dmc(&data)
+            .args([
+                "serve",
+                "--graph",
+                "none",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--rest-listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for (len, needle) in [(4096u64, "corrupt or truncated"), (0, "empty (0 bytes)")] {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&store)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+        let out = serve(&[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{len} bytes: {err}");
+        assert!(
+            err.contains("coordinator.redb") && err.contains(needle) && err.contains("--fresh-store"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let srv = Serve::start(&data, &["--fresh-store"]);
+    let aside: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("broken-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    run_ok(
+        &data,
+        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
+    );
+}
