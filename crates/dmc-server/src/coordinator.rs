@@ -128,6 +128,7 @@ pub struct CachedSnapshot {
     batch: usize,
     rest_lines: std::sync::OnceLock<axum::body::Bytes>,
     rest_lines_gzip: std::sync::OnceLock<axum::body::Bytes>,
+    lnd_json: std::sync::OnceLock<axum::body::Bytes>,
     grpc_messages: std::sync::OnceLock<Arc<Vec<dmc_proto::ecrpc::QueryAggregatedMissionControlResponse>>>,
 }
 
@@ -164,6 +165,24 @@ impl CachedSnapshot {
                         })
                         .collect(),
                 )
+            })
+            .clone()
+    }
+
+    /// `/v2/snapshot`: the aggregate as `lncli querymc` prints it, rendered
+    /// once per cursor and shared by every download of it.
+    pub fn lnd_json(&self) -> axum::body::Bytes {
+        self.lnd_json
+            .get_or_init(|| {
+                let pairs: Vec<PairSnapshot> = self
+                    .pairs
+                    .iter()
+                    .map(|a| PairSnapshot {
+                        pair: a.pair,
+                        result: a.result,
+                    })
+                    .collect();
+                (rpc::query_mc_json(&pairs).compact() + "\n").into_bytes().into()
             })
             .clone()
     }
@@ -588,6 +607,7 @@ impl Coordinator {
             batch: self.config.query_batch_size,
             rest_lines: std::sync::OnceLock::new(),
             rest_lines_gzip: std::sync::OnceLock::new(),
+            lnd_json: std::sync::OnceLock::new(),
             grpc_messages: std::sync::OnceLock::new(),
         });
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
@@ -824,5 +844,32 @@ mod tests {
             "{body}"
         );
         assert_eq!(crate::grpc::status(internal).message(), INTERNAL_MESSAGE);
+    }
+
+    /// Concurrent full downloads of one cursor share one rendered body: the
+    /// memory a snapshot costs does not grow with the number of downloads.
+    #[test]
+    fn snapshot_bodies_are_rendered_once_per_cursor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn CoordinatorStore> =
+            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
+        config.graph = None;
+        config.min_serving_weight = 0.0;
+        let now = Timestamp::from_unix_secs(1_800_000_000);
+        let c = Coordinator::new(config, store, Arc::new(move || now));
+        c.set_graph(None).expect("policy");
+        c.register_unsigned(vec![pair_json(1, now.unix_secs() - 60)], "10.0.0.1")
+            .expect("stored");
+        let (a, b) = (c.snapshot().expect("snapshot"), c.snapshot().expect("snapshot"));
+        assert!(Arc::ptr_eq(&a, &b));
+        let (x, y) = (a.lnd_json(), b.lnd_json());
+        assert_eq!(x.as_ptr(), y.as_ptr(), "one rendering, shared");
+        let parsed = rpc::parse_query_mc_json(std::str::from_utf8(&x).expect("utf-8")).expect("querymc JSON");
+        assert_eq!(parsed.len(), 1);
+        c.register_unsigned(vec![pair_json(2, now.unix_secs() - 60)], "10.0.0.1")
+            .expect("stored");
+        let z = c.snapshot().expect("snapshot").lnd_json();
+        assert_ne!(z, x, "a new cursor renders anew");
     }
 }

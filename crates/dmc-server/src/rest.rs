@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use dmc_core::json::Json;
-use dmc_core::rpc::{parse_int64, query_mc_json, PairData, PairHistory};
+use dmc_core::rpc::{parse_int64, PairData, PairHistory};
 use serde_json::Value;
 
 use crate::coordinator::{ApiError, Coordinator};
@@ -282,15 +282,7 @@ async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> 
     if not_modified(&headers, &etag) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    let pairs: Vec<dmc_core::PairSnapshot> = snap
-        .pairs
-        .iter()
-        .map(|a| dmc_core::PairSnapshot {
-            pair: a.pair,
-            result: a.result,
-        })
-        .collect();
-    let mut resp = json_response(query_mc_json(&pairs));
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], snap.lnd_json()).into_response();
     resp.headers_mut().insert(header::ETAG, etag.parse().expect("ascii"));
     resp
 }
