@@ -68,6 +68,26 @@ impl Reporter {
         }
     }
 
+    /// The forms `dmc admin` takes: a node key in hex, `anonymous:ADDRESS`
+    /// or `unattributed`.
+    pub fn parse(s: &str) -> Result<Reporter, String> {
+        let s = s.trim();
+        if s == "unattributed" {
+            return Ok(Reporter::Unattributed);
+        }
+        if let Some(addr) = s.strip_prefix("anonymous:") {
+            return addr
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .map(Reporter::anonymous)
+                .map_err(|_| format!("anonymous:{addr}: not an IP address"));
+        }
+        NodeId::from_hex(s).map(Reporter::Node).map_err(|e| {
+            let shown: String = s.chars().take(70).collect();
+            format!("{shown:?}: not a node key, anonymous:ADDRESS or unattributed ({e})")
+        })
+    }
+
     /// The signing key, for signed reporters.
     pub fn key(&self) -> Option<&NodeId> {
         match self {
@@ -1174,5 +1194,17 @@ mod tests {
         }
         assert_eq!(anon(9).to_string(), "anonymous 10.0.0.9");
         assert_ne!(anon(9).to_bytes(), Reporter::Unattributed.to_bytes());
+        let alice = "02c60c3aea280fe7b161ba08722206a3fc6895fa4fb8c07ff68985a4bccb4992a4";
+        let key = Reporter::Node(NodeId::from_hex(alice).unwrap());
+        for r in [key, anon(9), Reporter::Unattributed] {
+            let text = match r {
+                Reporter::Node(k) => k.to_hex(),
+                Reporter::Anonymous(_) => "anonymous:10.0.0.9".into(),
+                Reporter::Unattributed => "unattributed".into(),
+            };
+            assert_eq!(Reporter::parse(&text), Ok(r));
+        }
+        assert!(Reporter::parse("anonymous:nope").unwrap_err().contains("not an IP"));
+        assert!(Reporter::parse(&"f".repeat(10_000)).unwrap_err().len() < 200);
     }
 }

@@ -29,6 +29,8 @@ pub enum ApiError {
     Invalid(String),
     /// Signature missing, forged, replayed, or unsigned data not accepted.
     Unauthenticated(String),
+    /// Authenticated, but not allowed (a banned reporter).
+    Forbidden(String),
     /// A configured limit; `limit` names it.
     Limit {
         limit: &'static str,
@@ -66,7 +68,7 @@ impl ApiError {
 
     pub fn message(&self) -> &str {
         match self {
-            ApiError::Invalid(m) | ApiError::Unauthenticated(m) | ApiError::Internal(m) => m,
+            ApiError::Invalid(m) | ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::Internal(m) => m,
             ApiError::Limit { message, .. } => message,
         }
     }
@@ -76,6 +78,7 @@ impl ApiError {
         let (code, limit) = match self {
             ApiError::Invalid(_) => ("invalid_argument", None),
             ApiError::Unauthenticated(_) => ("unauthenticated", None),
+            ApiError::Forbidden(_) => ("permission_denied", None),
             ApiError::Limit { limit, .. } => ("resource_exhausted", Some(*limit)),
             ApiError::Internal(_) => ("internal", None),
         };
@@ -217,6 +220,8 @@ pub struct Coordinator {
     /// estimate: recounted by [`Coordinator::recount_unverified`], raised by
     /// every accepted registration of theirs).
     unverified_observations: AtomicU64,
+    /// The bearer token of the admin endpoints (`None`: they refuse all).
+    admin_token: RwLock<Option<String>>,
 }
 
 /// A successful registration.
@@ -253,7 +258,55 @@ impl Coordinator {
             snapshot: Mutex::new(None),
             graph: RwLock::new(None),
             unverified_observations: AtomicU64::new(0),
+            admin_token: RwLock::new(None),
         }
+    }
+
+    pub fn set_admin_token(&self, token: String) {
+        *self.admin_token.write().unwrap_or_else(|p| p.into_inner()) = Some(token);
+    }
+
+    /// Checks an `Authorization` header against the admin token, in time
+    /// independent of where they differ.
+    fn check_admin(&self, authorization: Option<&str>) -> Result<(), ApiError> {
+        let token = self.admin_token.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let given = authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+        let ok = match (token, given) {
+            (Some(t), Some(g)) if t.len() == g.len() => {
+                t.bytes().zip(g.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthenticated(
+                "admin: send Authorization: Bearer <the token in the server's <data-dir>/admin.token>".into(),
+            ))
+        }
+    }
+
+    /// `dmc admin forget-reporter` while the server runs: deletes the
+    /// reporter's observations (its replay state stays, so old bodies
+    /// cannot bring it back) and, with `ban`, refuses its future
+    /// registrations. Blocking. Returns (observations removed, newly banned).
+    pub fn admin_forget(
+        &self,
+        authorization: Option<&str>,
+        reporter: &str,
+        ban: bool,
+    ) -> Result<(usize, bool), ApiError> {
+        self.check_admin(authorization)?;
+        let r = Reporter::parse(reporter).map_err(|e| ApiError::Invalid(format!("reporter: {e}")))?;
+        let banned = if ban {
+            self.store.ban_reporter(r).map_err(|e| ApiError::Internal(e.0))?
+        } else {
+            false
+        };
+        let n = self.store.forget_reporter(r).map_err(|e| ApiError::Internal(e.0))?;
+        tracing::info!(reporter = %r, observations = n, banned = ban, "admin: reporter forgotten");
+        self.recount_unverified()?;
+        Ok((n, banned))
     }
 
     /// Recounts what reporters that are not established hold (at start,
@@ -467,6 +520,11 @@ impl Coordinator {
                 return Err(ApiError::Unauthenticated(
                     "signature: this registration was already received (replay)".into(),
                 ))
+            }
+            Some(Refusal::Banned) => {
+                return Err(ApiError::Forbidden(format!(
+                    "reporter {reporter} is banned from this coordinator"
+                )))
             }
             Some(Refusal::OlderThanLast { last }) => {
                 return Err(ApiError::Unauthenticated(format!(

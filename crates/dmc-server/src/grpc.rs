@@ -15,6 +15,7 @@ pub fn status(e: ApiError) -> Status {
     match &e {
         ApiError::Invalid(m) => Status::invalid_argument(m.clone()),
         ApiError::Unauthenticated(m) => Status::unauthenticated(m.clone()),
+        ApiError::Forbidden(m) => Status::permission_denied(m.clone()),
         ApiError::Limit { .. } => Status::resource_exhausted(e.to_json().compact()),
         ApiError::Internal(_) => Status::internal(e.client_message()),
     }

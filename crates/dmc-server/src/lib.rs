@@ -81,6 +81,43 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, St
     })
 }
 
+/// File of the admin endpoints' bearer token in the data dir.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// The admin token: read from `<data-dir>/admin.token`, or created there on
+/// first start (32 random bytes as hex, mode 0600, as lnd guards its admin
+/// macaroon).
+pub fn admin_token(data_dir: &std::path::Path) -> Result<String, String> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_string()),
+        Ok(_) => {
+            return Err(format!(
+                "{}: too short to be an admin token; delete it to make a new one",
+                path.display()
+            ))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(format!("{}: {e}", path.display())),
+        Err(_) => {}
+    }
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| format!("/dev/urandom: {e}"))?,
+        &mut bytes,
+    )
+    .map_err(|e| format!("/dev/urandom: {e}"))?;
+    let token = dmc_core::node::encode_hex(&bytes);
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut f, format!("{token}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(token)
+}
+
 /// Loads the configured graph (`None` with `--graph none`). Blocking.
 pub fn load_graph(config: &ServerConfig) -> Result<Option<Arc<standing::ServerGraph>>, String> {
     let Some(path) = &config.graph else { return Ok(None) };
@@ -133,6 +170,7 @@ pub async fn serve(
         Some(tls::load_or_generate(&cert, &key, &[])?)
     };
     let coordinator = Arc::new(Coordinator::new(config.clone(), store, system_clock()));
+    coordinator.set_admin_token(admin_token(&config.data_dir)?);
     {
         let c = coordinator.clone();
         let started = std::time::Instant::now();

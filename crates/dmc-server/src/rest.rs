@@ -26,6 +26,7 @@ pub fn router(c: Arc<Coordinator>) -> Router {
         .route("/v2/register", post(crate::v2::register_rest))
         .route("/v2/query", get(query_v2))
         .route("/v2/snapshot", get(snapshot_lnd))
+        .route("/v2/admin/forget-reporter", post(admin_forget))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
@@ -44,11 +45,42 @@ async fn healthz(State(c): State<Arc<Coordinator>>) -> Response {
         .into_response()
 }
 
+/// `POST /v2/admin/forget-reporter` `{"reporter": KEY | "anonymous:ADDR" |
+/// "unattributed", "ban": bool}` with `Authorization: Bearer <admin.token>`.
+async fn admin_forget(State(c): State<Arc<Coordinator>>, headers: HeaderMap, body: Bytes) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error_response(&ApiError::Invalid(format!("body: not JSON: {e}"))),
+    };
+    let Some(reporter) = req.get("reporter").and_then(Value::as_str).map(str::to_string) else {
+        return error_response(&ApiError::Invalid("reporter: missing or not a string".into()));
+    };
+    let ban = match req.get("ban") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => return error_response(&ApiError::Invalid(format!("ban: {v} is not true or false"))),
+    };
+    match tokio::task::spawn_blocking(move || c.admin_forget(auth.as_deref(), &reporter, ban)).await {
+        Ok(Ok((n, newly))) => json_response(Json::object([
+            ("forgotten", Json::Raw(n.to_string())),
+            ("banned", Json::bool(ban)),
+            ("newly_banned", Json::bool(newly)),
+        ])),
+        Ok(Err(e)) => error_response(&e),
+        Err(e) => error_response(&ApiError::Internal(e.to_string())),
+    }
+}
+
 /// An error as a JSON body with the matching status code.
 pub fn error_response(e: &ApiError) -> Response {
     let status = match e {
         ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
         ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Limit {
             limit: "requests_per_minute" | "max_unverified_observations",
             ..

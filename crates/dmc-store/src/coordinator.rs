@@ -55,6 +55,8 @@ const REPUTATION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("reputati
 const BODY_DIGESTS: TableDefinition<&[u8], i64> = TableDefinition::new("body_digests");
 /// reporter key → the latest timestamp of its stored signed bodies.
 const LAST_SIGNED: TableDefinition<&[u8], i64> = TableDefinition::new("last_signed");
+/// Banned reporters (33-byte form) → ().
+const BANNED: TableDefinition<&[u8], ()> = TableDefinition::new("banned");
 
 const META_NEXT_SEQ: &str = "next_seq";
 /// Cursors below this have lost tombstones: they must resync in full.
@@ -89,6 +91,8 @@ pub enum Refusal {
     AlreadyReceived,
     /// The reporter has a stored registration with a later timestamp.
     OlderThanLast { last: i64 },
+    /// The reporter was banned (`dmc admin forget-reporter --ban`).
+    Banned,
 }
 
 /// What a registration changed.
@@ -347,6 +351,9 @@ pub trait CoordinatorStore: Send + Sync {
     fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError>;
     /// How many observations each reporter holds.
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError>;
+    /// Refuses every future registration of `reporter` (its data is not
+    /// touched: forget it too). Returns whether it was not banned before.
+    fn ban_reporter(&self, reporter: Reporter) -> Result<bool, StoreError>;
     /// Forgets digests of signed bodies stamped before `before` (Unix
     /// seconds): the signature window refuses those bodies anyway. Each
     /// reporter's last timestamp is kept. Returns how many were dropped.
@@ -568,6 +575,7 @@ impl RedbCoordinatorStore {
             tx.open_table(REPUTATION).map_err(err("reputation"))?;
             tx.open_table(BODY_DIGESTS).map_err(err("body_digests"))?;
             tx.open_table(LAST_SIGNED).map_err(err("last_signed"))?;
+            tx.open_table(BANNED).map_err(err("banned"))?;
         }
         tx.commit().map_err(err("commit"))?;
         let mut reps = HashMap::new();
@@ -727,6 +735,16 @@ impl RedbCoordinatorStore {
     ) -> Result<RegisterOutcome, StoreError> {
         let rep = reg.reporter.to_bytes();
         let mut outcome = RegisterOutcome::default();
+        if tx
+            .open_table(BANNED)
+            .map_err(err("banned"))?
+            .get(&rep[..])
+            .map_err(err("read banned"))?
+            .is_some()
+        {
+            outcome.refused = Some(Refusal::Banned);
+            return Ok(outcome);
+        }
         if let Some(b) = &reg.signed {
             let mut digests = tx.open_table(BODY_DIGESTS).map_err(err("body_digests"))?;
             let mut last = tx.open_table(LAST_SIGNED).map_err(err("last_signed"))?;
@@ -1136,6 +1154,19 @@ impl CoordinatorStore for RedbCoordinatorStore {
         let mut v: Vec<(NodeId, Reputation)> = self.policy.reputations().iter().map(|(k, r)| (*k, *r)).collect();
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
+    }
+
+    fn ban_reporter(&self, reporter: Reporter) -> Result<bool, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        let tx = self.db.begin_write().map_err(err("begin write"))?;
+        let new = tx
+            .open_table(BANNED)
+            .map_err(err("banned"))?
+            .insert(&reporter.to_bytes()[..], ())
+            .map_err(err("write banned"))?
+            .is_none();
+        tx.commit().map_err(err("commit"))?;
+        Ok(new)
     }
 
     fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {

@@ -149,6 +149,11 @@ CREATE TABLE dmc_last_signed (
 );
 ",
     ),
+    (
+        4,
+        "banned reporters",
+        "CREATE TABLE dmc_banned (reporter bytea PRIMARY KEY);",
+    ),
 ];
 
 /// The schema version this build creates and understands.
@@ -316,6 +321,8 @@ struct Stmts {
     last_signed: Statement,
     last_signed_upsert: Statement,
     digests_prune: Statement,
+    banned: Statement,
+    ban: Statement,
 }
 
 impl Stmts {
@@ -400,6 +407,8 @@ impl Stmts {
                  ON CONFLICT (reporter) DO UPDATE \
                  SET timestamp = GREATEST(dmc_last_signed.timestamp, excluded.timestamp)")?,
             digests_prune: p("DELETE FROM dmc_body_digests WHERE timestamp < $1")?,
+            banned: p("SELECT 1 FROM dmc_banned WHERE reporter = $1")?,
+            ban: p("INSERT INTO dmc_banned (reporter) VALUES ($1) ON CONFLICT DO NOTHING")?,
         })
     }
 }
@@ -682,6 +691,15 @@ impl<'a> Write<'a> {
     fn apply(&mut self, reg: &Registration, relax: i64) -> Result<RegisterOutcome, StoreError> {
         let mut outcome = RegisterOutcome::default();
         let rep = reg.reporter.to_bytes();
+        if self
+            .tx
+            .query_opt(&self.s.banned, &[&&rep[..]])
+            .map_err(err("reading banned reporters"))?
+            .is_some()
+        {
+            outcome.refused = Some(Refusal::Banned);
+            return Ok(outcome);
+        }
         if let Some(b) = &reg.signed {
             // Under the write lock: replicas see each other's digests.
             let seen = self
@@ -1177,6 +1195,17 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let mut v: Vec<(NodeId, Reputation)> = load_reputations(client, s)?.into_iter().collect();
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
+    }
+
+    fn ban_reporter(&self, reporter: Reporter) -> Result<bool, StoreError> {
+        let _w = self.group.lock_flushed(|b| self.commit_batch(b));
+        let mut pooled = self.pool.get()?;
+        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let n =
+            w.tx.execute(&w.s.ban, &[&&reporter.to_bytes()[..]])
+                .map_err(err("banning the reporter"))?;
+        w.commit()?;
+        Ok(n == 1)
     }
 
     fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {

@@ -12,7 +12,7 @@ use dmc_proto::ecrpc;
 use dmc_server::ServerConfig;
 use prost::Message;
 
-use crate::commands::{duration_arg, input, int_arg, pubkey, read_input, CliError, Result};
+use crate::commands::{duration_arg, input, int_arg, read_input, CliError, Result};
 use crate::{AdminCommand, EcCommand, EcFormat, ServeArgs};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -337,17 +337,13 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
 
 pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
     match cmd {
-        AdminCommand::ForgetReporter { reporter, database_url } => {
-            let r = if reporter == "unattributed" {
-                Reporter::Unattributed
-            } else if let Some(addr) = reporter.strip_prefix("anonymous:") {
-                match addr.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-                    Ok(ip) => Reporter::anonymous(ip),
-                    Err(_) => return input(format!("REPORTER: anonymous:{addr}: not an IP address")),
-                }
-            } else {
-                Reporter::Node(pubkey(&reporter, "REPORTER")?)
-            };
+        AdminCommand::ForgetReporter {
+            reporter,
+            ban,
+            rest,
+            database_url,
+        } => {
+            let r = Reporter::parse(&reporter).map_err(|e| CliError::Input(format!("REPORTER: {e}")))?;
             let store: Box<dyn dmc_store::coordinator::CoordinatorStore> = match database_url {
                 // Safe while replicas run: writes take the database's write lock.
                 Some(url) => {
@@ -357,16 +353,95 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
                             .map_err(|e| CliError::Runtime(e.0))?,
                     )
                 }
-                None => Box::new(
-                    dmc_store::coordinator::RedbCoordinatorStore::open(&data_dir.join(dmc_server::STORE_FILE))
-                        .map_err(|e| {
-                            CliError::Runtime(format!("{e} (is `dmc serve` running on this data dir? stop it first)"))
-                        })?,
-                ),
+                None => {
+                    let path = data_dir.join(dmc_server::STORE_FILE);
+                    match dmc_store::coordinator::RedbCoordinatorStore::open(&path) {
+                        Ok(s) => Box::new(s),
+                        // The server has the file open: ask it.
+                        Err(e) if e.0.contains("already open") || e.0.contains("lock") => {
+                            let addr = rest.unwrap_or_else(|| "127.0.0.1:8081".into());
+                            return admin_over_rest(data_dir, &addr, &reporter, ban);
+                        }
+                        Err(e) => return Err(CliError::Runtime(e.0)),
+                    }
+                }
             };
+            if ban {
+                store.ban_reporter(r).map_err(|e| CliError::Runtime(e.0))?;
+            }
             let n = store.forget_reporter(r).map_err(|e| CliError::Runtime(e.0))?;
-            println!("forgot {n} observations of {r}");
+            println!("forgot {n} observations of {r}{}", if ban { "; banned" } else { "" });
             Ok(())
         }
     }
+}
+
+/// `POST /v2/admin/forget-reporter` to a running server, authenticated with
+/// `<data-dir>/admin.token`, trusting `<data-dir>/tls.cert`.
+fn admin_over_rest(data_dir: &Path, addr: &str, reporter: &str, ban: bool) -> Result<()> {
+    let token_file = data_dir.join(dmc_server::ADMIN_TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_file).map_err(|e| {
+        CliError::Runtime(format!(
+            "{}: {e} (is this the server's data dir?)",
+            token_file.display()
+        ))
+    })?;
+    let cert_file = data_dir.join("tls.cert");
+    let pem = std::fs::read(&cert_file).map_err(|e| CliError::Runtime(format!("{}: {e}", cert_file.display())))?;
+    let body = Json::object([("reporter", Json::str(reporter)), ("ban", Json::bool(ban))]).compact();
+    let addr = addr.trim_start_matches("https://").to_string();
+    let target = addr.clone();
+    let reply = runtime()?.block_on(async move {
+        let addr = target;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut &pem[..]) {
+            let c = c.map_err(|e| format!("{}: {e}", cert_file.display()))?;
+            roots.add(c).map_err(|e| format!("{}: {e}", cert_file.display()))?;
+        }
+        let cfg =
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(&addr)
+            .await
+            .map_err(|e| format!("the store is open (is `dmc serve` running?), and {addr} does not answer: {e}"))?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS with {addr}: {e}"))?;
+        let req = format!(
+            "POST /v2/admin/forget-reporter HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            token.trim(),
+            body.len()
+        );
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        tls.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let mut resp = Vec::new();
+        // A server may close without TLS close_notify; what was read counts.
+        let _ = tls.read_to_end(&mut resp).await;
+        Ok::<_, String>(String::from_utf8_lossy(&resp).into_owned())
+    });
+    let reply = reply.map_err(CliError::Runtime)?;
+    let (head, json) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap_or(serde_json::Value::Null);
+    if status != "200" {
+        let msg = v["error"]
+            .as_str()
+            .unwrap_or(head.lines().next().unwrap_or("no answer"));
+        return Err(CliError::Runtime(format!("{addr}: admin: {msg}")));
+    }
+    let r = Reporter::parse(reporter).map_err(CliError::Input)?;
+    println!(
+        "forgot {} observations of {r}{} (through the running server)",
+        v["forgotten"],
+        if ban { "; banned" } else { "" }
+    );
+    Ok(())
 }

@@ -412,6 +412,14 @@ pub enum AdminCommand {
         /// source address; unattributed for unsigned ones stored before
         /// sources were told apart.
         reporter: String,
+        /// Also refuse the reporter's future registrations.
+        #[arg(long)]
+        ban: bool,
+        /// The running server's REST address, used when its embedded store
+        /// is open (default 127.0.0.1:8081); the admin token and certificate
+        /// are read from the data dir.
+        #[arg(long)]
+        rest: Option<String>,
         /// The coordinator's PostgreSQL store (as `dmc serve --database-url`);
         /// default: the embedded store in the data dir.
         #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
@@ -542,15 +550,19 @@ pub struct SetmccfgArgs {
 }
 
 fn main() -> ExitCode {
-    // `dmc querymc | head -1`: end quietly when the reader goes away, as
-    // other command-line tools do, instead of panicking in `println!`.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of one signal before any
-    // thread exists; no handler code runs.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
+    // `dmc querymc | head -1`: a one-shot command ends quietly when its
+    // reader goes away, as other command-line tools do, instead of
+    // panicking in `println!`. Never for the long-running ones: a peer
+    // closing a socket must not kill `dmc serve` or `dmc sync`.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_) | Command::Sync(_)) {
+        // SAFETY: restoring the default disposition of one signal before
+        // any thread exists; no handler code runs.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -70,6 +70,7 @@ fn run_ok(data_dir: &Path, args: &[&str]) -> String {
 struct Serve {
     child: Child,
     grpc: String,
+    rest: String,
     data_dir: PathBuf,
     log: PathBuf,
     _stdout: std::io::BufReader<std::process::ChildStdout>,
@@ -134,6 +135,7 @@ impl Serve {
         }
         Serve {
             grpc: field("grpc="),
+            rest: field("rest="),
             child,
             data_dir: data_dir.to_path_buf(),
             log,
@@ -386,11 +388,21 @@ fn forget_reporter_unattributed_on_a_stopped_server() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["accepted"], 2, "{out}");
 
-    // While the server runs, the store is locked: refused with a hint.
-    let busy = run(&data, &["admin", "forget-reporter", "anonymous:127.0.0.1"]);
+    // While the server runs, the store is open: dmc asks the server, and
+    // says so when it does not answer where it was told to look.
+    let busy = run(
+        &data,
+        &[
+            "admin",
+            "forget-reporter",
+            "anonymous:127.0.0.1",
+            "--rest",
+            "127.0.0.1:1",
+        ],
+    );
     assert!(!busy.status.success());
     assert!(
-        String::from_utf8_lossy(&busy.stderr).contains("stop it first"),
+        String::from_utf8_lossy(&busy.stderr).contains("does not answer"),
         "{busy:?}"
     );
 
@@ -806,4 +818,67 @@ fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
         &data,
         &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
     );
+}
+
+/// `dmc admin forget-reporter --ban` while the server runs: through the
+/// admin endpoint (bearer token from `<data-dir>/admin.token`, mode 0600);
+/// the reporter's data is gone, its old body cannot bring it back, and a
+/// new one is refused. A wrong token is refused.
+#[test]
+fn forget_and_ban_a_reporter_while_the_server_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &[]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("admin.token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let t = now() - 60;
+    let file = tmp.path().join("signed.json");
+    std::fs::write(&file, querymc_file(&[(3, 4, t, 4_000), (5, 6, t, 5_000)])).unwrap();
+    let key = hex(&secret(9).secret_bytes());
+    let register = |f: &Path| {
+        run(
+            &data,
+            &[
+                "ec",
+                "register",
+                "--file",
+                f.to_str().unwrap(),
+                "--ec",
+                &srv.url(),
+                "--sign-key",
+                &key,
+            ],
+        )
+    };
+    assert!(register(&file).status.success());
+    let reporter = hex(&node(9));
+    // A wrong token.
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    std::fs::write(data.join("admin.token"), "0".repeat(64)).unwrap();
+    let bad = run(&data, &["admin", "forget-reporter", &reporter, "--rest", &srv.rest]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Bearer"), "{bad:?}");
+    std::fs::write(data.join("admin.token"), &token).unwrap();
+    let out = run_ok(
+        &data,
+        &["admin", "forget-reporter", &reporter, "--ban", "--rest", &srv.rest],
+    );
+    assert!(
+        out.contains("forgot 2 observations") && out.contains("banned") && out.contains("running server"),
+        "{out}"
+    );
+    let rt = runtime();
+    assert!(rt.block_on(async { query_all(srv.channel().await).await }).is_empty());
+    // A new body of the banned reporter is refused, naming the ban.
+    std::fs::write(&file, querymc_file(&[(7, 8, now() - 30, 4_000)])).unwrap();
+    let again = register(&file);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("banned"), "{again:?}");
+    assert!(rt.block_on(async { query_all(srv.channel().await).await }).is_empty());
 }
