@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub max_unverified_observations: u64,
     /// Set an empty or damaged embedded store aside and begin empty.
     pub fresh_store: bool,
+    /// Observations one reporter may hold, and all reporters together.
+    pub max_observations_per_reporter: u64,
+    pub max_observations: u64,
 }
 
 /// The graph `dmc serve` uses by default: the shipped mainnet snapshot,
@@ -103,6 +106,8 @@ impl ServerConfig {
             reputation_interval: 600_000_000_000,
             max_unverified_observations: 1_000_000,
             fresh_store: false,
+            max_observations_per_reporter: 500_000,
+            max_observations: 50_000_000,
         }
     }
 
@@ -259,6 +264,12 @@ impl ServerConfig {
         if let Some(v) = f.max_unverified_observations {
             self.max_unverified_observations = v;
         }
+        if let Some(v) = f.max_observations_per_reporter {
+            self.max_observations_per_reporter = v;
+        }
+        if let Some(v) = f.max_observations {
+            self.max_observations = v;
+        }
         Ok(())
     }
 }
@@ -290,6 +301,8 @@ struct FileConfig {
     min_serving_weight: Option<f64>,
     reputation_interval: Option<String>,
     max_unverified_observations: Option<u64>,
+    max_observations_per_reporter: Option<u64>,
+    max_observations: Option<u64>,
 }
 
 /// `none` (any case) turns the graph off; anything else is a file.

@@ -93,6 +93,8 @@ impl ApiError {
 /// Counters for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
+    /// Registrations refused by a storage cap.
+    pub refused_storage: AtomicU64,
     pub register_requests: AtomicU64,
     pub register_refused: AtomicU64,
     pub query_requests: AtomicU64,
@@ -324,6 +326,40 @@ impl Coordinator {
         Ok(n)
     }
 
+    /// Refuses a registration that would take one reporter, or the whole
+    /// store, past its cap of observations (updates of pairs it already
+    /// holds count too: the check is cheap and conservative).
+    fn storage_caps(&self, reporter: &Reporter, pairs: usize) -> Result<(), ApiError> {
+        let (mine, all) = self
+            .store
+            .observation_counts(reporter)
+            .map_err(|e| ApiError::Internal(e.0))?;
+        let n = pairs as u64;
+        if mine.saturating_add(n) > self.config.max_observations_per_reporter {
+            self.metrics.refused_storage.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%reporter, held = mine, pairs, "refused: max_observations_per_reporter");
+            return Err(ApiError::Limit {
+                limit: "max_observations_per_reporter",
+                message: format!(
+                    "this reporter already holds {mine} observations (max_observations_per_reporter {})",
+                    self.config.max_observations_per_reporter
+                ),
+            });
+        }
+        if all.saturating_add(n) > self.config.max_observations {
+            self.metrics.refused_storage.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%reporter, held = all, pairs, "refused: max_observations");
+            return Err(ApiError::Limit {
+                limit: "max_observations",
+                message: format!(
+                    "the coordinator holds {all} observations (max_observations {})",
+                    self.config.max_observations
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses a registration of a reporter that is not established once
     /// they all together hold `max_unverified_observations`.
     fn unverified_budget(&self, reporter: &Reporter, pairs: usize) -> Result<(), ApiError> {
@@ -332,6 +368,8 @@ impl Coordinator {
         }
         let held = self.unverified_observations.load(Ordering::Relaxed);
         if held.saturating_add(pairs as u64) > self.config.max_unverified_observations {
+            self.metrics.refused_storage.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%reporter, held, pairs, "refused: max_unverified_observations");
             return Err(ApiError::Limit {
                 limit: "max_unverified_observations",
                 message: format!(
@@ -506,6 +544,7 @@ impl Coordinator {
     ) -> Result<Registered, ApiError> {
         let accepted = pairs.len();
         self.unverified_budget(&reporter, accepted)?;
+        self.storage_caps(&reporter, accepted)?;
         let outcome = self
             .store
             .register(Registration {
@@ -753,6 +792,12 @@ impl Coordinator {
             stats.held_unservable,
         );
         metric(
+            "dmc_register_refused_storage_total",
+            "counter",
+            "Registrations refused by max_observations_per_reporter, max_observations or max_unverified_observations.",
+            g(&m.refused_storage),
+        );
+        metric(
             "dmc_unverified_observations",
             "gauge",
             "Observations held by reporters that are not established (estimate).",
@@ -929,5 +974,52 @@ mod tests {
             .expect("stored");
         let z = c.snapshot().expect("snapshot").lnd_json();
         assert_ne!(z, x, "a new cursor renders anew");
+    }
+
+    /// One reporter, and the store as a whole, are capped; the refusal names the cap.
+    #[test]
+    fn storage_caps_per_reporter_and_in_total() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn CoordinatorStore> =
+            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
+        config.graph = None;
+        config.max_observations_per_reporter = 3;
+        config.max_observations = 5;
+        let now = Timestamp::from_unix_secs(1_800_000_000);
+        let c = Coordinator::new(config, store, Arc::new(move || now));
+        c.set_graph(None).expect("policy");
+        let t = now.unix_secs() - 60;
+        let some = |base: u8, n: u8| (0..n).map(|i| pair_json(base + i, t)).collect::<Vec<_>>();
+        c.register_unsigned(some(1, 3), "10.0.0.1").expect("three fit");
+        let e = c
+            .register_unsigned(some(10, 1), "10.0.0.1")
+            .expect_err("a fourth does not");
+        assert!(
+            matches!(
+                e,
+                ApiError::Limit {
+                    limit: "max_observations_per_reporter",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        c.register_unsigned(some(20, 2), "10.0.0.2")
+            .expect("another source: two more");
+        let e = c
+            .register_unsigned(some(30, 1), "10.0.0.3")
+            .expect_err("the store is full");
+        assert!(
+            matches!(
+                e,
+                ApiError::Limit {
+                    limit: "max_observations",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(c.metrics_text().contains("dmc_register_refused_storage_total 2\n"));
     }
 }

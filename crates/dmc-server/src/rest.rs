@@ -82,7 +82,8 @@ pub fn error_response(e: &ApiError) -> Response {
         ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Limit {
-            limit: "requests_per_minute" | "max_unverified_observations",
+            limit:
+                "requests_per_minute" | "max_unverified_observations" | "max_observations_per_reporter" | "max_observations",
             ..
         } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,

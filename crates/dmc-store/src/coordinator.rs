@@ -351,6 +351,8 @@ pub trait CoordinatorStore: Send + Sync {
     fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError>;
     /// How many observations each reporter holds.
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError>;
+    /// How many observations one reporter holds, and all of them together.
+    fn observation_counts(&self, reporter: &Reporter) -> Result<(u64, u64), StoreError>;
     /// Refuses every future registration of `reporter` (its data is not
     /// touched: forget it too). Returns whether it was not banned before.
     fn ban_reporter(&self, reporter: Reporter) -> Result<bool, StoreError>;
@@ -1188,6 +1190,18 @@ impl CoordinatorStore for RedbCoordinatorStore {
         };
         tx.commit().map_err(err("commit"))?;
         Ok(n)
+    }
+
+    fn observation_counts(&self, reporter: &Reporter) -> Result<(u64, u64), StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let mine = tx
+            .open_table(REPORTERS)
+            .map_err(err("reporters"))?
+            .get(&reporter.to_bytes()[..])
+            .map_err(err("read reporters"))?
+            .map_or(0, |v| v.value());
+        let all = tx.open_table(OBS).map_err(err("obs"))?.len().map_err(err("count"))?;
+        Ok((mine, all))
     }
 
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {

@@ -1219,6 +1219,22 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         Ok(n as usize)
     }
 
+    fn observation_counts(&self, reporter: &Reporter) -> Result<(u64, u64), StoreError> {
+        self.read(|tx, s| {
+            let (_, _, _, all) = read_meta(tx, s)?;
+            let mine: Option<i64> = tx
+                .query_opt(
+                    "SELECT observations FROM dmc_reporters WHERE reporter = $1",
+                    &[&&reporter.to_bytes()[..]],
+                )
+                .map_err(err("reading the reporter's count"))?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(err("reading the reporter's count"))?;
+            Ok((mine.unwrap_or(0).max(0) as u64, all))
+        })
+    }
+
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {
         let mut pooled = self.pool.get()?;
         let Conn { client, .. } = pooled.conn();
