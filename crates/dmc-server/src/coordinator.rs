@@ -862,6 +862,21 @@ pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
 mod tests {
     use super::*;
 
+    /// A coordinator on a fresh embedded store with no graph and a fixed
+    /// clock, its config adjusted by `tweak`, its policy set.
+    fn coordinator(tweak: impl FnOnce(&mut ServerConfig)) -> (tempfile::TempDir, Coordinator, Timestamp) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn CoordinatorStore> =
+            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
+        config.graph = None;
+        tweak(&mut config);
+        let now = Timestamp::from_unix_secs(1_800_000_000);
+        let c = Coordinator::new(config, store, Arc::new(move || now));
+        c.set_graph(None).expect("policy");
+        (dir, c, now)
+    }
+
     fn pair_json(i: u8, t: i64) -> PairHistory {
         let key = |b: u8| {
             let sk = secp256k1::SecretKey::from_slice(&[b.max(1); 32]).expect("valid");
@@ -885,15 +900,9 @@ mod tests {
     /// more sources do not buy more room; a recount sees what is stored.
     #[test]
     fn reporters_that_are_not_established_share_one_storage_budget() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn CoordinatorStore> =
-            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
-        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
-        config.graph = None;
-        config.max_unverified_observations = 5;
-        let now = Timestamp::from_unix_secs(1_800_000_000);
-        let c = Coordinator::new(config, store, Arc::new(move || now));
-        c.set_graph(None).expect("policy");
+        let (_dir, c, now) = coordinator(|config| {
+            config.max_unverified_observations = 5;
+        });
         let t = now.unix_secs() - 60;
         let three = |base: u8| (0..3).map(|i| pair_json(base + i, t)).collect::<Vec<_>>();
         c.register_unsigned(three(1), "10.0.0.1").expect("first source");
@@ -924,13 +933,7 @@ mod tests {
     /// A megabyte "key" is named, not echoed; internal details stay in the log.
     #[test]
     fn errors_echo_little_and_hide_internals() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn CoordinatorStore> =
-            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
-        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
-        config.graph = None;
-        let now = Timestamp::from_unix_secs(1_800_000_000);
-        let c = Coordinator::new(config, store, Arc::new(move || now));
+        let (_dir, c, now) = coordinator(|_| {});
         let mut p = pair_json(1, now.unix_secs() - 60);
         p.node_from = vec![7; 1 << 20];
         let e = c.register_unsigned(vec![p], "10.0.0.1").expect_err("not a key");
@@ -953,15 +956,9 @@ mod tests {
     /// memory a snapshot costs does not grow with the number of downloads.
     #[test]
     fn snapshot_bodies_are_rendered_once_per_cursor() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn CoordinatorStore> =
-            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
-        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
-        config.graph = None;
-        config.min_serving_weight = 0.0;
-        let now = Timestamp::from_unix_secs(1_800_000_000);
-        let c = Coordinator::new(config, store, Arc::new(move || now));
-        c.set_graph(None).expect("policy");
+        let (_dir, c, now) = coordinator(|config| {
+            config.min_serving_weight = 0.0;
+        });
         c.register_unsigned(vec![pair_json(1, now.unix_secs() - 60)], "10.0.0.1")
             .expect("stored");
         let (a, b) = (c.snapshot().expect("snapshot"), c.snapshot().expect("snapshot"));
@@ -979,16 +976,10 @@ mod tests {
     /// One reporter, and the store as a whole, are capped; the refusal names the cap.
     #[test]
     fn storage_caps_per_reporter_and_in_total() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn CoordinatorStore> =
-            Arc::new(dmc_store::coordinator::RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
-        let mut config = ServerConfig::with_data_dir(dir.path().to_path_buf());
-        config.graph = None;
-        config.max_observations_per_reporter = 3;
-        config.max_observations = 5;
-        let now = Timestamp::from_unix_secs(1_800_000_000);
-        let c = Coordinator::new(config, store, Arc::new(move || now));
-        c.set_graph(None).expect("policy");
+        let (_dir, c, now) = coordinator(|config| {
+            config.max_observations_per_reporter = 3;
+            config.max_observations = 5;
+        });
         let t = now.unix_secs() - 60;
         let some = |base: u8, n: u8| (0..n).map(|i| pair_json(base + i, t)).collect::<Vec<_>>();
         c.register_unsigned(some(1, 3), "10.0.0.1").expect("three fit");
