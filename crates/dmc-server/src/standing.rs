@@ -26,9 +26,12 @@ impl ServerGraph {
         if graph.channel_count() == 0 {
             return Err(format!("graph: {}: no channels", path.display()));
         }
+        // A snapshot stripped of announcement times (the shipped one is)
+        // is dated by the YYYY-MM-DD in its file name, if any.
+        let newest_update = graph.newest_update().or_else(|| date_in_name(path));
         Ok(ServerGraph {
             capacities: graph.node_capacities_sat(),
-            newest_update: graph.newest_update(),
+            newest_update,
             graph,
             min_reporter_capacity_sat,
             path: path.to_path_buf(),
@@ -67,6 +70,36 @@ impl GraphStanding for ServerGraph {
     }
 }
 
+/// The Unix time (midnight UTC) of the first `YYYY-MM-DD` in a file name.
+pub fn date_in_name(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?.as_bytes();
+    name.windows(10).find_map(|w| {
+        let digits = |r: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(&w[r]).ok()?.parse().ok() };
+        if w[4] != b'-'
+            || w[7] != b'-'
+            || !w
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        {
+            return None;
+        }
+        let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return None;
+        }
+        // Civil date to days (Howard Hinnant's algorithm).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        u64::try_from(days * 86_400).ok()
+    })
+}
+
 /// `YYYY-MM-DD` (UTC) of a Unix time.
 pub fn utc_date(unix_secs: i64) -> String {
     // Days to civil date (Howard Hinnant's algorithm).
@@ -92,5 +125,13 @@ mod tests {
         assert_eq!(utc_date(1_770_076_800), "2026-02-03");
         assert_eq!(utc_date(951_782_400), "2000-02-29");
         assert_eq!(utc_date(-86_400), "1969-12-31");
+        let p = Path::new("data/mainnet-2026-02-03.describegraph.json.gz");
+        assert_eq!(date_in_name(p), Some(1_770_076_800));
+        assert_eq!(
+            utc_date(date_in_name(Path::new("g-2000-02-29.json")).unwrap() as i64),
+            "2000-02-29"
+        );
+        assert_eq!(date_in_name(Path::new("graph.json")), None);
+        assert_eq!(date_in_name(Path::new("x-2026-13-01.json")), None);
     }
 }
