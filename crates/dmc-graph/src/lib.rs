@@ -9,6 +9,9 @@
 
 pub mod listchannels;
 pub mod pathfind;
+pub mod standing;
+
+pub use standing::Standing;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -260,24 +263,6 @@ impl Graph {
         (self.newest_update > 0).then_some(self.newest_update)
     }
 
-    /// The total capacity of a node's channels (sat), 0 if it is not in the graph.
-    pub fn node_capacity_sat(&self, id: &NodeId) -> u64 {
-        let Some(&i) = self.index.get(id) else { return 0 };
-        self.channels
-            .iter()
-            .filter(|c| c.node1 == i || c.node2 == i)
-            .map(|c| c.capacity_sat)
-            .fold(0u64, u64::saturating_add)
-    }
-
-    /// The largest capacity (sat) among the channels between two nodes, in
-    /// either direction; `None` when there is none.
-    pub fn max_channel_capacity_sat(&self, a: &NodeId, b: &NodeId) -> Option<u64> {
-        let (&x, &y) = (self.index.get(a)?, self.index.get(b)?);
-        let chans = self.by_pair.get(&(x.min(y), x.max(y)))?;
-        chans.iter().map(|c| self.channels[*c as usize].capacity_sat).max()
-    }
-
     /// Every node's total channel capacity (sat), indexed as [`Graph::node`].
     pub fn node_capacities_sat(&self) -> Vec<u64> {
         let mut caps = vec![0u64; self.nodes.len()];
@@ -421,6 +406,9 @@ mod tests {
         )
     }
 
+    use dmc_core::aggregate::{ChannelCheck, GraphStanding};
+    use dmc_core::DirectedPair;
+
     #[test]
     fn newest_update_and_capacities() {
         let text = graph("false")
@@ -430,8 +418,10 @@ mod tests {
         assert_eq!(g.newest_update(), Some(1_770_076_800));
         let a = NodeId::from_hex_unchecked(A).unwrap();
         let b = NodeId::from_hex_unchecked(B).unwrap();
-        assert_eq!(g.node_capacity_sat(&a), 80_000);
-        assert_eq!(g.max_channel_capacity_sat(&b, &a), Some(50_000));
+        assert_eq!(g.node_capacities_sat()[g.node_index(&a).unwrap() as usize], 80_000);
+        let st = Standing::new(&g, 80_000);
+        assert!(st.is_established(&a) && !Standing::new(&g, 80_001).is_established(&a));
+        assert_eq!(st.channel(&DirectedPair::new(b, a)), ChannelCheck::Capacity(50_000_000));
         assert_eq!(
             Graph::parse_describegraph(&graph("false")).unwrap().newest_update(),
             None

@@ -391,9 +391,15 @@ mod tests {
         let g = parse_listchannels(&text).unwrap();
         assert_eq!((g.node_count(), g.channel_count()), (2, 1));
         assert_eq!(g.newest_update(), Some(1_618_492_788));
-        assert_eq!(g.node_capacity_sat(&id(A)), 50_000);
-        assert_eq!(g.max_channel_capacity_sat(&id(B), &id(A)), Some(50_000));
-        assert_eq!(g.max_channel_capacity_sat(&id(A), &id(C)), None);
+        use dmc_core::aggregate::{ChannelCheck, GraphStanding};
+        use dmc_core::DirectedPair;
+        let st = crate::Standing::new(&g, 50_000);
+        assert!(st.is_established(&id(A)) && !crate::Standing::new(&g, 50_001).is_established(&id(A)));
+        assert_eq!(
+            st.channel(&DirectedPair::new(id(B), id(A))),
+            ChannelCheck::Capacity(50_000_000)
+        );
+        assert_eq!(st.channel(&DirectedPair::new(id(A), id(C))), ChannelCheck::NoChannel);
         assert_eq!(g.node_capacities_sat(), vec![50_000, 50_000]);
     }
 

@@ -319,7 +319,7 @@ impl Coordinator {
             .reporter_observations()
             .map_err(|e| ApiError::Internal(e.0))?
             .iter()
-            .filter(|(r, _)| r.key().is_none_or(|k| !self.is_established(k)))
+            .filter(|(r, _)| !self.is_established_reporter(r))
             .map(|(_, n)| *n)
             .sum();
         self.unverified_observations.store(n, Ordering::Relaxed);
@@ -363,7 +363,7 @@ impl Coordinator {
     /// Refuses a registration of a reporter that is not established once
     /// they all together hold `max_unverified_observations`.
     fn unverified_budget(&self, reporter: &Reporter, pairs: usize) -> Result<(), ApiError> {
-        if reporter.key().is_some_and(|k| self.is_established(k)) {
+        if self.is_established_reporter(reporter) {
             return Ok(());
         }
         let held = self.unverified_observations.load(Ordering::Relaxed);
@@ -416,6 +416,12 @@ impl Coordinator {
     /// Whether a signed key counts as established (always, with no graph).
     pub fn is_established(&self, key: &NodeId) -> bool {
         self.graph().is_none_or(|g| g.is_established(key))
+    }
+
+    /// A signed reporter of an established key (unverified keys and
+    /// unsigned sources are not).
+    fn is_established_reporter(&self, reporter: &Reporter) -> bool {
+        reporter.key().is_some_and(|k| self.is_established(k))
     }
 
     /// The graph's date and age for `/healthz` and `/metrics`: (Unix
@@ -577,7 +583,7 @@ impl Coordinator {
         self.metrics
             .pairs_received
             .fetch_add(accepted as u64, Ordering::Relaxed);
-        if reporter.key().is_none_or(|k| !self.is_established(k)) {
+        if !self.is_established_reporter(&reporter) {
             self.unverified_observations
                 .fetch_add(accepted as u64, Ordering::Relaxed);
         }

@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 
 use dmc_core::aggregate::{ChannelCheck, GraphStanding};
 use dmc_core::{DirectedPair, NodeId};
-use dmc_graph::Graph;
+use dmc_graph::{Graph, Standing};
 
 /// A loaded graph file with what the aggregation asks of it.
 pub struct ServerGraph {
-    graph: Graph,
-    /// Total public capacity per node (sat), indexed as the graph's nodes.
-    capacities: Vec<u64>,
-    min_reporter_capacity_sat: u64,
+    standing: Standing,
+    nodes: usize,
+    channels: usize,
     pub path: PathBuf,
     /// The newest announcement in the file (Unix seconds).
     pub newest_update: Option<u64>,
@@ -30,43 +29,35 @@ impl ServerGraph {
         // is dated by the YYYY-MM-DD in its file name, if any.
         let newest_update = graph.newest_update().or_else(|| date_in_name(path));
         Ok(ServerGraph {
-            capacities: graph.node_capacities_sat(),
-            newest_update,
-            graph,
-            min_reporter_capacity_sat,
+            standing: Standing::new(&graph, min_reporter_capacity_sat),
+            nodes: graph.node_count(),
+            channels: graph.channel_count(),
             path: path.to_path_buf(),
+            newest_update,
         })
     }
 
     pub fn node_count(&self) -> usize {
-        self.graph.node_count()
+        self.nodes
     }
 
     pub fn channel_count(&self) -> usize {
-        self.graph.channel_count()
+        self.channels
     }
 
     /// How many nodes would be established reporters.
     pub fn established_count(&self) -> usize {
-        self.capacities
-            .iter()
-            .filter(|c| **c >= self.min_reporter_capacity_sat)
-            .count()
+        self.standing.established_count()
     }
 }
 
 impl GraphStanding for ServerGraph {
     fn is_established(&self, key: &NodeId) -> bool {
-        self.graph
-            .node_index(key)
-            .is_some_and(|i| self.capacities[i as usize] >= self.min_reporter_capacity_sat)
+        self.standing.is_established(key)
     }
 
     fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
-        match self.graph.max_channel_capacity_sat(&pair.from, &pair.to) {
-            Some(sat) => ChannelCheck::Capacity(sat.saturating_mul(1000)),
-            None => ChannelCheck::NoChannel,
-        }
+        self.standing.channel(pair)
     }
 }
 

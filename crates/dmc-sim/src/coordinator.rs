@@ -6,7 +6,7 @@
 //! [`merge_observation`] (with LND's relax interval); a pair's served value
 //! is [`aggregate`] over those records with the server's default
 //! [`AggregationParams`], weighed by a [`WithReputations`] standing built
-//! from the simulation's public graph ([`SimGraph`]: established reporters,
+//! from the simulation's public graph ([`dmc_graph::Standing`]: established reporters,
 //! channel bounds) and the coordinator's own [`Reputation`]s, which
 //! [`DmcCoordinator::reputation_pass`] updates with [`reputation::judge`]
 //! and [`reputation::after_pass`]. Every change of a served pair gets the
@@ -33,14 +33,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use dmc_core::aggregate::{
-    aggregate, merge_observation, served_pair, AggregationParams, ChannelCheck, GraphStanding, Held, Reporter, View,
-    WithReputations,
+    aggregate, merge_observation, served_pair, AggregationParams, Held, Reporter, View, WithReputations,
 };
 use dmc_core::reputation::{self, Reputation, ReputationParams};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
-use dmc_graph::Graph;
+use dmc_graph::Standing;
 
 /// LND's and the coordinator's default relax interval (1 minute).
 const RELAX_NS: i64 = dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL;
@@ -104,54 +103,6 @@ impl ChangeLog {
     }
 }
 
-/// What the coordinator's graph (`dmc serve --graph`) says, precomputed
-/// from the simulation's public graph: which keys are established
-/// reporters, and the largest capacity between two nodes.
-#[derive(Clone, Debug, Default)]
-pub struct SimGraph {
-    established: HashSet<NodeId>,
-    /// Largest channel capacity (msat) per unordered node pair, smaller key first.
-    capacity: HashMap<(NodeId, NodeId), u64>,
-}
-
-impl SimGraph {
-    /// Established: a node of `graph` whose channels' capacities sum to at
-    /// least `min_capacity_sat`.
-    pub fn new(graph: &Graph, min_capacity_sat: u64) -> Self {
-        let mut total = vec![0u64; graph.node_count()];
-        let mut capacity: HashMap<(NodeId, NodeId), u64> = HashMap::new();
-        for ch in graph.channels() {
-            total[ch.node1 as usize] = total[ch.node1 as usize].saturating_add(ch.capacity_sat);
-            total[ch.node2 as usize] = total[ch.node2 as usize].saturating_add(ch.capacity_sat);
-            let (a, b) = (*graph.node(ch.node1), *graph.node(ch.node2));
-            let c = capacity.entry((a.min(b), a.max(b))).or_default();
-            *c = (*c).max(ch.capacity_sat.saturating_mul(1000));
-        }
-        let established = total
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| **t >= min_capacity_sat)
-            .map(|(i, _)| *graph.node(i as u32))
-            .collect();
-        SimGraph { established, capacity }
-    }
-}
-
-impl GraphStanding for SimGraph {
-    fn is_established(&self, node: &NodeId) -> bool {
-        self.established.contains(node)
-    }
-
-    /// The channel check of a pair: the largest capacity between its nodes.
-    fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
-        let key = (pair.from.min(pair.to), pair.from.max(pair.to));
-        match self.capacity.get(&key) {
-            Some(c) => ChannelCheck::Capacity(*c),
-            None => ChannelCheck::NoChannel,
-        }
-    }
-}
-
 /// What one reputation pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -165,7 +116,7 @@ pub struct PassReport {
 
 /// dmc's coordinator (see the module doc).
 pub struct DmcCoordinator {
-    standing: SimGraph,
+    standing: Standing,
     params: AggregationParams,
     reputation_params: ReputationParams,
     views: HashMap<DirectedPair, Vec<View>>,
@@ -179,11 +130,11 @@ pub struct DmcCoordinator {
 
 impl DmcCoordinator {
     /// A coordinator with the server's default parameters.
-    pub fn new(standing: SimGraph) -> Self {
+    pub fn new(standing: Standing) -> Self {
         Self::with_params(standing, AggregationParams::default(), ReputationParams::default())
     }
 
-    pub fn with_params(standing: SimGraph, params: AggregationParams, reputation_params: ReputationParams) -> Self {
+    pub fn with_params(standing: Standing, params: AggregationParams, reputation_params: ReputationParams) -> Self {
         DmcCoordinator {
             standing,
             params,
@@ -472,8 +423,8 @@ mod tests {
 
     /// Pair nodes 100 → 100+i (channels of 2 000 000 sat), reporters 1..=n
     /// each with a channel of `reporter_sat` to node 100.
-    fn graph(pairs: u8, reporters: u8, reporter_sat: u64) -> SimGraph {
-        let mut g = Graph::default();
+    fn graph(pairs: u8, reporters: u8, reporter_sat: u64) -> Standing {
+        let mut g = dmc_graph::Graph::default();
         let mut id = 0;
         for i in 1..=pairs {
             id += 1;
@@ -483,7 +434,7 @@ mod tests {
             id += 1;
             g.add_channel(id, k(r), k(100), reporter_sat, None, None);
         }
-        SimGraph::new(&g, MIN_REPORTER_CAPACITY_SAT)
+        Standing::new(&g, MIN_REPORTER_CAPACITY_SAT)
     }
 
     fn at(pair: DirectedPair, fail: Option<(u64, i64)>, succ: Option<(u64, i64)>) -> PairSnapshot {

@@ -53,7 +53,7 @@ use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 
 use crate::availability::{Availability, AvailabilityParams};
-use crate::coordinator::{export_pairs, Delta, DmcCoordinator, GoCoordinator, SimGraph, MIN_REPORTER_CAPACITY_SAT};
+use crate::coordinator::{export_pairs, Delta, DmcCoordinator, GoCoordinator, MIN_REPORTER_CAPACITY_SAT};
 use crate::flow::FlowGraph;
 use crate::liars::{self, LiarParams, Lie};
 use crate::network::{Network, Overlay};
@@ -657,7 +657,7 @@ pub fn run_seed(
     }
 
     // The coordinator knows the public graph (not the wallets' channels).
-    let standing = SimGraph::new(base, MIN_REPORTER_CAPACITY_SAT);
+    let standing = dmc_graph::Standing::new(base, MIN_REPORTER_CAPACITY_SAT);
     let contributor_keys: Vec<NodeId> = contributors.iter().map(|c| *graph.node(*c)).collect();
     // Liars: established contributors, drawn with their own RNG so the world stays the same.
     let liar_of: Vec<Option<Lie>> = {

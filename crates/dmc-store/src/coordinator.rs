@@ -124,7 +124,7 @@ pub struct AggregatedPair {
 
 impl AggregatedPair {
     /// Whether `a` would be served exactly as this.
-    fn same_as(&self, a: &Aggregate) -> bool {
+    pub(crate) fn same_as(&self, a: &Aggregate) -> bool {
         self.result == a.result
             && self.reporters == a.established
             && self.reporters_unverified == a.unverified

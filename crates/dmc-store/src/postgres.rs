@@ -643,12 +643,7 @@ impl<'a> Write<'a> {
             let new = verdict.and_then(Result::ok);
             let before = old.get(p);
             let same = match (before, &new) {
-                (Some(o), Some(n)) => {
-                    o.result == n.result
-                        && o.reporters == n.established
-                        && o.reporters_unverified == n.unverified
-                        && o.reporters_anonymous == n.anonymous
-                }
+                (Some(o), Some(n)) => o.same_as(n),
                 (None, None) => true,
                 _ => false,
             };

@@ -3,6 +3,11 @@
 mod common;
 use common::*;
 
+/// The shipped mainnet snapshot.
+fn mainnet_graph() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz")
+}
+
 #[test]
 fn scenario_json_matches_the_tutorial() {
     let d = Dmc::new(1_713_074_500);
@@ -33,8 +38,7 @@ fn scenario_json_matches_the_tutorial() {
 #[test]
 fn small_experiment_on_the_mainnet_snapshot() {
     let d = Dmc::new(1_770_076_800);
-    let graph =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let graph = mainnet_graph();
     let out = d.path("report.json");
     let plot = d.path("curves.svg");
     let text = d.ok(&[
@@ -103,8 +107,7 @@ fn small_experiment_on_the_mainnet_snapshot() {
 #[test]
 fn experiment_refuses_bad_liars_and_lie_values() {
     let d = Dmc::new(1_770_076_800);
-    let graph =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let graph = mainnet_graph();
     let g = graph.to_str().unwrap();
     for (args, named) in [
         (&["--liars", "1"][..], "--liars"),
@@ -133,8 +136,7 @@ fn experiment_refuses_bad_liars_and_lie_values() {
 #[test]
 fn small_experiment_with_liars_marks_its_results() {
     let d = Dmc::new(1_770_076_800);
-    let graph =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let graph = mainnet_graph();
     let out = d.path("liars.json");
     let text = d.ok(&[
         "sim",
@@ -181,8 +183,7 @@ fn small_experiment_with_liars_marks_its_results() {
 #[test]
 fn reach_probes_high_degree_targets() {
     let d = Dmc::new(1_770_076_800);
-    let graph =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mainnet-2026-02-03.describegraph.json.gz");
+    let graph = mainnet_graph();
     let g = graph.to_str().unwrap();
     let v = d.json(&[
         "sim",
