@@ -128,6 +128,13 @@ pub fn load_graph(config: &ServerConfig) -> Result<Option<Arc<standing::ServerGr
         })
 }
 
+/// Loads the configured graph and recomputes every pair with it (at start
+/// and on SIGHUP). Blocking. Returns how many served pairs changed.
+fn apply_graph(c: &Coordinator) -> Result<usize, String> {
+    let graph = load_graph(&c.config)?;
+    c.set_graph(graph).map_err(|e| e.message().to_string())
+}
+
 fn log_graph(c: &Coordinator, changed: usize, started: std::time::Instant) {
     match c.graph() {
         Some(g) => tracing::info!(
@@ -174,12 +181,9 @@ pub async fn serve(
     {
         let c = coordinator.clone();
         let started = std::time::Instant::now();
-        let changed = tokio::task::spawn_blocking(move || {
-            let graph = load_graph(&c.config)?;
-            c.set_graph(graph).map_err(|e| e.message().to_string())
-        })
-        .await
-        .map_err(|e| format!("loading the graph: {e}"))??;
+        let changed = tokio::task::spawn_blocking(move || apply_graph(&c))
+            .await
+            .map_err(|e| format!("loading the graph: {e}"))??;
         log_graph(&coordinator, changed, started);
     }
 
@@ -332,11 +336,7 @@ pub async fn serve(
                     }
                     let c2 = c.clone();
                     let started = std::time::Instant::now();
-                    let r = tokio::task::spawn_blocking(move || {
-                        let graph = load_graph(&c2.config)?;
-                        c2.set_graph(graph).map_err(|e| e.message().to_string())
-                    })
-                    .await;
+                    let r = tokio::task::spawn_blocking(move || apply_graph(&c2)).await;
                     match r {
                         Ok(Ok(changed)) => log_graph(&c, changed, started),
                         Ok(Err(e)) => tracing::warn!(error = %e, "graph reload failed; keeping the previous graph"),
