@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use dmc_core::time::{parse_go_duration, DurationNs};
 use serde::Deserialize;
 
+const SECOND: DurationNs = 1_000_000_000;
+
 /// Everything `dmc serve` can be told. Durations are Go-style strings in
 /// the file (`"168h"`, `"10m"`).
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +63,29 @@ pub struct ServerConfig {
     /// Observations one reporter may hold, and all reporters together.
     pub max_observations_per_reporter: u64,
     pub max_observations: u64,
+    /// Connections open at once on each listener, in total and from one
+    /// source address (an IPv6 source counts per /64); beyond them a new
+    /// connection is closed on accept, before TLS.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// A connection's TLS handshake must be done within this.
+    pub tls_handshake_timeout: DurationNs,
+    /// REST: a request head must arrive within this of the connection's
+    /// start or of its first byte (gRPC: the first bytes after the handshake).
+    pub header_read_timeout: DurationNs,
+    /// REST: a request body must arrive whole within this of its head.
+    pub body_read_timeout: DurationNs,
+    /// A connection with no request in flight for this long is closed (gRPC:
+    /// one nothing is read from); so is one whose writes make no progress.
+    pub idle_timeout: DurationNs,
+    /// HTTP/2 (gRPC and REST): ping a connection silent for the interval;
+    /// close it when the answer takes longer than the timeout.
+    pub http2_keepalive_interval: DurationNs,
+    pub http2_keepalive_timeout: DurationNs,
+    /// HTTP/2 streams (requests) at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// A gRPC call must be answered (a stream: begin) within this.
+    pub grpc_request_timeout: DurationNs,
 }
 
 /// The graph `dmc serve` uses by default: the shipped mainnet snapshot,
@@ -108,6 +133,16 @@ impl ServerConfig {
             fresh_store: false,
             max_observations_per_reporter: 500_000,
             max_observations: 50_000_000,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            tls_handshake_timeout: 10 * SECOND,
+            header_read_timeout: 10 * SECOND,
+            body_read_timeout: 60 * SECOND,
+            idle_timeout: 60 * SECOND,
+            http2_keepalive_interval: 20 * SECOND,
+            http2_keepalive_timeout: 20 * SECOND,
+            max_concurrent_streams: 64,
+            grpc_request_timeout: 60 * SECOND,
         }
     }
 
@@ -144,6 +179,13 @@ impl ServerConfig {
             ("cleanup_interval", self.cleanup_interval),
             ("signature_window", self.signature_window),
             ("reputation_interval", self.reputation_interval),
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("http2_keepalive_interval", self.http2_keepalive_interval),
+            ("http2_keepalive_timeout", self.http2_keepalive_timeout),
+            ("grpc_request_timeout", self.grpc_request_timeout),
         ] {
             if d <= 0 {
                 return Err(format!("{name}: must be positive"));
@@ -157,6 +199,18 @@ impl ServerConfig {
         }
         if let Some(url) = &self.database_url {
             dmc_store::postgres::parse_url(url).map_err(|e| e.0)?;
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 || self.max_concurrent_streams == 0 {
+            return Err("max_connections, max_connections_per_ip and max_concurrent_streams must be at least 1".into());
+        }
+        if self.http2_keepalive_interval >= self.idle_timeout {
+            // gRPC connections are idle when nothing is read from them; a
+            // live client's answers to keep-alive pings must come sooner.
+            return Err(format!(
+                "http2_keepalive_interval ({}s) must be shorter than idle_timeout ({}s)",
+                self.http2_keepalive_interval as f64 / SECOND as f64,
+                self.idle_timeout as f64 / SECOND as f64
+            ));
         }
         for (name, w) in [
             ("weight_established", self.weight_established),
@@ -270,6 +324,48 @@ impl ServerConfig {
         if let Some(v) = f.max_observations {
             self.max_observations = v;
         }
+        if let Some(v) = f.max_connections {
+            self.max_connections = v;
+        }
+        if let Some(v) = f.max_connections_per_ip {
+            self.max_connections_per_ip = v;
+        }
+        if let Some(v) = f.max_concurrent_streams {
+            self.max_concurrent_streams = v;
+        }
+        for (v, name, slot) in [
+            (
+                f.tls_handshake_timeout,
+                "tls_handshake_timeout",
+                &mut self.tls_handshake_timeout,
+            ),
+            (
+                f.header_read_timeout,
+                "header_read_timeout",
+                &mut self.header_read_timeout,
+            ),
+            (f.body_read_timeout, "body_read_timeout", &mut self.body_read_timeout),
+            (f.idle_timeout, "idle_timeout", &mut self.idle_timeout),
+            (
+                f.http2_keepalive_interval,
+                "http2_keepalive_interval",
+                &mut self.http2_keepalive_interval,
+            ),
+            (
+                f.http2_keepalive_timeout,
+                "http2_keepalive_timeout",
+                &mut self.http2_keepalive_timeout,
+            ),
+            (
+                f.grpc_request_timeout,
+                "grpc_request_timeout",
+                &mut self.grpc_request_timeout,
+            ),
+        ] {
+            if let Some(v) = dur(v, name)? {
+                *slot = v;
+            }
+        }
         Ok(())
     }
 }
@@ -303,6 +399,16 @@ struct FileConfig {
     max_unverified_observations: Option<u64>,
     max_observations_per_reporter: Option<u64>,
     max_observations: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    tls_handshake_timeout: Option<String>,
+    header_read_timeout: Option<String>,
+    body_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    http2_keepalive_interval: Option<String>,
+    http2_keepalive_timeout: Option<String>,
+    max_concurrent_streams: Option<u32>,
+    grpc_request_timeout: Option<String>,
 }
 
 /// `none` (any case) turns the graph off; anything else is a file.
@@ -364,5 +470,35 @@ mod tests {
         c.weight_anonymous = 0.01;
         c.accept_unsigned = false;
         assert_eq!(c.aggregation_params().weights.anonymous, 0.0, "--require-signatures");
+    }
+
+    #[test]
+    fn connection_limits_from_the_file() {
+        let mut c = ServerConfig::with_data_dir("d".into());
+        c.apply_toml(
+            "max_connections = 10\nmax_connections_per_ip = 2\nheader_read_timeout = \"2s\"\n\
+             body_read_timeout = \"1m\"\nidle_timeout = \"90s\"\nmax_concurrent_streams = 8\n\
+             tls_handshake_timeout = \"5s\"\ngrpc_request_timeout = \"30s\"\n\
+             http2_keepalive_interval = \"30s\"\nhttp2_keepalive_timeout = \"10s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.max_connections, c.max_connections_per_ip, c.max_concurrent_streams),
+            (10, 2, 8)
+        );
+        assert_eq!(
+            (c.header_read_timeout, c.body_read_timeout, c.idle_timeout),
+            (2 * SECOND, 60 * SECOND, 90 * SECOND)
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let e = c.apply_toml("idle_timeout = \"soon\"").unwrap_err();
+        assert!(e.contains("idle_timeout"), "{e}");
+        c.max_connections_per_ip = 0;
+        assert!(c.validate().unwrap_err().contains("max_connections_per_ip"));
+        c.max_connections_per_ip = 2;
+        c.idle_timeout = 30 * SECOND;
+        assert!(c.validate().unwrap_err().contains("http2_keepalive_interval"));
+        c.idle_timeout = 0;
+        assert!(c.validate().unwrap_err().contains("idle_timeout"));
     }
 }

@@ -213,6 +213,9 @@ pub struct Coordinator {
     pub config: ServerConfig,
     pub store: Arc<dyn CoordinatorStore>,
     pub metrics: Metrics,
+    /// The listeners' connection counters (`crate::limits`), shown with
+    /// these in `/metrics`.
+    pub edge_metrics: Arc<crate::limits::EdgeMetrics>,
     clock: Clock,
     limiter: RateLimiter,
     snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
@@ -255,6 +258,7 @@ impl Coordinator {
             config,
             store,
             metrics: Metrics::default(),
+            edge_metrics: Default::default(),
             clock,
             limiter,
             snapshot: Mutex::new(None),
@@ -830,7 +834,7 @@ impl Coordinator {
             "Size of the store file.",
             std::fs::metadata(file).map_or(0, |m| m.len()),
         );
-        out
+        out + &self.edge_metrics.text()
     }
 }
 

@@ -9,15 +9,18 @@
 //!
 //! * [`coordinator`]: behaviour, independent of transport;
 //! * [`grpc`] and [`v2`]: gRPC services; [`rest`]: HTTP;
+//! * [`limits`], [`transport`]: the listeners, their connection caps and timeouts;
 //! * [`config`], [`tls`]: how it is started.
 
 pub mod base64;
 pub mod config;
 pub mod coordinator;
 pub mod grpc;
+pub mod limits;
 pub mod rest;
 pub mod standing;
 pub mod tls;
+pub mod transport;
 pub mod v2;
 
 use std::net::SocketAddr;
@@ -154,6 +157,34 @@ fn log_graph(c: &Coordinator, changed: usize, started: std::time::Instant) {
     }
 }
 
+/// Raises the soft open-file limit towards the hard one (as Go's runtime
+/// does), so that the connection caps, not `EMFILE`, bind first; warns if
+/// it stays below `wanted`.
+fn raise_open_file_limit(wanted: usize) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut l = getrlimit(Resource::Nofile);
+        let soft = l.current.unwrap_or(u64::MAX);
+        if soft < wanted as u64 && l.current != l.maximum {
+            l.current = l.maximum;
+            if let Err(e) = setrlimit(Resource::Nofile, l) {
+                tracing::debug!(error = %e, "raising the open-file limit failed");
+            }
+        }
+        let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+        if soft < wanted as u64 {
+            tracing::warn!(
+                open_files = soft,
+                wanted,
+                "the open-file limit is below both listeners' max_connections: connections beyond it fail on accept"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = wanted;
+}
+
 /// Opens the store and runs both servers until `shutdown` resolves.
 /// `on_bound` is called once both sockets are listening.
 pub async fn serve(
@@ -190,11 +221,9 @@ pub async fn serve(
     let grpc_listener = tokio::net::TcpListener::bind(config.grpc_listen)
         .await
         .map_err(|e| format!("grpc_listen {}: {e}", config.grpc_listen))?;
-    let rest_listener = std::net::TcpListener::bind(config.rest_listen)
+    let rest_listener = tokio::net::TcpListener::bind(config.rest_listen)
+        .await
         .map_err(|e| format!("rest_listen {}: {e}", config.rest_listen))?;
-    rest_listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("rest_listen: {e}"))?;
     let bound = Bound {
         grpc: grpc_listener.local_addr().map_err(|e| e.to_string())?,
         rest: rest_listener.local_addr().map_err(|e| e.to_string())?,
@@ -205,15 +234,46 @@ pub async fn serve(
         let _ = rx.wait_for(|v| *v).await;
     };
 
-    // gRPC.
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(m) = &tls {
-        let identity = tonic::transport::Identity::from_pem(&m.cert_pem, &m.key_pem);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| format!("grpc tls: {e}"))?;
-    }
-    let grpc = builder
+    // The transport edge (crate::limits): each listener admits connections
+    // within its caps, bounds their TLS handshakes, then serves them.
+    let limits = limits::EdgeLimits::from_config(&config);
+    let metrics = coordinator.edge_metrics.clone();
+    raise_open_file_limit(2 * limits.max_connections + 256);
+    let (rest_tls, grpc_tls) = match &tls {
+        Some(m) => {
+            let rest = tls::rustls_server_config(m)?;
+            let mut grpc = (*rest).clone();
+            grpc.alpn_protocols = vec![b"h2".to_vec()];
+            (
+                Some(tokio_rustls::TlsAcceptor::from(rest)),
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(grpc))),
+            )
+        }
+        None => (None, None),
+    };
+
+    // gRPC: tonic serves the connections the accept loop hands over.
+    let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<limits::EdgeIo>(64);
+    let grpc_accept = transport::accept_loop(
+        grpc_listener,
+        limits::Edge::new(limits::Listener::Grpc, limits.clone(), metrics.clone()),
+        grpc_tls,
+        stop_rx.clone(),
+        move |io, permit, local, remote| {
+            let tx = grpc_tx.clone();
+            async move {
+                let _ = tx.send(limits::EdgeIo::grpc(io, permit, local, remote)).await;
+            }
+        },
+    );
+    let grpc = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits.http2_keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.http2_keepalive_timeout))
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .layer(transport::GrpcTimeoutLayer {
+            timeout: limits.grpc_request_timeout,
+            metrics: metrics.clone(),
+        })
         .add_service(
             dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinatorServer::new(grpc::EcService {
                 coordinator: coordinator.clone(),
@@ -222,38 +282,35 @@ pub async fn serve(
         )
         .add_service(v2::grpc_service(coordinator.clone()))
         .serve_with_incoming_shutdown(
-            // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs stall
-            // small streamed responses by ~40 ms.
-            tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(grpc_listener), |s| {
-                if let Ok(s) = &s {
-                    let _ = s.set_nodelay(true);
-                }
-                s
-            }),
+            tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::ReceiverStream::new(grpc_rx),
+                Ok::<_, std::io::Error>,
+            ),
             stopped(stop_rx.clone()),
         );
 
     // REST.
-    let app = rest::router(coordinator.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let handle = axum_server::Handle::new();
-    let rest_handle = handle.clone();
-    let rest = async move {
-        let r = match &tls {
-            Some(m) => {
-                let cfg = tls::rustls_server_config(m)?;
-                axum_server::from_tcp_rustls(rest_listener, axum_server::tls_rustls::RustlsConfig::from_config(cfg))
-                    .handle(rest_handle)
-                    .serve(app)
-                    .await
-            }
-            None => {
-                axum_server::from_tcp(rest_listener)
-                    .handle(rest_handle)
-                    .serve(app)
-                    .await
-            }
-        };
-        r.map_err(|e| format!("rest server: {e}"))
+    let router = rest::router(coordinator.clone());
+    let builder = transport::rest_builder(&limits);
+    let rest = {
+        let stop = stop_rx.clone();
+        transport::accept_loop(
+            rest_listener,
+            limits::Edge::new(limits::Listener::Rest, limits.clone(), metrics.clone()),
+            rest_tls,
+            stop_rx.clone(),
+            move |io, permit, local, remote| {
+                transport::serve_rest_connection(
+                    io,
+                    permit,
+                    local,
+                    remote,
+                    router.clone(),
+                    builder.clone(),
+                    stop.clone(),
+                )
+            },
+        )
     };
 
     // Periodic cleanup of stale observations.
@@ -355,10 +412,10 @@ pub async fn serve(
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        handle.graceful_shutdown(Some(Duration::from_secs(5)));
     };
-    let (g, r, _, _, _, _) = tokio::join!(
+    let (g, _, _, _, _, _, _) = tokio::join!(
         async { grpc.await.map_err(|e| format!("grpc server: {e}")) },
+        grpc_accept,
         rest,
         cleaner,
         judge,
@@ -366,6 +423,5 @@ pub async fn serve(
         stopper
     );
     g?;
-    r?;
     Ok(())
 }

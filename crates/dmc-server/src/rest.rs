@@ -86,6 +86,10 @@ pub fn error_response(e: &ApiError) -> Response {
                 "requests_per_minute" | "max_unverified_observations" | "max_observations_per_reporter" | "max_observations",
             ..
         } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::Limit {
+            limit: "body_read_timeout",
+            ..
+        } => StatusCode::REQUEST_TIMEOUT,
         ApiError::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -163,13 +167,19 @@ pub fn parse_gateway_pairs(v: &Value, base: &str) -> Result<Vec<PairHistory>, Ap
         .collect()
 }
 
-/// The request body, or the refusal naming `max_body_bytes`.
+/// The request body, or the refusal naming `max_body_bytes` or
+/// `body_read_timeout`.
 pub fn body_or_limit(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     max: usize,
 ) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if let Some(t) = crate::limits::body_timeout_in(&e) {
+            ApiError::Limit {
+                limit: "body_read_timeout",
+                message: t.to_string(),
+            }
+        } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::Limit {
                 limit: "max_body_bytes",
                 message: format!("request body exceeds max_body_bytes ({max})"),

@@ -70,6 +70,55 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
     if a.database_url.is_some() {
         cfg.database_url = a.database_url.clone();
     }
+    let count = |s: &str, name: &str| -> Result<i64> {
+        match int_arg(s, name)? {
+            0 => input(format!("{name}: must be at least 1")),
+            n => Ok(n),
+        }
+    };
+    if let Some(s) = &a.max_connections {
+        cfg.max_connections = count(s, "--max-connections")? as usize;
+    }
+    if let Some(s) = &a.max_connections_per_ip {
+        cfg.max_connections_per_ip = count(s, "--max-connections-per-ip")? as usize;
+    }
+    if let Some(s) = &a.max_concurrent_streams {
+        cfg.max_concurrent_streams = u32::try_from(count(s, "--max-concurrent-streams")?)
+            .or_else(|_| input("--max-concurrent-streams: too large"))?;
+    }
+    for (v, name, slot) in [
+        (
+            &a.tls_handshake_timeout,
+            "--tls-handshake-timeout",
+            &mut cfg.tls_handshake_timeout,
+        ),
+        (
+            &a.header_read_timeout,
+            "--header-read-timeout",
+            &mut cfg.header_read_timeout,
+        ),
+        (&a.body_read_timeout, "--body-read-timeout", &mut cfg.body_read_timeout),
+        (&a.idle_timeout, "--idle-timeout", &mut cfg.idle_timeout),
+        (
+            &a.http2_keepalive_interval,
+            "--http2-keepalive-interval",
+            &mut cfg.http2_keepalive_interval,
+        ),
+        (
+            &a.http2_keepalive_timeout,
+            "--http2-keepalive-timeout",
+            &mut cfg.http2_keepalive_timeout,
+        ),
+        (
+            &a.grpc_request_timeout,
+            "--grpc-request-timeout",
+            &mut cfg.grpc_request_timeout,
+        ),
+    ] {
+        if let Some(s) = v {
+            *slot = duration_arg(s, name)?;
+        }
+    }
     if let Some(g) = &a.graph {
         if g.trim().is_empty() {
             return input("--graph: empty (give a file, or none)");

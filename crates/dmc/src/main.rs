@@ -294,6 +294,38 @@ pub struct ServeArgs {
     /// with --require-signatures).
     #[arg(long = "weight-anonymous", env = "DMC_WEIGHT_ANONYMOUS")]
     pub weight_anonymous: Option<String>,
+    /// Connections open at once on each listener (default 1024); more are
+    /// closed on accept.
+    #[arg(long = "max-connections", env = "DMC_MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
+    /// Connections open at once from one address (an IPv6 /64) on each
+    /// listener (default 64; behind a proxy, raise it to --max-connections).
+    #[arg(long = "max-connections-per-ip", env = "DMC_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<String>,
+    /// A TLS handshake must be done within this (Go duration, default 10s).
+    #[arg(long = "tls-handshake-timeout", env = "DMC_TLS_HANDSHAKE_TIMEOUT")]
+    pub tls_handshake_timeout: Option<String>,
+    /// A REST request head must arrive within this (default 10s).
+    #[arg(long = "header-read-timeout", env = "DMC_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
+    /// A REST request body must arrive whole within this (default 60s).
+    #[arg(long = "body-read-timeout", env = "DMC_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<String>,
+    /// Close connections idle for this long (default 60s).
+    #[arg(long = "idle-timeout", env = "DMC_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// HTTP/2 keep-alive ping interval (default 20s).
+    #[arg(long = "http2-keepalive-interval", env = "DMC_HTTP2_KEEPALIVE_INTERVAL")]
+    pub http2_keepalive_interval: Option<String>,
+    /// Close an HTTP/2 connection whose ping is not answered within this (default 20s).
+    #[arg(long = "http2-keepalive-timeout", env = "DMC_HTTP2_KEEPALIVE_TIMEOUT")]
+    pub http2_keepalive_timeout: Option<String>,
+    /// HTTP/2 requests at once on one connection (default 64).
+    #[arg(long = "max-concurrent-streams", env = "DMC_MAX_CONCURRENT_STREAMS")]
+    pub max_concurrent_streams: Option<String>,
+    /// A gRPC call must be answered within this (default 60s).
+    #[arg(long = "grpc-request-timeout", env = "DMC_GRPC_REQUEST_TIMEOUT")]
+    pub grpc_request_timeout: Option<String>,
 }
 
 #[derive(Args)]

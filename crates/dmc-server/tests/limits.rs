@@ -1,0 +1,313 @@
+//! Resource limits at the transport edge (ARCHITECTURE.md, "Connection
+//! limits"), over real sockets against the real server: connection caps on
+//! both listeners, and the timeouts that cut off slow or silent clients
+//! (configured short here: 1 s). Each refusal must show in `/metrics`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use dmc_server::ServerConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const SECOND: i64 = 1_000_000_000;
+
+/// The production defaults except the graph (off: faster start) and `tweak`.
+async fn serve(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    serve_in(tempfile::tempdir().unwrap(), |c| {
+        c.graph = None;
+        tweak(c);
+    })
+    .await
+}
+
+/// Reads until the server closes (EOF or reset); `None` if it is still
+/// open after `wait`. Returns when it closed and what was read before.
+async fn closed_within(s: &mut (impl AsyncRead + Unpin), wait: Duration) -> Option<(Duration, Vec<u8>)> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = wait.checked_sub(start.elapsed())?;
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some((start.elapsed(), got)),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A TCP connection from the loopback address `from` (127.0.0.x).
+async fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::from((from, 0))).unwrap();
+    sock.connect(to).await.unwrap()
+}
+
+/// A TLS connection trusting the server's certificate, offering `alpn`.
+async fn tls(s: &Server, to: SocketAddr, alpn: &[u8]) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut s.cert_pem().as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = TcpStream::connect(to).await.unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake")
+}
+
+/// The value of one line of `/metrics` (labels included in `name`).
+async fn metric(s: &Server, name: &str) -> u64 {
+    let text = s.get("/metrics").await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+fn refused(listener: &str, limit: &str) -> String {
+    format!("dmc_connections_refused_total{{listener=\"{listener}\",limit=\"{limit}\"}}")
+}
+
+fn timed_out(listener: &str, limit: &str) -> String {
+    format!("dmc_connections_timed_out_total{{listener=\"{listener}\",limit=\"{limit}\"}}")
+}
+
+/// Opens `n` connections that stay in their TLS handshake (long timeout),
+/// then `extra` more: those must be closed by the server at once while the
+/// first `n` stay open.
+async fn fill_and_overflow(to: SocketAddr, n: usize, extra: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(TcpStream::connect(to).await.unwrap());
+    }
+    // The server accepts in order; let it take the first n before the rest.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..extra {
+        let mut c = TcpStream::connect(to).await.unwrap();
+        let (t, _) = closed_within(&mut c, Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|| panic!("connection {} beyond the cap of {n} is still open after 2 s", n + i + 1));
+        assert!(t < Duration::from_secs(1), "refused only after {t:?}");
+    }
+    for (i, c) in held.iter_mut().enumerate() {
+        assert!(
+            closed_within(c, Duration::from_millis(200)).await.is_none(),
+            "connection {} within the cap was closed",
+            i + 1
+        );
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_refuses_connections_beyond_the_per_ip_cap_at_once() {
+    let s = serve(|c| {
+        c.max_connections_per_ip = 4;
+        c.tls_handshake_timeout = 30 * SECOND;
+    })
+    .await;
+    let mut held = fill_and_overflow(s.bound.rest, 4, 3).await;
+    // Freeing two slots lets normal requests through again (two: the
+    // server may still be closing the first request's connection).
+    held.truncate(2);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = s.get("/healthz").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(metric(&s, &refused("rest", "max_connections_per_ip")).await, 3);
+    assert_eq!(metric(&s, &refused("rest", "max_connections")).await, 0);
+    drop(held);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_refuses_connections_beyond_the_per_ip_cap_at_once() {
+    let s = serve(|c| {
+        c.max_connections_per_ip = 4;
+        c.tls_handshake_timeout = 30 * SECOND;
+    })
+    .await;
+    let mut held = fill_and_overflow(s.bound.grpc, 4, 3).await;
+    held.truncate(2);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (pairs, _) = query_all(&mut s.ec().await).await;
+    assert!(pairs.is_empty());
+    assert_eq!(metric(&s, &refused("grpc", "max_connections_per_ip")).await, 3);
+    // The REST listener has caps of its own: untouched.
+    assert_eq!(metric(&s, &refused("rest", "max_connections_per_ip")).await, 0);
+    drop(held);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn total_cap_counts_every_source_and_the_per_ip_cap_each_alone() {
+    let s = serve(|c| {
+        c.max_connections = 3;
+        c.max_connections_per_ip = 2;
+        c.tls_handshake_timeout = 30 * SECOND;
+    })
+    .await;
+    let to = s.bound.rest;
+    let mut held = vec![
+        connect_from([127, 0, 0, 2], to).await,
+        connect_from([127, 0, 0, 2], to).await,
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // 127.0.0.2 is at its cap; 127.0.0.3 is not.
+    let mut c = connect_from([127, 0, 0, 2], to).await;
+    assert!(closed_within(&mut c, Duration::from_secs(2)).await.is_some());
+    held.push(connect_from([127, 0, 0, 3], to).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Three open: the total cap refuses a fourth address too.
+    let mut c = connect_from([127, 0, 0, 4], to).await;
+    assert!(closed_within(&mut c, Duration::from_secs(2)).await.is_some());
+    for c in held.iter_mut() {
+        assert!(closed_within(c, Duration::from_millis(200)).await.is_none());
+    }
+    held.truncate(1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(metric(&s, &refused("rest", "max_connections_per_ip")).await, 1);
+    assert_eq!(metric(&s, &refused("rest", "max_connections")).await, 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_header_is_cut_off_after_header_read_timeout() {
+    let s = serve(|c| {
+        c.header_read_timeout = SECOND;
+    })
+    .await;
+    let mut t = tls(&s, s.bound.rest, b"http/1.1").await;
+    t.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a")
+        .await
+        .unwrap();
+    t.flush().await.unwrap();
+    let (after, got) = closed_within(&mut t, Duration::from_secs(4))
+        .await
+        .expect("a stalled request head is still open after 4 s");
+    assert!(
+        after >= Duration::from_millis(700),
+        "closed after {after:?}, before the timeout"
+    );
+    assert!(
+        got.is_empty(),
+        "no response to a partial head: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(metric(&s, &timed_out("rest", "header_read_timeout")).await, 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_body_is_cut_off_after_body_read_timeout() {
+    let s = serve(|c| {
+        c.body_read_timeout = SECOND;
+    })
+    .await;
+    let mut t = tls(&s, s.bound.rest, b"http/1.1").await;
+    t.write_all(
+        b"POST /v1/register_mission_control HTTP/1.1\r\nHost: localhost\r\n\
+          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"pairs\":[",
+    )
+    .await
+    .unwrap();
+    t.flush().await.unwrap();
+    let (after, got) = closed_within(&mut t, Duration::from_secs(4))
+        .await
+        .expect("a stalled body is still open after 4 s");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        after >= Duration::from_millis(700),
+        "closed after {after:?}, before the timeout"
+    );
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"limit\":\"body_read_timeout\""), "{text}");
+    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    assert_eq!(metric(&s, &timed_out("rest", "body_read_timeout")).await, 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_never_starts_tls_is_dropped_after_the_handshake_timeout() {
+    let s = serve(|c| {
+        c.tls_handshake_timeout = SECOND;
+    })
+    .await;
+    let (mut rest, mut grpc) = (
+        TcpStream::connect(s.bound.rest).await.unwrap(),
+        TcpStream::connect(s.bound.grpc).await.unwrap(),
+    );
+    let (r, g) = tokio::join!(
+        closed_within(&mut rest, Duration::from_secs(4)),
+        closed_within(&mut grpc, Duration::from_secs(4))
+    );
+    for (name, c) in [("rest", r), ("grpc", g)] {
+        let (after, _) = c.unwrap_or_else(|| panic!("{name}: a silent TCP client is still connected after 4 s"));
+        assert!(after >= Duration::from_millis(700), "{name}: closed after {after:?}");
+        assert_eq!(metric(&s, &timed_out(name, "tls_handshake_timeout")).await, 1, "{name}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_client_silent_after_tls_is_dropped_after_the_header_timeout() {
+    let s = serve(|c| {
+        c.header_read_timeout = SECOND;
+    })
+    .await;
+    let mut t = tls(&s, s.bound.grpc, b"h2").await;
+    let (after, _) = closed_within(&mut t, Duration::from_secs(4))
+        .await
+        .expect("a silent gRPC connection is still open after 4 s");
+    assert!(after >= Duration::from_millis(700), "closed after {after:?}");
+    assert_eq!(metric(&s, &timed_out("grpc", "header_read_timeout")).await, 1);
+    s.stop().await;
+}
+
+/// As Go's `net/http` does: the header timeout runs from a request's first
+/// byte, the idle timeout between requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_alive_connection_waits_idle_timeout_not_header_timeout() {
+    let s = serve(|c| {
+        c.header_read_timeout = SECOND;
+        c.idle_timeout = 3 * SECOND;
+        c.http2_keepalive_interval = SECOND;
+    })
+    .await;
+    let mut t = tls(&s, s.bound.rest, b"http/1.1").await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut buf = vec![0u8; 8192];
+    for round in 0..2 {
+        t.write_all(request).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), t.read(&mut buf))
+            .await
+            .expect("response in time")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 200"), "round {round}: {text}");
+        if round == 0 {
+            // Longer than the header timeout, shorter than the idle one.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+    }
+    let (after, _) = closed_within(&mut t, Duration::from_secs(6))
+        .await
+        .expect("an idle connection is still open after 6 s");
+    assert!(
+        after >= Duration::from_millis(2500),
+        "closed after {after:?}, before idle_timeout"
+    );
+    assert_eq!(metric(&s, &timed_out("rest", "idle_timeout")).await, 1);
+    assert_eq!(metric(&s, &timed_out("rest", "header_read_timeout")).await, 0);
+    s.stop().await;
+}
