@@ -2,6 +2,9 @@
 //! parses the `.proto` files into a `FileDescriptorSet`, `tonic-prost-build`
 //! turns that into prost messages plus tonic clients and servers. No `protoc`
 //! binary is needed.
+//!
+//! Clients and servers use `crate::codec::DmcCodec` (tonic-prost's codec,
+//! with request decode errors as `INVALID_ARGUMENT` instead of `INTERNAL`).
 
 const PROTOS: &[&str] = &["proto/ecrpc/external_coordinator.proto", "proto/dmc/coordinator.proto"];
 
@@ -17,6 +20,7 @@ fn main() {
     if let Err(e) = tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .codec_path("crate::codec::DmcCodec")
         .compile_fds(fds)
     {
         panic!("tonic-prost-build failed to generate code: {e}");
