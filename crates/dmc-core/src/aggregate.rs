@@ -549,47 +549,34 @@ pub fn aggregate(pair: &DirectedPair, views: &[View], standing: &dyn Standing, p
     })
 }
 
-/// Whether `views[judged]` is contradicted by the other reporters of the
-/// pair, for [`crate::reputation`]: `None` when it is not judged here (it
-/// is not signed, the others weigh less than it or than half an
-/// established reporter, or they serve nothing to compare with).
-pub fn contradicted(
-    pair: &DirectedPair,
-    views: &[View],
-    judged: usize,
-    standing: &dyn Standing,
-    params: &AggregationParams,
-) -> Option<bool> {
-    let me = views.get(judged)?;
-    me.reporter.key()?;
-    let capacity = capacity_of(standing.channel(pair)).ok()?;
-    let (weights, _) = weigh(views, standing, &params.weights);
-    let others: Vec<View> = views
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != judged)
-        .map(|(_, v)| *v)
-        .collect();
-    let (other_weights, _) = weigh(&others, standing, &params.weights);
-    let other_total: f64 = other_weights.iter().sum();
-    if other_total <= weights[judged] || other_total < 0.5 * params.weights.established {
-        return None;
+/// How close in time a success and a failure must be to be set against
+/// each other (1 hour, LND's apriori penalty half-life: a failure older
+/// than that says little about the liquidity now). Further apart, honest
+/// reporters contradict each other whenever the liquidity moved between
+/// their payments, and liars stamp their claims with the time they send.
+pub const COMPARABLE_WITHIN: crate::time::DurationNs = 3_600_000_000_000;
+
+/// Whether two reporters' views of one pair contradict each other:
+/// `Some(true)` when one's success reaches the other's failure, `Some(false)`
+/// when one's success can be set against the other's failure without
+/// contradiction, `None` when nothing can be compared (two successes, two
+/// failures, a success and a failure more than [`COMPARABLE_WITHIN`]
+/// apart, or a pair the graph has no channel for). Claims are bounded by
+/// the channel capacity as in [`aggregate`]. Symmetric.
+pub fn conflict(pair_channel: ChannelCheck, a: &TimedPairResult, b: &TimedPairResult) -> Option<bool> {
+    let capacity = capacity_of(pair_channel).ok()?;
+    let near = |s: &TimedPairResult, f: &TimedPairResult| {
+        s.success_time.sub(f.fail_time).unsigned_abs() <= COMPARABLE_WITHIN.unsigned_abs()
+    };
+    let (ra, rb) = (a, b);
+    let (a, b) = (claim(a, 1.0, capacity), claim(b, 1.0, capacity));
+    let one_way = |s: &Claim, f: &Claim, sr: &TimedPairResult, fr: &TimedPairResult| {
+        (s.success > 0 && f.failure.is_some() && near(sr, fr)).then(|| f.failure.is_some_and(|x| s.success >= x))
+    };
+    match (one_way(&a, &b, ra, rb), one_way(&b, &a, rb, ra)) {
+        (None, None) => None,
+        (x, y) => Some(x.unwrap_or(false) || y.unwrap_or(false)),
     }
-    let claims: Vec<Claim> = others
-        .iter()
-        .zip(&other_weights)
-        .map(|(v, w)| claim(&v.record, *w, capacity))
-        .collect();
-    let theirs = servable(&combine(&claims, params.quorum))?;
-    let mine = claim(&me.record, 1.0, capacity);
-    let their_success = (!theirs.success_time.is_zero()).then_some(theirs.success_amt_msat);
-    let their_failure = (theirs.fail_amt_msat > 0).then_some(theirs.fail_amt_msat);
-    let against_failure = mine.success > 0 && their_failure.is_some_and(|f| mine.success >= f);
-    let against_success = mine.failure.is_some_and(|f| their_success.is_some_and(|s| f <= s));
-    if mine.success == 0 && mine.failure.is_none() {
-        return None;
-    }
-    Some(against_failure || against_success)
 }
 
 /// An aggregate as the coordinator serves it (v2 `Query`, ecrpc's
@@ -838,36 +825,35 @@ mod tests {
     }
 
     #[test]
-    fn contradiction_is_judged_by_the_others() {
-        let mut v = vec![(node(9), fail(1, 300))];
-        for i in 0..3 {
-            v.push((node(i), succ(500_000, 100)));
-        }
-        let vs = views(&v);
-        let p = AggregationParams::default();
-        assert_eq!(contradicted(&pair(), &vs, 0, &Ungraphed, &p), Some(true), "the liar");
-        assert_eq!(
-            contradicted(&pair(), &vs, 1, &Ungraphed, &p),
-            Some(false),
-            "an honest one"
-        );
-        // Sybils cannot judge an established reporter, nor anonymous anyone.
-        let sybils = Fixed {
-            unverified: (10..60).map(node).collect(),
-            ..Default::default()
+    fn conflict_sets_one_success_against_the_other_failure() {
+        let open = ChannelCheck::Unchecked;
+        // A success reaching the other's failure, either way round.
+        assert_eq!(conflict(open, &succ(500_000, 100), &fail(1, 300)), Some(true));
+        assert_eq!(conflict(open, &fail(1, 300), &succ(500_000, 100)), Some(true));
+        assert_eq!(conflict(open, &fail(500_000, 300), &succ(500_000, 100)), Some(true));
+        // A success below the other's failure is no contradiction.
+        assert_eq!(conflict(open, &succ(400_000, 100), &fail(500_000, 300)), Some(false));
+        // Two successes or two failures cannot be compared.
+        assert_eq!(conflict(open, &succ(1, 100), &succ(9, 100)), None);
+        assert_eq!(conflict(open, &fail(1, 100), &fail(9, 100)), None);
+        // Records holding both: any crossing counts.
+        let both = TimedPairResult {
+            fail_amt_msat: 300_000,
+            fail_time: Timestamp::from_unix_secs(200),
+            ..succ(100_000, 100)
         };
-        let mut w = vec![(node(1), succ(500_000, 100))];
-        w.extend((10..60).map(|i| (node(i), fail(1, 300))));
-        assert_eq!(contradicted(&pair(), &views(&w), 0, &sybils, &p), None);
-        let a = views(&[(anon(1), fail(1, 300)), (node(1), succ(500_000, 100))]);
-        assert_eq!(
-            contradicted(&pair(), &a, 0, &Ungraphed, &p),
-            None,
-            "anonymous is not judged"
-        );
-        // Two established reporters: neither outweighs the other.
-        let two = views(&[(node(1), fail(1, 300)), (node(2), succ(500_000, 100))]);
-        assert_eq!(contradicted(&pair(), &two, 0, &Ungraphed, &p), None);
+        assert_eq!(conflict(open, &both, &succ(200_000, 100)), Some(false));
+        assert_eq!(conflict(open, &both, &succ(300_000, 100)), Some(true));
+        assert_eq!(conflict(open, &both, &fail(100_000, 100)), Some(true));
+        // Observations more than an hour apart are not compared.
+        assert_eq!(conflict(open, &succ(500_000, 100), &fail(1, 100 + 3_601)), None);
+        assert_eq!(conflict(open, &succ(500_000, 100), &fail(1, 100 + 3_600)), Some(true));
+        // The channel bounds both: a failure above the capacity says nothing,
+        // a success above it counts as the capacity.
+        let cap = ChannelCheck::Capacity(250_000);
+        assert_eq!(conflict(cap, &succ(200_000, 100), &fail(300_000, 300)), None);
+        assert_eq!(conflict(cap, &succ(900_000, 100), &fail(240_000, 300)), Some(true));
+        assert_eq!(conflict(ChannelCheck::NoChannel, &succ(1, 1), &fail(1, 2)), None);
     }
 
     #[test]

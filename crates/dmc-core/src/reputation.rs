@@ -4,42 +4,106 @@
 //! a pair's served amounts. What it cannot do alone is discount a reporter
 //! on pairs only it reports (the blackhole attack: fake failures on a
 //! competitor's channels where nobody else looks). The reputation rule
-//! carries what the majority sees on shared pairs over to those lone pairs:
+//! carries what the other reporters see on shared pairs over to those lone
+//! pairs.
 //!
-//! * Each pass, every established reporter is judged on each pair it shares with
-//!   others ([`crate::aggregate::contradicted`]): its view is compared with
-//!   the aggregate of the *other* reporters, where those weigh more than it
-//!   and at least half an established reporter (so unverified or anonymous
-//!   sybils can never smear an established node).
-//! * A reporter judged on at least [`ReputationParams::min_judged`] pairs
-//!   with more than [`ReputationParams::tolerance`] of them contradicted
-//!   loses weight: its score halves every
-//!   [`ReputationParams::penalty_half_life`]. Otherwise the score recovers
-//!   linearly, from 0 to 1 in [`ReputationParams::recovery`].
+//! **Judged by peers, one vote each.** A rule that judges a reporter
+//! against the majority *of each pair* is steered by colluders: ten liars
+//! reporting the same target pairs are the majority there and judge each
+//! other clean, while the one honest reporter beside them is found lying
+//! (measured in the simulator: liars kept a score of 1.00 and a quarter of
+//! honest reporters were penalised). So the rule compares reporters in
+//! twos instead:
+//!
+//! * Every pair shared by two established reporters is one comparison
+//!   between them ([`crate::aggregate::conflict`]): a contradiction when
+//!   one's success reaches the other's failure, agreement when a success
+//!   and a failure can be set side by side without crossing, nothing when
+//!   both report only successes or only failures.
+//! * For reporters `r` and `s`, `q(r, s)` is the share of their
+//!   comparisons that contradicted. Each peer `s` of `r` is one witness on
+//!   `r`, however many pairs they share (a share of `n` comparisons counts
+//!   `n / (n + 1)`), so a clique of `k` colluders is `k` witnesses, not the
+//!   majority of every pair it floods.
+//! * **Each witness has one accusation to spend.** A witness's weight is
+//!   its trust divided by the trusted peers it contradicts (`Σ q`, at least
+//!   1): a liar contradicting forty honest reporters weighs 1/40 on each,
+//!   an honest reporter contradicting the ten liars 1/10 on each. Without
+//!   it, ten blackholers on the same target pairs are ten full witnesses
+//!   against every honest reporter there, each liar only a few against it.
+//! * `r`'s disagreement `d(r)` is the witnesses' weighted mean of
+//!   `q(r, s)`, with [`PRIOR_AGREEMENT`] (one agreeing witness) added to
+//!   the weights, so thin evidence does not decide. Trust and disagreement are found
+//!   together by *iterative filtering* (de Kerchove and Van Dooren, "Iterative
+//!   filtering in reputation systems", SIAM J. Matrix Anal. Appl. 31(4), 2010):
+//!   start from the stored scores, set each peer's trust to its score ×
+//!   (1 − d) (each round moves trust halfway there), recompute,
+//!   [`FILTER_ROUNDS`] times. Liars disagree with most
+//!   honest peers, so their trust falls and their votes against honest
+//!   reporters stop counting.
+//! * A reporter with at least [`ReputationParams::min_peers`] trusted
+//!   peers (that kept at least [`TRUSTED`] of their score) and
+//!   `d(r) >` [`ReputationParams::tolerance`] is penalised: its score
+//!   halves every [`ReputationParams::penalty_half_life`]. Otherwise the
+//!   score recovers linearly, from 0 to 1 in [`ReputationParams::recovery`].
 //! * Each step is scaled by the time since the reporter's last update
 //!   (at most [`ReputationParams::max_step`]), so the rule does not depend
 //!   on how often passes run, and replicas that run a pass concurrently do
 //!   not apply it twice.
 //!
-//! Honest reporters disagree too (liquidity moves between two reports), so
-//! the tolerance is a share of contradicted pairs, not a single one; an
-//! inverted or blackholing liar is contradicted on nearly all of them.
+//! Why a quarter: honest reporters contradict each other only when the
+//! liquidity moved between their two observations; a reporter that inverts
+//! what it saw contradicts about half of an honest peer's comparable views
+//! (its true amount and the peer's are independent draws under the same
+//! liquidity), and a blackholing one nearly all on its target pairs.
+//! Unverified and anonymous reporters neither vote nor are judged: free
+//! keys must not smear an established node, and their weight is already
+//! capped per pair.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::aggregate::{contradicted, AggregationParams, Standing, View};
+use crate::aggregate::{conflict, AggregationParams, ReporterClass, Standing, View};
 use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
 const MINUTE: DurationNs = 60_000_000_000;
 const HOUR: DurationNs = 60 * MINUTE;
 
+/// Rounds of iterative filtering per pass, each moving trust halfway to
+/// what the disagreements give (32: the damped iteration settles well
+/// within the tolerance's resolution; a round costs one sweep over the
+/// compared reporter pairs).
+pub const FILTER_ROUNDS: usize = 32;
+
+/// The agreeing witness every reporter is assumed to have before any
+/// evidence (one, of full weight): the disagreement is the witnesses'
+/// weighted contradicted share with this added to the weights, so one or
+/// two thin comparisons do not decide, and where honest and lying
+/// reporters meet only each other (every share 1 on both sides) the side
+/// with more weight against it falls.
+pub const PRIOR_AGREEMENT: f64 = 1.0;
+
+/// The share of its stored score a peer keeps after filtering (1 − its
+/// disagreement) to count towards [`ReputationParams::min_peers`] (½:
+/// more likely honest than not, by this pass's evidence).
+pub const TRUSTED: f64 = 0.5;
+
+/// On a pair with more established reporters than this, each is compared
+/// with its `MAX_COMPARED / 2` neighbours on either side in key order, not
+/// with all, so a pass stays linear in the number of views (every honest
+/// reporter is still compared with this many others on the pair).
+pub const MAX_COMPARED: usize = 64;
+
 /// The reputation rule's parameters (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReputationParams {
-    /// Judged pairs needed before a reporter can be penalised (5).
-    pub min_judged: u32,
-    /// Share of judged pairs that may be contradicted without penalty (½).
+    /// Trusted peers (other established reporters it was compared with,
+    /// of trust at least [`TRUSTED`] after filtering) needed before a
+    /// reporter can be penalised (3): with fewer, one liar beside it could
+    /// decide alone.
+    pub min_peers: u32,
+    /// Trust-weighted share of contradicted comparisons above which a reporter is
+    /// penalised (¼; see the module doc).
     pub tolerance: f64,
     /// Time for a penalised reporter's score to halve (30 minutes).
     pub penalty_half_life: DurationNs,
@@ -54,8 +118,8 @@ pub struct ReputationParams {
 impl Default for ReputationParams {
     fn default() -> Self {
         ReputationParams {
-            min_judged: 5,
-            tolerance: 0.5,
+            min_peers: 3,
+            tolerance: 0.25,
             penalty_half_life: 30 * MINUTE,
             recovery: 48 * HOUR,
             max_step: HOUR,
@@ -72,35 +136,174 @@ pub struct Reputation {
     pub updated: Timestamp,
 }
 
-/// How a reporter fared in one pass.
+/// Two reporters' comparisons in one pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
-    pub judged: u32,
+    pub compared: u32,
     pub contradicted: u32,
 }
 
 impl Tally {
     pub fn add(&mut self, contradicted: bool) {
-        self.judged += 1;
-        self.contradicted += u32::from(contradicted);
+        self.compared = self.compared.saturating_add(1);
+        self.contradicted = self.contradicted.saturating_add(u32::from(contradicted));
     }
 
+    /// The share of comparisons that contradicted.
+    pub fn disagreement(&self) -> f64 {
+        if self.compared == 0 {
+            0.0
+        } else {
+            f64::from(self.contradicted) / f64::from(self.compared)
+        }
+    }
+}
+
+/// Every comparison of one pass, by the two reporters (lower key first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Comparisons {
+    tallies: BTreeMap<(NodeId, NodeId), Tally>,
+}
+
+impl Comparisons {
+    /// One comparison between `a` and `b` (in either order; a reporter is
+    /// never compared with itself).
+    pub fn add(&mut self, a: NodeId, b: NodeId, contradicted: bool) {
+        if a == b {
+            return;
+        }
+        let key = if a < b { (a, b) } else { (b, a) };
+        self.tallies.entry(key).or_default().add(contradicted);
+    }
+
+    /// The tally of `a` and `b`.
+    pub fn between(&self, a: NodeId, b: NodeId) -> Tally {
+        let key = if a < b { (a, b) } else { (b, a) };
+        self.tallies.get(&key).copied().unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tallies.is_empty()
+    }
+
+    /// Every compared reporter's verdict, by iterative filtering from the
+    /// `stored` scores (a reporter without one counts as 1).
+    pub fn verdicts(&self, stored: &HashMap<NodeId, Reputation>) -> HashMap<NodeId, Verdict> {
+        // Index reporters and list each one's peers with their disagreement.
+        let mut index: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for (a, b) in self.tallies.keys() {
+            let n = index.len();
+            index.entry(*a).or_insert(n);
+            let n = index.len();
+            index.entry(*b).or_insert(n);
+        }
+        let keys: Vec<NodeId> = {
+            let mut k = vec![NodeId([0; 33]); index.len()];
+            for (key, i) in &index {
+                k[*i] = *key;
+            }
+            k
+        };
+        // Each peer pair: the share q of its comparisons that contradicted,
+        // and how much a share of that many comparisons says, n / (n + 1).
+        let mut peers: Vec<Vec<(usize, f64, f64)>> = vec![Vec::new(); keys.len()];
+        for ((a, b), t) in &self.tallies {
+            let (i, j) = (index[a], index[b]);
+            let n = f64::from(t.compared);
+            let (q, e) = (f64::from(t.contradicted) / n.max(1.0), n / (n + 1.0));
+            peers[i].push((j, q, e));
+            peers[j].push((i, q, e));
+        }
+        let score = |k: &NodeId| {
+            stored.get(k).map_or(1.0, |r| {
+                if r.score.is_finite() {
+                    r.score.clamp(0.0, 1.0)
+                } else {
+                    1.0
+                }
+            })
+        };
+        let base: Vec<f64> = keys.iter().map(score).collect();
+        // A witness's weight: its trust, divided by how many trusted peers
+        // it contradicts (at least 1), so each reporter has one accusation
+        // to spend, however many it makes.
+        let witness = |trust: &[f64]| -> Vec<f64> {
+            (0..keys.len())
+                .map(|j| {
+                    let accused: f64 = peers[j].iter().map(|&(i, q, _)| trust[i] * q).sum();
+                    trust[j] / accused.max(1.0)
+                })
+                .collect()
+        };
+        let judged = |w: &[f64], i: usize| -> (f64, f64) {
+            let (mut num, mut den) = (0.0, 0.0);
+            for &(j, q, e) in &peers[i] {
+                num += w[j] * e * q;
+                den += w[j] * e;
+            }
+            (num / (den + PRIOR_AGREEMENT), den)
+        };
+        // Damped: undamped, two camps that contradict each other can swing
+        // between "both lie" and "neither does".
+        let mut trust = base.clone();
+        for _ in 0..FILTER_ROUNDS {
+            let w = witness(&trust);
+            trust = (0..keys.len())
+                .map(|i| 0.5 * trust[i] + 0.5 * base[i] * (1.0 - judged(&w, i).0).clamp(0.0, 1.0))
+                .collect();
+        }
+        let w = witness(&trust);
+        // Only trusted peers judge: evidence from peers filtered out as
+        // liars would let their few honest comparisons decide alone.
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let voting = || {
+                    peers[i]
+                        .iter()
+                        .filter(|(j, _, _)| base[*j] > 0.0 && trust[*j] >= TRUSTED * base[*j])
+                };
+                (
+                    *k,
+                    Verdict {
+                        peers: u32::try_from(voting().count()).unwrap_or(u32::MAX),
+                        evidence: judged(&w, i).1,
+                        disagreement: judged(&w, i).0,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// How a reporter fared in one pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Verdict {
+    /// Established reporters it was compared with (any trust above 0).
+    pub peers: u32,
+    /// Its witnesses' total weight (see the module doc).
+    pub evidence: f64,
+    /// The witnesses' weighted contradicted share, [`PRIOR_AGREEMENT`] added to the weights; in [0, 1].
+    pub disagreement: f64,
+}
+
+impl Verdict {
     /// Whether this pass counts against the reporter.
     pub fn penalised(&self, p: &ReputationParams) -> bool {
-        self.judged >= p.min_judged.max(1) && f64::from(self.contradicted) > p.tolerance * f64::from(self.judged)
+        self.peers >= p.min_peers.max(1) && self.disagreement > p.tolerance
     }
 }
 
 /// The reporter's reputation after a pass at `now` (`prev`: `None` for a
 /// reporter never updated, which starts at 1).
-pub fn update(prev: Option<Reputation>, tally: Tally, now: Timestamp, p: &ReputationParams) -> Reputation {
+pub fn update(prev: Option<Reputation>, verdict: Verdict, now: Timestamp, p: &ReputationParams) -> Reputation {
     let (score, step) = match prev {
         Some(r) => (r.score, now.sub(r.updated).clamp(0, p.max_step)),
         None => (1.0, p.first_step.clamp(0, p.max_step)),
     };
     let score = if !score.is_finite() { 1.0 } else { score.clamp(0.0, 1.0) };
     let step = step as f64;
-    let score = if tally.penalised(p) {
+    let score = if verdict.penalised(p) {
         score * 0.5f64.powf(step / p.penalty_half_life.max(1) as f64)
     } else {
         (score + step / p.recovery.max(1) as f64).min(1.0)
@@ -108,35 +311,56 @@ pub fn update(prev: Option<Reputation>, tally: Tally, now: Timestamp, p: &Reputa
     Reputation { score, updated: now }
 }
 
-/// One pass's judgement: every signed reporter's tally over the pairs it
-/// shares with others (pairs with one reporter are skipped).
+/// One pass's comparisons over the pairs (pairs with one reporter add none).
 pub fn judge<'a>(
     pairs: impl IntoIterator<Item = (DirectedPair, &'a [View])>,
     standing: &dyn Standing,
     params: &AggregationParams,
-) -> HashMap<NodeId, Tally> {
-    let mut tallies: HashMap<NodeId, Tally> = HashMap::new();
+) -> Comparisons {
+    let mut c = Comparisons::default();
     for (pair, views) in pairs {
-        judge_pair(&pair, views, standing, params, &mut tallies);
+        judge_pair(&pair, views, standing, params, &mut c);
     }
-    tallies
+    c
 }
 
-/// [`judge`] for one pair, adding to `tallies` (for callers that stream pairs).
+/// [`judge`] for one pair, adding to `comparisons` (for callers that
+/// stream pairs): every two established reporters of the pair, or each
+/// with its [`MAX_COMPARED`] neighbours in key order on a crowded pair.
 pub fn judge_pair(
     pair: &DirectedPair,
     views: &[View],
     standing: &dyn Standing,
-    params: &AggregationParams,
-    tallies: &mut HashMap<NodeId, Tally>,
+    _params: &AggregationParams,
+    comparisons: &mut Comparisons,
 ) {
     if views.len() < 2 {
         return;
     }
-    for (i, v) in views.iter().enumerate() {
-        let Some(key) = v.reporter.key() else { continue };
-        if let Some(c) = contradicted(pair, views, i, standing, params) {
-            tallies.entry(*key).or_default().add(c);
+    let mut est: Vec<(NodeId, &View)> = views
+        .iter()
+        .filter(|v| standing.class(&v.reporter) == ReporterClass::Established)
+        .filter_map(|v| v.reporter.key().map(|k| (*k, v)))
+        .collect();
+    if est.len() < 2 {
+        return;
+    }
+    est.sort_by_key(|(k, _)| *k);
+    est.dedup_by_key(|(k, _)| *k);
+    let channel = standing.channel(pair);
+    let n = est.len();
+    let reach = if n <= MAX_COMPARED { n - 1 } else { MAX_COMPARED / 2 };
+    for i in 0..n {
+        for step in 1..=reach {
+            let j = (i + step) % n;
+            // Full comparison: each unordered pair once.
+            if n <= MAX_COMPARED && j < i {
+                continue;
+            }
+            let ((a, va), (b, vb)) = (est[i], est[j]);
+            if let Some(c) = conflict(channel, &va.record, &vb.record) {
+                comparisons.add(a, b, c);
+            }
         }
     }
 }
@@ -146,7 +370,7 @@ pub fn judge_pair(
 /// at full score with nothing against it needs no record.
 pub fn after_pass(
     stored: &HashMap<NodeId, Reputation>,
-    tallies: &HashMap<NodeId, Tally>,
+    verdicts: &HashMap<NodeId, Verdict>,
     now: Timestamp,
     p: &ReputationParams,
 ) -> Vec<(NodeId, Reputation)> {
@@ -155,15 +379,15 @@ pub fn after_pass(
         .map(|(k, r)| {
             (
                 *k,
-                update(Some(*r), tallies.get(k).copied().unwrap_or_default(), now, p),
+                update(Some(*r), verdicts.get(k).copied().unwrap_or_default(), now, p),
             )
         })
         .collect();
     out.extend(
-        tallies
+        verdicts
             .iter()
-            .filter(|(k, t)| !stored.contains_key(k) && t.penalised(p))
-            .map(|(k, t)| (*k, update(None, *t, now, p))),
+            .filter(|(k, v)| !stored.contains_key(k) && v.penalised(p))
+            .map(|(k, v)| (*k, update(None, *v, now, p))),
     );
     out.sort_by_key(|(k, _)| *k);
     out
@@ -258,24 +482,21 @@ mod tests {
             "served before any pass"
         );
         for pass in 0..3 {
-            let tallies = judge(pairs.iter().map(|(p, v)| (*p, &v[..])), &WithRep(&stored), &params);
+            let comparisons = judge(pairs.iter().map(|(p, v)| (*p, &v[..])), &WithRep(&stored), &params);
+            // The liar contradicts each of its three peers on all 20 shared pairs.
             assert_eq!(
-                tallies[&key(1)],
+                comparisons.between(key(1), key(3)),
                 Tally {
-                    judged: 20,
+                    compared: 20,
                     contradicted: 20
                 },
                 "pass {pass}"
             );
-            assert_eq!(
-                tallies[&key(2)],
-                Tally {
-                    judged: 20,
-                    contradicted: 0
-                },
-                "pass {pass}"
-            );
-            for (k, r) in after_pass(&stored, &tallies, at(600 * (pass + 1)), &rp) {
+            assert_eq!(comparisons.between(key(2), key(3)), Tally::default(), "two successes");
+            let verdicts = comparisons.verdicts(&stored);
+            assert!(verdicts[&key(1)].penalised(&rp), "pass {pass}: {verdicts:?}");
+            assert!(!verdicts[&key(2)].penalised(&rp), "pass {pass}: {verdicts:?}");
+            for (k, r) in after_pass(&stored, &verdicts, at(600 * (pass + 1)), &rp) {
                 stored.insert(k, r);
             }
         }
@@ -307,22 +528,31 @@ mod tests {
         Timestamp::from_unix_secs(1_800_000_000 + m * 60)
     }
 
+    fn n(i: u8) -> NodeId {
+        let mut k = [0u8; 33];
+        k[0] = 2;
+        k[1] = i;
+        NodeId(k)
+    }
+
+    fn judged(d: f64) -> Verdict {
+        Verdict {
+            peers: 10,
+            evidence: 100.0,
+            disagreement: d,
+        }
+    }
+
     #[test]
     fn a_contradicted_reporter_halves_every_half_life_and_recovers_slowly() {
         let p = ReputationParams::default();
-        let liar = Tally {
-            judged: 20,
-            contradicted: 19,
-        };
+        let liar = judged(0.9);
         let r = update(None, liar, t(0), &p);
         assert!((r.score - 0.5f64.powf(1.0 / 3.0)).abs() < 1e-12, "{r:?}");
         let r = update(Some(r), liar, t(30), &p);
         assert!((r.score - 0.5f64.powf(4.0 / 3.0)).abs() < 1e-12, "{r:?}");
         // Recovery: +1/48 per hour, at most one hour per update.
-        let honest = Tally {
-            judged: 20,
-            contradicted: 2,
-        };
+        let honest = judged(0.1);
         let back = update(Some(r), honest, t(30 + 600), &p);
         assert!((back.score - (r.score + 1.0 / 48.0)).abs() < 1e-12, "{back:?}");
         // A second replica's pass right after changes nothing.
@@ -331,35 +561,186 @@ mod tests {
     }
 
     #[test]
-    fn too_few_judged_pairs_or_a_minority_of_contradictions_is_no_penalty() {
+    fn too_few_peers_or_little_disagreement_is_no_penalty() {
         let p = ReputationParams::default();
-        let few = Tally {
-            judged: 4,
-            contradicted: 4,
+        let few = Verdict {
+            peers: 2,
+            evidence: 20.0,
+            disagreement: 1.0,
         };
         assert_eq!(update(None, few, t(0), &p).score, 1.0);
-        let half = Tally {
-            judged: 10,
-            contradicted: 5,
-        };
-        assert!(!half.penalised(&p));
-        let mut tally = Tally::default();
-        for i in 0..6 {
-            tally.add(i > 0);
-        }
-        assert_eq!(
-            tally,
-            Tally {
-                judged: 6,
-                contradicted: 5
-            }
-        );
-        assert!(tally.penalised(&p));
+        assert!(!judged(0.25).penalised(&p));
+        assert!(judged(0.26).penalised(&p));
         // Garbage in the stored score is repaired, a clock going back is no step.
         let weird = Reputation {
             score: f64::NAN,
             updated: t(10),
         };
-        assert_eq!(update(Some(weird), tally, t(0), &p).score, 1.0);
+        assert_eq!(update(Some(weird), judged(0.9), t(0), &p).score, 1.0);
+    }
+
+    /// The collusion the per-pair majority rule lost to: ten liars agree
+    /// on their target pairs, where each honest reporter is alone against
+    /// them. Judged by peers, one vote each, the liars are found and the
+    /// honest reporters are not.
+    #[test]
+    fn colluders_are_one_vote_each_and_lose_to_the_honest_majority() {
+        let p = ReputationParams::default();
+        let liars: Vec<NodeId> = (0..10).map(n).collect();
+        let honest: Vec<NodeId> = (100..140).map(n).collect();
+        let mut c = Comparisons::default();
+        // Liars agree with each other everywhere.
+        for a in &liars {
+            for b in &liars {
+                if a < b {
+                    for _ in 0..50 {
+                        c.add(*a, *b, false);
+                    }
+                }
+            }
+        }
+        // Each honest reporter meets every liar on one target pair (a
+        // contradiction) and its honest neighbours on a few pairs, where
+        // liquidity moved between reports once in ten.
+        for (i, h) in honest.iter().enumerate() {
+            for l in &liars {
+                c.add(*h, *l, true);
+            }
+            for step in 1..=5 {
+                let other = honest[(i + step) % honest.len()];
+                for k in 0..10 {
+                    c.add(*h, other, k == 0);
+                }
+            }
+        }
+        let v = c.verdicts(&HashMap::new());
+        for l in &liars {
+            assert!(v[l].penalised(&p), "liar {:?}", v[l]);
+        }
+        for h in &honest {
+            assert!(!v[h].penalised(&p), "honest {:?}", v[h]);
+        }
+        // Without filtering, an honest reporter's plain mean would be
+        // 10 liars × 1 + 10 honest × 0.1 over 20 peers = 0.55.
+        assert!(v[&honest[0]].disagreement < p.tolerance, "{:?}", v[&honest[0]]);
+    }
+
+    /// Blackholing liars report only failures, so they never meet each
+    /// other (two failures are no comparison) and honest reporters,
+    /// mostly reporting successes, rarely meet each other: every
+    /// comparison is one honest against one liar, and every share is 1 on
+    /// both sides. The side contradicted by more peers must fall.
+    #[test]
+    fn where_liars_and_honest_meet_only_each_other_the_liars_fall() {
+        let p = ReputationParams::default();
+        let liars: Vec<NodeId> = (0..10).map(n).collect();
+        let honest: Vec<NodeId> = (100..140).map(n).collect();
+        let mut c = Comparisons::default();
+        let mut heavy = Comparisons::default();
+        for h in &honest {
+            // Every honest reporter meets every liar on many target pairs.
+            for l in &liars {
+                for _ in 0..20 {
+                    heavy.add(*h, *l, true);
+                }
+            }
+        }
+        for (i, h) in honest.iter().enumerate() {
+            // Each honest reporter meets three liars on a few target pairs...
+            for k in 0..3 {
+                for _ in 0..3 {
+                    c.add(*h, liars[(i + k) % liars.len()], true);
+                }
+            }
+            // ...and a quarter of them one honest peer once, in agreement.
+            if i % 4 == 0 {
+                c.add(*h, honest[i + 1], false);
+            }
+        }
+        for (c, stored) in [
+            (&c, HashMap::new()),
+            (&heavy, HashMap::new()),
+            (&c, {
+                // Also from a state where the honest were wrongly penalised first.
+                honest
+                    .iter()
+                    .map(|h| {
+                        (
+                            *h,
+                            Reputation {
+                                score: 0.5,
+                                updated: t(0),
+                            },
+                        )
+                    })
+                    .collect()
+            }),
+        ] {
+            let v = c.verdicts(&stored);
+            for l in &liars {
+                assert!(v[l].penalised(&p), "liar {:?}", v[l]);
+            }
+            for h in &honest {
+                assert!(!v[h].penalised(&p), "honest {:?}", v[h]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_reporter_is_never_compared_with_itself_and_order_does_not_matter() {
+        let mut c = Comparisons::default();
+        c.add(n(1), n(1), true);
+        assert!(c.is_empty());
+        c.add(n(2), n(1), true);
+        c.add(n(1), n(2), false);
+        assert_eq!(
+            c.between(n(1), n(2)),
+            Tally {
+                compared: 2,
+                contradicted: 1
+            }
+        );
+        assert_eq!(c.between(n(2), n(1)), c.between(n(1), n(2)));
+    }
+
+    #[test]
+    fn crowded_pairs_compare_each_reporter_with_its_neighbours_only() {
+        use crate::aggregate::{Reporter, Ungraphed};
+        use crate::state::TimedPairResult;
+        let pair = DirectedPair::new(n(250), n(251));
+        let views = |count: u8| -> Vec<View> {
+            (0..count)
+                .map(|i| View {
+                    reporter: Reporter::Node(n(i)),
+                    record: if i % 2 == 0 {
+                        TimedPairResult {
+                            success_time: t(0),
+                            success_amt_msat: 1_000,
+                            ..Default::default()
+                        }
+                    } else {
+                        TimedPairResult {
+                            fail_time: t(0),
+                            fail_amt_msat: 5_000,
+                            ..Default::default()
+                        }
+                    },
+                })
+                .collect()
+        };
+        let params = AggregationParams::default();
+        let count = |c: &Comparisons| c.tallies.values().map(|t| t.compared).sum::<u32>();
+        let mut small = Comparisons::default();
+        judge_pair(&pair, &views(10), &Ungraphed, &params, &mut small);
+        // 5 successes × 5 failures are comparable.
+        assert_eq!(count(&small), 25);
+        let mut big = Comparisons::default();
+        judge_pair(&pair, &views(200), &Ungraphed, &params, &mut big);
+        // 200 reporters × 32 forward neighbours, half of them of the other kind.
+        assert_eq!(count(&big), 200 * 16);
+        for i in 0..200u8 {
+            let peers = (0..200u8).filter(|j| big.between(n(i), n(*j)).compared > 0).count();
+            assert_eq!(peers, 32, "reporter {i}");
+        }
     }
 }

@@ -225,7 +225,7 @@ impl DmcCoordinator {
             graph: &self.standing,
             reputations: &self.reputations,
         };
-        let tallies = reputation::judge(
+        let comparisons = reputation::judge(
             self.views
                 .iter()
                 .filter(|(_, v)| v.len() >= 2)
@@ -234,6 +234,7 @@ impl DmcCoordinator {
             &self.params,
         );
         let mut changed: Vec<NodeId> = Vec::new();
+        let tallies = comparisons.verdicts(&self.reputations);
         for (key, rep) in reputation::after_pass(&self.reputations, &tallies, now, &self.reputation_params) {
             let before = self.reputations.get(&key).map_or(1.0, |r| r.score);
             if rep.score != before {
@@ -253,6 +254,23 @@ impl DmcCoordinator {
             changed: changed.len(),
             pairs_changed,
         }
+    }
+
+    /// Every compared reporter's verdict if a pass ran now.
+    pub fn verdicts(&self) -> HashMap<NodeId, reputation::Verdict> {
+        let standing = WithReputations {
+            graph: &self.standing,
+            reputations: &self.reputations,
+        };
+        reputation::judge(
+            self.views
+                .iter()
+                .filter(|(_, v)| v.len() >= 2)
+                .map(|(p, v)| (*p, v.as_slice())),
+            &standing,
+            &self.params,
+        )
+        .verdicts(&self.reputations)
     }
 
     /// Served pairs whose amounts `liars` moved: served without their

@@ -26,7 +26,7 @@ use dmc_core::aggregate::{
     aggregate, merge_observation, newest_time, Aggregate, AggregationParams, GraphStanding, Held, Reporter, Ungraphed,
     View, WithReputations,
 };
-use dmc_core::reputation::{self, Reputation, ReputationParams, Tally};
+use dmc_core::reputation::{self, Comparisons, Reputation, ReputationParams, Verdict};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
@@ -219,19 +219,19 @@ impl PolicyCell {
         Some(aggregate(pair, views, &standing, &policy.params))
     }
 
-    /// One pass's tallies from every observation, in (pair, reporter)
+    /// One pass's verdicts from every observation, in (pair, reporter)
     /// order, streamed so no more than one pair's views are in memory.
     pub(crate) fn judge_all(
         &self,
         observations: impl Iterator<Item = Result<(DirectedPair, View), StoreError>>,
-    ) -> Result<HashMap<NodeId, Tally>, StoreError> {
+    ) -> Result<HashMap<NodeId, Verdict>, StoreError> {
         let policy = self.policy();
         let reps = self.reputations();
         let standing = WithReputations {
             graph: &*policy.graph,
             reputations: &reps,
         };
-        let mut tallies = HashMap::new();
+        let mut tallies = Comparisons::default();
         let mut current: Option<DirectedPair> = None;
         let mut views: Vec<View> = Vec::new();
         for o in observations {
@@ -248,14 +248,14 @@ impl PolicyCell {
         if let Some(p) = current {
             reputation::judge_pair(&p, &views, &standing, &policy.params, &mut tallies);
         }
-        Ok(tallies)
+        Ok(tallies.verdicts(&reps))
     }
 
     /// The reputations to write after a pass, and which reporters' scores changed.
     pub(crate) fn after_pass(
         &self,
         stored: &HashMap<NodeId, Reputation>,
-        tallies: &HashMap<NodeId, Tally>,
+        tallies: &HashMap<NodeId, Verdict>,
         now: Timestamp,
     ) -> (Vec<(NodeId, Reputation)>, Vec<NodeId>, usize) {
         let p = self.policy().reputation;
