@@ -583,15 +583,15 @@ mod tests {
         for r in 1..=3 {
             let h: Vec<PairSnapshot> = shared
                 .iter()
-                .map(|p| at(*p, Some((800_000, 1000)), Some((500_000, 900))))
+                .map(|p| at(*p, Some((800_000, 999_000)), Some((500_000, 998_900))))
                 .collect();
             c.register(k(r), &h, LATE);
         }
         let mut seen: Vec<PairSnapshot> = shared
             .iter()
-            .map(|p| at(*p, Some((800_000, 1000)), Some((500_000, 900))))
+            .map(|p| at(*p, Some((800_000, 999_000)), Some((500_000, 998_900))))
             .collect();
-        seen.push(at(lone, Some((700_000, 1000)), None));
+        seen.push(at(lone, Some((700_000, 999_000)), None));
         let mut now = Timestamp::from_unix_secs(1_000_000);
         c.register(k(4), &liars::inverted(&seen, now), now);
         c.commit();
