@@ -42,7 +42,9 @@
 //!   honest peers, so their trust falls and their votes against honest
 //!   reporters stop counting.
 //! * A reporter with at least [`ReputationParams::min_peers`] trusted
-//!   peers (that kept at least [`TRUSTED`] of their score) and
+//!   peers (that kept at least [`TRUSTED`] of their score), contradicted
+//!   on at least [`ReputationParams::min_contradicted_pairs`] distinct
+//!   pairs, and
 //!   `d(r) >` [`ReputationParams::tolerance`] is penalised: its score
 //!   halves every [`ReputationParams::penalty_half_life`]. Otherwise the
 //!   score recovers linearly, from 0 to 1 in [`ReputationParams::recovery`].
@@ -102,6 +104,11 @@ pub struct ReputationParams {
     /// reporter can be penalised (3): with fewer, one liar beside it could
     /// decide alone.
     pub min_peers: u32,
+    /// Distinct pairs it must be contradicted on before it can be
+    /// penalised (5): however many colluders flood one pair, an honest
+    /// reporter there is contradicted on that pair only, while a liar is
+    /// contradicted wherever it lies.
+    pub min_contradicted_pairs: u32,
     /// Trust-weighted share of contradicted comparisons above which a reporter is
     /// penalised (¼; see the module doc).
     pub tolerance: f64,
@@ -119,6 +126,7 @@ impl Default for ReputationParams {
     fn default() -> Self {
         ReputationParams {
             min_peers: 3,
+            min_contradicted_pairs: 5,
             tolerance: 0.25,
             penalty_half_life: 30 * MINUTE,
             recovery: 48 * HOUR,
@@ -163,6 +171,8 @@ impl Tally {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Comparisons {
     tallies: BTreeMap<(NodeId, NodeId), Tally>,
+    /// Distinct pairs on which each reporter was contradicted at least once.
+    contradicted_pairs: BTreeMap<NodeId, u32>,
 }
 
 impl Comparisons {
@@ -184,6 +194,17 @@ impl Comparisons {
 
     pub fn is_empty(&self) -> bool {
         self.tallies.is_empty()
+    }
+
+    /// Counts one more pair on which `reporter` was contradicted.
+    pub fn contradicted_on_a_pair(&mut self, reporter: NodeId) {
+        let n = self.contradicted_pairs.entry(reporter).or_default();
+        *n = n.saturating_add(1);
+    }
+
+    /// On how many distinct pairs `reporter` was contradicted.
+    pub fn pairs_contradicted(&self, reporter: NodeId) -> u32 {
+        self.contradicted_pairs.get(&reporter).copied().unwrap_or(0)
     }
 
     /// Every compared reporter's verdict, by iterative filtering from the
@@ -267,6 +288,7 @@ impl Comparisons {
                     *k,
                     Verdict {
                         peers: u32::try_from(voting().count()).unwrap_or(u32::MAX),
+                        contradicted_pairs: self.pairs_contradicted(*k),
                         evidence: judged(&w, i).1,
                         disagreement: judged(&w, i).0,
                     },
@@ -283,6 +305,8 @@ pub struct Verdict {
     pub peers: u32,
     /// Its witnesses' total weight (see the module doc).
     pub evidence: f64,
+    /// Distinct pairs on which it was contradicted by anyone.
+    pub contradicted_pairs: u32,
     /// The witnesses' weighted contradicted share, [`PRIOR_AGREEMENT`] added to the weights; in [0, 1].
     pub disagreement: f64,
 }
@@ -290,7 +314,9 @@ pub struct Verdict {
 impl Verdict {
     /// Whether this pass counts against the reporter.
     pub fn penalised(&self, p: &ReputationParams) -> bool {
-        self.peers >= p.min_peers.max(1) && self.disagreement > p.tolerance
+        self.peers >= p.min_peers.max(1)
+            && self.contradicted_pairs >= p.min_contradicted_pairs.max(1)
+            && self.disagreement > p.tolerance
     }
 }
 
@@ -349,6 +375,7 @@ pub fn judge_pair(
     est.dedup_by_key(|(k, _)| *k);
     let channel = standing.channel(pair);
     let n = est.len();
+    let mut contradicted = vec![false; n];
     let reach = if n <= MAX_COMPARED { n - 1 } else { MAX_COMPARED / 2 };
     for i in 0..n {
         for step in 1..=reach {
@@ -360,7 +387,14 @@ pub fn judge_pair(
             let ((a, va), (b, vb)) = (est[i], est[j]);
             if let Some(c) = conflict(channel, &va.record, &vb.record) {
                 comparisons.add(a, b, c);
+                contradicted[i] |= c;
+                contradicted[j] |= c;
             }
+        }
+    }
+    for (i, (key, _)) in est.iter().enumerate() {
+        if contradicted[i] {
+            comparisons.contradicted_on_a_pair(*key);
         }
     }
 }
@@ -524,6 +558,15 @@ mod tests {
         assert_eq!(later[&key(1)].score, 1.0);
     }
 
+    /// One comparison on a pair of its own.
+    fn pair_seen(c: &mut Comparisons, a: NodeId, b: NodeId, contradicted: bool) {
+        c.add(a, b, contradicted);
+        if contradicted {
+            c.contradicted_on_a_pair(a);
+            c.contradicted_on_a_pair(b);
+        }
+    }
+
     fn t(m: i64) -> Timestamp {
         Timestamp::from_unix_secs(1_800_000_000 + m * 60)
     }
@@ -538,6 +581,7 @@ mod tests {
     fn judged(d: f64) -> Verdict {
         Verdict {
             peers: 10,
+            contradicted_pairs: 10,
             evidence: 100.0,
             disagreement: d,
         }
@@ -565,6 +609,7 @@ mod tests {
         let p = ReputationParams::default();
         let few = Verdict {
             peers: 2,
+            contradicted_pairs: 20,
             evidence: 20.0,
             disagreement: 1.0,
         };
@@ -594,7 +639,7 @@ mod tests {
             for b in &liars {
                 if a < b {
                     for _ in 0..50 {
-                        c.add(*a, *b, false);
+                        pair_seen(&mut c, *a, *b, false);
                     }
                 }
             }
@@ -604,12 +649,12 @@ mod tests {
         // liquidity moved between reports once in ten.
         for (i, h) in honest.iter().enumerate() {
             for l in &liars {
-                c.add(*h, *l, true);
+                pair_seen(&mut c, *h, *l, true);
             }
             for step in 1..=5 {
                 let other = honest[(i + step) % honest.len()];
                 for k in 0..10 {
-                    c.add(*h, other, k == 0);
+                    pair_seen(&mut c, *h, other, k == 0);
                 }
             }
         }
@@ -641,7 +686,7 @@ mod tests {
             // Every honest reporter meets every liar on many target pairs.
             for l in &liars {
                 for _ in 0..20 {
-                    heavy.add(*h, *l, true);
+                    pair_seen(&mut heavy, *h, *l, true);
                 }
             }
         }
@@ -649,12 +694,12 @@ mod tests {
             // Each honest reporter meets three liars on a few target pairs...
             for k in 0..3 {
                 for _ in 0..3 {
-                    c.add(*h, liars[(i + k) % liars.len()], true);
+                    pair_seen(&mut c, *h, liars[(i + k) % liars.len()], true);
                 }
             }
             // ...and a quarter of them one honest peer once, in agreement.
             if i % 4 == 0 {
-                c.add(*h, honest[i + 1], false);
+                pair_seen(&mut c, *h, honest[i + 1], false);
             }
         }
         for (c, stored) in [
@@ -684,6 +729,39 @@ mod tests {
                 assert!(!v[h].penalised(&p), "honest {:?}", v[h]);
             }
         }
+    }
+
+    /// Ten colluders on one pair contradict the honest reporter there ten
+    /// times, but on one pair: not enough to penalise it.
+    #[test]
+    fn colluders_flooding_one_pair_cannot_penalise_the_honest_reporter_there() {
+        use crate::aggregate::{Reporter, Ungraphed};
+        let pair = DirectedPair::new(n(250), n(251));
+        let at = Timestamp::from_unix_secs(1_800_000_000);
+        let mut views: Vec<View> = (0..10)
+            .map(|i| View {
+                reporter: Reporter::Node(n(i)),
+                record: TimedPairResult {
+                    fail_time: at,
+                    fail_amt_msat: 1,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        views.push(View {
+            reporter: Reporter::Node(n(100)),
+            record: TimedPairResult {
+                success_time: at,
+                success_amt_msat: 500_000,
+                ..Default::default()
+            },
+        });
+        let c = judge([(pair, &views[..])], &Ungraphed, &AggregationParams::default());
+        assert_eq!(c.pairs_contradicted(n(100)), 1);
+        let v = c.verdicts(&HashMap::new());
+        let honest = v[&n(100)];
+        assert!(honest.peers >= 3 && honest.disagreement > 0.25, "{honest:?}");
+        assert!(!honest.penalised(&ReputationParams::default()), "{honest:?}");
     }
 
     #[test]
