@@ -221,20 +221,8 @@ impl DmcCoordinator {
     /// more reporters, the results stored, and the pairs of every reporter
     /// whose score changed recomputed. Call after [`DmcCoordinator::commit`].
     pub fn reputation_pass(&mut self, now: Timestamp) -> PassReport {
-        let standing = WithReputations {
-            graph: &self.standing,
-            reputations: &self.reputations,
-        };
-        let comparisons = reputation::judge(
-            self.views
-                .iter()
-                .filter(|(_, v)| v.len() >= 2)
-                .map(|(p, v)| (*p, v.as_slice())),
-            &standing,
-            &self.params,
-        );
+        let tallies = self.verdicts();
         let mut changed: Vec<NodeId> = Vec::new();
-        let tallies = comparisons.verdicts(&self.reputations);
         for (key, rep) in reputation::after_pass(&self.reputations, &tallies, now, &self.reputation_params) {
             let before = self.reputations.get(&key).map_or(1.0, |r| r.score);
             if rep.score != before {
