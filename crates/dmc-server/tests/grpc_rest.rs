@@ -570,6 +570,21 @@ async fn rest_query_has_etag_304_and_gzip() {
     assert_eq!(ndjson_pairs(&r.text()).len(), 2);
 }
 
+/// A body over `max_body_bytes` announced with an honest Content-Length is
+/// answered 413 naming the limit (not a reset), on v1 and v2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_body_with_content_length_is_413_naming_the_limit() {
+    let srv = start(|c| c.max_body_bytes = 64 * 1024).await;
+    let body = format!(r#"{{"pairs":[],"pad":"{}"}}"#, "a".repeat(200 * 1024));
+    for path in ["/v1/register_mission_control", "/v2/register"] {
+        let r = srv.post(path, &body).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {}", r.text());
+        assert_eq!(r.json()["limit"], "max_body_bytes", "{path}");
+    }
+    // The server still answers on a fresh connection.
+    assert_eq!(srv.get("/healthz").await.status, StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_pairs_is_413_naming_the_limit() {
     let srv = start(|c| c.max_pairs_per_request = 5).await;
