@@ -50,16 +50,7 @@ async fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
 
 /// A TLS connection trusting the server's certificate, offering `alpn`.
 async fn tls(s: &Server, to: SocketAddr, alpn: &[u8]) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut s.cert_pem().as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![alpn.to_vec()];
+    let cfg = s.tls_client_config(alpn);
     let tcp = TcpStream::connect(to).await.unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)

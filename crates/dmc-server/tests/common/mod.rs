@@ -161,8 +161,8 @@ impl Server {
         CoordinatorClient::new(self.channel().await)
     }
 
-    /// One HTTPS/1.1 request to the REST server, over a fresh TLS connection.
-    pub async fn http(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    /// A TLS client configuration trusting this server's certificate, offering `alpn`.
+    pub fn tls_client_config(&self, alpn: &[u8]) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
         for c in rustls_pemfile::certs(&mut self.cert_pem().as_bytes()) {
             roots.add(c.unwrap()).unwrap();
@@ -172,7 +172,13 @@ impl Server {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        cfg.alpn_protocols = vec![alpn.to_vec()];
+        cfg
+    }
+
+    /// One HTTPS/1.1 request to the REST server, over a fresh TLS connection.
+    pub async fn http(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let cfg = self.tls_client_config(b"http/1.1");
         let tcp = tokio::net::TcpStream::connect(self.bound.rest).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
