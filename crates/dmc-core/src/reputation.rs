@@ -62,9 +62,9 @@
 //! keys must not smear an established node, and their weight is already
 //! capped per pair.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::aggregate::{conflict, AggregationParams, ReporterClass, Standing, View};
+use crate::aggregate::{conflict, ReporterClass, Standing, View};
 use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
@@ -156,15 +156,6 @@ impl Tally {
         self.compared = self.compared.saturating_add(1);
         self.contradicted = self.contradicted.saturating_add(u32::from(contradicted));
     }
-
-    /// The share of comparisons that contradicted.
-    pub fn disagreement(&self) -> f64 {
-        if self.compared == 0 {
-            0.0
-        } else {
-            f64::from(self.contradicted) / f64::from(self.compared)
-        }
-    }
 }
 
 /// Every comparison of one pass, by the two reporters (lower key first).
@@ -211,20 +202,14 @@ impl Comparisons {
     /// `stored` scores (a reporter without one counts as 1).
     pub fn verdicts(&self, stored: &HashMap<NodeId, Reputation>) -> HashMap<NodeId, Verdict> {
         // Index reporters and list each one's peers with their disagreement.
-        let mut index: BTreeMap<NodeId, usize> = BTreeMap::new();
-        for (a, b) in self.tallies.keys() {
-            let n = index.len();
-            index.entry(*a).or_insert(n);
-            let n = index.len();
-            index.entry(*b).or_insert(n);
-        }
-        let keys: Vec<NodeId> = {
-            let mut k = vec![NodeId([0; 33]); index.len()];
-            for (key, i) in &index {
-                k[*i] = *key;
-            }
-            k
-        };
+        let keys: Vec<NodeId> = self
+            .tallies
+            .keys()
+            .flat_map(|(a, b)| [*a, *b])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index: HashMap<NodeId, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
         // Each peer pair: the share q of its comparisons that contradicted,
         // and how much a share of that many comparisons says, n / (n + 1).
         let mut peers: Vec<Vec<(usize, f64, f64)>> = vec![Vec::new(); keys.len()];
@@ -235,16 +220,10 @@ impl Comparisons {
             peers[i].push((j, q, e));
             peers[j].push((i, q, e));
         }
-        let score = |k: &NodeId| {
-            stored.get(k).map_or(1.0, |r| {
-                if r.score.is_finite() {
-                    r.score.clamp(0.0, 1.0)
-                } else {
-                    1.0
-                }
-            })
-        };
-        let base: Vec<f64> = keys.iter().map(score).collect();
+        let base: Vec<f64> = keys
+            .iter()
+            .map(|k| stored.get(k).map_or(1.0, |r| sane_score(r.score)))
+            .collect();
         // A witness's weight: its trust, divided by how many trusted peers
         // it contradicts (at least 1), so each reporter has one accusation
         // to spend, however many it makes.
@@ -284,13 +263,14 @@ impl Comparisons {
                         .iter()
                         .filter(|(j, _, _)| base[*j] > 0.0 && trust[*j] >= TRUSTED * base[*j])
                 };
+                let (disagreement, evidence) = judged(&w, i);
                 (
                     *k,
                     Verdict {
                         peers: u32::try_from(voting().count()).unwrap_or(u32::MAX),
                         contradicted_pairs: self.pairs_contradicted(*k),
-                        evidence: judged(&w, i).1,
-                        disagreement: judged(&w, i).0,
+                        evidence,
+                        disagreement,
                     },
                 )
             })
@@ -320,6 +300,16 @@ impl Verdict {
     }
 }
 
+/// A stored score as the rule uses it: in [0, 1], and 1 where it is not a
+/// number (a damaged record must not silence a reporter).
+fn sane_score(score: f64) -> f64 {
+    if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
 /// The reporter's reputation after a pass at `now` (`prev`: `None` for a
 /// reporter never updated, which starts at 1).
 pub fn update(prev: Option<Reputation>, verdict: Verdict, now: Timestamp, p: &ReputationParams) -> Reputation {
@@ -327,7 +317,7 @@ pub fn update(prev: Option<Reputation>, verdict: Verdict, now: Timestamp, p: &Re
         Some(r) => (r.score, now.sub(r.updated).clamp(0, p.max_step)),
         None => (1.0, p.first_step.clamp(0, p.max_step)),
     };
-    let score = if !score.is_finite() { 1.0 } else { score.clamp(0.0, 1.0) };
+    let score = sane_score(score);
     let step = step as f64;
     let score = if verdict.penalised(p) {
         score * 0.5f64.powf(step / p.penalty_half_life.max(1) as f64)
@@ -338,14 +328,10 @@ pub fn update(prev: Option<Reputation>, verdict: Verdict, now: Timestamp, p: &Re
 }
 
 /// One pass's comparisons over the pairs (pairs with one reporter add none).
-pub fn judge<'a>(
-    pairs: impl IntoIterator<Item = (DirectedPair, &'a [View])>,
-    standing: &dyn Standing,
-    params: &AggregationParams,
-) -> Comparisons {
+pub fn judge<'a>(pairs: impl IntoIterator<Item = (DirectedPair, &'a [View])>, standing: &dyn Standing) -> Comparisons {
     let mut c = Comparisons::default();
     for (pair, views) in pairs {
-        judge_pair(&pair, views, standing, params, &mut c);
+        judge_pair(&pair, views, standing, &mut c);
     }
     c
 }
@@ -353,13 +339,7 @@ pub fn judge<'a>(
 /// [`judge`] for one pair, adding to `comparisons` (for callers that
 /// stream pairs): every two established reporters of the pair, or each
 /// with its [`MAX_COMPARED`] neighbours in key order on a crowded pair.
-pub fn judge_pair(
-    pair: &DirectedPair,
-    views: &[View],
-    standing: &dyn Standing,
-    _params: &AggregationParams,
-    comparisons: &mut Comparisons,
-) {
+pub fn judge_pair(pair: &DirectedPair, views: &[View], standing: &dyn Standing, comparisons: &mut Comparisons) {
     if views.len() < 2 {
         return;
     }
@@ -430,7 +410,7 @@ pub fn after_pass(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{aggregate, Held, Reporter, Ungraphed};
+    use crate::aggregate::{aggregate, AggregationParams, Held, Reporter, Ungraphed};
     use crate::state::TimedPairResult;
 
     /// The rule check: an established reporter lying alone on 100
@@ -516,7 +496,7 @@ mod tests {
             "served before any pass"
         );
         for pass in 0..3 {
-            let comparisons = judge(pairs.iter().map(|(p, v)| (*p, &v[..])), &WithRep(&stored), &params);
+            let comparisons = judge(pairs.iter().map(|(p, v)| (*p, &v[..])), &WithRep(&stored));
             // The liar contradicts each of its three peers on all 20 shared pairs.
             assert_eq!(
                 comparisons.between(key(1), key(3)),
@@ -756,7 +736,7 @@ mod tests {
                 ..Default::default()
             },
         });
-        let c = judge([(pair, &views[..])], &Ungraphed, &AggregationParams::default());
+        let c = judge([(pair, &views[..])], &Ungraphed);
         assert_eq!(c.pairs_contradicted(n(100)), 1);
         let v = c.verdicts(&HashMap::new());
         let honest = v[&n(100)];
@@ -806,14 +786,13 @@ mod tests {
                 })
                 .collect()
         };
-        let params = AggregationParams::default();
         let count = |c: &Comparisons| c.tallies.values().map(|t| t.compared).sum::<u32>();
         let mut small = Comparisons::default();
-        judge_pair(&pair, &views(10), &Ungraphed, &params, &mut small);
+        judge_pair(&pair, &views(10), &Ungraphed, &mut small);
         // 5 successes × 5 failures are comparable.
         assert_eq!(count(&small), 25);
         let mut big = Comparisons::default();
-        judge_pair(&pair, &views(200), &Ungraphed, &params, &mut big);
+        judge_pair(&pair, &views(200), &Ungraphed, &mut big);
         // 200 reporters × 32 forward neighbours, half of them of the other kind.
         assert_eq!(count(&big), 200 * 16);
         for i in 0..200u8 {

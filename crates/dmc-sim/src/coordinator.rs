@@ -256,7 +256,6 @@ impl DmcCoordinator {
                 .filter(|(_, v)| v.len() >= 2)
                 .map(|(p, v)| (*p, v.as_slice())),
             &standing,
-            &self.params,
         )
         .verdicts(&self.reputations)
     }

@@ -238,7 +238,7 @@ impl PolicyCell {
             let (pair, view) = o?;
             if current != Some(pair) {
                 if let Some(p) = current {
-                    reputation::judge_pair(&p, &views, &standing, &policy.params, &mut tallies);
+                    reputation::judge_pair(&p, &views, &standing, &mut tallies);
                 }
                 views.clear();
                 current = Some(pair);
@@ -246,7 +246,7 @@ impl PolicyCell {
             views.push(view);
         }
         if let Some(p) = current {
-            reputation::judge_pair(&p, &views, &standing, &policy.params, &mut tallies);
+            reputation::judge_pair(&p, &views, &standing, &mut tallies);
         }
         Ok(tallies.verdicts(&reps))
     }
