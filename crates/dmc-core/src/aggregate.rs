@@ -229,6 +229,11 @@ pub struct AggregationParams {
     /// A pair is served only when its reporters weigh at least this (1.0:
     /// one established reporter in good standing; 0 serves any weight).
     pub min_serving_weight: f64,
+    /// A failure is served only when reporters weighing at least this
+    /// many times `min_serving_weight` back it (2: two established
+    /// reporters in good standing; see ARCHITECTURE.md, "Robust
+    /// aggregation", for why failures and not successes).
+    pub failure_corroboration: f64,
 }
 
 impl Default for AggregationParams {
@@ -237,6 +242,7 @@ impl Default for AggregationParams {
             weights: ClassWeights::default(),
             quorum: 0.5,
             min_serving_weight: 1.0,
+            failure_corroboration: 2.0,
         }
     }
 }
@@ -385,10 +391,25 @@ fn claim(r: &TimedPairResult, weight: f64, capacity: u64) -> Claim {
         success = success.min(capacity);
         failure = failure.filter(|f| *f <= capacity);
     }
+    // A reporter's own success at or above its own failure resolves as
+    // LND's import does (the newer wins, a tie to the failure), so its
+    // success never outlives its newer failure when the failure alone is
+    // not served (`failure_corroboration`).
+    let mut success_time = r.success_time;
+    if let Some(f) = failure.filter(|f| success >= *f) {
+        if r.fail_time >= r.success_time {
+            success = f - 1;
+            if success == 0 {
+                success_time = Timestamp::ZERO;
+            }
+        } else {
+            failure = None;
+        }
+    }
     Claim {
         weight,
         success,
-        success_time: r.success_time,
+        success_time,
         failure,
         fail_time: r.fail_time,
     }
@@ -432,21 +453,26 @@ fn exceeds(a: f64, b: f64) -> bool {
 
 /// The weighted quantiles of [`Claim`]s (ARCHITECTURE.md): the record their
 /// quorum backs, before [`servable`].
-fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
+fn combine(claims: &[Claim], quorum: f64, min_failure_backing: f64) -> TimedPairResult {
     let total: f64 = claims.iter().map(|c| c.weight).sum();
     let need = quorum * total;
+    let need_failure = need.max(min_failure_backing);
     let mut out = TimedPairResult::default();
     if total <= 0.0 {
         return out;
     }
     // The latest time that backers weighing more than `need` (successes)
-    // or at least `need` (failures) all reach.
+    // or at least `need_failure` (failures) all reach.
     let quorum_time = |mut backers: Vec<(Timestamp, f64)>, strict: bool| {
         backers.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut acc = 0.0;
         for (t, w) in &backers {
             acc += w;
-            if if strict { exceeds(acc, need) } else { reaches(acc, need) } {
+            if if strict {
+                exceeds(acc, need)
+            } else {
+                reaches(acc, need_failure)
+            } {
                 return *t;
             }
         }
@@ -485,7 +511,7 @@ fn combine(claims: &[Claim], quorum: f64) -> TimedPairResult {
     let mut acc = 0.0;
     if let Some(&(f, _)) = failures.iter().find(|(_, w)| {
         acc += w;
-        reaches(acc, need)
+        reaches(acc, need_failure)
     }) {
         out.fail_amt_msat = f;
         out.fail_time = quorum_time(
@@ -538,7 +564,8 @@ pub fn aggregate(pair: &DirectedPair, views: &[View], standing: &dyn Standing, p
         .zip(&weights)
         .map(|(v, w)| claim(&v.record, *w, capacity))
         .collect();
-    let result = servable(&combine(&claims, params.quorum)).ok_or(Held::Unservable)?;
+    let min_failure_backing = params.failure_corroboration * params.min_serving_weight;
+    let result = servable(&combine(&claims, params.quorum, min_failure_backing)).ok_or(Held::Unservable)?;
     Ok(Aggregate {
         result,
         established: counts[0],
@@ -681,10 +708,62 @@ mod tests {
             success_time: Timestamp::from_unix_secs(110),
             success_amt_msat: 5_000,
         };
-        let a = agg(&[(node(1), both)], &Ungraphed).unwrap();
+        let permissive = AggregationParams {
+            failure_corroboration: 1.0,
+            ..Default::default()
+        };
+        let a = aggregate(&pair(), &views(&[(node(1), both)]), &Ungraphed, &permissive).unwrap();
         assert_eq!(a.result, both);
         assert_eq!((a.established, a.unverified, a.anonymous), (1, 0, 0));
         assert_eq!(a.newest, Timestamp::from_unix_secs(110));
+        // By default its success is served and its failure waits for a
+        // second reporter.
+        let d = agg(&[(node(1), both)], &Ungraphed).unwrap();
+        assert_eq!(
+            d.result,
+            TimedPairResult {
+                fail_time: Timestamp::ZERO,
+                fail_amt_msat: 0,
+                ..both
+            }
+        );
+        let two = agg(&[(node(1), both), (node(2), both)], &Ungraphed).unwrap();
+        assert_eq!(two.result, both);
+    }
+
+    #[test]
+    fn a_failure_needs_a_second_reporter() {
+        // One established reporter alone cannot make a pair look failing
+        // (LND's node probability spreads a failure to every untried
+        // channel of the node), however it stamps it.
+        let lone = agg(&[(node(1), fail(1_000, 100))], &Ungraphed);
+        assert_eq!(lone, Err(Held::Unservable));
+        // A second one at a higher amount: both back a failure at the higher
+        // amount, served with the older of their times.
+        let two = agg(&[(node(1), fail(1_000, 100)), (node(2), fail(50_000, 90))], &Ungraphed).unwrap();
+        assert_eq!(
+            (two.result.fail_amt_msat, two.result.fail_time),
+            (50_000, Timestamp::from_unix_secs(90))
+        );
+        // Ten anonymous sources weigh 0.01 together: no corroboration.
+        let mut v = vec![(node(1), fail(1_000, 100))];
+        v.extend((0..10).map(|i| (anon(i), fail(1_000, 100))));
+        assert!(agg(&v, &Ungraphed).is_err_and(|h| h == Held::Unservable));
+        // A reporter's own newer failure still caps its own success.
+        let rec = TimedPairResult {
+            fail_time: Timestamp::from_unix_secs(200),
+            fail_amt_msat: 3_000,
+            ..succ(5_000, 100)
+        };
+        let a = agg(&[(node(1), rec)], &Ungraphed).unwrap();
+        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (2_999, 0));
+        // `failure_corroboration` scales with the serving threshold: 0 serves it.
+        let go_like = AggregationParams {
+            min_serving_weight: 0.0,
+            ..Default::default()
+        };
+        let a = aggregate(&pair(), &views(&[(node(1), fail(1_000, 100))]), &Ungraphed, &go_like).unwrap();
+        assert_eq!(a.result.fail_amt_msat, 1_000);
     }
 
     #[test]
@@ -718,11 +797,22 @@ mod tests {
 
     #[test]
     fn honest_disagreement_resolves_as_lnd_import_does() {
-        // Two reporters, an older success above a newer failure: a tie. The
-        // failure is served (at a tie a failure costs a detour), the success
-        // is not (at a tie an optimistic success costs a failed HTLC).
-        let a = agg(&[(node(1), succ(5_000, 100)), (node(2), fail(3_000, 200))], &Ungraphed).unwrap();
-        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (0, 3_000));
+        // Two reporters, an older success above a newer failure: a tie, and
+        // one reporter's failure is not corroborated. Nothing is served (at
+        // a tie an optimistic success costs a failed HTLC).
+        let a = agg(&[(node(1), succ(5_000, 100)), (node(2), fail(3_000, 200))], &Ungraphed);
+        assert_eq!(a, Err(Held::Unservable));
+        // A second failure makes it the quorum's.
+        let b = agg(
+            &[
+                (node(1), succ(5_000, 100)),
+                (node(2), fail(3_000, 200)),
+                (node(3), fail(3_500, 150)),
+            ],
+            &Ungraphed,
+        )
+        .unwrap();
+        assert_eq!((b.result.success_amt_msat, b.result.fail_amt_msat), (0, 3_500));
         // Three: the success two back, no failure (only one of three saw it).
         let c = agg(
             &[
@@ -743,10 +833,10 @@ mod tests {
             fail_amt_msat: 3_000,
             ..succ(5_000, st)
         };
-        let d = agg(&[(node(1), raw(100, 200))], &Ungraphed).unwrap();
+        let d = agg(&[(node(1), raw(100, 200)), (node(2), raw(100, 200))], &Ungraphed).unwrap();
         assert_eq!((d.result.success_amt_msat, d.result.fail_amt_msat), (2_999, 3_000));
-        let e = agg(&[(node(1), raw(300, 200))], &Ungraphed).unwrap();
-        assert_eq!((e.result.success_amt_msat, e.result.fail_amt_msat), (5_000, 5_001));
+        let e = agg(&[(node(1), raw(300, 200)), (node(2), raw(300, 200))], &Ungraphed).unwrap();
+        assert_eq!((e.result.success_amt_msat, e.result.fail_amt_msat), (5_000, 0));
     }
 
     #[test]
@@ -1149,7 +1239,20 @@ mod tests {
         let rec = merge_observation(None, &huge, received, RELAX).unwrap();
         let r = agg(&[(node(1), rec)], &Ungraphed).unwrap().result;
         assert_eq!(r.success_amt_msat, MAX_MSAT);
-        assert_eq!(r.fail_amt_msat, MAX_MSAT + 1);
+        assert_eq!(
+            r.fail_amt_msat, 0,
+            "the newer success outdates the reporter's own failure"
+        );
+        // Two such reporters and a third failing at i64::MAX: the success
+        // is served bounded, the failure above it stays inside an int64.
+        let top = fail(i64::MAX as u64, 1_799_999_600);
+        let r = agg(
+            &[(node(1), rec), (node(2), rec), (node(3), top), (node(4), top)],
+            &Ungraphed,
+        )
+        .unwrap()
+        .result;
+        assert!(r.fail_amt_msat <= MAX_MSAT + 1 && r.fail_amt_msat as i64 > 0, "{r:?}");
         // The same pair twice in one request, newer success first: LND's
         // success wipe would leave a success time with amount 0.
         let newer = succ(500_000, 1_799_999_900);

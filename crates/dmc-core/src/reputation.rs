@@ -456,12 +456,14 @@ mod tests {
             });
             pairs.push((pair(i), v));
         }
+        // Alone, the liar claims 9·10¹² msat successes (a lone failure is
+        // never served: `failure_corroboration`).
         for i in 20..120 {
             pairs.push((
                 pair(i),
                 vec![View {
                     reporter: liar,
-                    record: fail(1),
+                    record: succ(9_000_000_000_000),
                 }],
             ));
             pairs.push((

@@ -11,7 +11,9 @@
 //!    (its local channels are its own knowledge), sanitise and validate each
 //!    pair as lncli's `loadmc` and LND's import do ([`validate_pair`]), skip
 //!    pairs that bring nothing newer than what the node holds (LND's import
-//!    would otherwise zero an existing success amount, spec §3.2).
+//!    would otherwise zero an existing success amount, spec §3.2), and
+//!    leave out any claim that contradicts what the node itself saw on the
+//!    pair within [`FIRST_HAND_HOLD_SECS`] (see [`NodeState`]).
 //! 3. [`apply_import`] of [`ImportPlan::pairs`]: `XImportMissionControl`
 //!    with `force` off. `dmc sync` sends nothing when the plan is empty
 //!    (LND refuses an empty import), and sends the pairs in batches, which
@@ -45,6 +47,58 @@ pub fn by_pair(pairs: &[PairHistory]) -> HashMap<PairKey, PairData> {
 /// `mc`: the `node_mc` that [`prepare_import`] compares against.
 pub fn node_mc(mc: &MissionControl) -> HashMap<PairKey, PairData> {
     by_pair(&rpc::query_mc_pairs(&mc.snapshot()))
+}
+
+/// The newest failure and success times imported into a node for one pair
+/// (Unix seconds, 0: none): `dmc sync`'s import ledger. A slot of the
+/// node's record newer than these is the node's own observation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportedTimes {
+    pub fail_time: i64,
+    pub success_time: i64,
+}
+
+/// How long a node's own observation of a pair outranks a coordinator's
+/// claim that contradicts it (1 h: LND's apriori penalty half-life, its own
+/// measure of how long a failure stays informative; the reputation rule's
+/// comparison window is the same hour).
+///
+/// Why: a coordinator's record of a pair is stamped with its backers'
+/// times, so a claim re-sent every interval is always "newer" than what the
+/// wallet learned by paying. With LND's import alone, such a claim
+/// overwrites the wallet's own failure at every sync, and the wallet fails
+/// on the same hop again and again (measured in the simulator with
+/// inverting liars: BENCHMARKS.md). First-hand evidence is what a node
+/// trusts most; hearsay that agrees with it still lands.
+pub const FIRST_HAND_HOLD_SECS: i64 = 3600;
+
+/// What the node holds, for [`prepare_import`].
+#[derive(Clone, Copy, Debug)]
+pub struct NodeState<'a> {
+    /// Its mission control now, by pair ([`by_pair`] / [`node_mc`]).
+    pub mc: &'a HashMap<PairKey, PairData>,
+    /// What was imported into it ([`ImportedTimes`]); a pair without an
+    /// entry holds only the node's own observations.
+    pub imported: &'a HashMap<PairKey, ImportedTimes>,
+    /// The node's clock, Unix seconds.
+    pub now_unix: i64,
+    /// [`FIRST_HAND_HOLD_SECS`], or 0 to import as LND's own import would.
+    pub first_hand_hold_secs: i64,
+}
+
+impl NodeState<'_> {
+    /// The slots of `have` the node observed itself within the hold:
+    /// (failure, success).
+    fn first_hand(&self, key: &PairKey, have: &PairData) -> (bool, bool) {
+        let ledger = self.imported.get(key).copied().unwrap_or_default();
+        let own = |t: i64, imported: i64| {
+            t != 0 && t > imported && self.now_unix.saturating_sub(t) < self.first_hand_hold_secs
+        };
+        (
+            own(have.fail_time, ledger.fail_time),
+            own(have.success_time, ledger.success_time),
+        )
+    }
 }
 
 /// Why a pair was left out, with up to three examples for the log.
@@ -91,16 +145,16 @@ pub struct ImportPlan {
     /// Pairs lnd already holds as recently: not sent, but lnd is relied on
     /// to keep them (so they go into the import ledger too).
     pub not_newer: Vec<PairHistory>,
+    /// Pairs where a claim contradicting the node's own recent observation
+    /// was left out (what remained, if anything, is in `pairs` or
+    /// `not_newer`).
+    pub first_hand_kept: usize,
     pub invalid: Refusals,
 }
 
 /// Chooses what to import from the coordinator's `pairs` (see the module
-/// doc). `node_mc`: what the node holds now, if known.
-pub fn prepare_import(
-    pairs: &[PairHistory],
-    self_node: Option<&NodeId>,
-    node_mc: Option<&HashMap<PairKey, PairData>>,
-) -> ImportPlan {
+/// doc). `node`: what the node holds now, if known.
+pub fn prepare_import(pairs: &[PairHistory], self_node: Option<&NodeId>, node: Option<&NodeState<'_>>) -> ImportPlan {
     let mut plan = ImportPlan {
         received: pairs.len(),
         ..Default::default()
@@ -112,19 +166,40 @@ pub fn prepare_import(
                 continue;
             }
         }
-        let (p, eff) = match validate_pair(p.clone()) {
+        let (mut p, mut eff) = match validate_pair(p.clone()) {
             Ok(v) => v,
             Err(e) => {
                 plan.invalid.add(e);
                 continue;
             }
         };
-        if let (Some(mc), Some(k)) = (node_mc, key_of(&p)) {
-            if let Some(have) = mc.get(&k) {
-                if eff.fail_time <= have.fail_time && eff.success_time <= have.success_time {
-                    plan.not_newer.push(p);
-                    continue;
+        let held = node
+            .and_then(|n| Some((n, key_of(&p)?)))
+            .and_then(|(n, k)| Some((n, k, n.mc.get(&k)?)));
+        if let Some((n, k, have)) = held {
+            let (own_failure, own_success) = n.first_hand(&k, have);
+            let h = &mut p.history;
+            // A success at or above the node's own failure amount, or a
+            // failure at or below its own success amount, contradicts it.
+            let drop_success = own_failure && eff.success_time != 0 && h.success_amt_msat >= have.fail_amt_msat;
+            let drop_failure = own_success && eff.fail_time != 0 && h.fail_amt_msat <= have.success_amt_msat;
+            if drop_success || drop_failure {
+                plan.first_hand_kept += 1;
+                if drop_success {
+                    (h.success_time, h.success_amt_sat, h.success_amt_msat) = (0, 0, 0);
                 }
+                if drop_failure {
+                    (h.fail_time, h.fail_amt_sat, h.fail_amt_msat) = (0, 0, 0);
+                }
+                // What is left must still be a pair LND imports.
+                match validate_pair(p.clone()) {
+                    Ok(v) if v.1.fail_time != 0 || v.1.success_time != 0 => (p, eff) = v,
+                    _ => continue,
+                }
+            }
+            if eff.fail_time <= have.fail_time && eff.success_time <= have.success_time {
+                plan.not_newer.push(p);
+                continue;
             }
         }
         plan.pairs.push(p);
@@ -172,6 +247,18 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
+    static NO_LEDGER: std::sync::LazyLock<HashMap<PairKey, ImportedTimes>> = std::sync::LazyLock::new(HashMap::new);
+
+    /// The node as LND's own import sees it: no first-hand hold.
+    fn lnd_import(mc: &HashMap<PairKey, PairData>) -> NodeState<'_> {
+        NodeState {
+            mc,
+            imported: &NO_LEDGER,
+            now_unix: NOW,
+            first_hand_hold_secs: 0,
+        }
+    }
+
     #[test]
     fn import_drops_own_pairs_and_what_lnd_knows_as_recently() {
         let me = key(9);
@@ -184,7 +271,7 @@ mod tests {
             pair(4, 5, PairData::default()),     // invalid
         ];
         let node = by_pair(&[pair(1, 2, success(NOW - 5, 1000)), pair(2, 3, success(NOW - 60, 1000))]);
-        let plan = prepare_import(&theirs, Some(&me), Some(&node));
+        let plan = prepare_import(&theirs, Some(&me), Some(&lnd_import(&node)));
         assert_eq!(plan.received, 6);
         assert_eq!(plan.own_dropped, 2);
         assert_eq!(plan.not_newer, vec![theirs[2].clone()]);
@@ -236,7 +323,7 @@ mod tests {
             pair(2, 3, success(NOW - 10, 5000)), // new success
             pair(3, 4, failure(NOW - 10, 3000)), // new failure
         ];
-        let plan = prepare_import(&served, Some(&me), Some(&node_mc(&mc)));
+        let plan = prepare_import(&served, Some(&me), Some(&lnd_import(&node_mc(&mc))));
         assert_eq!(plan.own_dropped, 1);
         assert_eq!(plan.not_newer, vec![served[1].clone()]);
         assert_eq!(plan.pairs, served[2..].to_vec());
@@ -266,9 +353,83 @@ mod tests {
         assert_eq!(mc.pair_history(&key(1), &key(2)), before_12);
         assert_eq!(mc.pair_history(&key(9), &key(1)), Default::default());
         // Re-planning against the new state finds nothing newer.
-        let again = prepare_import(&served, Some(&me), Some(&node_mc(&mc)));
+        let again = prepare_import(&served, Some(&me), Some(&lnd_import(&node_mc(&mc))));
         assert!(again.pairs.is_empty());
         assert_eq!(again.not_newer.len(), 3);
+    }
+
+    #[test]
+    fn recent_first_hand_observations_outrank_contrary_claims() {
+        let me = key(9);
+        // The node's own: a failure at 50 000 msat on 1→2 ten minutes ago,
+        // a success at 80 000 msat on 2→3 ten minutes ago; 3→4 it imported
+        // (the ledger has its time); 4→5 it saw itself two hours ago.
+        let node = by_pair(&[
+            pair(1, 2, failure(NOW - 600, 50_000)),
+            pair(2, 3, success(NOW - 600, 80_000)),
+            pair(3, 4, failure(NOW - 600, 50_000)),
+            pair(4, 5, failure(NOW - 7200, 50_000)),
+        ]);
+        let mut ledger = HashMap::new();
+        ledger.insert(
+            (key(3), key(4)),
+            ImportedTimes {
+                fail_time: NOW - 600,
+                success_time: 0,
+            },
+        );
+        let state = NodeState {
+            mc: &node,
+            imported: &ledger,
+            now_unix: NOW,
+            first_hand_hold_secs: FIRST_HAND_HOLD_SECS,
+        };
+        let both = |amt_ok: i64, amt_fail: i64| PairData {
+            success_time: NOW - 60,
+            success_amt_sat: amt_ok / 1000,
+            success_amt_msat: amt_ok,
+            fail_time: NOW - 60,
+            fail_amt_sat: amt_fail / 1000,
+            fail_amt_msat: amt_fail,
+        };
+        let served = vec![
+            pair(1, 2, success(NOW - 60, 60_000)), // contradicts the own failure: left out
+            pair(1, 2, success(NOW - 60, 40_000)), // below it: lands
+            pair(2, 3, failure(NOW - 60, 70_000)), // contradicts the own success: left out
+            pair(2, 3, both(90_000, 100_000)),     // neither contradicts
+            pair(3, 4, success(NOW - 60, 60_000)), // the node's record there was imported
+            pair(4, 5, success(NOW - 60, 60_000)), // its own failure is past the hold
+            pair(1, 2, both(60_000, 70_000)),      // the success goes, the failure stays
+        ];
+        let plan = prepare_import(&served, Some(&me), Some(&state));
+        assert_eq!(plan.first_hand_kept, 3);
+        let mut kept = served[6].clone();
+        (
+            kept.history.success_time,
+            kept.history.success_amt_sat,
+            kept.history.success_amt_msat,
+        ) = (0, 0, 0);
+        assert_eq!(
+            plan.pairs,
+            vec![
+                served[1].clone(),
+                served[3].clone(),
+                served[4].clone(),
+                served[5].clone(),
+                kept
+            ]
+        );
+        // With the hold off, the import is LND's own.
+        let lnd = prepare_import(
+            &served,
+            Some(&me),
+            Some(&NodeState {
+                first_hand_hold_secs: 0,
+                ..state
+            }),
+        );
+        assert_eq!(lnd.first_hand_kept, 0);
+        assert_eq!(lnd.pairs, served);
     }
 
     #[test]

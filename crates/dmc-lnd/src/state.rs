@@ -28,12 +28,7 @@ pub const LEDGER_FILE: &str = "imported.bin";
 const LEDGER_MAGIC: &[u8; 8] = b"DMCIMP01";
 const ENTRY_LEN: usize = 33 + 33 + 8 + 8;
 
-/// The newest imported (failure time, success time) of a pair, Unix seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ImportedTimes {
-    pub fail_time: i64,
-    pub success_time: i64,
-}
+pub use dmc_core::sync_plan::ImportedTimes;
 
 /// A coordinator URL without trailing slashes, as keys and files use it.
 pub fn normalize_url(url: &str) -> String {

@@ -28,7 +28,9 @@ use std::time::Duration;
 use dmc_core::json::Json;
 use dmc_core::node::NodeId;
 use dmc_core::rpc::{self, PairData, PairHistory};
-use dmc_core::sync_plan::{by_pair, key_of, prepare_import, validate_pair, PairKey, Refusals};
+use dmc_core::sync_plan::{
+    by_pair, key_of, prepare_import, validate_pair, NodeState, PairKey, Refusals, FIRST_HAND_HOLD_SECS,
+};
 use dmc_proto::dmc::coordinator::v2 as pb;
 use prost::Message;
 use secp256k1::SecretKey;
@@ -192,6 +194,9 @@ pub struct ImportReport {
     pub own_dropped: usize,
     /// Pairs lnd already knows as recently.
     pub not_newer: usize,
+    /// Pairs where a claim contradicting lnd's own observation of the last
+    /// hour was left out (`dmc_core::sync_plan::FIRST_HAND_HOLD_SECS`).
+    pub first_hand_kept: usize,
     pub invalid: usize,
     /// Pairs sent in XImportMissionControl (or written to the file).
     pub imported: usize,
@@ -249,6 +254,7 @@ impl ImportReport {
             ("removed", count(self.removed)),
             ("own_dropped", count(self.own_dropped)),
             ("not_newer", count(self.not_newer)),
+            ("first_hand_kept", count(self.first_hand_kept)),
             ("invalid", count(self.invalid)),
             ("imported", count(self.imported)),
             ("batches", count(self.batches)),
@@ -521,13 +527,20 @@ pub async fn import_once(cfg: &SyncConfig) -> Result<ImportReport> {
     let mut ec = CoordinatorClient::connect(&cfg.coordinator).await?;
     let delta = ec.query(state.cursor).await?;
     let pairs: Vec<PairHistory> = delta.pairs.iter().map(|a| a.pair.clone()).collect();
-    let plan = prepare_import(&pairs, Some(&node), Some(&node_mc));
+    let held = NodeState {
+        mc: &node_mc,
+        imported: &state.imported,
+        now_unix: unix_now(),
+        first_hand_hold_secs: FIRST_HAND_HOLD_SECS,
+    };
+    let plan = prepare_import(&pairs, Some(&node), Some(&held));
     report.cursor = delta.cursor;
     report.full_resync = delta.full_resync;
     report.received = plan.received;
     report.removed = delta.removed.len();
     report.own_dropped = plan.own_dropped;
     report.not_newer = plan.not_newer.len();
+    report.first_hand_kept = plan.first_hand_kept;
     report.invalid = plan.invalid.count;
     if plan.invalid.count > 0 {
         warn!(count = plan.invalid.count, examples = ?plan.invalid.examples,
@@ -560,6 +573,7 @@ pub async fn import_once(cfg: &SyncConfig) -> Result<ImportReport> {
     info!(node = %node, coordinator = %ec.url(), cursor_from = %from, cursor = report.cursor,
         full_resync = report.full_resync, received = report.received, imported = report.imported,
         batches = report.batches, own_dropped = report.own_dropped, not_newer = report.not_newer,
+        first_hand_kept = report.first_hand_kept,
         removed_ignored = report.removed, invalid = report.invalid, force = cfg.force, lnd_estimator = estimator,
         "imported");
     Ok(report)

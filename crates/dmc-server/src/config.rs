@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub weight_anonymous: f64,
     /// A pair is served once its reporters weigh this much (0: any weight).
     pub min_serving_weight: f64,
+    /// A failure is served once reporters weighing this many times
+    /// `min_serving_weight` back it (2: two established reporters).
+    pub failure_corroboration: f64,
     /// How often the reputation rule runs.
     pub reputation_interval: DurationNs,
     /// Observations all reporters that are not established (unverified
@@ -128,6 +131,7 @@ impl ServerConfig {
             weight_unverified: 0.1,
             weight_anonymous: 0.01,
             min_serving_weight: 1.0,
+            failure_corroboration: 2.0,
             reputation_interval: 600_000_000_000,
             max_unverified_observations: 1_000_000,
             fresh_store: false,
@@ -159,6 +163,7 @@ impl ServerConfig {
                 },
             },
             min_serving_weight: self.min_serving_weight,
+            failure_corroboration: self.failure_corroboration,
             ..Default::default()
         }
     }
@@ -217,6 +222,7 @@ impl ServerConfig {
             ("weight_unverified", self.weight_unverified),
             ("weight_anonymous", self.weight_anonymous),
             ("min_serving_weight", self.min_serving_weight),
+            ("failure_corroboration", self.failure_corroboration),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("{name}: {w} is not a number ≥ 0"));
@@ -307,6 +313,7 @@ impl ServerConfig {
             (f.weight_unverified, &mut self.weight_unverified),
             (f.weight_anonymous, &mut self.weight_anonymous),
             (f.min_serving_weight, &mut self.min_serving_weight),
+            (f.failure_corroboration, &mut self.failure_corroboration),
         ] {
             if let Some(v) = v {
                 *slot = v;
@@ -395,6 +402,7 @@ struct FileConfig {
     weight_unverified: Option<f64>,
     weight_anonymous: Option<f64>,
     min_serving_weight: Option<f64>,
+    failure_corroboration: Option<f64>,
     reputation_interval: Option<String>,
     max_unverified_observations: Option<u64>,
     max_observations_per_reporter: Option<u64>,

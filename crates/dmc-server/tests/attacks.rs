@@ -556,15 +556,15 @@ async fn future_timestamps_are_served_no_later_than_the_receive_time() {
 
     let got = assert_snapshot_sound(&srv).await;
     let alone = get(&got, &ch(0));
-    for (name, ts) in [("success_time", alone.success_time), ("fail_time", alone.fail_time)] {
-        assert!(
-            (before..=after).contains(&ts),
-            "a lone reporter's future {name} is served as the receive time: {ts} not in [{before}, {after}]"
-        );
-    }
+    assert!(
+        (before..=after).contains(&alone.success_time),
+        "a lone reporter's future success_time is served as the receive time: {} not in [{before}, {after}]",
+        alone.success_time
+    );
+    // Its failure waits for a second reporter.
     assert_eq!(
-        (alone.success_amt_msat, alone.fail_amt_msat),
-        (200_000 * SAT, 300_000 * SAT)
+        (alone.success_amt_msat, alone.fail_time, alone.fail_amt_msat),
+        (200_000 * SAT, 0, 0)
     );
     assert_eq!(
         get(&got, &ch(1)),
@@ -769,11 +769,13 @@ async fn established_liar_among_3_honest_stays_in_the_honest_range() {
 }
 
 /// Scenario 6, the blackhole attack: an established reporter alone on 100
-/// pairs (fake tiny failures on a competitor's channels) and contradicted
-/// by 3 honest established reporters on 20 shared pairs. Once a reputation
-/// pass has run, its lone pairs are no longer served (a v2 delta lists them
-/// as removed), an honest reporter's lone pairs still are, and `/metrics`
-/// counts one discounted reporter.
+/// pairs and contradicted by 3 honest established reporters on 20 shared
+/// pairs. On 50 of its lone pairs it claims tiny failures (a competitor's
+/// channels): never served, a failure needs a second reporter. On the other
+/// 50 it claims huge successes: served until a reputation pass has run,
+/// then no longer (a v2 delta lists them as removed), while an honest
+/// reporter's lone pairs still are, and `/metrics` counts one discounted
+/// reporter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackhole_liar_loses_its_lone_pairs_after_a_reputation_pass() {
     let srv = start_on_graph(now(), |c| c.reputation_interval = 300_000_000).await;
@@ -791,17 +793,36 @@ async fn blackhole_liar_loses_its_lone_pairs_after_a_reputation_pass() {
         }
         register_signed(&mut v2, &reporter(i), pairs).await;
     }
-    // The liar, in one registration: tiny failures everywhere.
+    // The liar, in one registration: tiny failures on the shared pairs and
+    // half of its own, huge successes on the other half.
     let lie_t = now() - 10;
+    let (blackholed, inflated) = liar_alone.split_at(50);
     let pairs = shared
         .iter()
-        .chain(&liar_alone)
+        .chain(blackholed)
         .map(|p| on(p, failure(lie_t, SAT)))
+        .chain(inflated.iter().map(|p| on(p, lie_success(lie_t))))
         .collect();
     let cursor = register_signed(&mut v2, &reporter(4), pairs).await.cursor;
+    let first = srv.get("/v2/query").await.json();
+    let listed: BTreeSet<String> = first["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} -> {}",
+                p["node_from"].as_str().unwrap(),
+                p["node_to"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for p in blackholed {
+        assert!(!listed.contains(&name(p)), "{}: a lone failure served", name(p));
+    }
 
-    // Its lone pairs were served at `cursor`; wait for the pass to remove them.
-    let want_removed: BTreeSet<String> = liar_alone.iter().map(name).collect();
+    // Its lone successes were served at `cursor`; wait for the pass to remove them.
+    let want_removed: BTreeSet<String> = inflated.iter().map(name).collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let removed = loop {
         let j = srv.get(&format!("/v2/query?since={cursor}")).await.json();

@@ -455,7 +455,7 @@ mod tests {
 
     #[test]
     fn dmc_serves_the_aggregate_and_only_changes() {
-        let mut c = DmcCoordinator::new(graph(1, 2, 1_000_000));
+        let mut c = DmcCoordinator::new(graph(1, 3, 1_000_000));
         let p = gp(1);
         assert_eq!(c.register(k(1), &[at(p, None, Some((500_000, 1000)))], LATE), 1);
         assert_eq!(c.commit(), 1);
@@ -467,15 +467,23 @@ mod tests {
         assert_eq!(c.commit(), 0);
         assert!(c.query(d.cursor).pairs.is_empty());
         // A failure from a second reporter: of two equal weights one is
-        // exactly half, enough to back a failure but not a success (a
-        // success needs more than the quorum).
+        // exactly half, not enough for a success (it needs more than the
+        // quorum), and one reporter's failure is not corroborated: the pair
+        // is held, and the delta removes it.
         assert_eq!(c.register(k(2), &[at(p, Some((300_000, 2000)), None)], LATE), 1);
         c.commit();
         let d2 = c.query(d.cursor);
-        assert_eq!(d2.pairs.len(), 1);
-        assert_eq!(d2.pairs[0].history.fail_amt_msat, 300_000);
-        assert_eq!(d2.pairs[0].history.success_amt_msat, 0);
-        assert!(d2.cursor > d.cursor);
+        assert!(d2.pairs.is_empty());
+        assert_eq!(d2.removed, vec![p]);
+        assert_eq!((c.pairs(), c.held()), (0, 1));
+        // A third reporter's failure corroborates it.
+        assert_eq!(c.register(k(3), &[at(p, Some((300_000, 2000)), None)], LATE), 1);
+        c.commit();
+        let d3 = c.query(d2.cursor);
+        assert_eq!(d3.pairs.len(), 1);
+        assert_eq!(d3.pairs[0].history.fail_amt_msat, 300_000);
+        assert_eq!(d3.pairs[0].history.success_amt_msat, 0);
+        assert!(d3.cursor > d2.cursor);
         assert_eq!(c.pairs(), 1);
     }
 

@@ -47,7 +47,7 @@ use dmc_core::aggregate::GraphStanding;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
 use dmc_core::rpc::PairData;
-use dmc_core::sync_plan::{apply_import, prepare_import, PairKey};
+use dmc_core::sync_plan::{apply_import, prepare_import, ImportedTimes, NodeState, PairKey, FIRST_HAND_HOLD_SECS};
 use dmc_core::{DirectedPair, MissionControlConfig, NodeId, PairSnapshot, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
@@ -212,6 +212,11 @@ pub struct ExperimentParams {
     pub wallet_hours: f64,
     /// `dmc sync`'s default interval, for contributors and warm wallets.
     pub sync_interval_s: i64,
+    /// How long the warm wallet's own observations outrank contrary claims
+    /// on import (`dmc sync`'s [`FIRST_HAND_HOLD_SECS`]; 0: LND's import
+    /// alone). The newest-wins arm imports as the Go coordinator's client
+    /// does: LND's import alone.
+    pub first_hand_hold_s: i64,
     pub warmup: WarmupParams,
     pub bootstrap_reps: usize,
     /// Offline nodes (off by default).
@@ -239,6 +244,7 @@ impl Default for ExperimentParams {
             contributor_hours: 12.0,
             wallet_hours: 24.0,
             sync_interval_s: 600,
+            first_hand_hold_s: FIRST_HAND_HOLD_SECS,
             warmup: WarmupParams::default(),
             bootstrap_reps: 1000,
             availability: AvailabilityParams::default(),
@@ -281,6 +287,9 @@ pub struct WalletRun {
     pub outcomes: Vec<Vec<Outcome>>,
     /// Pairs each importing arm imported in total (warm, newest_wins).
     pub imported: [usize; 2],
+    /// Pairs where the warm arm left out a claim contradicting its own
+    /// observation of the last [`ExperimentParams::first_hand_hold_s`].
+    pub first_hand_kept: usize,
     /// Removals the warm arm's deltas announced (ignored: lnd cannot
     /// delete a pair, as `dmc sync` ignores them).
     pub removals_ignored: usize,
@@ -428,7 +437,10 @@ struct Arm {
     busy_until: Timestamp,
     overlay: Overlay,
     cursor: u64,
+    /// `dmc sync`'s import ledger: the newest times imported per pair.
+    ledger: HashMap<PairKey, ImportedTimes>,
     imported: usize,
+    first_hand_kept: usize,
     removals_ignored: usize,
     outcomes: Vec<Outcome>,
 }
@@ -450,8 +462,9 @@ fn arm_source(arm: usize) -> Option<usize> {
     }
 }
 
-/// `dmc sync`'s import cycle on a simulated wallet.
-fn sync_arm(arm: &mut Arm, node: &NodeId, coord: &dyn Fn(u64) -> Delta) {
+/// `dmc sync`'s import cycle on a simulated wallet at `now`, holding its
+/// own observations for `first_hand_hold_s`.
+fn sync_arm(arm: &mut Arm, node: &NodeId, now: Timestamp, first_hand_hold_s: i64, coord: &dyn Fn(u64) -> Delta) {
     let Delta { pairs, removed, cursor } = coord(arm.cursor);
     arm.cursor = cursor;
     // lnd cannot delete a pair: `dmc sync` counts removals and imports the rest.
@@ -468,9 +481,23 @@ fn sync_arm(arm: &mut Arm, node: &NodeId, coord: &dyn Fn(u64) -> Delta) {
             (r != dmc_core::TimedPairResult::default()).then(|| (key, PairData::from_result(&r)))
         })
         .collect();
-    let plan = prepare_import(&pairs, Some(node), Some(&held));
+    let state = NodeState {
+        mc: &held,
+        imported: &arm.ledger,
+        now_unix: now.unix_secs(),
+        first_hand_hold_secs: first_hand_hold_s,
+    };
+    let plan = prepare_import(&pairs, Some(node), Some(&state));
+    arm.first_hand_kept += plan.first_hand_kept;
     if !plan.pairs.is_empty() && apply_import(&mut arm.sender.mc, &plan.pairs, false).is_ok() {
         arm.imported += plan.pairs.len();
+    }
+    for p in plan.pairs.iter().chain(&plan.not_newer) {
+        if let Some(k) = dmc_core::sync_plan::key_of(p) {
+            let e = arm.ledger.entry(k).or_default();
+            e.fail_time = e.fail_time.max(p.history.fail_time);
+            e.success_time = e.success_time.max(p.history.success_time);
+        }
     }
 }
 
@@ -640,7 +667,9 @@ pub fn run_seed(
                         busy_until: Timestamp::ZERO,
                         overlay: Overlay::new(),
                         cursor: 0,
+                        ledger: HashMap::new(),
                         imported: 0,
+                        first_hand_kept: 0,
                         removals_ignored: 0,
                         outcomes: Vec::new(),
                     }
@@ -746,7 +775,7 @@ pub fn run_seed(
             dmc.reputation_pass(t);
             if !wallet_start.after(t) {
                 wallets_synced_once = true;
-                sync_wallets(&mut sides, &dmc, &go);
+                sync_wallets(&mut sides, &dmc, &go, t, params.first_hand_hold_s);
             }
             next_sync = next_sync.add(params.sync_interval_s.max(1) * NS);
             continue;
@@ -775,7 +804,7 @@ pub fn run_seed(
             if !wallets_synced_once {
                 // The wallet's first sync happens when it starts.
                 wallets_synced_once = true;
-                sync_wallets(&mut sides, &dmc, &go);
+                sync_wallets(&mut sides, &dmc, &go, t, params.first_hand_hold_s);
             }
             let dest_id = *graph.node(dest);
             let source = wallet_idx[wi];
@@ -843,6 +872,7 @@ pub fn run_seed(
                 estimator: s.estimator,
                 feasible: s.feasible,
                 imported: [s.arms[1].imported, s.arms[2].imported],
+                first_hand_kept: s.arms[1].first_hand_kept,
                 removals_ignored: s.arms[1].removals_ignored,
                 outcomes: s.arms.into_iter().map(|a| a.outcomes).collect(),
             })
@@ -850,13 +880,13 @@ pub fn run_seed(
     }
 }
 
-fn sync_wallets(sides: &mut [WalletSide], dmc: &DmcCoordinator, go: &GoCoordinator) {
+fn sync_wallets(sides: &mut [WalletSide], dmc: &DmcCoordinator, go: &GoCoordinator, now: Timestamp, hold_s: i64) {
     for side in sides.iter_mut() {
         let node = side.node;
         for (a, arm) in side.arms.iter_mut().enumerate() {
             match arm_source(a) {
-                Some(0) => sync_arm(arm, &node, &|c| dmc.query(c)),
-                Some(_) => sync_arm(arm, &node, &|c| go.query(c)),
+                Some(0) => sync_arm(arm, &node, now, hold_s, &|c| dmc.query(c)),
+                Some(_) => sync_arm(arm, &node, now, 0, &|c| go.query(c)),
                 None => {}
             }
         }
@@ -1218,6 +1248,10 @@ impl ResultGroup<'_> {
                 Json::object([("warm", num(imported(0))), ("newest_wins", num(imported(1)))]),
             ),
             (
+                "mean_first_hand_kept",
+                num(self.runs.iter().map(|r| r.first_hand_kept).sum::<usize>() as f64 / self.runs.len().max(1) as f64),
+            ),
+            (
                 "mean_removals_ignored",
                 num(self.runs.iter().map(|r| r.removals_ignored).sum::<usize>() as f64 / self.runs.len().max(1) as f64),
             ),
@@ -1315,6 +1349,7 @@ fn params_json(p: &ExperimentParams) -> Json {
         ("contributor_hours", num(p.contributor_hours)),
         ("wallet_hours", num(p.wallet_hours)),
         ("sync_interval_s", Json::int32(p.sync_interval_s)),
+        ("first_hand_hold_s", Json::int32(p.first_hand_hold_s)),
         ("warmup_window_s", Json::int32(p.warmup.window_s)),
         ("warmup_ks_threshold", num(p.warmup.ks_threshold)),
         ("warmup_min_windows", Json::int32(p.warmup.min_windows)),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use dmc_core::aggregate::{AggregationParams, ChannelCheck, GraphStanding, Reporter};
+use dmc_core::aggregate::{AggregationParams, ChannelCheck, GraphStanding, Reporter, MAX_MSAT};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use dmc_store::coordinator::{AggregatedPair, AggregationPolicy, CoordinatorStore, RedbCoordinatorStore, Registration};
 use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
@@ -241,7 +241,9 @@ fn reputation_pass_discounts_a_liar(s: &dyn CoordinatorStore) {
         .unwrap();
     }
     let mut lies: Vec<PairSnapshot> = shared.iter().map(|p| failure(*p, 1, 1_950)).collect();
-    lies.extend((20..120).map(|i| failure(pair(1, 10 + i), 1, 1_950)));
+    // Alone it claims huge successes (a lone failure is never served:
+    // `failure_corroboration`).
+    lies.extend((20..120).map(|i| success(pair(1, 10 + i), 900_000_000, 1_950)));
     s.register(reg(Reporter::Node(liar), lies)).unwrap();
     let mut truth: Vec<PairSnapshot> = shared.iter().map(|p| success(*p, 400_000, 1_900)).collect();
     truth.extend((120..220).map(|i| success(pair(1, 10 + i), 300_000, 1_900)));
@@ -260,7 +262,11 @@ fn reputation_pass_discounts_a_liar(s: &dyn CoordinatorStore) {
     assert!(reps[0].1.score < 0.51, "{reps:?}");
     let snap = sorted_snapshot(s);
     assert_eq!(snap.len(), 120, "the liar's lone pairs are no longer served");
-    assert!(snap.iter().all(|a| a.result.fail_amt_msat == 0), "no lie served");
+    assert!(
+        snap.iter()
+            .all(|a| a.result.fail_amt_msat == 0 && a.result.success_amt_msat <= 500_000),
+        "no lie served"
+    );
     let d = s.changes_since(c).unwrap();
     assert_eq!(d.removed.len(), 100);
     assert_eq!(s.stats().unwrap().reporters_discounted, 1);
@@ -282,13 +288,15 @@ fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
             success_amt_msat: i64::MAX as u64,
         },
     };
-    let r = Reporter::Node(node(100));
-    s.register(reg(
-        r,
-        vec![huge, success(y, 500_000, 1_900), success(y, 400_000, 1_800)],
-    ))
-    .unwrap();
-    s.register(reg(r, vec![failure(z, 100_000, 2_590)])).unwrap();
+    // Two reporters send the same, so their failures are served too.
+    for r in [Reporter::Node(node(100)), Reporter::Node(node(101))] {
+        s.register(reg(
+            r,
+            vec![huge, success(y, 500_000, 1_900), success(y, 400_000, 1_800)],
+        ))
+        .unwrap();
+        s.register(reg(r, vec![failure(z, 100_000, 2_590)])).unwrap();
+    }
     let snap = sorted_snapshot(s);
     assert_eq!(pairs_of(&snap), vec![x, y, z]);
     let served: Vec<_> = snap
@@ -310,7 +318,8 @@ fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
         Timestamp::from_unix_secs(2_000),
         "a time ahead is capped at receipt"
     );
-    assert!(by(x).success_amt_msat < by(x).fail_amt_msat);
+    // The newer success outdates the reporters' own failure below it.
+    assert_eq!((by(x).success_amt_msat, by(x).fail_amt_msat), (MAX_MSAT, 0));
 }
 
 /// Extreme registrations from four reporters (amounts 0 … i64::MAX,

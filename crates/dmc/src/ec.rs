@@ -141,6 +141,11 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
             &mut cfg.min_serving_weight,
         ),
         (
+            &a.failure_corroboration,
+            "--failure-corroboration",
+            &mut cfg.failure_corroboration,
+        ),
+        (
             &a.weight_established,
             "--weight-established",
             &mut cfg.weight_established,

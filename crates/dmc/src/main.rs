@@ -206,6 +206,11 @@ pub struct ExperimentArgs {
     /// How often contributors export and warm wallets import (Go duration).
     #[arg(long = "sync-interval", default_value = "10m")]
     pub sync_interval: String,
+    /// How long the warm wallet's own observations outrank contrary
+    /// coordinator claims on import, as `dmc sync` does (Go duration; 0s:
+    /// LND's import alone).
+    #[arg(long = "first-hand-hold", default_value = "1h")]
+    pub first_hand_hold: String,
     /// Payments of the routing wallet per seed (the mobile wallet makes 20-50).
     #[arg(long = "routing-payments", default_value = "200")]
     pub routing_payments: String,
@@ -280,6 +285,11 @@ pub struct ServeArgs {
     /// established reporter; 0 serves every pair, as the Go coordinator does).
     #[arg(long = "min-serving-weight", env = "DMC_MIN_SERVING_WEIGHT")]
     pub min_serving_weight: Option<String>,
+    /// Serve a failure once reporters weighing this many times
+    /// --min-serving-weight back it (default 2: two established reporters;
+    /// 1: one reporter's failure is served, as its success is).
+    #[arg(long = "failure-corroboration", env = "DMC_FAILURE_CORROBORATION")]
+    pub failure_corroboration: Option<String>,
     /// Weight of an established reporter (default 1).
     #[arg(long = "weight-established", env = "DMC_WEIGHT_ESTABLISHED")]
     pub weight_established: Option<String>,

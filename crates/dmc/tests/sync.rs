@@ -115,7 +115,9 @@ impl Serve {
         let mut child = dmc(data_dir)
             .args(["serve", "--grpc-listen", grpc_listen, "--rest-listen", "127.0.0.1:0"])
             // The test nodes are not in a graph: every signed key established.
-            .args(["--graph", "none"])
+            // The sync path is under test, not corroboration: one node's
+            // failures are served.
+            .args(["--graph", "none", "--failure-corroboration", "1"])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
