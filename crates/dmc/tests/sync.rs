@@ -384,6 +384,26 @@ fn two_nodes_export_a_third_imports_the_merge_minus_its_own_pairs() {
     // Everything not touching C, Y→Z included now (C forgot its own).
     assert_eq!(n(&r, "import.imported"), 6, "{r}");
     assert_eq!(mc_of(&c).len(), 7);
+
+    // C pays through Z→W itself and fails at 1 000 000 msat; then B reports
+    // Z→W succeeding at 4 000 000 msat, newer than C's failure. The import
+    // leaves that contradicting claim out (C's own failure is minutes old)
+    // and C keeps what it saw.
+    c.seed(&[failure(Z, W, t - 3, 1_000_000)]).unwrap();
+    let own = mc_of(&c)[&pair(Z, W)];
+    b.seed(&[success(Z, W, t - 2, 4_000_000)]).unwrap();
+    json_ok(
+        sync(&db, &b, &ec.url(), &ec.cert(), &["--export-only"]),
+        "export B again",
+    );
+    let r = json_ok(
+        sync(&dc, &c, &ec.url(), &ec.cert(), &["--import-only"]),
+        "import C over its own failure",
+    );
+    assert_eq!(n(&r, "import.received"), 1, "{r}");
+    assert_eq!(n(&r, "import.first_hand_kept"), 1, "{r}");
+    assert_eq!(n(&r, "import.imported"), 0, "{r}");
+    assert_eq!(mc_of(&c)[&pair(Z, W)], own);
 }
 
 #[test]
