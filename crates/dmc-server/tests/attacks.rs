@@ -370,6 +370,21 @@ fn name(p: &PairKey) -> String {
     format!("{} -> {}", hex(&p.0), hex(&p.1))
 }
 
+/// The pairs of a v2 REST list (`pairs` or `removed`), as [`name`] writes them.
+fn names_in(list: &serde_json::Value) -> BTreeSet<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} -> {}",
+                p["node_from"].as_str().unwrap(),
+                p["node_to"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 fn get<'a>(m: &'a BTreeMap<PairKey, PairData>, p: &PairKey) -> &'a PairData {
     m.get(p).unwrap_or_else(|| panic!("pair {} is not served", name(p)))
 }
@@ -805,18 +820,7 @@ async fn blackhole_liar_loses_its_lone_pairs_after_a_reputation_pass() {
         .collect();
     let cursor = register_signed(&mut v2, &reporter(4), pairs).await.cursor;
     let first = srv.get("/v2/query").await.json();
-    let listed: BTreeSet<String> = first["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{} -> {}",
-                p["node_from"].as_str().unwrap(),
-                p["node_to"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let listed = names_in(&first["pairs"]);
     for p in blackholed {
         assert!(!listed.contains(&name(p)), "{}: a lone failure served", name(p));
     }
@@ -827,18 +831,7 @@ async fn blackhole_liar_loses_its_lone_pairs_after_a_reputation_pass() {
     let removed = loop {
         let j = srv.get(&format!("/v2/query?since={cursor}")).await.json();
         assert_eq!(j["full_resync"], false, "{j}");
-        let removed: BTreeSet<String> = j["removed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} -> {}",
-                    p["node_from"].as_str().unwrap(),
-                    p["node_to"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let removed = names_in(&j["removed"]);
         if removed.len() >= want_removed.len() || std::time::Instant::now() > deadline {
             break removed;
         }
