@@ -87,9 +87,10 @@ impl SyncState {
 
     /// Records an import: the newest times per slot.
     pub fn record_import(&mut self, from: NodeId, to: NodeId, fail_time: i64, success_time: i64) {
-        let e = self.imported.entry((from, to)).or_default();
-        e.fail_time = e.fail_time.max(fail_time);
-        e.success_time = e.success_time.max(success_time);
+        self.imported
+            .entry((from, to))
+            .or_default()
+            .record(fail_time, success_time);
     }
 
     /// Forgets cursor and ledger (lnd lost its imports).

@@ -29,7 +29,7 @@ use dmc_core::json::Json;
 use dmc_core::node::NodeId;
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::{
-    by_pair, key_of, prepare_import, validate_pair, NodeState, PairKey, Refusals, FIRST_HAND_HOLD_SECS,
+    by_pair, key_of, prepare_import, record_imports, validate_pair, NodeState, PairKey, Refusals, FIRST_HAND_HOLD_SECS,
 };
 use dmc_proto::dmc::coordinator::v2 as pb;
 use prost::Message;
@@ -552,21 +552,13 @@ pub async fn import_once(cfg: &SyncConfig) -> Result<ImportReport> {
             let _ = state.save(unix_now());
             return Err(e);
         }
-        for p in batch {
-            if let Some((from, to)) = key_of(p) {
-                state.record_import(from, to, p.history.fail_time, p.history.success_time);
-            }
-        }
+        record_imports(&mut state.imported, batch);
         report.imported += batch.len();
         report.batches += 1;
     }
     // lnd is relied on to keep what it already had as recently, too: if
     // those pairs vanish (restart), the next import starts from scratch.
-    for p in &plan.not_newer {
-        if let Some((from, to)) = key_of(p) {
-            state.record_import(from, to, p.history.fail_time, p.history.success_time);
-        }
-    }
+    record_imports(&mut state.imported, &plan.not_newer);
     state.cursor = Some(delta.cursor);
     state.save(unix_now())?;
     let from = report.cursor_from.map_or_else(|| "none".to_string(), |c| c.to_string());

@@ -47,7 +47,9 @@ use dmc_core::aggregate::GraphStanding;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
 use dmc_core::rpc::PairData;
-use dmc_core::sync_plan::{apply_import, prepare_import, ImportedTimes, NodeState, PairKey, FIRST_HAND_HOLD_SECS};
+use dmc_core::sync_plan::{
+    apply_import, prepare_import, record_imports, ImportedTimes, NodeState, PairKey, FIRST_HAND_HOLD_SECS,
+};
 use dmc_core::{DirectedPair, MissionControlConfig, NodeId, PairSnapshot, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
@@ -492,13 +494,7 @@ fn sync_arm(arm: &mut Arm, node: &NodeId, now: Timestamp, first_hand_hold_s: i64
     if !plan.pairs.is_empty() && apply_import(&mut arm.sender.mc, &plan.pairs, false).is_ok() {
         arm.imported += plan.pairs.len();
     }
-    for p in plan.pairs.iter().chain(&plan.not_newer) {
-        if let Some(k) = dmc_core::sync_plan::key_of(p) {
-            let e = arm.ledger.entry(k).or_default();
-            e.fail_time = e.fail_time.max(p.history.fail_time);
-            e.success_time = e.success_time.max(p.history.success_time);
-        }
-    }
+    record_imports(&mut arm.ledger, plan.pairs.iter().chain(&plan.not_newer));
 }
 
 /// A sender joining `graph` by one channel `chan` of `capacity_sat` to
