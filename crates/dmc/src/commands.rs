@@ -819,6 +819,13 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
             a.sync_interval
         ));
     }
+    let hold = duration_arg(&a.first_hand_hold, "--first-hand-hold")?;
+    if hold % 1_000_000_000 != 0 {
+        return input(format!(
+            "--first-hand-hold: {:?} is not a whole number of seconds",
+            a.first_hand_hold
+        ));
+    }
     let params = ExperimentParams {
         seed: int_arg(&a.seed, "--seed")? as u64,
         seeds: count(&a.seeds, "--seeds")?,
@@ -839,7 +846,7 @@ fn sim_experiment(a: &ExperimentArgs) -> Result<()> {
         contributor_hours: hours(&a.contributor_time, "--contributor-time")?,
         wallet_hours: hours(&a.wallet_time, "--wallet-time")?,
         sync_interval_s: sync / 1_000_000_000,
-        first_hand_hold_s: duration_arg(&a.first_hand_hold, "--first-hand-hold")? / 1_000_000_000,
+        first_hand_hold_s: hold / 1_000_000_000,
         bootstrap_reps: count(&a.bootstrap, "--bootstrap")?,
         availability: availability_args(&a.world.offline_share, &a.world.mean_outage)?,
         liars,

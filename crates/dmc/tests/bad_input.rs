@@ -256,3 +256,19 @@ fn nothing_is_created_for_bad_arguments() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!d.data_dir().exists(), "a refused command created the data dir");
 }
+
+/// `dmc serve` refuses a bad weight or corroboration before it opens
+/// anything, naming the flag.
+#[test]
+fn serve_refuses_bad_weights() {
+    let d = seeded();
+    for (flag, value) in [
+        ("--failure-corroboration", "abc"),
+        ("--failure-corroboration", "-1"),
+        ("--failure-corroboration", "inf"),
+        ("--min-serving-weight", "nan"),
+    ] {
+        let arg = format!("{flag}={value}");
+        refused(&d, &["serve", &arg], &[flag, "not a number ≥ 0"]);
+    }
+}

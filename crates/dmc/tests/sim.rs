@@ -96,6 +96,8 @@ fn small_experiment_on_the_mainnet_snapshot() {
         ("--bootstrap", "10", "--bootstrap"),
         ("--sync-interval", "1500ms", "--sync-interval"),
         ("--background-rate", "nan", "--background-rate"),
+        ("--first-hand-hold", "1500ms", "--first-hand-hold"),
+        ("--first-hand-hold", "soon", "--first-hand-hold"),
     ] {
         let bad = d.run(&["sim", "experiment", "--graph", graph.to_str().unwrap(), flag, value]);
         assert_eq!(bad.status.code(), Some(2), "{flag} {value}");
