@@ -214,6 +214,13 @@ fn parse_half(index: usize, entry: &Value) -> Result<(u64, Half<'_>), GraphError
             )));
         }
     }
+    // The describegraph loader's rule too, so a graph read from either
+    // format can be written as the other (found by the listchannels fuzzer).
+    if capacity_sat > 0 && min_htlc_msat > capacity_sat.saturating_mul(1000) {
+        return Err(GraphError(format!(
+            "{ctx}.htlc_minimum_msat: {min_htlc_msat} msat exceeds the capacity of {capacity_sat} sat"
+        )));
+    }
     let active = match o.get("active") {
         Some(Value::Bool(b)) => *b,
         None | Some(Value::Null) => return Err(GraphError(format!("{ctx}.active: missing"))),
@@ -547,6 +554,17 @@ mod tests {
         // Equal is fine.
         let text = doc(&[legacy(A, B, SCID, true, 0, 40).replace("\"49500000msat\"", "\"1000msat\"")]);
         assert!(parse_channels(&text).is_ok());
+    }
+
+    #[test]
+    fn htlc_minimum_above_capacity_is_refused() {
+        // Without a maximum, a minimum above the 50 000 sat capacity: the
+        // describegraph loader refuses the same channel.
+        let e = err_with(|s| {
+            s.replace(r#""htlc_maximum_msat":"49500000msat","#, "")
+                .replace("\"1000msat\"", "\"50000001msat\"")
+        });
+        assert_names(&e, &[SCID, "channels[1]", "htlc_minimum_msat", "50000001", "capacity"]);
     }
 
     #[test]

@@ -242,6 +242,16 @@ fn report_refuses_bad_attempts() {
             format!(r#"{{"route": {}}}"#, route.replace("1000}", "-1}")),
             vec!["amt_to_forward_msat", "-1"],
         ),
+        (
+            format!(
+                r#"{{"route": {{"total_amt_msat": 1000, "hops": [{{"pub_key": "{BOB}", "amt_to_forward_msat": 1000}}, {{"pub_key": "{BOB}", "amt_to_forward_msat": 1000}}]}}}}"#
+            ),
+            vec!["hops[1].pub_key", "the node the hop leaves from"],
+        ),
+        (
+            format!(r#"{{"route": {}}}"#, route.replace(BOB, ALICE)),
+            vec!["hops[0].pub_key", "the node the hop leaves from"],
+        ),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
         let f = d.write(&format!("r{i}.jsonl"), text);
