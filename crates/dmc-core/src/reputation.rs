@@ -48,6 +48,15 @@
 //!   `d(r) >` [`ReputationParams::tolerance`] is penalised: its score
 //!   halves every [`ReputationParams::penalty_half_life`]. Otherwise the
 //!   score recovers linearly, from 0 to 1 in [`ReputationParams::recovery`].
+//! * **The graph is a witness.** No honest payment succeeds on a channel
+//!   with more than the channel holds, so a success above the largest
+//!   capacity between a pair's nodes is a lie that needs no peer to
+//!   refute it, on lone pairs too. A reporter whose successes are above
+//!   the capacity on at least [`ReputationParams::min_contradicted_pairs`]
+//!   distinct pairs, and on more than [`ReputationParams::tolerance`] of
+//!   the successes the graph could check, is penalised the same way. The
+//!   share spares an honest reporter whose few channels were spliced
+//!   larger after the coordinator's graph was taken.
 //! * Each step is scaled by the time since the reporter's last update
 //!   (at most [`ReputationParams::max_step`]), so the rule does not depend
 //!   on how often passes run, and replicas that run a pass concurrently do
@@ -64,7 +73,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::aggregate::{conflict, ReporterClass, Standing, View};
+use crate::aggregate::{conflict, ChannelCheck, ReporterClass, Standing, View};
 use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
@@ -158,12 +167,23 @@ impl Tally {
     }
 }
 
+/// What the graph could check of one reporter's successes in one pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GraphCheck {
+    /// Pairs with a success claim and a known channel capacity.
+    pub checked: u32,
+    /// Of those, pairs where the success is above the capacity.
+    pub impossible: u32,
+}
+
 /// Every comparison of one pass, by the two reporters (lower key first).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Comparisons {
     tallies: BTreeMap<(NodeId, NodeId), Tally>,
     /// Distinct pairs on which each reporter was contradicted at least once.
     contradicted_pairs: BTreeMap<NodeId, u32>,
+    /// Each reporter's successes checked against the graph's capacities.
+    graph: BTreeMap<NodeId, GraphCheck>,
 }
 
 impl Comparisons {
@@ -198,6 +218,19 @@ impl Comparisons {
         self.contradicted_pairs.get(&reporter).copied().unwrap_or(0)
     }
 
+    /// Counts one of `reporter`'s successes checked against a channel
+    /// capacity, and whether it was above it.
+    pub fn checked_by_graph(&mut self, reporter: NodeId, impossible: bool) {
+        let g = self.graph.entry(reporter).or_default();
+        g.checked = g.checked.saturating_add(1);
+        g.impossible = g.impossible.saturating_add(u32::from(impossible));
+    }
+
+    /// What the graph could check of `reporter`'s successes.
+    pub fn graph_check(&self, reporter: NodeId) -> GraphCheck {
+        self.graph.get(&reporter).copied().unwrap_or_default()
+    }
+
     /// Every compared reporter's verdict, by iterative filtering from the
     /// `stored` scores (a reporter without one counts as 1).
     pub fn verdicts(&self, stored: &HashMap<NodeId, Reputation>) -> HashMap<NodeId, Verdict> {
@@ -206,6 +239,7 @@ impl Comparisons {
             .tallies
             .keys()
             .flat_map(|(a, b)| [*a, *b])
+            .chain(self.graph.iter().filter(|(_, g)| g.impossible > 0).map(|(k, _)| *k))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -269,6 +303,7 @@ impl Comparisons {
                     Verdict {
                         peers: u32::try_from(voting().count()).unwrap_or(u32::MAX),
                         contradicted_pairs: self.pairs_contradicted(*k),
+                        graph: self.graph_check(*k),
                         evidence,
                         disagreement,
                     },
@@ -289,14 +324,20 @@ pub struct Verdict {
     pub contradicted_pairs: u32,
     /// The witnesses' weighted contradicted share, [`PRIOR_AGREEMENT`] added to the weights; in [0, 1].
     pub disagreement: f64,
+    /// Its successes the graph could check, and how many it refutes.
+    pub graph: GraphCheck,
 }
 
 impl Verdict {
-    /// Whether this pass counts against the reporter.
+    /// Whether this pass counts against the reporter: its peers contradict
+    /// it, or the graph does (see the module doc, "The graph is a witness").
     pub fn penalised(&self, p: &ReputationParams) -> bool {
-        self.peers >= p.min_peers.max(1)
+        let by_peers = self.peers >= p.min_peers.max(1)
             && self.contradicted_pairs >= p.min_contradicted_pairs.max(1)
-            && self.disagreement > p.tolerance
+            && self.disagreement > p.tolerance;
+        let by_graph = self.graph.impossible >= p.min_contradicted_pairs.max(1)
+            && f64::from(self.graph.impossible) > p.tolerance * f64::from(self.graph.checked);
+        by_peers || by_graph
     }
 }
 
@@ -340,20 +381,26 @@ pub fn judge<'a>(pairs: impl IntoIterator<Item = (DirectedPair, &'a [View])>, st
 /// stream pairs): every two established reporters of the pair, or each
 /// with its [`MAX_COMPARED`] neighbours in key order on a crowded pair.
 pub fn judge_pair(pair: &DirectedPair, views: &[View], standing: &dyn Standing, comparisons: &mut Comparisons) {
-    if views.len() < 2 {
-        return;
-    }
     let mut est: Vec<(NodeId, &View)> = views
         .iter()
         .filter(|v| standing.class(&v.reporter) == ReporterClass::Established)
         .filter_map(|v| v.reporter.key().map(|k| (*k, v)))
         .collect();
-    if est.len() < 2 {
-        return;
-    }
     est.sort_by_key(|(k, _)| *k);
     est.dedup_by_key(|(k, _)| *k);
     let channel = standing.channel(pair);
+    // The graph checks every success, on lone pairs too.
+    if let ChannelCheck::Capacity(capacity @ 1..) = channel {
+        for (key, v) in &est {
+            let r = &v.record;
+            if !r.success_time.is_zero() && r.success_amt_msat > 0 {
+                comparisons.checked_by_graph(*key, r.success_amt_msat > capacity);
+            }
+        }
+    }
+    if est.len() < 2 {
+        return;
+    }
     let n = est.len();
     let mut contradicted = vec![false; n];
     let reach = if n <= MAX_COMPARED { n - 1 } else { MAX_COMPARED / 2 };
@@ -540,6 +587,100 @@ mod tests {
         assert_eq!(later[&key(1)].score, 1.0);
     }
 
+    /// A success above the channel's capacity needs no peer to refute it:
+    /// a reporter claiming that on its own pairs is penalised and its lone
+    /// pairs stop being served, while an honest reporter with a few pairs
+    /// above a stale graph's capacity (spliced channels) is not.
+    #[test]
+    fn the_graph_refutes_successes_above_the_capacity() {
+        let key = |i: u8| {
+            let mut b = [0u8; 33];
+            b[0] = 2;
+            b[1] = i;
+            NodeId(b)
+        };
+        const CAPACITY: u64 = 1_000_000_000;
+        /// Every channel holds 1 000 000 sat; every signed key is established.
+        struct Graphed<'a>(&'a HashMap<NodeId, Reputation>);
+        impl Standing for Graphed<'_> {
+            fn class(&self, r: &crate::aggregate::Reporter) -> ReporterClass {
+                crate::aggregate::Ungraphed.class(r)
+            }
+            fn reputation(&self, r: &crate::aggregate::Reporter) -> f64 {
+                r.key().and_then(|k| self.0.get(k)).map_or(1.0, |x| x.score)
+            }
+            fn channel(&self, _: &DirectedPair) -> ChannelCheck {
+                ChannelCheck::Capacity(CAPACITY)
+            }
+        }
+        let at = Timestamp::from_unix_secs(1_800_000_000);
+        let succ = |a: u64| TimedPairResult {
+            success_time: at,
+            success_amt_msat: a,
+            ..Default::default()
+        };
+        let (liar, spliced) = (crate::aggregate::Reporter::Node(key(1)), crate::aggregate::Reporter::Node(key(2)));
+        let mut pairs: Vec<(DirectedPair, Vec<View>)> = Vec::new();
+        for i in 0..40u8 {
+            // The liar alone on 40 pairs, each at 21 million BTC.
+            pairs.push((
+                DirectedPair::new(key(100), key(i)),
+                vec![View {
+                    reporter: liar,
+                    record: succ(crate::aggregate::MAX_MSAT),
+                }],
+            ));
+            // The honest reporter alone on 40 others, 6 of them above the capacity.
+            let amt = if i < 6 { CAPACITY + 1 } else { CAPACITY / 2 };
+            pairs.push((
+                DirectedPair::new(key(101), key(i)),
+                vec![View {
+                    reporter: spliced,
+                    record: succ(amt),
+                }],
+            ));
+        }
+        let rp = ReputationParams::default();
+        let params = AggregationParams::default();
+        let mut stored: HashMap<NodeId, Reputation> = HashMap::new();
+        let served = |stored: &HashMap<NodeId, Reputation>, who| {
+            pairs
+                .iter()
+                .filter(|(_, v)| v[0].reporter == who)
+                .filter(|(p, v)| aggregate(p, v, &Graphed(stored), &params).is_ok())
+                .count()
+        };
+        assert_eq!((served(&stored, liar), served(&stored, spliced)), (40, 40));
+        let comparisons = judge(pairs.iter().map(|(p, v)| (*p, &v[..])), &Graphed(&stored));
+        assert_eq!(
+            comparisons.graph_check(key(1)),
+            GraphCheck {
+                checked: 40,
+                impossible: 40
+            }
+        );
+        assert_eq!(
+            comparisons.graph_check(key(2)),
+            GraphCheck {
+                checked: 40,
+                impossible: 6
+            }
+        );
+        let verdicts = comparisons.verdicts(&stored);
+        assert!(verdicts[&key(1)].penalised(&rp), "{verdicts:?}");
+        assert!(!verdicts[&key(2)].penalised(&rp), "{verdicts:?}");
+        for (k, r) in after_pass(&stored, &verdicts, at, &rp) {
+            stored.insert(k, r);
+        }
+        assert!(stored[&key(1)].score < 1.0 && !stored.contains_key(&key(2)));
+        assert_eq!((served(&stored, liar), served(&stored, spliced)), (0, 40));
+        // Fewer than `min_contradicted_pairs` impossible claims decide nothing,
+        // even when they are all a reporter sent.
+        let few: Vec<(DirectedPair, Vec<View>)> = pairs.iter().filter(|(_, v)| v[0].reporter == liar).take(4).cloned().collect();
+        let v = judge(few.iter().map(|(p, v)| (*p, &v[..])), &Graphed(&HashMap::new())).verdicts(&HashMap::new());
+        assert!(!v[&key(1)].penalised(&rp), "{v:?}");
+    }
+
     /// One comparison on a pair of its own.
     fn pair_seen(c: &mut Comparisons, a: NodeId, b: NodeId, contradicted: bool) {
         c.add(a, b, contradicted);
@@ -566,6 +707,7 @@ mod tests {
             contradicted_pairs: 10,
             evidence: 100.0,
             disagreement: d,
+            graph: GraphCheck::default(),
         }
     }
 
@@ -594,6 +736,7 @@ mod tests {
             contradicted_pairs: 20,
             evidence: 20.0,
             disagreement: 1.0,
+            graph: GraphCheck::default(),
         };
         assert_eq!(update(None, few, t(0), &p).score, 1.0);
         assert!(!judged(0.25).penalised(&p));

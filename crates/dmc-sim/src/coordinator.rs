@@ -217,8 +217,8 @@ impl DmcCoordinator {
     }
 
     /// The reputation pass at `now` (the server runs it every cleanup
-    /// interval): every signed reporter judged on the pairs with two or
-    /// more reporters, the results stored, and the pairs of every reporter
+    /// interval): every signed reporter judged by its peers on the pairs
+    /// it shares and by the graph on all, the results stored, and the pairs of every reporter
     /// whose score changed recomputed. Call after [`DmcCoordinator::commit`].
     pub fn reputation_pass(&mut self, now: Timestamp) -> PassReport {
         let tallies = self.verdicts();
@@ -251,10 +251,7 @@ impl DmcCoordinator {
             reputations: &self.reputations,
         };
         reputation::judge(
-            self.views
-                .iter()
-                .filter(|(_, v)| v.len() >= 2)
-                .map(|(p, v)| (*p, v.as_slice())),
+            self.views.iter().map(|(p, v)| (*p, v.as_slice())),
             &standing,
         )
         .verdicts(&self.reputations)
