@@ -315,6 +315,18 @@ impl Coordinator {
         Ok((n, banned))
     }
 
+    /// `dmc admin check` while the server runs: every table of the open
+    /// store read and checked. Blocking.
+    pub fn admin_check(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<dmc_store::coordinator::salvage::CheckReport, ApiError> {
+        self.check_admin(authorization)?;
+        let r = self.store.check().map_err(|e| ApiError::Invalid(e.0))?;
+        tracing::info!(problems = r.problems_total, "admin: store checked");
+        Ok(r)
+    }
+
     /// Recounts what reporters that are not established hold (at start,
     /// after a graph change and after each reputation pass). Blocking.
     pub fn recount_unverified(&self) -> Result<u64, ApiError> {

@@ -27,6 +27,7 @@ pub fn router(c: Arc<Coordinator>) -> Router {
         .route("/v2/query", get(query_v2))
         .route("/v2/snapshot", get(snapshot_lnd))
         .route("/v2/admin/forget-reporter", post(admin_forget))
+        .route("/v2/admin/check", get(admin_check))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
@@ -69,6 +70,33 @@ async fn admin_forget(State(c): State<Arc<Coordinator>>, headers: HeaderMap, bod
             ("forgotten", Json::Raw(n.to_string())),
             ("banned", Json::bool(ban)),
             ("newly_banned", Json::bool(newly)),
+        ])),
+        Ok(Err(e)) => error_response(&e),
+        Err(e) => error_response(&ApiError::Internal(e.to_string())),
+    }
+}
+
+/// `GET /v2/admin/check` with `Authorization: Bearer <admin.token>`:
+/// `{"ok", "problems_total", "problems": [...], "entries": {table: n}}`.
+async fn admin_check(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match tokio::task::spawn_blocking(move || c.admin_check(auth.as_deref())).await {
+        Ok(Ok(r)) => json_response(Json::object([
+            ("ok", Json::bool(r.is_ok())),
+            ("problems_total", Json::Raw(r.problems_total.to_string())),
+            ("problems", Json::Array(r.problems.iter().map(Json::str).collect())),
+            (
+                "entries",
+                Json::Object(
+                    r.entries
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), Json::Raw(v.to_string())))
+                        .collect(),
+                ),
+            ),
         ])),
         Ok(Err(e)) => error_response(&e),
         Err(e) => error_response(&ApiError::Internal(e.to_string())),

@@ -32,6 +32,8 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, Writ
 
 use crate::StoreError;
 
+pub mod salvage;
+
 /// Observation key: from ‖ to ‖ reporter (99 bytes); value: record ‖ received.
 const OBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("obs");
 /// reporter ‖ from ‖ to → () : a reporter's pairs, for forgetting it.
@@ -360,6 +362,13 @@ pub trait CoordinatorStore: Send + Sync {
     /// seconds): the signature window refuses those bodies anyway. Each
     /// reporter's last timestamp is kept. Returns how many were dropped.
     fn prune_digests(&self, before: i64) -> Result<usize, StoreError>;
+    /// `dmc admin check` on the open store: every table read and the
+    /// derived tables compared with the primary ones ([`salvage`]).
+    fn check(&self) -> Result<salvage::CheckReport, StoreError> {
+        Err(StoreError(
+            "dmc admin check verifies the embedded store; PostgreSQL checks its own pages (pg_amcheck)".into(),
+        ))
+    }
 }
 
 fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
@@ -502,6 +511,9 @@ impl GroupCommit {
     }
 }
 
+/// Held while the panic hook is swapped out to silence redb's panics.
+static PANIC_HOOK: Mutex<()> = Mutex::new(());
+
 /// Opens (or creates) a redb file, refusing an empty or damaged one with a
 /// message naming the file and what to do: redb itself may panic on a
 /// truncated file, and silently formats a 0-byte one.
@@ -516,9 +528,8 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         }
     }
     // Keep redb's panic message off stderr: the error below says it better.
-    static HOOK: Mutex<()> = Mutex::new(());
     let opened = {
-        let _g = HOOK.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = PANIC_HOOK.lock().unwrap_or_else(|p| p.into_inner());
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         let r = std::panic::catch_unwind(|| Database::create(path));
@@ -1169,6 +1180,10 @@ impl CoordinatorStore for RedbCoordinatorStore {
             .is_none();
         tx.commit().map_err(err("commit"))?;
         Ok(new)
+    }
+
+    fn check(&self) -> Result<salvage::CheckReport, StoreError> {
+        Ok(salvage::check_database(&self.db))
     }
 
     fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {

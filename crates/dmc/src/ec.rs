@@ -414,7 +414,14 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
                         // The server has the file open: ask it.
                         Err(e) if e.0.contains("already open") || e.0.contains("lock") => {
                             let addr = rest.unwrap_or_else(|| "127.0.0.1:8081".into());
-                            return admin_over_rest(data_dir, &addr, &reporter, ban);
+                            let body = Json::object([("reporter", Json::str(&reporter)), ("ban", Json::bool(ban))]);
+                            let v = admin_over_rest(data_dir, &addr, "POST", "forget-reporter", Some(body.compact()))?;
+                            println!(
+                                "forgot {} observations of {r}{} (through the running server)",
+                                v["forgotten"],
+                                if ban { "; banned" } else { "" }
+                            );
+                            return Ok(());
                         }
                         Err(e) => return Err(CliError::Runtime(e.0)),
                     }
@@ -427,12 +434,109 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
             println!("forgot {n} observations of {r}{}", if ban { "; banned" } else { "" });
             Ok(())
         }
+        AdminCommand::Check { store, rest } => {
+            use dmc_store::coordinator::salvage;
+            let path = store.unwrap_or_else(|| data_dir.join(dmc_server::STORE_FILE));
+            if !path.exists() {
+                return Err(CliError::Input(format!("{}: no store there", path.display())));
+            }
+            let report = match salvage::check_file(&path) {
+                Ok(r) => r,
+                Err(e) if e.0.contains(salvage::IN_USE) => {
+                    let addr = rest.unwrap_or_else(|| "127.0.0.1:8081".into());
+                    let v = admin_over_rest(data_dir, &addr, "GET", "check", None)?;
+                    let entries = v["entries"].as_object().cloned().unwrap_or_default();
+                    let problems: Vec<String> = v["problems"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    let total = v["problems_total"].as_u64().unwrap_or(problems.len() as u64);
+                    let entries: Vec<String> = entries.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    return print_check(&path, &entries, &problems, total, None, " (through the running server)");
+                }
+                Err(e) => return Err(CliError::Runtime(e.0)),
+            };
+            let entries: Vec<String> = report.entries.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            print_check(
+                &path,
+                &entries,
+                &report.problems,
+                report.problems_total,
+                report.integrity,
+                "",
+            )
+        }
+        AdminCommand::Salvage { store, out } => {
+            let path = store.unwrap_or_else(|| data_dir.join(dmc_server::STORE_FILE));
+            if !path.exists() {
+                return Err(CliError::Input(format!("{}: no store there", path.display())));
+            }
+            let r = dmc_store::coordinator::salvage::salvage_file(&path, &out, dmc_server::STORE_FILE)
+                .map_err(|e| CliError::Runtime(e.0))?;
+            let list = |m: &std::collections::BTreeMap<&str, u64>| {
+                m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+            };
+            println!("salvaged into {}: {}", r.out.display(), list(&r.copied));
+            if !r.refused.is_empty() {
+                println!("left out as undecodable: {}", list(&r.refused));
+            }
+            if r.unreadable_ranges > 0 {
+                println!("unreadable stretches skipped: {}", r.unreadable_ranges);
+            }
+            println!(
+                "{} pairs served after recomputing; start `dmc serve --data-dir {}` (with your other flags), or move {} in place of {}",
+                r.served_pairs,
+                out.display(),
+                r.out.display(),
+                path.display()
+            );
+            Ok(())
+        }
     }
 }
 
-/// `POST /v2/admin/forget-reporter` to a running server, authenticated with
-/// `<data-dir>/admin.token`, trusting `<data-dir>/tls.cert`.
-fn admin_over_rest(data_dir: &Path, addr: &str, reporter: &str, ban: bool) -> Result<()> {
+/// `dmc admin check`'s report; an error (non-zero exit) when anything is wrong.
+fn print_check(
+    path: &Path,
+    entries: &[String],
+    problems: &[String],
+    total: u64,
+    integrity: Option<bool>,
+    how: &str,
+) -> Result<()> {
+    println!("{}{how}: {}", path.display(), entries.join(", "));
+    match integrity {
+        Some(true) => println!("pages: checksums verified"),
+        Some(false) => println!("pages: damaged"),
+        None => {}
+    }
+    for p in problems {
+        println!("problem: {p}");
+    }
+    if (total as usize) > problems.len() {
+        println!("... and {} more", total as usize - problems.len());
+    }
+    if total == 0 && integrity != Some(false) {
+        println!("ok");
+        Ok(())
+    } else {
+        Err(CliError::Runtime(format!(
+            "{}: {total} problems{}: stop the server and run `dmc admin salvage --out DIR` to copy what is readable into a new store",
+            path.display(),
+            if integrity == Some(false) { ", damaged pages" } else { "" }
+        )))
+    }
+}
+
+/// `METHOD /v2/admin/ENDPOINT` to a running server, authenticated with
+/// `<data-dir>/admin.token`, trusting `<data-dir>/tls.cert`; the JSON reply.
+fn admin_over_rest(
+    data_dir: &Path,
+    addr: &str,
+    method: &str,
+    endpoint: &str,
+    body: Option<String>,
+) -> Result<serde_json::Value> {
     let token_file = data_dir.join(dmc_server::ADMIN_TOKEN_FILE);
     let token = std::fs::read_to_string(&token_file).map_err(|e| {
         CliError::Runtime(format!(
@@ -442,7 +546,8 @@ fn admin_over_rest(data_dir: &Path, addr: &str, reporter: &str, ban: bool) -> Re
     })?;
     let cert_file = data_dir.join("tls.cert");
     let pem = std::fs::read(&cert_file).map_err(|e| CliError::Runtime(format!("{}: {e}", cert_file.display())))?;
-    let body = Json::object([("reporter", Json::str(reporter)), ("ban", Json::bool(ban))]).compact();
+    let body = body.unwrap_or_default();
+    let (method, endpoint) = (method.to_string(), endpoint.to_string());
     let addr = addr.trim_start_matches("https://").to_string();
     let target = addr.clone();
     let reply = runtime()?.block_on(async move {
@@ -467,7 +572,7 @@ fn admin_over_rest(data_dir: &Path, addr: &str, reporter: &str, ban: bool) -> Re
             .await
             .map_err(|e| format!("TLS with {addr}: {e}"))?;
         let req = format!(
-            "POST /v2/admin/forget-reporter HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+            "{method} /v2/admin/{endpoint} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             token.trim(),
             body.len()
@@ -491,11 +596,5 @@ fn admin_over_rest(data_dir: &Path, addr: &str, reporter: &str, ban: bool) -> Re
             .unwrap_or(head.lines().next().unwrap_or("no answer"));
         return Err(CliError::Runtime(format!("{addr}: admin: {msg}")));
     }
-    let r = Reporter::parse(reporter).map_err(CliError::Input)?;
-    println!(
-        "forgot {} observations of {r}{} (through the running server)",
-        v["forgotten"],
-        if ban { "; banned" } else { "" }
-    );
-    Ok(())
+    Ok(v)
 }

@@ -467,6 +467,30 @@ pub enum AdminCommand {
         #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
     },
+    /// Verify the embedded store: redb's page check, every record decoded,
+    /// the derived tables compared with the observations. Reads only; exits
+    /// non-zero when anything is wrong.
+    Check {
+        /// The store file (default: <data-dir>/coordinator.redb).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The running server's REST address, used when it holds the store
+        /// open (default 127.0.0.1:8081).
+        #[arg(long)]
+        rest: Option<String>,
+    },
+    /// Copy every readable observation, reputation, ban and replay record
+    /// of a damaged embedded store into a new store in DIR, recomputing the
+    /// aggregate. The damaged file is not written; stop the server first.
+    Salvage {
+        /// The store file (default: <data-dir>/coordinator.redb).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Directory for the new store (must not hold one); start the
+        /// server with `--data-dir DIR` or move DIR/coordinator.redb in place.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]

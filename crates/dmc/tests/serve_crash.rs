@@ -882,3 +882,83 @@ fn forget_and_ban_a_reporter_while_the_server_runs() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("banned"), "{again:?}");
     assert!(rt.block_on(async { query_all(srv.channel().await).await }).is_empty());
 }
+
+/// `dmc admin check` on a running server (through the admin endpoint) and
+/// on a stopped one; `dmc admin salvage` refuses a running server's store,
+/// and its copy of a stopped one serves the same pairs; a truncated store
+/// fails the check naming the file and the way out, never a panic.
+#[test]
+fn admin_check_and_salvage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &[]);
+    let t = now() - 300;
+    let file = tmp.path().join("mc.json");
+    std::fs::write(
+        &file,
+        querymc_file(&[(1, 2, t, 10_000), (2, 1, t + 1, 20_000), (4, 5, t + 2, 30_000)]),
+    )
+    .unwrap();
+    run_ok(
+        &data,
+        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
+    );
+    let rest = srv.rest.clone();
+    let out = run_ok(&data, &["admin", "check", "--rest", &rest]);
+    assert!(
+        out.contains("through the running server") && out.contains("obs 3") && out.ends_with("ok\n"),
+        "{out}"
+    );
+    let salvaged = tmp.path().join("salvaged");
+    let refused = run(&data, &["admin", "salvage", "--out", salvaged.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("running `dmc serve`"),
+        "{err}"
+    );
+    srv.terminate();
+
+    let out = run_ok(&data, &["admin", "check"]);
+    assert!(
+        out.contains("pages: checksums verified") && out.ends_with("ok\n"),
+        "{out}"
+    );
+    let out = run_ok(&data, &["admin", "salvage", "--out", salvaged.to_str().unwrap()]);
+    assert!(out.contains("salvaged into") && out.contains("obs 3"), "{out}");
+    let srv = Serve::start(&salvaged, &[]);
+    let q = run_ok(
+        &data,
+        &[
+            "ec",
+            "query",
+            "--ec",
+            &srv.url(),
+            "--format",
+            "lnd",
+            "--tls-cert",
+            salvaged.join("tls.cert").to_str().unwrap(),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&q).unwrap();
+    assert_eq!(v["pairs"].as_array().map(Vec::len), Some(3), "{q}");
+    drop(srv);
+
+    let store = data.join("coordinator.redb");
+    let len = std::fs::metadata(&store).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&store)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
+    let out = run(&data, &["admin", "check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("coordinator.redb") && !err.contains("panicked"), "{err}");
+    let missing = run(&data, &["admin", "check", "--store", "/nonexistent/x.redb"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("/nonexistent/x.redb"),
+        "{err}"
+    );
+}
