@@ -346,7 +346,8 @@ pub trait CoordinatorStore: Send + Sync {
     /// pairs changed.
     fn set_policy(&self, policy: AggregationPolicy) -> Result<usize, StoreError>;
     /// Runs the reputation rule at `now` ([`dmc_core::reputation`]) over
-    /// every pair with several reporters, stores the new reputations and
+    /// every pair (peers compared where several report it, every success
+    /// checked against the graph), stores the new reputations and
     /// recomputes the pairs of reporters whose score changed.
     fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError>;
     /// The stored reputations (reporters without one have score 1).

@@ -314,7 +314,7 @@ struct Stmts {
     reputation_all: Statement,
     reputation_upsert: Statement,
     all_pairs: Statement,
-    shared_observations: Statement,
+    all_observations: Statement,
     pairs_of_reporters: Statement,
     digest_seen: Statement,
     digest_insert: Statement,
@@ -395,9 +395,8 @@ impl Stmts {
                  ON CONFLICT (reporter) DO UPDATE SET reputation = excluded.reputation")?,
             all_pairs: p("SELECT node_from, node_to FROM dmc_observations \
                  UNION SELECT node_from, node_to FROM dmc_pairs WHERE record IS NOT NULL")?,
-            shared_observations: p("SELECT o.node_from, o.node_to, o.reporter, o.record FROM dmc_observations o \
-                 JOIN (SELECT node_from, node_to FROM dmc_observations GROUP BY 1, 2 HAVING count(*) > 1) s \
-                 ON o.node_from = s.node_from AND o.node_to = s.node_to ORDER BY 1, 2")?,
+            // Every pair, lone ones too: the graph checks each success (reputation's graph witness).
+            all_observations: p("SELECT node_from, node_to, reporter, record FROM dmc_observations ORDER BY 1, 2")?,
             pairs_of_reporters: p("SELECT DISTINCT node_from, node_to FROM dmc_observations \
                  WHERE reporter = ANY($1::bytea[])")?,
             digest_seen: p("SELECT 1 FROM dmc_body_digests WHERE digest = $1")?,
@@ -1135,8 +1134,8 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let tallies = {
             let Conn { client, s } = pooled.conn();
             let rows = client
-                .query(&s.shared_observations, &[])
-                .map_err(err("reading shared pairs"))?;
+                .query(&s.all_observations, &[])
+                .map_err(err("reading observations"))?;
             self.policy.judge_all(rows.iter().map(|row| {
                 let pair = row_pair(row)?;
                 let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;

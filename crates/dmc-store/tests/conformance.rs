@@ -272,6 +272,41 @@ fn reputation_pass_discounts_a_liar(s: &dyn CoordinatorStore) {
     assert_eq!(s.stats().unwrap().reporters_discounted, 1);
 }
 
+/// The graph as a witness: a reporter alone on its pairs, with no peer to
+/// contradict it, claiming successes above the channels' capacity loses
+/// them after a pass; an honest reporter alone on others keeps its own.
+fn the_graph_refutes_a_lone_liar(s: &dyn CoordinatorStore) {
+    let (liar, honest) = (node(100), node(101));
+    let channels: Vec<(u16, u16, u64)> = (0..60u16).map(|i| (1, 10 + i, 1_000_000_000)).collect();
+    s.set_policy(graph_policy(&[100, 101], &channels)).unwrap();
+    s.register(reg(
+        Reporter::Node(liar),
+        (0..30)
+            .map(|i| success(pair(1, 10 + i), 5_000_000_000, 1_950))
+            .collect(),
+    ))
+    .unwrap();
+    s.register(reg(
+        Reporter::Node(honest),
+        (30..60).map(|i| success(pair(1, 10 + i), 500_000_000, 1_950)).collect(),
+    ))
+    .unwrap();
+    let snap = sorted_snapshot(s);
+    assert_eq!(snap.len(), 60, "all served before any pass");
+    assert!(
+        snap.iter().all(|a| a.result.success_amt_msat <= 1_000_000_000),
+        "clamped to the capacity"
+    );
+    let pass = s.reputation_pass(Timestamp::from_unix_secs(1_800_000_000)).unwrap();
+    assert_eq!(pass.penalised, 1, "{pass:?}");
+    let reps = s.reputations().unwrap();
+    assert_eq!(reps.len(), 1, "only the liar has a record: {reps:?}");
+    assert_eq!(reps[0].0, liar);
+    assert!(reps[0].1.score < 1.0, "{reps:?}");
+    let snap = sorted_snapshot(s);
+    assert_eq!(pairs_of(&snap), (30..60).map(|i| pair(1, 10 + i)).collect::<Vec<_>>());
+}
+
 /// What the attacker sent: a success of i64::MAX msat beside a
 /// failure (LND's `success + 1` reached 2^63 and was served negative), the
 /// same pair twice in one request with the newer success first (LND's
@@ -931,6 +966,7 @@ on_one_store! {
     signed_bodies_are_never_applied_twice => embedded_signed_bodies_are_never_applied_twice, postgres_signed_bodies_are_never_applied_twice;
     set_policy_recomputes_every_pair => embedded_set_policy_recomputes_every_pair, postgres_set_policy_recomputes_every_pair;
     reputation_pass_discounts_a_liar => embedded_reputation_pass_discounts_a_liar, postgres_reputation_pass_discounts_a_liar;
+    the_graph_refutes_a_lone_liar => embedded_the_graph_refutes_a_lone_liar, postgres_the_graph_refutes_a_lone_liar;
 }
 
 #[test]
