@@ -330,6 +330,10 @@ pub trait CoordinatorStore: Send + Sync {
     /// Every aggregated pair, and the cursor it reflects.
     fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError>;
     fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError>;
+    /// Whether `changes_since(cursor)` would be a full resync (the cursor
+    /// is older than an expired tombstone, or ahead of the store), cheaply:
+    /// the coordinator then serves its cached snapshot instead.
+    fn resync_needed(&self, cursor: u64) -> Result<bool, StoreError>;
     /// Removes a reporter's observations and recomputes what they backed.
     /// Returns the number of observations removed.
     fn forget_reporter(&self, reporter: Reporter) -> Result<usize, StoreError>;
@@ -875,6 +879,23 @@ impl CoordinatorStore for RedbCoordinatorStore {
 
     fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
         self.read_snapshot()
+    }
+
+    fn resync_needed(&self, cursor: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        let min_valid = meta
+            .get(META_MIN_CURSOR)
+            .map_err(err("meta"))?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        let now_cursor = meta
+            .get(META_NEXT_SEQ)
+            .map_err(err("meta"))?
+            .map(|v| v.value())
+            .unwrap_or(1)
+            - 1;
+        Ok(cursor < min_valid || cursor > now_cursor)
     }
 
     fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError> {

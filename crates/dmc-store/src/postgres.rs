@@ -964,6 +964,13 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         })
     }
 
+    fn resync_needed(&self, cursor: u64) -> Result<bool, StoreError> {
+        self.read(|tx, s| {
+            let (next, min_valid, ..) = read_meta(tx, s)?;
+            Ok(cursor < min_valid || cursor > next - 1)
+        })
+    }
+
     fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError> {
         self.read(|tx, s| {
             let (next, min_valid, ..) = read_meta(tx, s)?;

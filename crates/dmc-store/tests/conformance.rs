@@ -657,10 +657,14 @@ fn delta_since_cursor(s: &dyn CoordinatorStore) {
     assert_eq!(d.changed[0], sorted_snapshot(s)[0]);
     let d = s.changes_since(c3).unwrap();
     assert!(!d.full_resync && d.changed.is_empty() && d.removed.is_empty());
+    for good in [0, c1, c3] {
+        assert!(!s.resync_needed(good).unwrap(), "cursor {good}");
+    }
     // A cursor this store never issued: the whole snapshot.
     for bad in [c3 + 1, u64::MAX] {
         let d = s.changes_since(bad).unwrap();
         assert!(d.full_resync, "cursor {bad}");
+        assert!(s.resync_needed(bad).unwrap(), "cursor {bad}");
         assert_eq!(d.cursor, c3);
         assert_eq!(pairs_of(&d.changed), vec![pair(1, 2), pair(2, 3), pair(3, 4)]);
     }
@@ -760,12 +764,14 @@ fn cleanup_tombstones_full_resync(s: &dyn CoordinatorStore) {
     for old in [before, after_first, t] {
         let d = s.changes_since(old).unwrap();
         assert!(d.full_resync, "cursor {old}");
+        assert!(s.resync_needed(old).unwrap(), "cursor {old}");
         assert_eq!(pairs_of(&d.changed), vec![pair(2, 3)]);
         assert!(d.removed.is_empty());
     }
     // A cursor taken after the expired tombstone is still served a delta.
     let d = s.changes_since(pre_cleanup).unwrap();
     assert!(!d.full_resync && d.changed.is_empty() && d.removed.is_empty());
+    assert!(!s.resync_needed(pre_cleanup).unwrap());
     // Removing everything leaves an empty store with a live cursor.
     assert_eq!(s.cleanup(Timestamp::from_unix_secs(10_000)).unwrap(), 1);
     let d = s.changes_since(pre_cleanup).unwrap();
