@@ -101,6 +101,8 @@ pub struct Metrics {
     pub pairs_received: AtomicU64,
     pub register_micros_total: AtomicU64,
     pub query_micros_total: AtomicU64,
+    /// Full snapshots read from the store (one per cursor that was asked for).
+    pub snapshot_builds: AtomicU64,
 }
 
 /// Requests per reporter (or remote address) per minute, fixed windows.
@@ -206,6 +208,17 @@ impl CachedSnapshot {
     }
 }
 
+/// What a v2 query is answered with.
+pub enum V2Answer {
+    /// The changes since the client's cursor.
+    Delta(Delta),
+    /// The whole aggregate (no removals), streamed from the shared snapshot.
+    Full {
+        snapshot: Arc<CachedSnapshot>,
+        full_resync: bool,
+    },
+}
+
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// A running coordinator's state.
@@ -219,6 +232,9 @@ pub struct Coordinator {
     clock: Clock,
     limiter: RateLimiter,
     snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
+    /// Held while a snapshot is read, so concurrent downloads of a new
+    /// cursor wait for one read instead of each making their own.
+    snapshot_build: Mutex<()>,
     /// `None` with `--graph none`.
     graph: RwLock<Option<Arc<ServerGraph>>>,
     /// Observations held by reporters that are not established (an
@@ -262,6 +278,7 @@ impl Coordinator {
             clock,
             limiter,
             snapshot: Mutex::new(None),
+            snapshot_build: Mutex::new(()),
             graph: RwLock::new(None),
             unverified_observations: AtomicU64::new(0),
             admin_token: RwLock::new(None),
@@ -709,17 +726,33 @@ impl Coordinator {
         self.count(started, r)
     }
 
-    /// The full snapshot, rebuilt only when the cursor moved.
+    /// The full snapshot, rebuilt only when the cursor moved. Blocking.
     pub fn snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
-        let started = Instant::now();
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
+        self.cached_snapshot()
+    }
+
+    fn cached_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
+        let started = Instant::now();
         let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.0))?;
-        if let Some(s) = self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if s.cursor == cursor {
-                return Ok(s.clone());
-            }
+        let cached = || {
+            self.snapshot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .filter(|s| s.cursor >= cursor)
+                .cloned()
+        };
+        if let Some(s) = cached() {
+            return Ok(s);
+        }
+        let _building = self.snapshot_build.lock().unwrap_or_else(|p| p.into_inner());
+        // Another download may have read it while this one waited.
+        if let Some(s) = cached() {
+            return Ok(s);
         }
         let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.0))?;
+        self.metrics.snapshot_builds.fetch_add(1, Ordering::Relaxed);
         let snap = Arc::new(CachedSnapshot {
             cursor,
             pairs: Arc::new(pairs),
@@ -739,6 +772,34 @@ impl Coordinator {
     pub fn delta(&self, since: u64) -> Result<Delta, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
         self.store.changes_since(since).map_err(|e| ApiError::Internal(e.0))
+    }
+
+    /// A v2 query: changes since `since`, or (no cursor, cursor 0, or one
+    /// that needs a full resync) the whole aggregate from the cached
+    /// snapshot, shared by every download of that cursor. Blocking.
+    pub fn query_v2(&self, since: Option<u64>) -> Result<V2Answer, ApiError> {
+        self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
+        let internal = |e: dmc_store::StoreError| ApiError::Internal(e.0);
+        let full_resync = match since {
+            None => true,
+            // Everything changed since cursor 0: the whole aggregate,
+            // flagged as the store flags it (a resync once tombstones expired).
+            Some(0) => self.store.resync_needed(0).map_err(internal)?,
+            Some(c) => {
+                if !self.store.resync_needed(c).map_err(internal)? {
+                    let d = self.store.changes_since(c).map_err(internal)?;
+                    if !d.full_resync {
+                        return Ok(V2Answer::Delta(d));
+                    }
+                    // A cleanup expired the cursor in between: drop the copy.
+                }
+                true
+            }
+        };
+        Ok(V2Answer::Full {
+            snapshot: self.cached_snapshot()?,
+            full_resync,
+        })
     }
 
     /// Prometheus text for `/metrics`.
@@ -785,6 +846,12 @@ impl Coordinator {
             "counter",
             "Time spent building snapshots.",
             g(&m.query_micros_total),
+        );
+        metric(
+            "dmc_snapshot_builds_total",
+            "counter",
+            "Full snapshots read from the store and cached (at most one per cursor).",
+            g(&m.snapshot_builds),
         );
         metric("dmc_store_pairs", "gauge", "Aggregated pairs stored.", stats.pairs);
         metric(

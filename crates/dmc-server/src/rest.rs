@@ -14,7 +14,7 @@ use dmc_core::json::Json;
 use dmc_core::rpc::{parse_int64, PairData, PairHistory};
 use serde_json::Value;
 
-use crate::coordinator::{ApiError, Coordinator};
+use crate::coordinator::{ApiError, CachedSnapshot, Coordinator, V2Answer};
 
 pub fn router(c: Arc<Coordinator>) -> Router {
     let limit = c.config.max_body_bytes;
@@ -310,35 +310,83 @@ async fn query_v2(State(c): State<Arc<Coordinator>>, Query(q): Query<SinceQuery>
         },
     };
     let c2 = c.clone();
-    let delta = match tokio::task::spawn_blocking(move || c2.delta(since)).await {
-        Ok(Ok(d)) => d,
+    let delta = match tokio::task::spawn_blocking(move || c2.query_v2(Some(since))).await {
+        Ok(Ok(V2Answer::Delta(d))) => d,
+        Ok(Ok(V2Answer::Full { snapshot, full_resync })) => {
+            let mut resp = Response::new(Body::from_stream(v2_full_body(c, snapshot, full_resync)));
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
+            return resp;
+        }
         Ok(Err(e)) => return error_response(&e),
         Err(e) => return error_response(&ApiError::Internal(e.to_string())),
     };
     let now = c.now();
-    json_response(Json::object([
-        (
-            "pairs",
-            Json::Array(delta.changed.iter().map(|a| v2_pair_json(a, now)).collect()),
+    json_response(v2_envelope(
+        Json::Array(delta.changed.iter().map(|a| v2_pair_json(a, now)).collect()),
+        Json::Array(
+            delta
+                .removed
+                .iter()
+                .map(|p| {
+                    Json::object([
+                        ("node_from", Json::str(p.from.to_hex())),
+                        ("node_to", Json::str(p.to.to_hex())),
+                    ])
+                })
+                .collect(),
         ),
-        (
-            "removed",
-            Json::Array(
-                delta
-                    .removed
-                    .iter()
-                    .map(|p| {
-                        Json::object([
-                            ("node_from", Json::str(p.from.to_hex())),
-                            ("node_to", Json::str(p.to.to_hex())),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        ("cursor", Json::int64(delta.cursor)),
-        ("full_resync", Json::bool(delta.full_resync)),
-    ]))
+        delta.cursor,
+        delta.full_resync,
+    ))
+}
+
+/// A `/v2/query` answer: `{"pairs":[...],"removed":[...],"cursor":...,"full_resync":...}`.
+fn v2_envelope(pairs: Json, removed: Json, cursor: u64, full_resync: bool) -> Json {
+    Json::object([
+        ("pairs", pairs),
+        ("removed", removed),
+        ("cursor", Json::int64(cursor)),
+        ("full_resync", Json::bool(full_resync)),
+    ])
+}
+
+/// The whole aggregate as a `/v2/query` body, byte for byte what
+/// [`v2_envelope`] renders, produced `query_batch_size` pairs at a time as
+/// the connection drains, from the snapshot every download shares.
+fn v2_full_body(
+    c: Arc<Coordinator>,
+    snapshot: Arc<CachedSnapshot>,
+    full_resync: bool,
+) -> impl tokio_stream::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    // The envelope with no pairs, split where they go.
+    let empty = v2_envelope(
+        Json::Array(Vec::new()),
+        Json::Array(Vec::new()),
+        snapshot.cursor,
+        full_resync,
+    )
+    .compact();
+    let open = "{\"pairs\":[".len();
+    let (head, tail) = (
+        Bytes::from(empty[..open].to_string()),
+        Bytes::from(empty[open..].to_string() + "\n"),
+    );
+    let batch = c.config.query_batch_size.max(1);
+    let chunks = snapshot.pairs.len().div_ceil(batch);
+    let body = (0..chunks).map(move |i| {
+        let now = c.now();
+        let pairs = &snapshot.pairs;
+        let mut out = String::new();
+        for (j, a) in pairs[i * batch..pairs.len().min((i + 1) * batch)].iter().enumerate() {
+            if i > 0 || j > 0 {
+                out.push(',');
+            }
+            out += &v2_pair_json(a, now).compact();
+        }
+        Bytes::from(out)
+    });
+    tokio_stream::iter(std::iter::once(head).chain(body).chain(std::iter::once(tail)).map(Ok))
 }
 
 /// The aggregate as `lncli querymc` prints it: what `loadmc` accepts.
@@ -364,4 +412,68 @@ async fn metrics(State(c): State<Arc<Coordinator>>) -> Response {
         .await
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore};
+
+    /// The streamed full `/v2/query` body is, byte for byte, the one
+    /// rendered whole (empty, one chunk, several chunks and a short last one).
+    #[tokio::test]
+    async fn streamed_full_query_body_is_the_whole_rendering() {
+        for n in [0u8, 1, 2, 5] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store: Arc<dyn CoordinatorStore> =
+                Arc::new(RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+            let mut config = crate::ServerConfig::with_data_dir(dir.path().to_path_buf());
+            config.graph = None;
+            config.min_serving_weight = 0.0;
+            config.query_batch_size = 2;
+            let now = dmc_core::Timestamp::from_unix_secs(1_800_000_000);
+            let c = Arc::new(Coordinator::new(config, store, Arc::new(move || now)));
+            c.set_graph(None).expect("policy");
+            let key = |b: u8| {
+                let sk = secp256k1::SecretKey::from_slice(&[b; 32]).expect("valid");
+                secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &sk)
+                    .serialize()
+                    .to_vec()
+            };
+            let pairs: Vec<PairHistory> = (1..=n)
+                .map(|i| PairHistory {
+                    node_from: key(i),
+                    node_to: key(i + 100),
+                    history: PairData {
+                        success_time: now.unix_secs() - 60 * i64::from(i),
+                        success_amt_sat: 5,
+                        success_amt_msat: 5_000,
+                        ..Default::default()
+                    },
+                })
+                .collect();
+            if n > 0 {
+                c.register_unsigned(pairs, "10.0.0.1").expect("stored");
+            }
+            let V2Answer::Full { snapshot, full_resync } = c.query_v2(Some(0)).expect("answer") else {
+                panic!("cursor 0 is answered from the snapshot");
+            };
+            let whole = v2_envelope(
+                Json::Array(snapshot.pairs.iter().map(|a| v2_pair_json(a, now)).collect()),
+                Json::Array(Vec::new()),
+                snapshot.cursor,
+                full_resync,
+            )
+            .compact()
+                + "\n";
+            let chunks: Vec<Bytes> =
+                tokio_stream::StreamExt::collect::<Vec<_>>(v2_full_body(c.clone(), snapshot.clone(), full_resync))
+                    .await
+                    .into_iter()
+                    .map(|r| r.expect("infallible"))
+                    .collect();
+            assert_eq!(chunks.len(), 2 + snapshot.pairs.len().div_ceil(2), "{n} pairs");
+            assert_eq!(String::from_utf8(chunks.concat()).expect("utf-8"), whole, "{n} pairs");
+        }
+    }
 }

@@ -13,8 +13,9 @@ use prost::Message;
 use serde_json::Value;
 use tonic::{Request, Status};
 
-use crate::coordinator::{ApiError, Coordinator, Registered};
+use crate::coordinator::{ApiError, CachedSnapshot, Coordinator, Registered, V2Answer};
 use crate::grpc::{pair_from_proto, pair_to_proto, status};
+use dmc_store::coordinator::AggregatedPair;
 
 /// Decodes a signed body and registers it.
 fn register(c: &Coordinator, body: &[u8], signature: &str) -> Result<Registered, ApiError> {
@@ -62,30 +63,33 @@ impl pb::coordinator_server::Coordinator for V2Service {
     async fn query(&self, request: Request<pb::QueryRequest>) -> Result<tonic::Response<Self::QueryStream>, Status> {
         let q = request.into_inner();
         let c = self.coordinator.clone();
-        let since = if q.has_cursor { q.since_cursor } else { 0 };
-        let full = !q.has_cursor;
-        let delta = tokio::task::spawn_blocking(move || c.delta(since))
+        let since = q.has_cursor.then_some(q.since_cursor);
+        let answer = tokio::task::spawn_blocking(move || c.query_v2(since))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(status)?;
-        let now = self.coordinator.now();
+        // The client's bound, within the server's: a larger batch would let
+        // one download hold a large share of the snapshot encoded at once.
+        let server_batch = self.coordinator.config.query_batch_size.max(1);
         let batch = match q.max_pairs_per_message {
-            0 => self.coordinator.config.query_batch_size,
-            n => n as usize,
+            0 => server_batch,
+            n => (n as usize).min(server_batch),
         };
+        let delta = match answer {
+            V2Answer::Full { snapshot, full_resync } => {
+                return Ok(tonic::Response::new(full_stream(
+                    self.coordinator.clone(),
+                    snapshot,
+                    batch,
+                    full_resync,
+                )))
+            }
+            V2Answer::Delta(d) => d,
+        };
+        let now = self.coordinator.now();
         let cursor = delta.cursor;
-        let full_resync = delta.full_resync || full;
-        let pairs: Vec<pb::AggregatedPair> = delta
-            .changed
-            .iter()
-            .map(|a| pb::AggregatedPair {
-                pair: Some(pair_to_proto(&crate::coordinator::lnd_pair(a))),
-                reporters: a.reporters,
-                age_seconds: dmc_core::aggregate::age_seconds(a.newest, now),
-                reporters_unverified: a.reporters_unverified,
-                reporters_anonymous: a.reporters_anonymous,
-            })
-            .collect();
+        let full_resync = delta.full_resync;
+        let pairs: Vec<pb::AggregatedPair> = delta.changed.iter().map(|a| v2_pair(a, now)).collect();
         let removed: Vec<pb::NodePair> = delta
             .removed
             .iter()
@@ -95,7 +99,7 @@ impl pb::coordinator_server::Coordinator for V2Service {
             })
             .collect();
         let mut messages = Vec::new();
-        let mut chunks = pairs.chunks(batch.max(1)).peekable();
+        let mut chunks = pairs.chunks(batch).peekable();
         if chunks.peek().is_none() {
             messages.push(pb::QueryResponse {
                 pairs: Vec::new(),
@@ -118,6 +122,43 @@ impl pb::coordinator_server::Coordinator for V2Service {
             messages.into_iter().map(Ok),
         ))))
     }
+}
+
+/// A pair as v2 serves it, its age taken at `now`.
+fn v2_pair(a: &AggregatedPair, now: dmc_core::Timestamp) -> pb::AggregatedPair {
+    pb::AggregatedPair {
+        pair: Some(pair_to_proto(&crate::coordinator::lnd_pair(a))),
+        reporters: a.reporters,
+        age_seconds: dmc_core::aggregate::age_seconds(a.newest, now),
+        reporters_unverified: a.reporters_unverified,
+        reporters_anonymous: a.reporters_anonymous,
+    }
+}
+
+/// The whole aggregate as a v2 stream, `batch` pairs a message (one empty
+/// message when there are none). Each message is built when the transport
+/// asks for it, from the snapshot every download of its cursor shares, so
+/// a download holds one message beyond that snapshot, however slow it is.
+fn full_stream(
+    c: Arc<Coordinator>,
+    snapshot: Arc<CachedSnapshot>,
+    batch: usize,
+    full_resync: bool,
+) -> Stream<pb::QueryResponse> {
+    let messages = snapshot.pairs.len().div_ceil(batch).max(1);
+    Box::pin(tokio_stream::iter((0..messages).map(move |i| {
+        let now = c.now();
+        let pairs = &snapshot.pairs;
+        let chunk = pairs
+            .get(i * batch..pairs.len().min((i + 1) * batch))
+            .unwrap_or_default();
+        Ok(pb::QueryResponse {
+            pairs: chunk.iter().map(|a| v2_pair(a, now)).collect(),
+            removed: Vec::new(),
+            cursor: snapshot.cursor,
+            full_resync,
+        })
+    })))
 }
 
 pub fn grpc_service(c: Arc<Coordinator>) -> pb::coordinator_server::CoordinatorServer<V2Service> {

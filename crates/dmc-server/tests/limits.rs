@@ -302,3 +302,144 @@ async fn kept_alive_connection_waits_idle_timeout_not_header_timeout() {
     assert_eq!(metric(&s, &timed_out("rest", "header_read_timeout")).await, 0);
     s.stop().await;
 }
+
+// ------------------------------------------------------------ full downloads
+
+/// Nodes `1..=n` and every directed pair among them, up to `max` pairs,
+/// each with a recent success.
+fn many_pairs(n: u8, max: usize) -> Vec<dmc_proto::ecrpc::PairHistory> {
+    let nodes: Vec<Vec<u8>> = (1..=n).map(node).collect();
+    let t = now() - 60;
+    let mut out = Vec::new();
+    for (i, a) in nodes.iter().enumerate() {
+        for (j, b) in nodes.iter().enumerate() {
+            if i != j && out.len() < max {
+                out.push(dmc_proto::ecrpc::PairHistory {
+                    node_from: a.clone(),
+                    node_to: b.clone(),
+                    history: Some(success(t, 1_000 * (1 + out.len() as i64))),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Registers `pairs` signed by one established reporter (no graph: every
+/// signed key is); returns the cursor.
+async fn register_many(s: &Server, pairs: Vec<dmc_proto::ecrpc::PairHistory>) -> u64 {
+    let (sk, pk) = key(250);
+    let n = pairs.len() as u32;
+    let r = s
+        .v2()
+        .await
+        .register(signed(&sk, &pk, now(), pairs))
+        .await
+        .expect("registered")
+        .into_inner();
+    assert_eq!(r.accepted, n);
+    r.cursor
+}
+
+/// Full v2 downloads are served from the snapshot cached per cursor (as
+/// v1's and `/v2/snapshot` are): twelve concurrent ones, over gRPC and
+/// REST, get the same complete answer, and the store's aggregate was read
+/// once for them all; a new cursor is read once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_full_v2_downloads_share_one_snapshot_per_cursor() {
+    let s = serve(|c| {
+        c.query_batch_size = 500;
+    })
+    .await;
+    let sent = many_pairs(72, 5_000);
+    let cursor = register_many(&s, sent.clone()).await;
+    let builds = "dmc_snapshot_builds_total";
+    let before = metric(&s, builds).await;
+    let start = Arc::new(tokio::sync::Barrier::new(12));
+    let mut downloads = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let mut v2 = s.v2().await;
+        let start = start.clone();
+        downloads.spawn(async move {
+            start.wait().await;
+            let mut stream = v2
+                .query(dmc_proto::dmc::coordinator::v2::QueryRequest::default())
+                .await
+                .expect("query")
+                .into_inner();
+            let mut messages = Vec::new();
+            while let Some(m) = stream.message().await.expect("message") {
+                messages.push(m);
+            }
+            messages
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = downloads.join_next().await {
+        answers.push(r.unwrap());
+    }
+    assert_eq!(
+        metric(&s, builds).await - before,
+        1,
+        "twelve downloads, one snapshot read"
+    );
+    let want: Vec<_> = sort(sent.clone())
+        .into_iter()
+        .map(|p| (p.node_from, p.node_to, p.history))
+        .collect();
+    for messages in &answers {
+        assert_eq!(messages.len(), 10, "5000 pairs, 500 a message");
+        assert!(messages
+            .iter()
+            .all(|m| m.cursor == cursor && m.full_resync && m.removed.is_empty()));
+        let got: Vec<_> = messages
+            .iter()
+            .flat_map(|m| &m.pairs)
+            .map(|a| {
+                assert_eq!(a.reporters, 1);
+                let p = a.pair.clone().unwrap();
+                (p.node_from, p.node_to, p.history)
+            })
+            .collect();
+        assert_eq!(got, want, "every download gets every pair, in order");
+    }
+
+    // REST full queries and the other snapshot forms share the same read.
+    let mut rest = tokio::task::JoinSet::new();
+    let s = Arc::new(s);
+    for i in 0..12 {
+        let s = s.clone();
+        let path = ["/v2/query", "/v2/snapshot", "/v1/query_aggregated_mission_control"][i % 3];
+        rest.spawn(async move { (path, s.get(path).await) });
+    }
+    while let Some(r) = rest.join_next().await {
+        let (path, r) = r.unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        if path == "/v2/query" {
+            let j = r.json();
+            assert_eq!(j["pairs"].as_array().unwrap().len(), 5_000);
+            assert_eq!(j["cursor"], cursor.to_string().as_str());
+            assert_eq!(j["full_resync"], false, "cursor 0 is still served incrementally");
+        }
+    }
+    assert_eq!(metric(&s, builds).await - before, 1, "still one snapshot read");
+
+    // A new cursor: one more read, and the new pair is in it.
+    let (sk, pk) = key(251);
+    let more = s
+        .v2()
+        .await
+        .register(signed(
+            &sk,
+            &pk,
+            now(),
+            vec![pair(201, 202, success(now() - 60, 7_000))],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (pairs, at, full) = query_v2(&mut s.v2().await, None).await;
+    assert_eq!((pairs.len(), at, full), (5_001, more.cursor, true));
+    assert_eq!(metric(&s, builds).await - before, 2);
+    Arc::into_inner(s).expect("no other holder").stop().await;
+}
