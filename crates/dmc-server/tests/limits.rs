@@ -303,7 +303,199 @@ async fn kept_alive_connection_waits_idle_timeout_not_header_timeout() {
     s.stop().await;
 }
 
-// ------------------------------------------------------------ full downloads
+// ------------------------------------------------------------ HTTP/2 by hand
+
+/// HTTP/2 frame types and codes these tests use (RFC 9113).
+const DATA: u8 = 0;
+const HEADERS: u8 = 1;
+const RST_STREAM: u8 = 3;
+const SETTINGS: u8 = 4;
+const PING: u8 = 6;
+const WINDOW_UPDATE: u8 = 8;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const ACK: u8 = 0x1;
+const SETTINGS_MAX_CONCURRENT_STREAMS: u16 = 0x3;
+const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
+const REFUSED_STREAM: u32 = 0x7;
+const CANCEL: u32 = 0x8;
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend([kind, flags]);
+    f.extend(stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A gRPC call's request head, HPACK-encoded as literals (no table, no Huffman).
+fn grpc_head(path: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (k, v) in [
+        (":method", "POST"),
+        (":scheme", "https"),
+        (":path", path),
+        (":authority", "localhost"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ] {
+        b.push(0);
+        for s in [k, v] {
+            b.push(s.len() as u8);
+            b.extend_from_slice(s.as_bytes());
+        }
+    }
+    b
+}
+
+const V2_QUERY: &str = "/dmc.coordinator.v2.Coordinator/Query";
+/// An empty `QueryRequest` as one gRPC message: the whole aggregate.
+const EMPTY_MESSAGE: [u8; 5] = [0, 0, 0, 0, 0];
+
+/// Reads one frame: (type, flags, stream, payload).
+async fn read_frame(s: &mut (impl AsyncRead + Unpin)) -> (u8, u8, u32, Vec<u8>) {
+    let mut h = [0u8; 9];
+    s.read_exact(&mut h).await.expect("frame header");
+    let len = u32::from_be_bytes([0, h[0], h[1], h[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).await.expect("frame payload");
+    let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+    (h[3], h[4], stream, payload)
+}
+
+/// Opens an HTTP/2 connection to the gRPC listener; returns it and the
+/// server's SETTINGS (acknowledged).
+async fn h2_raw(s: &Server) -> (tokio_rustls::client::TlsStream<TcpStream>, Vec<(u16, u32)>) {
+    let mut t = tls(s, s.bound.grpc, b"h2").await;
+    t.write_all(&[PREFACE, &frame(SETTINGS, 0, 0, &[])].concat())
+        .await
+        .unwrap();
+    loop {
+        let (kind, flags, _, payload) = tokio::time::timeout(Duration::from_secs(2), read_frame(&mut t))
+            .await
+            .expect("server SETTINGS in time");
+        if kind == SETTINGS && flags & ACK == 0 {
+            let settings = payload
+                .chunks_exact(6)
+                .map(|c| {
+                    (
+                        u16::from_be_bytes([c[0], c[1]]),
+                        u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+                    )
+                })
+                .collect();
+            t.write_all(&frame(SETTINGS, ACK, 0, &[])).await.unwrap();
+            return (t, settings);
+        }
+    }
+}
+
+/// The frames on streams (not the connection) that arrive within `wait`.
+async fn stream_frames(t: &mut (impl AsyncRead + Unpin), wait: Duration) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut got = Vec::new();
+    let end = tokio::time::Instant::now() + wait;
+    while let Ok(f) = tokio::time::timeout_at(end, read_frame(t)).await {
+        if f.2 != 0 {
+            got.push(f);
+        }
+    }
+    got
+}
+
+/// Over one connection the server advertises `max_concurrent_streams` and
+/// refuses a stream beyond it while the earlier ones are open (an h2
+/// client never sends one, so this client writes its frames by hand);
+/// once one ends, the next is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_refuses_streams_beyond_max_concurrent_streams() {
+    let s = serve(|c| {
+        c.max_concurrent_streams = 2;
+    })
+    .await;
+    let (mut t, settings) = h2_raw(&s).await;
+    assert!(
+        settings.contains(&(SETTINGS_MAX_CONCURRENT_STREAMS, 2)),
+        "SETTINGS {settings:?}"
+    );
+    // Three calls whose requests stay open (no END_STREAM): each holds its stream.
+    for id in [1, 3, 5] {
+        t.write_all(&frame(HEADERS, END_HEADERS, id, &grpc_head(V2_QUERY)))
+            .await
+            .unwrap();
+    }
+    let got = stream_frames(&mut t, Duration::from_secs(1)).await;
+    let resets: Vec<(u32, u32)> = got
+        .iter()
+        .filter(|f| f.0 == RST_STREAM)
+        .map(|f| (f.2, u32::from_be_bytes(f.3[..4].try_into().unwrap())))
+        .collect();
+    assert_eq!(resets, vec![(5, REFUSED_STREAM)], "frames on streams: {got:?}");
+    assert!(
+        got.iter().all(|f| f.2 == 5),
+        "streams 1 and 3 are open and unanswered: {got:?}"
+    );
+    // Stream 1 ends: a complete call on a new stream is answered.
+    t.write_all(&frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes()))
+        .await
+        .unwrap();
+    t.write_all(
+        &[
+            frame(HEADERS, END_HEADERS, 7, &grpc_head(V2_QUERY)),
+            frame(DATA, END_STREAM, 7, &EMPTY_MESSAGE),
+        ]
+        .concat(),
+    )
+    .await
+    .unwrap();
+    let got = stream_frames(&mut t, Duration::from_secs(1)).await;
+    assert!(
+        got.iter().any(|f| f.0 == HEADERS && f.2 == 7) && !got.iter().any(|f| f.0 == RST_STREAM),
+        "stream 7 within the cap is answered: {got:?}"
+    );
+    // Its open calls would hold the server's graceful shutdown.
+    drop(t);
+    s.stop().await;
+}
+
+/// A call whose request never completes ends with `DEADLINE_EXCEEDED` after
+/// `grpc_request_timeout`, counted in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_call_with_an_unfinished_request_ends_after_grpc_request_timeout() {
+    let s = serve(|c| {
+        c.grpc_request_timeout = SECOND;
+    })
+    .await;
+    let (mut client, conn) = h2::client::handshake(tls(&s, s.bound.grpc, b"h2").await)
+        .await
+        .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::post(format!("https://localhost{V2_QUERY}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (resp, mut body) = client.send_request(req, false).unwrap();
+    // A message that announces 10 bytes and sends one, and never the rest.
+    body.send_data(hyper::body::Bytes::from_static(&[0, 0, 0, 0, 10, 0x08]), false)
+        .unwrap();
+    let started = Instant::now();
+    let resp = tokio::time::timeout(Duration::from_secs(4), resp)
+        .await
+        .expect("an unfinished call is still unanswered after 4 s")
+        .expect("a response, not a reset");
+    let after = started.elapsed();
+    assert!(after >= Duration::from_millis(700), "answered after {after:?}");
+    let h = resp.headers();
+    assert_eq!(h.get("grpc-status").map(|v| v.to_str().unwrap()), Some("4"), "{h:?}");
+    let message = h.get("grpc-message").map(|v| v.to_str().unwrap()).unwrap_or_default();
+    assert!(message.contains("grpc_request_timeout"), "{message}");
+    assert_eq!(metric(&s, &timed_out("grpc", "grpc_request_timeout")).await, 1);
+    drop(body);
+    s.stop().await;
+}
+
+// ------------------------------------------------------------ stalled readers
 
 /// Nodes `1..=n` and every directed pair among them, up to `max` pairs,
 /// each with a recent success.
@@ -340,6 +532,97 @@ async fn register_many(s: &Server, pairs: Vec<dmc_proto::ecrpc::PairHistory>) ->
     assert_eq!(r.accepted, n);
     r.cursor
 }
+
+/// A TCP connection with a small receive buffer, so a client that does not
+/// read stalls the server's writes after little data.
+async fn small_window_tls(s: &Server, to: SocketAddr, alpn: &[u8]) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(to).await.unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(s.tls_client_config(alpn)))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake")
+}
+
+/// A client that asks for a large answer and never reads it is cut off once
+/// the server's writes make no progress for `idle_timeout`, on both
+/// listeners, and each cut-off is counted. REST: the full `/v2/query` is
+/// streamed, so its request stays in flight while the client does not read
+/// and no read timeout applies: only the write side can end it.
+/// gRPC: the client opens its flow-control windows wide, asks for the
+/// whole aggregate on several streams and keeps sending pings (the server
+/// reads something every 200 ms, so no read timeout is due).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reader_that_never_reads_is_cut_off_after_idle_timeout() {
+    let s = serve(|c| {
+        c.idle_timeout = SECOND;
+        c.http2_keepalive_interval = SECOND / 2;
+    })
+    .await;
+    register_many(&s, many_pairs(142, 20_000)).await;
+
+    let whole = s.get("/v2/query").await.body.len();
+    assert!(
+        whole > 4 << 20,
+        "the body ({whole} bytes) must outgrow the socket buffers"
+    );
+    let mut t = small_window_tls(&s, s.bound.rest, b"http/1.1").await;
+    t.write_all(b"GET /v2/query HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    t.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(metric(&s, &timed_out("rest", "idle_timeout")).await, 0, "cut off early");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(metric(&s, &timed_out("rest", "idle_timeout")).await, 1);
+    let (_, got) = closed_within(&mut t, Duration::from_secs(10))
+        .await
+        .expect("the stalled connection is closed: what it buffered, then EOF");
+    assert!(got.len() < whole, "got all {whole} bytes: the server never gave up");
+
+    let mut t = small_window_tls(&s, s.bound.grpc, b"h2").await;
+    let mut wide = SETTINGS_INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
+    wide.extend(0x7fff_ffffu32.to_be_bytes());
+    let mut request = [
+        PREFACE,
+        &frame(SETTINGS, 0, 0, &wide),
+        &frame(WINDOW_UPDATE, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()),
+    ]
+    .concat();
+    // Eight full downloads (2 MB each) on one connection.
+    for id in (1..16).step_by(2) {
+        request.extend(frame(HEADERS, END_HEADERS, id, &grpc_head(V2_QUERY)));
+        request.extend(frame(DATA, END_STREAM, id, &EMPTY_MESSAGE));
+    }
+    t.write_all(&request).await.unwrap();
+    let started = Instant::now();
+    let mut cut_off = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if metric(&s, &timed_out("grpc", "idle_timeout")).await > 0 {
+            cut_off = Some(started.elapsed());
+            break;
+        }
+        let ping = frame(PING, 0, 0, &[0; 8]);
+        if tokio::time::timeout(Duration::from_secs(1), t.write_all(&ping))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let after = cut_off.expect("a gRPC client that never reads is still connected after 5 s");
+    assert!(after >= Duration::from_millis(700), "cut off after {after:?}");
+    assert_eq!(metric(&s, &timed_out("grpc", "idle_timeout")).await, 1);
+    assert!(
+        closed_within(&mut t, Duration::from_secs(10)).await.is_some(),
+        "the connection is closed"
+    );
+    s.stop().await;
+}
+
+// ------------------------------------------------------------ full downloads
 
 /// Full v2 downloads are served from the snapshot cached per cursor (as
 /// v1's and `/v2/snapshot` are): twelve concurrent ones, over gRPC and
