@@ -589,6 +589,9 @@ pub struct EdgeIo {
     read_timer: Option<Pin<Box<Sleep>>>,
     write_timer: Option<Pin<Box<Sleep>>>,
     write_blocked_since: Option<Instant>,
+    /// When a write last made progress: a response still being written
+    /// (hyper has taken its whole body) is no idle connection.
+    last_write: Option<Instant>,
     expired: bool,
 }
 
@@ -615,6 +618,7 @@ impl EdgeIo {
             read_timer: None,
             write_timer: None,
             write_blocked_since: None,
+            last_write: None,
             expired: false,
         }
     }
@@ -648,7 +652,13 @@ impl EdgeIo {
     fn poll_read_deadline(&mut self, cx: &mut Context<'_>) -> Option<Limit> {
         let limits = &self.permit.edge().limits;
         let (deadline, limit) = match &self.clock {
-            ReadClock::Rest(phase) => phase.deadline(limits, cx.waker())?,
+            ReadClock::Rest(phase) => match phase.deadline(limits, cx.waker())? {
+                (t, Limit::IdleTimeout) => {
+                    let wrote = self.last_write.map_or(t, |w| w + limits.idle_timeout);
+                    (t.max(wrote), Limit::IdleTimeout)
+                }
+                d => d,
+            },
             ReadClock::Grpc { since, last_read: None } => {
                 (*since + limits.header_read_timeout, Limit::HeaderReadTimeout)
             }
@@ -672,6 +682,7 @@ impl EdgeIo {
             Poll::Pending => self.write_pending(cx),
             ready => {
                 self.write_blocked_since = None;
+                self.last_write = Some(Instant::now());
                 ready
             }
         }

@@ -581,6 +581,35 @@ async fn reader_that_never_reads_is_cut_off_after_idle_timeout() {
         .expect("the stalled connection is closed: what it buffered, then EOF");
     assert!(got.len() < whole, "got all {whole} bytes: the server never gave up");
 
+    // A slow reader that keeps taking bytes is not cut off, though its
+    // download takes longer than idle_timeout (also once hyper has taken
+    // the whole pre-rendered body and only its writing is left).
+    let whole = s.get("/v2/snapshot").await.body.len();
+    let mut t = small_window_tls(&s, s.bound.rest, b"http/1.1").await;
+    t.write_all(b"GET /v2/snapshot HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (mut got, mut buf) = (0, vec![0u8; 16 << 10]);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), t.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("no byte for 5 s"),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "not slow: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        got > whole,
+        "a slow but live reader got {got} bytes of a {whole}-byte body"
+    );
+    assert_eq!(metric(&s, &timed_out("rest", "idle_timeout")).await, 1);
+
     let mut t = small_window_tls(&s, s.bound.grpc, b"h2").await;
     let mut wide = SETTINGS_INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
     wide.extend(0x7fff_ffffu32.to_be_bytes());
