@@ -619,7 +619,10 @@ mod tests {
             success_amt_msat: a,
             ..Default::default()
         };
-        let (liar, spliced) = (crate::aggregate::Reporter::Node(key(1)), crate::aggregate::Reporter::Node(key(2)));
+        let (liar, spliced) = (
+            crate::aggregate::Reporter::Node(key(1)),
+            crate::aggregate::Reporter::Node(key(2)),
+        );
         let mut pairs: Vec<(DirectedPair, Vec<View>)> = Vec::new();
         for i in 0..40u8 {
             // The liar alone on 40 pairs, each at 21 million BTC.
@@ -676,7 +679,12 @@ mod tests {
         assert_eq!((served(&stored, liar), served(&stored, spliced)), (0, 40));
         // Fewer than `min_contradicted_pairs` impossible claims decide nothing,
         // even when they are all a reporter sent.
-        let few: Vec<(DirectedPair, Vec<View>)> = pairs.iter().filter(|(_, v)| v[0].reporter == liar).take(4).cloned().collect();
+        let few: Vec<(DirectedPair, Vec<View>)> = pairs
+            .iter()
+            .filter(|(_, v)| v[0].reporter == liar)
+            .take(4)
+            .cloned()
+            .collect();
         let v = judge(few.iter().map(|(p, v)| (*p, &v[..])), &Graphed(&HashMap::new())).verdicts(&HashMap::new());
         assert!(!v[&key(1)].penalised(&rp), "{v:?}");
     }

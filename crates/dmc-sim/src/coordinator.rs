@@ -250,11 +250,7 @@ impl DmcCoordinator {
             graph: &self.standing,
             reputations: &self.reputations,
         };
-        reputation::judge(
-            self.views.iter().map(|(p, v)| (*p, v.as_slice())),
-            &standing,
-        )
-        .verdicts(&self.reputations)
+        reputation::judge(self.views.iter().map(|(p, v)| (*p, v.as_slice())), &standing).verdicts(&self.reputations)
     }
 
     /// Served pairs whose amounts `liars` moved: served without their
