@@ -523,7 +523,7 @@ static PANIC_HOOK: Mutex<()> = Mutex::new(());
 /// message naming the file and what to do: redb itself may panic on a
 /// truncated file, and silently formats a 0-byte one.
 fn open_database(path: &Path) -> Result<Database, StoreError> {
-    let fix = "restore it from a backup, or start `dmc serve --fresh-store` to set it aside and begin empty";
+    let fix = "run `dmc admin salvage --out DIR` to copy what is readable into a new store, restore it from a backup, or start `dmc serve --fresh-store` to set it aside and begin empty";
     if let Ok(m) = std::fs::metadata(path) {
         if m.len() == 0 {
             return Err(StoreError(format!(
