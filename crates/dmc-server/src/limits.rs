@@ -677,12 +677,22 @@ impl EdgeIo {
         Poll::Pending
     }
 
-    fn wrote<T>(&mut self, r: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+    /// After a write or flush: `bytes` is whether it moved any (a flush
+    /// with nothing to send is no activity: hyper flushes whenever its task
+    /// wakes, the idle timer's own wake-up included).
+    fn wrote<T>(
+        &mut self,
+        r: Poll<io::Result<T>>,
+        bytes: impl Fn(&T) -> bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
         match r {
             Poll::Pending => self.write_pending(cx),
             ready => {
                 self.write_blocked_since = None;
-                self.last_write = Some(Instant::now());
+                if matches!(&ready, Poll::Ready(Ok(v)) if bytes(v)) {
+                    self.last_write = Some(Instant::now());
+                }
                 ready
             }
         }
@@ -720,7 +730,7 @@ impl AsyncWrite for EdgeIo {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let r = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.wrote(r, cx)
+        this.wrote(r, |n| *n > 0, cx)
     }
 
     fn poll_write_vectored(
@@ -730,7 +740,7 @@ impl AsyncWrite for EdgeIo {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.wrote(r, cx)
+        this.wrote(r, |n| *n > 0, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -740,7 +750,7 @@ impl AsyncWrite for EdgeIo {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let r = Pin::new(&mut this.io).poll_flush(cx);
-        this.wrote(r, cx)
+        this.wrote(r, |_| false, cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -82,8 +82,9 @@ async fn fill_and_overflow(to: SocketAddr, n: usize, extra: usize) -> Vec<TcpStr
     for _ in 0..n {
         held.push(TcpStream::connect(to).await.unwrap());
     }
-    // The server accepts in order; let it take the first n before the rest.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server accepts in order; let it take the first n before the rest
+    // (generously: under a loaded CI machine its accept loop can lag).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     for i in 0..extra {
         let mut c = TcpStream::connect(to).await.unwrap();
         let (t, _) = closed_within(&mut c, Duration::from_secs(2))
@@ -112,7 +113,7 @@ async fn rest_refuses_connections_beyond_the_per_ip_cap_at_once() {
     // Freeing two slots lets normal requests through again (two: the
     // server may still be closing the first request's connection).
     held.truncate(2);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let r = s.get("/healthz").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(metric(&s, &refused("rest", "max_connections_per_ip")).await, 3);
@@ -130,7 +131,7 @@ async fn grpc_refuses_connections_beyond_the_per_ip_cap_at_once() {
     .await;
     let mut held = fill_and_overflow(s.bound.grpc, 4, 3).await;
     held.truncate(2);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let (pairs, _) = query_all(&mut s.ec().await).await;
     assert!(pairs.is_empty());
     assert_eq!(metric(&s, &refused("grpc", "max_connections_per_ip")).await, 3);
@@ -153,12 +154,12 @@ async fn total_cap_counts_every_source_and_the_per_ip_cap_each_alone() {
         connect_from([127, 0, 0, 2], to).await,
         connect_from([127, 0, 0, 2], to).await,
     ];
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     // 127.0.0.2 is at its cap; 127.0.0.3 is not.
     let mut c = connect_from([127, 0, 0, 2], to).await;
     assert!(closed_within(&mut c, Duration::from_secs(2)).await.is_some());
     held.push(connect_from([127, 0, 0, 3], to).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     // Three open: the total cap refuses a fourth address too.
     let mut c = connect_from([127, 0, 0, 4], to).await;
     assert!(closed_within(&mut c, Duration::from_secs(2)).await.is_some());
@@ -166,7 +167,7 @@ async fn total_cap_counts_every_source_and_the_per_ip_cap_each_alone() {
         assert!(closed_within(c, Duration::from_millis(200)).await.is_none());
     }
     held.truncate(1);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(metric(&s, &refused("rest", "max_connections_per_ip")).await, 1);
     assert_eq!(metric(&s, &refused("rest", "max_connections")).await, 1);
     s.stop().await;

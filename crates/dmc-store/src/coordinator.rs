@@ -851,6 +851,15 @@ impl RedbCoordinatorStore {
             .collect())
     }
 
+    /// The oldest cursor a delta can start from, and the current one.
+    fn cursor_bounds(tx: &redb::ReadTransaction) -> Result<(u64, u64), StoreError> {
+        let meta = tx.open_table(META).map_err(err("meta"))?;
+        let read = |key: &str, default: u64| -> Result<u64, StoreError> {
+            Ok(meta.get(key).map_err(err("meta"))?.map_or(default, |v| v.value()))
+        };
+        Ok((read(META_MIN_CURSOR, 0)?, read(META_NEXT_SEQ, 1)? - 1))
+    }
+
     fn read_snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError> {
         let tx = self.db.begin_read().map_err(err("begin read"))?;
         let agg = tx.open_table(AGG).map_err(err("agg"))?;
@@ -883,37 +892,14 @@ impl CoordinatorStore for RedbCoordinatorStore {
 
     fn resync_needed(&self, cursor: u64) -> Result<bool, StoreError> {
         let tx = self.db.begin_read().map_err(err("begin read"))?;
-        let meta = tx.open_table(META).map_err(err("meta"))?;
-        let min_valid = meta
-            .get(META_MIN_CURSOR)
-            .map_err(err("meta"))?
-            .map(|v| v.value())
-            .unwrap_or(0);
-        let now_cursor = meta
-            .get(META_NEXT_SEQ)
-            .map_err(err("meta"))?
-            .map(|v| v.value())
-            .unwrap_or(1)
-            - 1;
+        let (min_valid, now_cursor) = Self::cursor_bounds(&tx)?;
         Ok(cursor < min_valid || cursor > now_cursor)
     }
 
     fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError> {
         let tx = self.db.begin_read().map_err(err("begin read"))?;
-        let meta = tx.open_table(META).map_err(err("meta"))?;
-        let min_valid = meta
-            .get(META_MIN_CURSOR)
-            .map_err(err("meta"))?
-            .map(|v| v.value())
-            .unwrap_or(0);
-        let now_cursor = meta
-            .get(META_NEXT_SEQ)
-            .map_err(err("meta"))?
-            .map(|v| v.value())
-            .unwrap_or(1)
-            - 1;
+        let (min_valid, now_cursor) = Self::cursor_bounds(&tx)?;
         if cursor < min_valid || cursor > now_cursor {
-            drop(meta);
             drop(tx);
             let (changed, cursor) = self.read_snapshot()?;
             return Ok(Delta {

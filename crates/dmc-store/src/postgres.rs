@@ -53,6 +53,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::postgres::config::Host;
+use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 use dmc_core::aggregate::{merge_observation, newest_time, Reporter, View};
@@ -1140,10 +1141,12 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         }
         let tallies = {
             let Conn { client, s } = pooled.conn();
+            // Streamed: a pass holds one pair's views, not the whole table.
             let rows = client
-                .query(&s.all_observations, &[])
+                .query_raw(&s.all_observations, std::iter::empty::<&(dyn ToSql + Sync)>())
                 .map_err(err("reading observations"))?;
-            self.policy.judge_all(rows.iter().map(|row| {
+            self.policy.judge_all(rows.iterator().map(|row| {
+                let row = &row.map_err(err("reading observations"))?;
                 let pair = row_pair(row)?;
                 let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
                 let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;

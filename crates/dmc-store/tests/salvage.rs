@@ -240,6 +240,7 @@ fn damaged_pages_never_panic_and_salvage_keeps_only_true_records() {
                 for (k, v) in &got {
                     assert_eq!(original.get(k), Some(v), "salvage invented a record");
                 }
+                assert_eq!(rep.copied["obs"], got.len() as u64, "a record read twice");
                 assert!(check_file(&rep.out).unwrap().is_ok());
                 outcomes.push((found, got.len()));
             }

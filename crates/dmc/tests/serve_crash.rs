@@ -446,24 +446,30 @@ fn querymc_file(pairs: &[(u32, u32, i64, i64)]) -> String {
     serde_json::to_string_pretty(&serde_json::json!({ "pairs": items })).unwrap()
 }
 
-#[test]
-fn ec_register_and_query_end_to_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+/// A server in `<tmp>/data` to which `dmc ec register` sent three pairs
+/// (1→2, 2→1 and 4→5, stamped `t`, `t + 1`, `t + 2`); what it printed.
+fn serve_with_three_pairs(tmp: &Path) -> (PathBuf, Serve, i64, String) {
+    let data = tmp.join("data");
     let srv = Serve::start(&data, &[]);
     let t = now() - 300;
-    let file = tmp.path().join("mc.json");
+    let file = tmp.join("mc.json");
     std::fs::write(
         &file,
         querymc_file(&[(1, 2, t, 10_000), (2, 1, t + 1, 20_000), (4, 5, t + 2, 30_000)]),
     )
     .unwrap();
-
     // The client trusts <data-dir>/tls.cert by default: use the server's dir.
     let out = run_ok(
         &data,
         &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
     );
+    (data, srv, t, out)
+}
+
+#[test]
+fn ec_register_and_query_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, srv, t, out) = serve_with_three_pairs(tmp.path());
     assert_eq!(out.trim(), "Successfully registered 3 pairs");
 
     // Another client data dir, pointing at the certificate explicitly.
@@ -890,19 +896,7 @@ fn forget_and_ban_a_reporter_while_the_server_runs() {
 #[test]
 fn admin_check_and_salvage() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let srv = Serve::start(&data, &[]);
-    let t = now() - 300;
-    let file = tmp.path().join("mc.json");
-    std::fs::write(
-        &file,
-        querymc_file(&[(1, 2, t, 10_000), (2, 1, t + 1, 20_000), (4, 5, t + 2, 30_000)]),
-    )
-    .unwrap();
-    run_ok(
-        &data,
-        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
-    );
+    let (data, srv, _, _) = serve_with_three_pairs(tmp.path());
     let rest = srv.rest.clone();
     let out = run_ok(&data, &["admin", "check", "--rest", &rest]);
     assert!(

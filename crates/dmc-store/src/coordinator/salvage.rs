@@ -169,29 +169,64 @@ const MAX_ATTEMPTS: u32 = 4096;
 /// scan reads the rest of the table back from its end.
 const MAX_SKIPS: u32 = 40;
 
+/// The resumable scan both key types share: `run(from, last)` scans from
+/// `from` (`None`: the start), recording each key it reads in `last`;
+/// after a failure the scan restarts at `skip(anchor, tries)`, past the
+/// last key read, ever further while it fails at the same place. Returns
+/// the damaged stretches (each reported to `damaged`) and, when it gave up
+/// before the end, `Some` of the last key read (`Some(None)`: none).
+fn resume_past_damage<K: Clone>(
+    name: &str,
+    mut run: impl FnMut(Option<&K>, &mut Option<K>) -> Result<(), String>,
+    skip: impl Fn(Option<&K>, u32) -> Option<K>,
+    show: impl Fn(&K) -> String,
+    damaged: &mut impl FnMut(String),
+) -> (u64, Option<Option<K>>) {
+    let (mut anchor, mut tries, mut failures, mut stretches) = (None::<K>, 0u32, 0u64, 0u64);
+    let mut from: Option<K> = None;
+    loop {
+        let (last, failure) = attempt(|last: &mut Option<K>| run(from.as_ref(), last));
+        let Some(failure) = failure else {
+            return (stretches, None);
+        };
+        failures += 1;
+        if last.is_some() || failures == 1 {
+            (anchor, tries) = (last.or(anchor), 0);
+            stretches += 1;
+            damaged(format!(
+                "{name}: unreadable after {}: {failure}",
+                anchor.as_ref().map_or("its start".to_string(), &show)
+            ));
+        }
+        tries += 1;
+        match skip(anchor.as_ref(), tries) {
+            Some(n) if tries <= MAX_SKIPS && failures < u64::from(MAX_ATTEMPTS) => from = Some(n),
+            _ => return (stretches, Some(anchor)),
+        }
+    }
+}
+
 /// Scans a table keyed by bytes from start to end, calling `visit` with
-/// each entry, and carries on past damage: after an error (or a panic
-/// inside redb) it restarts just past the last key read, skipping ever
-/// larger key ranges until a scan gets further, and at last reads back
-/// from the table's end. `damaged` hears of each damaged stretch; returns
-/// how many there were.
+/// each entry, and carries on past damage ([`resume_past_damage`]); where
+/// every path forward is damaged (a branch page, or the table's last leaf,
+/// which a range seeks too) it reads back from the table's end. `damaged`
+/// hears of each damaged stretch; returns how many there were.
 fn scan_tolerant<V: redb::Value + 'static>(
     db: &Database,
     def: TableDefinition<&'static [u8], V>,
     mut visit: impl for<'b> FnMut(&[u8], V::SelfType<'b>),
     mut damaged: impl FnMut(String),
 ) -> u64 {
-    let (mut anchor, mut tries, mut failures, mut stretches) = (None::<Vec<u8>>, 0u32, 0u64, 0u64);
-    let mut from: Option<Vec<u8>> = None;
-    loop {
-        let (last, failure) = attempt(|last: &mut Option<Vec<u8>>| {
+    let (stretches, stuck_after) = resume_past_damage(
+        def.name(),
+        |from: Option<&Vec<u8>>, last: &mut Option<Vec<u8>>| {
             let tx = db.begin_read().map_err(|e| e.to_string())?;
             let t = match tx.open_table(def) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             };
-            let iter = match &from {
+            let iter = match from {
                 None => t.iter(),
                 Some(start) => t.range(&start[..]..),
             }
@@ -202,32 +237,20 @@ fn scan_tolerant<V: redb::Value + 'static>(
                 visit(k.value(), v.value());
             }
             Ok(())
-        });
-        let Some(failure) = failure else { return stretches };
-        failures += 1;
-        if last.is_some() || failures == 1 {
-            (anchor, tries) = (last.or(anchor), 0);
-            stretches += 1;
-            damaged(format!(
-                "{}: unreadable after {}: {failure}",
-                def.name(),
-                anchor.as_deref().map_or("its start".to_string(), hex)
-            ));
-        }
-        tries += 1;
-        match skip_bytes(anchor.as_deref(), tries) {
-            Some(n) if tries <= MAX_SKIPS && failures < u64::from(MAX_ATTEMPTS) => from = Some(n),
-            _ => break,
-        }
-    }
-    // Past damage on every path forward (a branch page, or the table's
-    // last leaf, which a range seeks too): read back from the end.
+        },
+        |anchor, tries| skip_bytes(anchor.map(Vec::as_slice), tries),
+        |k| hex(k),
+        &mut damaged,
+    );
+    let Some(stuck_after) = stuck_after else {
+        return stretches;
+    };
     let (_, failure) = attempt(|_: &mut Option<()>| {
         let tx = db.begin_read().map_err(|e| e.to_string())?;
         let t = tx.open_table(def).map_err(|e| e.to_string())?;
         for e in t.iter().map_err(|e| e.to_string())?.rev() {
             let (k, v) = e.map_err(|e| e.to_string())?;
-            if anchor.as_deref().is_some_and(|a| k.value() <= a) {
+            if stuck_after.as_deref().is_some_and(|a| k.value() <= a) {
                 break;
             }
             visit(k.value(), v.value());
@@ -240,17 +263,16 @@ fn scan_tolerant<V: redb::Value + 'static>(
     stretches
 }
 
-/// [`scan_tolerant`] for a table keyed by `u64`.
+/// [`scan_tolerant`] for a table keyed by `u64` (without the read back).
 fn scan_tolerant_u64<V: redb::Value + 'static>(
     db: &Database,
     def: TableDefinition<u64, V>,
     mut visit: impl for<'b> FnMut(u64, V::SelfType<'b>),
     mut damaged: impl FnMut(String),
 ) -> u64 {
-    let (mut anchor, mut tries, mut failures) = (None::<u64>, 0u32, 0u64);
-    let mut from: Option<u64> = None;
-    loop {
-        let (last, failure) = attempt(|last: &mut Option<u64>| {
+    resume_past_damage(
+        def.name(),
+        |from: Option<&u64>, last: &mut Option<u64>| {
             let tx = db.begin_read().map_err(|e| e.to_string())?;
             let t = match tx.open_table(def) {
                 Ok(t) => t,
@@ -259,7 +281,7 @@ fn scan_tolerant_u64<V: redb::Value + 'static>(
             };
             let iter = match from {
                 None => t.iter(),
-                Some(start) => t.range(start..),
+                Some(start) => t.range(*start..),
             }
             .map_err(|e| e.to_string())?;
             for e in iter {
@@ -268,23 +290,12 @@ fn scan_tolerant_u64<V: redb::Value + 'static>(
                 visit(k.value(), v.value());
             }
             Ok(())
-        });
-        let Some(failure) = failure else { return failures };
-        failures += 1;
-        if last.is_some() {
-            (anchor, tries) = (last, 0);
-        }
-        tries += 1;
-        damaged(format!(
-            "{}: unreadable after {}: {failure}",
-            def.name(),
-            anchor.map_or("its start".to_string(), |a| a.to_string())
-        ));
-        match skip_u64(anchor, tries) {
-            Some(n) if failures < u64::from(MAX_ATTEMPTS) => from = Some(n),
-            _ => return failures,
-        }
-    }
+        },
+        |anchor, tries| skip_u64(anchor.copied(), tries),
+        u64::to_string,
+        &mut damaged,
+    )
+    .0
 }
 
 /// The store's counters (`coord_meta`), read whole or not at all.
