@@ -579,7 +579,19 @@ impl RedbCoordinatorStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
         }
-        let db = open_database(path)?;
+        Self::with_database(open_database(path)?)
+    }
+
+    /// A store in memory, gone when dropped: the same code as on disk, for
+    /// tests that drive the coordinator without files.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(err("in-memory database"))?;
+        Self::with_database(db)
+    }
+
+    fn with_database(db: Database) -> Result<Self, StoreError> {
         let tx = db.begin_write().map_err(err("begin write"))?;
         {
             tx.open_table(OBS).map_err(err("obs"))?;
