@@ -1,16 +1,18 @@
 //! The coordinator's behaviour, independent of transport: validation,
 //! limits, registration, queries and the cached snapshot. The gRPC and
-//! REST layers only translate to and from their wire formats.
+//! REST layers only translate to and from their wire formats
+//! ([`crate::encode`] renders snapshots). Every rule reads time from the
+//! [`Clock`] (tests drive it by hand: `fake_clock`); `Instant` only
+//! measures request latency for `/metrics`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use dmc_core::aggregate::{GraphStanding, Reporter, Ungraphed};
 use dmc_core::json::Json;
-use dmc_core::rpc::{self, PairData, PairHistory};
+use dmc_core::rpc::{self, PairHistory};
 use dmc_core::{NodeId, PairSnapshot, Timestamp};
 use dmc_store::coordinator::{
     AggregatedPair, AggregationPolicy, CoordinatorStore, Delta, Refusal, RegisterOutcome, Registration, SignedBody,
@@ -127,85 +129,14 @@ impl RateLimiter {
     }
 }
 
-/// The full snapshot at one cursor; each wire form is encoded once, when
-/// first asked for.
+/// The full snapshot at one cursor, shared by every download of it; its
+/// wire forms are rendered at the edge ([`crate::encode`]), once each.
 pub struct CachedSnapshot {
     pub cursor: u64,
     pub pairs: Arc<Vec<AggregatedPair>>,
-    batch: usize,
-    rest_lines: std::sync::OnceLock<axum::body::Bytes>,
-    rest_lines_gzip: std::sync::OnceLock<axum::body::Bytes>,
-    lnd_json: std::sync::OnceLock<axum::body::Bytes>,
-    grpc_messages: std::sync::OnceLock<Arc<Vec<dmc_proto::ecrpc::QueryAggregatedMissionControlResponse>>>,
-}
-
-impl CachedSnapshot {
-    pub fn etag(&self) -> String {
-        format!("\"dmc-{}\"", self.cursor)
-    }
-
-    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
-    pub fn rest_lines(&self) -> axum::body::Bytes {
-        self.rest_lines
-            .get_or_init(|| {
-                let mut lines = Vec::with_capacity(self.pairs.len() * 200 + 64);
-                for chunk in self.pairs.chunks(self.batch.max(1)) {
-                    let pairs = Json::Array(chunk.iter().map(gateway_pair).collect());
-                    let msg = Json::object([("result", Json::object([("pairs", pairs)]))]);
-                    lines.extend_from_slice(msg.compact().as_bytes());
-                    lines.push(b'\n');
-                }
-                lines.into()
-            })
-            .clone()
-    }
-
-    /// The ecrpc stream's messages, `batch` pairs each.
-    pub fn grpc_messages(&self) -> Arc<Vec<dmc_proto::ecrpc::QueryAggregatedMissionControlResponse>> {
-        self.grpc_messages
-            .get_or_init(|| {
-                Arc::new(
-                    self.pairs
-                        .chunks(self.batch.max(1))
-                        .map(|chunk| dmc_proto::ecrpc::QueryAggregatedMissionControlResponse {
-                            pairs: chunk.iter().map(|a| crate::grpc::pair_to_proto(&lnd_pair(a))).collect(),
-                        })
-                        .collect(),
-                )
-            })
-            .clone()
-    }
-
-    /// `/v2/snapshot`: the aggregate as `lncli querymc` prints it, rendered
-    /// once per cursor and shared by every download of it.
-    pub fn lnd_json(&self) -> axum::body::Bytes {
-        self.lnd_json
-            .get_or_init(|| {
-                let pairs: Vec<PairSnapshot> = self
-                    .pairs
-                    .iter()
-                    .map(|a| PairSnapshot {
-                        pair: a.pair,
-                        result: a.result,
-                    })
-                    .collect();
-                (rpc::query_mc_json(&pairs).compact() + "\n").into_bytes().into()
-            })
-            .clone()
-    }
-
-    pub fn rest_lines_gzip(&self) -> axum::body::Bytes {
-        self.rest_lines_gzip
-            .get_or_init(|| {
-                let lines = self.rest_lines();
-                let mut gz =
-                    flate2::write::GzEncoder::new(Vec::with_capacity(lines.len() / 4), flate2::Compression::fast());
-                // Writing to a Vec cannot fail.
-                let _ = gz.write_all(&lines);
-                gz.finish().unwrap_or_default().into()
-            })
-            .clone()
-    }
+    /// Pairs per message or line (`query_batch_size`).
+    pub batch: usize,
+    pub renders: crate::encode::Renderings,
 }
 
 /// What a v2 query is answered with.
@@ -757,10 +688,7 @@ impl Coordinator {
             cursor,
             pairs: Arc::new(pairs),
             batch: self.config.query_batch_size,
-            rest_lines: std::sync::OnceLock::new(),
-            rest_lines_gzip: std::sync::OnceLock::new(),
-            lnd_json: std::sync::OnceLock::new(),
-            grpc_messages: std::sync::OnceLock::new(),
+            renders: Default::default(),
         });
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
         self.metrics
@@ -906,39 +834,8 @@ impl Coordinator {
                 age as u64,
             );
         }
-        let file = self.config.data_dir.join(crate::STORE_FILE);
-        metric(
-            "dmc_store_file_bytes",
-            "gauge",
-            "Size of the store file.",
-            std::fs::metadata(file).map_or(0, |m| m.len()),
-        );
         out + &self.edge_metrics.text()
     }
-}
-
-/// A pair as grpc-gateway prints it for the Go coordinator: camelCase,
-/// bytes base64, int64 as strings, zero values omitted.
-pub fn gateway_pair(a: &AggregatedPair) -> Json {
-    let d = PairData::from_result(&a.result);
-    let mut h = Vec::new();
-    for (name, v) in [
-        ("failTime", d.fail_time),
-        ("failAmtSat", d.fail_amt_sat),
-        ("failAmtMsat", d.fail_amt_msat),
-        ("successTime", d.success_time),
-        ("successAmtSat", d.success_amt_sat),
-        ("successAmtMsat", d.success_amt_msat),
-    ] {
-        if v != 0 {
-            h.push((name, Json::int64(v)));
-        }
-    }
-    Json::object([
-        ("nodeFrom", Json::str(crate::base64::encode(&a.pair.from.0))),
-        ("nodeTo", Json::str(crate::base64::encode(&a.pair.to.0))),
-        ("history", Json::object(h)),
-    ])
 }
 
 /// A pair as `lncli querymc` prints it, for `dmc ec query --format lnd`
@@ -950,6 +847,7 @@ pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dmc_core::rpc::PairData;
 
     /// A coordinator on a fresh embedded store with no graph and a fixed
     /// clock, its config adjusted by `tweak`, its policy set.
@@ -1109,6 +1007,8 @@ mod tests {
 #[cfg(test)]
 mod fake_clock {
     use std::sync::atomic::AtomicI64;
+
+    use dmc_core::rpc::PairData;
 
     use super::*;
 

@@ -15,6 +15,7 @@
 pub mod base64;
 pub mod config;
 pub mod coordinator;
+pub mod encode;
 pub mod grpc;
 pub mod limits;
 pub mod rest;

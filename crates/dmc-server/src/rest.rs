@@ -408,9 +408,16 @@ async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> 
 
 async fn metrics(State(c): State<Arc<Coordinator>>) -> Response {
     // Reads store counts: blocking with PostgreSQL, so off the async workers.
-    let text = tokio::task::spawn_blocking(move || c.metrics_text())
-        .await
-        .unwrap_or_default();
+    let text = tokio::task::spawn_blocking(move || {
+        // The file's size is the edge's to read: the coordinator does no I/O of its own.
+        let size = std::fs::metadata(c.config.data_dir.join(crate::STORE_FILE)).map_or(0, |m| m.len());
+        c.metrics_text()
+            + &format!(
+                "# HELP dmc_store_file_bytes Size of the store file.\n# TYPE dmc_store_file_bytes gauge\ndmc_store_file_bytes {size}\n"
+            )
+    })
+    .await
+    .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

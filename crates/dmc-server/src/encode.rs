@@ -1,0 +1,123 @@
+//! Wire renderings of what the coordinator serves: grpc-gateway JSON lines
+//! (plain and gzip), `lncli querymc` JSON and ecrpc messages, each made once
+//! per cached snapshot and shared by every download of it. The coordinator
+//! hands out plain data ([`CachedSnapshot`]); only this module and the
+//! transports know the wire types.
+
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Bytes;
+use dmc_core::json::Json;
+use dmc_core::rpc::{self, PairData};
+use dmc_core::PairSnapshot;
+use dmc_proto::ecrpc::QueryAggregatedMissionControlResponse;
+use dmc_store::coordinator::AggregatedPair;
+
+use crate::coordinator::{lnd_pair, CachedSnapshot};
+
+/// A snapshot's wire forms, each rendered when first asked for.
+#[derive(Default)]
+pub struct Renderings {
+    rest_lines: OnceLock<Bytes>,
+    rest_lines_gzip: OnceLock<Bytes>,
+    lnd_json: OnceLock<Bytes>,
+    grpc_messages: OnceLock<Arc<Vec<QueryAggregatedMissionControlResponse>>>,
+}
+
+impl CachedSnapshot {
+    pub fn etag(&self) -> String {
+        format!("\"dmc-{}\"", self.cursor)
+    }
+
+    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
+    pub fn rest_lines(&self) -> Bytes {
+        self.renders
+            .rest_lines
+            .get_or_init(|| {
+                let mut lines = Vec::with_capacity(self.pairs.len() * 200 + 64);
+                for chunk in self.pairs.chunks(self.batch.max(1)) {
+                    let pairs = Json::Array(chunk.iter().map(gateway_pair).collect());
+                    let msg = Json::object([("result", Json::object([("pairs", pairs)]))]);
+                    lines.extend_from_slice(msg.compact().as_bytes());
+                    lines.push(b'\n');
+                }
+                lines.into()
+            })
+            .clone()
+    }
+
+    /// The ecrpc stream's messages, `batch` pairs each.
+    pub fn grpc_messages(&self) -> Arc<Vec<QueryAggregatedMissionControlResponse>> {
+        self.renders
+            .grpc_messages
+            .get_or_init(|| {
+                Arc::new(
+                    self.pairs
+                        .chunks(self.batch.max(1))
+                        .map(|chunk| QueryAggregatedMissionControlResponse {
+                            pairs: chunk.iter().map(|a| crate::grpc::pair_to_proto(&lnd_pair(a))).collect(),
+                        })
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+
+    /// `/v2/snapshot`: the aggregate as `lncli querymc` prints it, rendered
+    /// once per cursor and shared by every download of it.
+    pub fn lnd_json(&self) -> Bytes {
+        self.renders
+            .lnd_json
+            .get_or_init(|| {
+                let pairs: Vec<PairSnapshot> = self
+                    .pairs
+                    .iter()
+                    .map(|a| PairSnapshot {
+                        pair: a.pair,
+                        result: a.result,
+                    })
+                    .collect();
+                (rpc::query_mc_json(&pairs).compact() + "\n").into_bytes().into()
+            })
+            .clone()
+    }
+
+    pub fn rest_lines_gzip(&self) -> Bytes {
+        self.renders
+            .rest_lines_gzip
+            .get_or_init(|| {
+                let lines = self.rest_lines();
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(lines.len() / 4), flate2::Compression::fast());
+                // Writing to a Vec cannot fail.
+                let _ = gz.write_all(&lines);
+                gz.finish().unwrap_or_default().into()
+            })
+            .clone()
+    }
+}
+
+/// A pair as grpc-gateway prints it for the Go coordinator: camelCase,
+/// bytes base64, int64 as strings, zero values omitted.
+pub fn gateway_pair(a: &AggregatedPair) -> Json {
+    let d = PairData::from_result(&a.result);
+    let mut h = Vec::new();
+    for (name, v) in [
+        ("failTime", d.fail_time),
+        ("failAmtSat", d.fail_amt_sat),
+        ("failAmtMsat", d.fail_amt_msat),
+        ("successTime", d.success_time),
+        ("successAmtSat", d.success_amt_sat),
+        ("successAmtMsat", d.success_amt_msat),
+    ] {
+        if v != 0 {
+            h.push((name, Json::int64(v)));
+        }
+    }
+    Json::object([
+        ("nodeFrom", Json::str(crate::base64::encode(&a.pair.from.0))),
+        ("nodeTo", Json::str(crate::base64::encode(&a.pair.to.0))),
+        ("history", Json::object(h)),
+    ])
+}
