@@ -15,10 +15,11 @@ use dmc_core::json::Json;
 use dmc_core::rpc::{self, PairHistory};
 use dmc_core::{NodeId, PairSnapshot, Timestamp};
 use dmc_store::coordinator::{
-    AggregatedPair, AggregationPolicy, CoordinatorStore, Delta, Refusal, RegisterOutcome, Registration, SignedBody,
+    AggregationPolicy, CoordinatorStore, Delta, Refusal, RegisterOutcome, Registration, SignedBody,
 };
 
 use crate::config::ServerConfig;
+use crate::encode::CachedSnapshot;
 use crate::standing::ServerGraph;
 
 /// A graph older than this makes `/healthz` say `degraded`.
@@ -127,16 +128,6 @@ impl RateLimiter {
         e.1 += 1;
         e.1 <= self.per_minute
     }
-}
-
-/// The full snapshot at one cursor, shared by every download of it; its
-/// wire forms are rendered at the edge ([`crate::encode`]), once each.
-pub struct CachedSnapshot {
-    pub cursor: u64,
-    pub pairs: Arc<Vec<AggregatedPair>>,
-    /// Pairs per message or line (`query_batch_size`).
-    pub batch: usize,
-    pub renders: crate::encode::Renderings,
 }
 
 /// What a v2 query is answered with.
@@ -836,12 +827,6 @@ impl Coordinator {
         }
         out + &self.edge_metrics.text()
     }
-}
-
-/// A pair as `lncli querymc` prints it, for `dmc ec query --format lnd`
-/// and the queries ([`dmc_core::aggregate::served_pair`]).
-pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
-    dmc_core::aggregate::served_pair(a.pair, &a.result)
 }
 
 #[cfg(test)]

@@ -9,12 +9,20 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use dmc_core::json::Json;
-use dmc_core::rpc::{self, PairData};
+use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::PairSnapshot;
 use dmc_proto::ecrpc::QueryAggregatedMissionControlResponse;
 use dmc_store::coordinator::AggregatedPair;
 
-use crate::coordinator::{lnd_pair, CachedSnapshot};
+/// The full snapshot at one cursor, shared by every download of it; its
+/// wire forms are rendered at the edge ([`crate::encode`]), once each.
+pub struct CachedSnapshot {
+    pub cursor: u64,
+    pub pairs: Arc<Vec<AggregatedPair>>,
+    /// Pairs per message or line (`query_batch_size`).
+    pub batch: usize,
+    pub renders: Renderings,
+}
 
 /// A snapshot's wire forms, each rendered when first asked for.
 #[derive(Default)]
@@ -120,4 +128,10 @@ pub fn gateway_pair(a: &AggregatedPair) -> Json {
         ("nodeTo", Json::str(crate::base64::encode(&a.pair.to.0))),
         ("history", Json::object(h)),
     ])
+}
+
+/// A pair as `lncli querymc` prints it, for `dmc ec query --format lnd`
+/// and the queries ([`dmc_core::aggregate::served_pair`]).
+pub fn lnd_pair(a: &AggregatedPair) -> PairHistory {
+    dmc_core::aggregate::served_pair(a.pair, &a.result)
 }

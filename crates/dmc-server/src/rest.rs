@@ -14,7 +14,8 @@ use dmc_core::json::Json;
 use dmc_core::rpc::{parse_int64, PairData, PairHistory};
 use serde_json::Value;
 
-use crate::coordinator::{ApiError, CachedSnapshot, Coordinator, V2Answer};
+use crate::coordinator::{ApiError, Coordinator, V2Answer};
+use crate::encode::CachedSnapshot;
 
 pub fn router(c: Arc<Coordinator>) -> Router {
     let limit = c.config.max_body_bytes;
@@ -23,7 +24,7 @@ pub fn router(c: Arc<Coordinator>) -> Router {
         .route("/v1/registermissioncontrol", post(register_v1))
         .route("/v1/query_aggregated_mission_control", get(query_v1))
         .route("/v1/queryaggregatedmissioncontrol", get(query_v1))
-        .route("/v2/register", post(crate::v2::register_rest))
+        .route("/v2/register", post(register_v2))
         .route("/v2/query", get(query_v2))
         .route("/v2/snapshot", get(snapshot_lnd))
         .route("/v2/admin/forget-reporter", post(admin_forget))
@@ -100,6 +101,47 @@ async fn admin_check(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> R
         ])),
         Ok(Err(e)) => error_response(&e),
         Err(e) => error_response(&ApiError::Internal(e.to_string())),
+    }
+}
+
+/// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
+async fn register_v2(
+    State(c): State<Arc<Coordinator>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let res = async {
+        let body = body_or_limit(body, c.config.max_body_bytes)?;
+        let v: Value = parse_json_body(&body)?;
+        let b = v
+            .get("body")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
+        let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
+        let sig = v
+            .get("signature")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
+            .to_string();
+        let c2 = c.clone();
+        tokio::task::spawn_blocking(move || crate::v2::register(&c2, &b, &sig))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+    .await;
+    match res {
+        Ok(r) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            Json::object([
+                ("accepted", Json::int32(r.accepted)),
+                ("stale_dropped", Json::int32(r.stale_dropped)),
+                ("cursor", Json::int64(r.outcome.cursor)),
+                ("message", Json::str(r.message())),
+            ])
+            .compact()
+                + "\n",
+        )
+            .into_response(),
+        Err(e) => error_response(&e),
     }
 }
 

@@ -1,24 +1,21 @@
 //! dmc's v2 protocol: signed registrations and cursor-based queries, over
-//! gRPC (`dmc.coordinator.v2.Coordinator`) and REST (`/v2/register`).
+//! gRPC (`dmc.coordinator.v2.Coordinator`); the body decoding both
+//! transports share ([`register`]; REST routes live in `rest`).
 
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use dmc_core::json::Json;
 use dmc_proto::dmc::coordinator::v2 as pb;
 use prost::Message;
-use serde_json::Value;
 use tonic::{Request, Status};
 
-use crate::coordinator::{ApiError, CachedSnapshot, Coordinator, Registered, V2Answer};
+use crate::coordinator::{ApiError, Coordinator, Registered, V2Answer};
+use crate::encode::CachedSnapshot;
 use crate::grpc::{pair_from_proto, pair_to_proto, status};
 use dmc_store::coordinator::AggregatedPair;
 
-/// Decodes a signed body and registers it.
-fn register(c: &Coordinator, body: &[u8], signature: &str) -> Result<Registered, ApiError> {
+/// Decodes a signed body and registers it (both transports).
+pub(crate) fn register(c: &Coordinator, body: &[u8], signature: &str) -> Result<Registered, ApiError> {
     let decoded = pb::RegistrationBody::decode(body)
         .map_err(|e| ApiError::Invalid(format!("body: not a RegistrationBody: {e}")))?;
     let pairs = decoded.pairs.iter().map(pair_from_proto).collect();
@@ -127,7 +124,7 @@ impl pb::coordinator_server::Coordinator for V2Service {
 /// A pair as v2 serves it, its age taken at `now`.
 fn v2_pair(a: &AggregatedPair, now: dmc_core::Timestamp) -> pb::AggregatedPair {
     pb::AggregatedPair {
-        pair: Some(pair_to_proto(&crate::coordinator::lnd_pair(a))),
+        pair: Some(pair_to_proto(&crate::encode::lnd_pair(a))),
         reporters: a.reporters,
         age_seconds: dmc_core::aggregate::age_seconds(a.newest, now),
         reporters_unverified: a.reporters_unverified,
@@ -164,45 +161,4 @@ fn full_stream(
 pub fn grpc_service(c: Arc<Coordinator>) -> pb::coordinator_server::CoordinatorServer<V2Service> {
     let max = c.config.max_body_bytes;
     pb::coordinator_server::CoordinatorServer::new(V2Service { coordinator: c }).max_decoding_message_size(max)
-}
-
-/// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
-pub async fn register_rest(
-    State(c): State<Arc<Coordinator>>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let res = async {
-        let body = crate::rest::body_or_limit(body, c.config.max_body_bytes)?;
-        let v: Value = crate::rest::parse_json_body(&body)?;
-        let b = v
-            .get("body")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
-        let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
-        let sig = v
-            .get("signature")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
-            .to_string();
-        let c2 = c.clone();
-        tokio::task::spawn_blocking(move || register(&c2, &b, &sig))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-    }
-    .await;
-    match res {
-        Ok(r) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            Json::object([
-                ("accepted", Json::int32(r.accepted)),
-                ("stale_dropped", Json::int32(r.stale_dropped)),
-                ("cursor", Json::int64(r.outcome.cursor)),
-                ("message", Json::str(r.message())),
-            ])
-            .compact()
-                + "\n",
-        )
-            .into_response(),
-        Err(e) => crate::rest::error_response(&e),
-    }
 }
