@@ -593,7 +593,18 @@ pub struct EdgeIo {
     /// (hyper has taken its whole body) is no idle connection.
     last_write: Option<Instant>,
     expired: bool,
+    /// Set once the write side is shut: until then, what the client still
+    /// sends is drained ([`LINGER`]).
+    lingering: Option<(Instant, usize)>,
 }
+
+/// How long, and how many bytes, a REST connection closing with a request
+/// body still arriving (a 413, a refusal before the body was read) keeps
+/// reading and discarding it after its response, as nginx's lingering
+/// close does: closing at once resets the connection under the client,
+/// which then sees a broken pipe instead of the answer.
+pub const LINGER: Duration = Duration::from_secs(2);
+pub const LINGER_BYTES: usize = 4 << 20;
 
 impl EdgeIo {
     pub fn rest(io: Transport, permit: Permit, phase: Arc<RestPhase>, local: SocketAddr, remote: SocketAddr) -> Self {
@@ -620,6 +631,7 @@ impl EdgeIo {
             write_blocked_since: None,
             last_write: None,
             expired: false,
+            lingering: None,
         }
     }
 
@@ -754,7 +766,32 @@ impl AsyncWrite for EdgeIo {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.lingering.is_none() {
+            std::task::ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+            if !matches!(this.clock, ReadClock::Rest(_)) || this.expired {
+                return Poll::Ready(Ok(()));
+            }
+            this.lingering = Some((Instant::now() + LINGER, 0));
+        }
+        // Drain until the client closes, the linger time or bytes run out.
+        let mut scratch = [0u8; 8192];
+        loop {
+            let Some((until, drained)) = this.lingering else {
+                return Poll::Ready(Ok(()));
+            };
+            if drained >= LINGER_BYTES || Self::fires(&mut this.read_timer, until, cx) {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    this.lingering = Some((until, drained + buf.filled().len()));
+                }
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

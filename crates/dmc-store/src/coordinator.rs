@@ -516,8 +516,31 @@ impl GroupCommit {
     }
 }
 
-/// Held while the panic hook is swapped out to silence redb's panics.
-static PANIC_HOOK: Mutex<()> = Mutex::new(());
+thread_local! {
+    /// Whether this thread is inside [`quietly`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with panic messages off on this thread only: a panic inside
+/// redb on a damaged file is reported as an error naming the file, not
+/// printed as a crash. (Swapping the process-wide hook instead would also
+/// silence other threads' panics meanwhile, a test's failure message
+/// included.)
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let r = f();
+    QUIET.with(|q| q.set(was));
+    r
+}
 
 /// Opens (or creates) a redb file, refusing an empty or damaged one with a
 /// message naming the file and what to do: redb itself may panic on a
@@ -533,14 +556,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
         }
     }
     // Keep redb's panic message off stderr: the error below says it better.
-    let opened = {
-        let _g = PANIC_HOOK.lock().unwrap_or_else(|p| p.into_inner());
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let r = std::panic::catch_unwind(|| Database::create(path));
-        std::panic::set_hook(hook);
-        r
-    };
+    let opened = quietly(|| std::panic::catch_unwind(|| Database::create(path)));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(StoreError(format!(

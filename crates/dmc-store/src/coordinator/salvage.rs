@@ -151,17 +151,6 @@ fn attempt<K>(f: impl FnOnce(&mut Option<K>) -> Result<(), String>) -> Attempt<K
     (last, failure)
 }
 
-/// Runs `f` with the panic message hook off: a panic inside redb on a
-/// damaged page is reported as damage, not printed as a crash.
-fn quietly<T>(f: impl FnOnce() -> T) -> T {
-    let _g = PANIC_HOOK.lock().unwrap_or_else(|p| p.into_inner());
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let r = f();
-    std::panic::set_hook(hook);
-    r
-}
-
 /// At most this many failed attempts per table before a scan gives up.
 const MAX_ATTEMPTS: u32 = 4096;
 
