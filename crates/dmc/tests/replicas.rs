@@ -8,149 +8,41 @@
 //! test prints `SKIPPED <name>: DMC_TEST_DATABASE_URL not set` and returns.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dmc_proto::ecrpc::external_coordinator_client::ExternalCoordinatorClient;
 use dmc_proto::ecrpc::{PairData, PairHistory, RegisterMissionControlRequest};
-use dmc_store::postgres::ScratchDatabase;
-use secp256k1::{PublicKey, Secp256k1, SecretKey};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-fn scratch(test: &str) -> Option<ScratchDatabase> {
-    match std::env::var("DMC_TEST_DATABASE_URL") {
-        Ok(u) if !u.trim().is_empty() => {
-            Some(ScratchDatabase::create(&u, "dmc_test").unwrap_or_else(|e| panic!("{test}: {e}")))
-        }
-        _ => {
-            // Past the harness's capture, so it shows in `cargo test` output.
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: DMC_TEST_DATABASE_URL not set");
-            None
-        }
-    }
-}
+mod serve_kit;
+use serve_kit::*;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Compressed public key of node `i` (a real curve point).
 fn node(i: u32) -> Vec<u8> {
-    let mut b = [0u8; 32];
-    b[0] = 0x33;
-    b[28..].copy_from_slice(&(i + 1).to_be_bytes());
-    let sk = SecretKey::from_slice(&b).unwrap();
-    PublicKey::from_secret_key(&Secp256k1::signing_only(), &sk)
-        .serialize()
-        .to_vec()
+    node_in(0x33, i)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The `dmc` binary with no inherited `DMC_*` settings.
-fn dmc(data_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dmc"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("DMC_") {
-            c.env_remove(k);
-        }
-    }
-    c.arg("--data-dir").arg(data_dir).stdin(Stdio::null());
-    c
-}
-
-fn run_ok(data_dir: &Path, args: &[&str]) -> String {
-    let out: Output = dmc(data_dir).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "dmc {args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A running `dmc serve --database-url`; SIGKILLed when dropped.
-struct Replica {
-    child: Child,
-    grpc: String,
-    data_dir: PathBuf,
-    log: PathBuf,
-}
-
-impl Replica {
-    fn start(data_dir: &Path, database_url: &str) -> Replica {
-        std::fs::create_dir_all(data_dir).unwrap();
-        let log = data_dir.with_extension("serve.log");
-        let mut child = dmc(data_dir)
-            .args(["serve", "--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"])
-            // Store mechanics, not weighing: the Go coordinator's openness.
-            .args(["--graph", "none", "--min-serving-weight", "0"])
-            .args(["--database-url", database_url, "--requests-per-minute", "1000000"])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep the pipe open (and drained) while the server runs.
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        let grpc = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("grpc="))
-            .map(str::to_string);
-        let Some(grpc) = grpc.filter(|_| line.starts_with("listening ")) else {
-            let _ = child.kill();
-            panic!(
-                "dmc serve did not print its ports ({line:?}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
-        Replica {
-            child,
-            grpc,
-            data_dir: data_dir.to_path_buf(),
-            log,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}", self.grpc)
-    }
-
-    fn cert(&self) -> String {
-        self.data_dir.join("tls.cert").to_str().unwrap().to_string()
-    }
-
-    async fn channel(&self) -> Channel {
-        let pem = std::fs::read_to_string(self.data_dir.join("tls.cert")).unwrap();
-        Endpoint::from_shared(self.url())
-            .unwrap()
-            .tls_config(
-                ClientTlsConfig::new()
-                    .ca_certificate(Certificate::from_pem(pem))
-                    .domain_name("localhost"),
-            )
-            .unwrap()
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("TLS connection to dmc serve")
+impl Serve {
+    fn replica(data_dir: &Path, database_url: &str) -> Serve {
+        Serve::spawn(
+            data_dir,
+            &[
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--rest-listen",
+                "127.0.0.1:0",
+                // Store mechanics, not weighing: the Go coordinator's openness.
+                "--graph",
+                "none",
+                "--min-serving-weight",
+                "0",
+                "--database-url",
+                database_url,
+                "--requests-per-minute",
+                "1000000",
+            ],
+        )
     }
 
     /// `dmc ec query --format json [--since N]` against this replica.
@@ -161,7 +53,7 @@ impl Replica {
             "--ec".into(),
             self.url(),
             "--tls-cert".into(),
-            self.cert(),
+            self.cert().to_str().unwrap().to_string(),
             "--format".into(),
             "json".into(),
         ];
@@ -171,47 +63,6 @@ impl Replica {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run_ok(&self.data_dir, &args);
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM: a graceful exit with status 0 (the store's connections
-    /// closed without a panic).
-    fn terminate(mut self) {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                assert!(status.success(), "dmc serve exited with {status}: {log}");
-                assert!(!log.contains("panicked"), "{log}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "dmc serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "log of {}:\n{}",
-                self.data_dir.display(),
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
     }
 }
 
@@ -265,8 +116,8 @@ fn postgres_replicas_serve_each_others_registrations_in_full_and_as_deltas() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (
-        Replica::start(&tmp.path().join("a"), db.url()),
-        Replica::start(&tmp.path().join("b"), db.url()),
+        Serve::replica(&tmp.path().join("a"), db.url()),
+        Serve::replica(&tmp.path().join("b"), db.url()),
     );
     // Register the README's walkthrough file through A, read it through B.
     let walkthrough = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/walkthrough-querymc.json");
@@ -280,7 +131,7 @@ fn postgres_replicas_serve_each_others_registrations_in_full_and_as_deltas() {
             "--ec",
             &a.url(),
             "--tls-cert",
-            &a.cert(),
+            a.cert().to_str().unwrap(),
             "--rebase-times",
         ],
     );
@@ -322,7 +173,7 @@ fn postgres_replicas_serve_each_others_registrations_in_full_and_as_deltas() {
             "--ec",
             &b.url(),
             "--tls-cert",
-            &b.cert(),
+            b.cert().to_str().unwrap(),
         ],
     );
     let delta = a.query(Some(c1));
@@ -367,8 +218,8 @@ fn postgres_replica_sigkilled_mid_stream_loses_no_acknowledged_registration() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (
-        Replica::start(&tmp.path().join("a"), db.url()),
-        Replica::start(&tmp.path().join("b"), db.url()),
+        Serve::replica(&tmp.path().join("a"), db.url()),
+        Serve::replica(&tmp.path().join("b"), db.url()),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -492,7 +343,7 @@ fn postgres_replica_sigkilled_mid_stream_loses_no_acknowledged_registration() {
     assert_eq!(cursor(&delta), cursor(&full));
 
     // A restarted replica on the same database serves the same.
-    let a2 = Replica::start(&tmp.path().join("a"), db.url());
+    let a2 = Serve::replica(&tmp.path().join("a"), db.url());
     assert_eq!(pair_keys(&a2.query(None), "pairs"), pair_keys(&full, "pairs"));
     a2.terminate();
     b.terminate();

@@ -4,76 +4,25 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dmc_proto::ecrpc::external_coordinator_client::ExternalCoordinatorClient;
 use dmc_proto::ecrpc::{PairData, PairHistory, QueryAggregatedMissionControlRequest, RegisterMissionControlRequest};
-use secp256k1::{PublicKey, Secp256k1, SecretKey};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use secp256k1::SecretKey;
+use tonic::transport::Channel;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+mod serve_kit;
+use serve_kit::*;
 
 fn secret(i: u32) -> SecretKey {
-    let mut b = [0u8; 32];
-    b[0] = 0x22;
-    b[28..].copy_from_slice(&(i + 1).to_be_bytes());
-    SecretKey::from_slice(&b).unwrap()
+    secret_in(0x22, i)
 }
 
-/// Compressed public key of node `i`.
 fn node(i: u32) -> Vec<u8> {
-    PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret(i))
-        .serialize()
-        .to_vec()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The `dmc` binary with no inherited `DMC_*` settings.
-fn dmc(data_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dmc"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("DMC_") {
-            c.env_remove(k);
-        }
-    }
-    c.arg("--data-dir").arg(data_dir).stdin(Stdio::null());
-    c
-}
-
-fn run(data_dir: &Path, args: &[&str]) -> Output {
-    dmc(data_dir).args(args).output().unwrap()
-}
-
-fn run_ok(data_dir: &Path, args: &[&str]) -> String {
-    let out = run(data_dir, args);
-    assert!(
-        out.status.success(),
-        "dmc {args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A running `dmc serve`; killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    grpc: String,
-    rest: String,
-    data_dir: PathBuf,
-    log: PathBuf,
-    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    node_in(0x22, i)
 }
 
 impl Serve {
@@ -87,123 +36,15 @@ impl Serve {
 
     /// With exactly `args` after the listen addresses.
     fn start_with(data_dir: &Path, args: &[&str]) -> Serve {
-        std::fs::create_dir_all(data_dir).unwrap();
-        let log = data_dir.with_extension(format!("serve-{}.log", now_nanos()));
-        let mut child = dmc(data_dir)
-            .args(["serve", "--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        // Read the one line on a thread so a server that never binds cannot
-        // hang the test.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            let _ = tx.send(line);
-            stdout
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "dmc serve did not print its ports: {}",
-                    std::fs::read_to_string(&log).unwrap()
-                );
-            }
-        };
-        let stdout = reader.join().unwrap();
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(name))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "no {name} in {line:?}; log: {}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    )
-                })
-                .to_string()
-        };
-        assert!(line.starts_with("listening "), "{line:?}");
-        for name in ["grpc=", "rest="] {
-            let addr: std::net::SocketAddr = field(name).parse().unwrap();
-            assert!(addr.ip().is_loopback() && addr.port() != 0, "{line:?}");
+        let mut all = vec!["--grpc-listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let s = Serve::spawn(data_dir, &all);
+        for addr in [&s.grpc, &s.rest] {
+            let addr: std::net::SocketAddr = addr.parse().unwrap();
+            assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
         }
-        Serve {
-            grpc: field("grpc="),
-            rest: field("rest="),
-            child,
-            data_dir: data_dir.to_path_buf(),
-            log,
-            _stdout: stdout,
-        }
+        s
     }
-
-    fn url(&self) -> String {
-        format!("https://{}", self.grpc)
-    }
-
-    async fn channel(&self) -> Channel {
-        let pem = std::fs::read_to_string(self.data_dir.join("tls.cert")).unwrap();
-        Endpoint::from_shared(self.url())
-            .unwrap()
-            .tls_config(
-                ClientTlsConfig::new()
-                    .ca_certificate(Certificate::from_pem(pem))
-                    .domain_name("localhost"),
-            )
-            .unwrap()
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("TLS connection to dmc serve")
-    }
-
-    /// SIGKILL, no chance to clean up.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM and a graceful exit with status 0.
-    fn terminate(mut self) {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + Duration::from_secs(8);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "dmc serve exited with {status}: {}",
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-                return;
-            }
-            assert!(Instant::now() < deadline, "dmc serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn now_nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
 }
 
 fn runtime() -> tokio::runtime::Runtime {

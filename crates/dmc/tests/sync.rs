@@ -4,38 +4,24 @@
 //! No mocks: every byte crosses a socket.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use dmc_core::rpc::{PairData, PairHistory};
 use dmc_lnd::testing::{TestLnd, TestLndOptions};
-use secp256k1::{PublicKey, Secp256k1, SecretKey};
+use secp256k1::SecretKey;
 use serde_json::Value;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+mod serve_kit;
+use serve_kit::*;
 
 fn secret(i: u32) -> SecretKey {
-    let mut b = [0u8; 32];
-    b[0] = 0x33;
-    b[28..].copy_from_slice(&(i + 1).to_be_bytes());
-    SecretKey::from_slice(&b).unwrap()
+    secret_in(0x33, i)
 }
 
 fn key(i: u32) -> Vec<u8> {
-    PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret(i))
-        .serialize()
-        .to_vec()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    node_in(0x33, i)
 }
 
 fn success(from: u32, to: u32, t: i64, msat: i64) -> PairHistory {
@@ -64,19 +50,6 @@ fn failure(from: u32, to: u32, t: i64, msat: i64) -> PairHistory {
     }
 }
 
-/// The `dmc` binary with no inherited `DMC_*` / `LNCLI_*` settings.
-fn dmc(data_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dmc"));
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        if k.starts_with("DMC_") || k.starts_with("LNCLI_") {
-            c.env_remove(k);
-        }
-    }
-    c.arg("--data-dir").arg(data_dir).stdin(Stdio::null());
-    c
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
@@ -100,74 +73,28 @@ fn n(v: &Value, path: &str) -> i64 {
     }
 }
 
-/// A running `dmc serve`; killed when dropped.
-struct Serve {
-    child: Child,
-    grpc: String,
-    data_dir: PathBuf,
-    log: PathBuf,
-}
-
 impl Serve {
     fn start(data_dir: &Path, grpc_listen: &str) -> Serve {
-        std::fs::create_dir_all(data_dir).unwrap();
-        let log = data_dir.with_extension(format!("serve-{}.log", std::process::id()));
-        let mut child = dmc(data_dir)
-            .args(["serve", "--grpc-listen", grpc_listen, "--rest-listen", "127.0.0.1:0"])
-            // The test nodes are not in a graph: every signed key established.
-            // The sync path is under test, not corroboration: one node's
-            // failures are served.
-            .args(["--graph", "none", "--failure-corroboration", "1"])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep the pipe open while the server runs.
-            let mut rest = String::new();
-            let _ = stdout.read_line(&mut rest);
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("dmc serve printed no ports: {}", std::fs::read_to_string(&log).unwrap());
-            }
-        };
-        let grpc = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("grpc="))
-            .unwrap_or_else(|| {
-                panic!(
-                    "no grpc= in {line:?}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_string();
-        Serve {
-            child,
-            grpc,
-            data_dir: data_dir.to_path_buf(),
-            log,
-        }
+        Serve::spawn(
+            data_dir,
+            &[
+                "--grpc-listen",
+                grpc_listen,
+                "--rest-listen",
+                "127.0.0.1:0",
+                // The test nodes are not in a graph: every signed key established.
+                // The sync path is under test, not corroboration: one node's
+                // failures are served.
+                "--graph",
+                "none",
+                "--failure-corroboration",
+                "1",
+            ],
+        )
     }
 
-    fn url(&self) -> String {
-        format!("https://{}", self.grpc)
-    }
-
-    fn cert(&self) -> PathBuf {
-        self.data_dir.join("tls.cert")
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) {
+        drop(self);
     }
 
     /// The merged data as `dmc ec query --format lnd` prints it (what
@@ -184,14 +111,6 @@ impl Serve {
             .into_iter()
             .map(|p| ((p.node_from, p.node_to), p.history))
             .collect()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 
