@@ -409,22 +409,22 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
                 }
                 None => {
                     let path = data_dir.join(dmc_server::STORE_FILE);
-                    match dmc_store::coordinator::RedbCoordinatorStore::open(&path) {
-                        Ok(s) => Box::new(s),
-                        // The server has the file open: ask it.
-                        Err(e) if e.0.contains("already open") || e.0.contains("lock") => {
-                            let addr = rest.unwrap_or_else(|| "127.0.0.1:8081".into());
-                            let body = Json::object([("reporter", Json::str(&reporter)), ("ban", Json::bool(ban))]);
-                            let v = admin_over_rest(data_dir, &addr, "POST", "forget-reporter", Some(body.compact()))?;
-                            println!(
-                                "forgot {} observations of {r}{} (through the running server)",
-                                v["forgotten"],
-                                if ban { "; banned" } else { "" }
-                            );
-                            return Ok(());
-                        }
-                        Err(e) => return Err(CliError::Runtime(e.0)),
+                    // The server has the file open: ask it.
+                    if dmc_store::coordinator::salvage::held_by_a_server(&path) {
+                        let addr = rest.unwrap_or_else(|| "127.0.0.1:8081".into());
+                        let body = Json::object([("reporter", Json::str(&reporter)), ("ban", Json::bool(ban))]);
+                        let v = admin_over_rest(data_dir, &addr, "POST", "forget-reporter", Some(body.compact()))?;
+                        println!(
+                            "forgot {} observations of {r}{} (through the running server)",
+                            v["forgotten"],
+                            if ban { "; banned" } else { "" }
+                        );
+                        return Ok(());
                     }
+                    Box::new(
+                        dmc_store::coordinator::RedbCoordinatorStore::open(&path)
+                            .map_err(|e| CliError::Runtime(e.0))?,
+                    )
                 }
             };
             if ban {
@@ -442,7 +442,7 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
             }
             let report = match salvage::check_file(&path) {
                 Ok(r) => r,
-                Err(e) if e.0.contains(salvage::IN_USE) => {
+                Err(_) if salvage::held_by_a_server(&path) => {
                     let addr = rest.unwrap_or_else(|| "127.0.0.1:8081".into());
                     let v = admin_over_rest(data_dir, &addr, "GET", "check", None)?;
                     let entries = v["entries"].as_object().cloned().unwrap_or_default();
@@ -563,9 +563,11 @@ fn admin_over_rest(
                 .map_err(|e| e.to_string())?
                 .with_root_certificates(roots)
                 .with_no_client_auth();
-        let tcp = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| format!("the store is open (is `dmc serve` running?), and {addr} does not answer: {e}"))?;
+        let tcp = tokio::net::TcpStream::connect(&addr).await.map_err(|e| {
+            format!(
+                "a running `dmc serve` holds the store open, but {addr} does not answer (pass its --rest address): {e}"
+            )
+        })?;
         let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
         let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
             .connect(name, tcp)

@@ -312,6 +312,13 @@ fn read_meta(db: &Database) -> Result<BTreeMap<String, u64>, String> {
 /// The error when a running server holds the store (redb locks its file).
 pub const IN_USE: &str = "the store is open in a running `dmc serve`";
 
+/// Whether a running process (a `dmc serve`) holds the store file open:
+/// redb takes an exclusive lock on it, so a shared lock cannot be had.
+/// False for a missing or unreadable file (opening it says why).
+pub fn held_by_a_server(path: &Path) -> bool {
+    std::fs::File::open(path).is_ok_and(|f| matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
 /// Copies `path` beside `into` so redb may repair the copy, never the
 /// original; refuses a file a running server holds (a copy of it could be
 /// torn mid-commit).
@@ -326,11 +333,9 @@ fn working_copy(path: &Path, into: &Path) -> Result<PathBuf, StoreError> {
             path.display()
         )));
     }
-    let f = std::fs::File::open(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-    if let Err(std::fs::TryLockError::WouldBlock) = f.try_lock_shared() {
+    if held_by_a_server(path) {
         return Err(StoreError(format!("{}: {IN_USE}", path.display())));
     }
-    drop(f);
     let copy = into.join(format!(".dmc-check-{}.redb", std::process::id()));
     std::fs::copy(path, &copy)
         .map_err(|e| StoreError(format!("copying {} to {}: {e}", path.display(), copy.display())))?;
