@@ -1,45 +1,27 @@
-//! Standard base64 (RFC 4648, padded), as protojson encodes bytes.
+//! Base64 as protojson reads and writes bytes: written standard and padded
+//! (RFC 4648 §4); read in the standard or the URL-safe alphabet (§5),
+//! padded or not, as Go's protojson accepts. Built on the `base64` crate:
+//! a leftover partial character (a length of 4n + 1) is refused, as Go
+//! refuses it; non-zero trailing bits are accepted, as Go accepts them.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+
+const READ: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, READ);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, READ);
 
 pub fn encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Decodes standard or URL-safe base64, padded or not (protojson accepts both).
+/// Decodes standard or URL-safe base64, padded or not; `None` for anything else.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = acc << 6 | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    let alphabet = if s.contains(['-', '_']) { URL_SAFE } else { STANDARD };
+    alphabet.decode(s).ok()
 }
 
 #[cfg(test)]
@@ -53,5 +35,21 @@ mod tests {
         assert_eq!(super::encode(b"fo"), "Zm8=");
         assert_eq!(super::decode("Zm8"), Some(b"fo".to_vec()));
         assert_eq!(super::decode("Z!"), None);
+    }
+
+    /// What the hand-written decoder accepted and Go's protojson refuses.
+    #[test]
+    fn refuses_what_protojson_refuses() {
+        // A leftover partial character: 4n + 1 characters.
+        assert_eq!(super::decode("Zm9vY"), None);
+        assert_eq!(super::decode("Z"), None);
+        // Both alphabets in one string.
+        assert_eq!(super::decode("+_8="), None);
+        // Padding inside the data.
+        assert_eq!(super::decode("Zm=9v"), None);
+        // URL-safe, unpadded: accepted.
+        assert_eq!(super::decode("-_8"), Some(vec![0xfb, 0xff]));
+        // Non-zero trailing bits: accepted, as Go's non-strict decoder does.
+        assert_eq!(super::decode("Zm9="), Some(b"fo".to_vec()));
     }
 }
