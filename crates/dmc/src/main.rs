@@ -95,7 +95,7 @@ pub enum Command {
     /// Coordinator client: register mission control, query the aggregate.
     #[command(subcommand)]
     Ec(EcCommand),
-    /// Coordinator administration (works on the data dir directly).
+    /// Coordinator administration: on the data dir's store, or through the running server that holds it.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Connect a running lnd to a coordinator: export its mission control
