@@ -36,6 +36,7 @@ pub mod error;
 pub mod options;
 pub mod state;
 pub mod sync;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;
 

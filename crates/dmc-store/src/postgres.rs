@@ -1257,13 +1257,15 @@ impl CoordinatorStore for PostgresCoordinatorStore {
 
 /// A throwaway database for tests and benchmarks: `CREATE DATABASE` on the
 /// server that `admin_url` reaches, dropped (with its connections) when
-/// this value is dropped.
+/// this value is dropped. Only with the `testing` feature.
+#[cfg(feature = "testing")]
 pub struct ScratchDatabase {
     admin: Config,
     name: String,
     url: String,
 }
 
+#[cfg(feature = "testing")]
 impl ScratchDatabase {
     /// Creates `<prefix>_<pid>_<time>_<n>`.
     pub fn create(admin_url: &str, prefix: &str) -> Result<Self, StoreError> {
@@ -1304,6 +1306,7 @@ impl ScratchDatabase {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
         if let Ok(mut c) = self.admin.connect(NoTls) {
