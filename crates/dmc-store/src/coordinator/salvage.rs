@@ -678,14 +678,19 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         },
         |_| {},
     );
+    let mut keyed = |name: &'static str, len: usize, k: &[u8]| {
+        let ok = k.len() == len;
+        if !ok {
+            *refused.entry(name).or_default() += 1;
+        }
+        ok
+    };
     skipped += scan_tolerant(
         db,
         BANNED,
         |k, _| {
-            if k.len() == 33 {
+            if keyed("banned", 33, k) {
                 r.banned.push(k.to_vec());
-            } else {
-                *refused.entry("banned").or_default() += 1;
             }
         },
         |_| {},
@@ -694,10 +699,8 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         db,
         BODY_DIGESTS,
         |k, v| {
-            if k.len() == 32 {
+            if keyed("body_digests", 32, k) {
                 r.digests.push((k.to_vec(), v));
-            } else {
-                *refused.entry("body_digests").or_default() += 1;
             }
         },
         |_| {},
@@ -706,10 +709,8 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         db,
         LAST_SIGNED,
         |k, v| {
-            if k.len() == 33 {
+            if keyed("last_signed", 33, k) {
                 r.last_signed.push((k.to_vec(), v));
-            } else {
-                *refused.entry("last_signed").or_default() += 1;
             }
         },
         |_| {},
