@@ -264,7 +264,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
                 let ch = channel(&ec, &cert).await?;
-                let wire: Vec<ecrpc::PairHistory> = pairs.iter().map(dmc_server::grpc::pair_to_proto).collect();
+                let wire: Vec<ecrpc::PairHistory> = pairs.iter().map(dmc_proto::pair_to_proto).collect();
                 match key {
                     None => {
                         if successes_only {
@@ -341,7 +341,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                         let items: Vec<Json> = pairs
                             .iter()
                             .filter_map(|p| p.pair.as_ref())
-                            .map(|p| dmc_server::grpc::pair_from_proto(p).to_json())
+                            .map(|p| dmc_proto::pair_from_proto(p).to_json())
                             .collect();
                         println!("{}", Json::object([("pairs", Json::Array(items))]).pretty());
                         eprintln!("cursor {cursor}");
@@ -350,7 +350,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                         let items: Vec<Json> = pairs
                             .iter()
                             .filter_map(|p| {
-                                let core = dmc_server::grpc::pair_from_proto(p.pair.as_ref()?);
+                                let core = dmc_proto::pair_from_proto(p.pair.as_ref()?);
                                 Some(Json::object([
                                     ("node_from", Json::str(dmc_core::node::encode_hex(&core.node_from))),
                                     ("node_to", Json::str(dmc_core::node::encode_hex(&core.node_to))),
