@@ -66,50 +66,58 @@ pub struct CoordinatorClient {
     inner: pb::coordinator_client::CoordinatorClient<Channel>,
 }
 
+/// A channel to a coordinator, for either protocol (v2 here, ecrpc in
+/// `dmc ec`): `https://` with the certificate in `opts.tls_cert` pinned
+/// (whatever name it carries, as lnd's own self-signed certificates are
+/// trusted) or the public CAs without one; `http://` for a `--no-tls`
+/// loopback coordinator.
+pub async fn channel(opts: &CoordinatorOptions) -> Result<Channel> {
+    let url = opts.url.trim_end_matches('/').to_string();
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| Error::config(format!("--ec: {url:?} is not a URL: {e}")))?;
+    let scheme = uri.scheme_str().unwrap_or("");
+    let host = uri
+        .host()
+        .ok_or_else(|| Error::config(format!("--ec: {url:?} has no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    match scheme {
+        "https" => {
+            let port = uri.port_u16().unwrap_or(443);
+            let tls = match &opts.tls_cert {
+                Some(path) => pinned_client_config(load_certs(path, opts.tls_cert_flag)?)?,
+                None => public_roots_client_config()?,
+            };
+            let authority = uri.authority().map(|a| a.as_str()).unwrap_or(&host);
+            endpoint(&format!("http://{authority}"), &url)?
+                .connect_with_connector(TlsConnector::new(&host, port, tls))
+                .await
+                .map_err(|e| {
+                    connect_error(
+                        &e,
+                        &url,
+                        "the coordinator",
+                        opts.tls_cert.as_deref(),
+                        opts.tls_cert_flag,
+                    )
+                })
+        }
+        "http" => endpoint(&url, &url)?
+            .connect()
+            .await
+            .map_err(|e| Error::unavailable(format!("the coordinator at {url} is not reachable: {e}"))),
+        _ => Err(Error::config(format!(
+            "--ec: {url:?} must start with https:// (or http:// for a --no-tls coordinator)"
+        ))),
+    }
+}
+
 impl CoordinatorClient {
     pub async fn connect(opts: &CoordinatorOptions) -> Result<CoordinatorClient> {
         let url = opts.url.trim_end_matches('/').to_string();
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| Error::config(format!("--ec: {url:?} is not a URL: {e}")))?;
-        let scheme = uri.scheme_str().unwrap_or("");
-        let host = uri
-            .host()
-            .ok_or_else(|| Error::config(format!("--ec: {url:?} has no host")))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let channel = match scheme {
-            "https" => {
-                let port = uri.port_u16().unwrap_or(443);
-                let tls = match &opts.tls_cert {
-                    Some(path) => pinned_client_config(load_certs(path, opts.tls_cert_flag)?)?,
-                    None => public_roots_client_config()?,
-                };
-                let authority = uri.authority().map(|a| a.as_str()).unwrap_or(&host);
-                endpoint(&format!("http://{authority}"), &url)?
-                    .connect_with_connector(TlsConnector::new(&host, port, tls))
-                    .await
-                    .map_err(|e| {
-                        connect_error(
-                            &e,
-                            &url,
-                            "the coordinator",
-                            opts.tls_cert.as_deref(),
-                            opts.tls_cert_flag,
-                        )
-                    })?
-            }
-            "http" => endpoint(&url, &url)?
-                .connect()
-                .await
-                .map_err(|e| Error::unavailable(format!("the coordinator at {url} is not reachable: {e}")))?,
-            _ => {
-                return Err(Error::config(format!(
-                    "--ec: {url:?} must start with https:// (or http:// for a --no-tls coordinator)"
-                )))
-            }
-        };
+        let channel = channel(opts).await?;
         Ok(CoordinatorClient {
             url,
             inner: pb::coordinator_client::CoordinatorClient::new(channel)

@@ -199,22 +199,21 @@ fn init_logging(json: bool) {
     };
 }
 
-async fn channel(ec: &str, tls_cert: &Path) -> Result<tonic::transport::Channel> {
-    let mut ep = tonic::transport::Endpoint::from_shared(ec.to_string())
-        .or_else(|e| input(format!("--ec: {ec:?} is not a URL: {e}")))?;
-    if ec.starts_with("https://") {
-        let pem =
-            std::fs::read_to_string(tls_cert).or_else(|e| input(format!("--tls-cert: {}: {e}", tls_cert.display())))?;
-        let tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(pem))
-            .domain_name("localhost");
-        ep = ep
-            .tls_config(tls)
-            .or_else(|e| input(format!("--tls-cert: {}: {e}", tls_cert.display())))?;
-    }
-    ep.connect()
-        .await
-        .map_err(|e| CliError::Runtime(format!("connecting to {ec}: {e}")))
+/// A channel to the coordinator through the one client dmc has (dmc-lnd's,
+/// which `dmc sync` uses too): `cert` pinned when given, public CAs otherwise.
+async fn channel(ec: &str, cert: Option<PathBuf>) -> Result<tonic::transport::Channel> {
+    let opts = dmc_lnd::coordinator::CoordinatorOptions {
+        url: ec.to_string(),
+        tls_cert: cert,
+        tls_cert_flag: "--tls-cert",
+    };
+    dmc_lnd::coordinator::channel(&opts).await.map_err(|e| {
+        if e.needs_operator() {
+            CliError::Input(e.message)
+        } else {
+            CliError::Runtime(e.message)
+        }
+    })
 }
 
 fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
@@ -237,7 +236,9 @@ fn grpc_error(e: tonic::Status) -> CliError {
 }
 
 pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
-    let default_cert = |c: Option<PathBuf>| c.unwrap_or_else(|| data_dir.join("tls.cert"));
+    // The certificate to pin: --tls-cert, else the local server's when there
+    // is one (<data-dir>/tls.cert), else none (a coordinator with a public CA's).
+    let default_cert = |c: Option<PathBuf>| c.or_else(|| Some(data_dir.join("tls.cert")).filter(|p| p.exists()));
     match cmd {
         EcCommand::Register {
             file,
@@ -263,7 +264,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             let key = sign_key.as_deref().map(secret_key).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
-                let ch = channel(&ec, &cert).await?;
+                let ch = channel(&ec, cert).await?;
                 let wire: Vec<ecrpc::PairHistory> = pairs.iter().map(dmc_proto::pair_to_proto).collect();
                 match key {
                     None => {
@@ -318,7 +319,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             let since = since.as_deref().map(|s| int_arg(s, "--since")).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
-                let ch = channel(&ec, &cert).await?;
+                let ch = channel(&ec, cert).await?;
                 let mut c = pb::coordinator_client::CoordinatorClient::new(ch);
                 let mut stream = c
                     .query(pb::QueryRequest {

@@ -412,7 +412,8 @@ pub enum EcCommand {
         /// Coordinator gRPC address.
         #[arg(long, default_value = "https://127.0.0.1:50050")]
         ec: String,
-        /// The coordinator's certificate (default: <data-dir>/tls.cert).
+        /// The coordinator's certificate, pinned (default: <data-dir>/tls.cert
+        /// if there is one, else the public certificate authorities).
         #[arg(long = "tls-cert")]
         tls_cert: Option<PathBuf>,
         /// Secret key (hex, or a file holding it) of the reporting node.
@@ -429,6 +430,7 @@ pub enum EcCommand {
     Query {
         #[arg(long, default_value = "https://127.0.0.1:50050")]
         ec: String,
+        /// As for `dmc ec register`.
         #[arg(long = "tls-cert")]
         tls_cert: Option<PathBuf>,
         /// Only changes after this cursor.

@@ -797,3 +797,38 @@ fn admin_check_and_salvage() {
         "{err}"
     );
 }
+
+/// `dmc ec` pins the certificate it is given (the client `dmc sync` uses):
+/// another server's certificate is refused naming the flag and the file,
+/// and without one (no `--tls-cert`, no `<data-dir>/tls.cert`) a
+/// self-signed coordinator is refused, the public CAs not vouching for it.
+#[test]
+fn ec_pins_the_certificate_it_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (sa, sb) = (Serve::start(&a, &[]), Serve::start(&b, &[]));
+    let query = |dir: &Path, url: &str, cert: Option<&Path>| {
+        let mut args = vec!["ec".to_string(), "query".into(), "--ec".into(), url.to_string()];
+        if let Some(c) = cert {
+            args.extend(["--tls-cert".into(), c.to_str().unwrap().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(dir, &args)
+    };
+    assert!(query(&a, &sa.url(), Some(&sa.cert())).status.success());
+    let wrong = query(&a, &sa.url(), Some(&sb.cert()));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success(), "another server's certificate was accepted");
+    assert!(
+        err.contains("--tls-cert") && err.contains(&sb.cert().display().to_string()),
+        "{err}"
+    );
+    let client = tmp.path().join("client");
+    let none = query(&client, &sa.url(), None);
+    assert!(
+        !none.status.success(),
+        "a self-signed certificate passed the public CAs"
+    );
+    assert!(!String::from_utf8_lossy(&none.stderr).contains("panicked"));
+    drop(sb);
+}
