@@ -7,6 +7,7 @@
 
 mod commands;
 mod ec;
+mod sim_cmd;
 mod sync;
 
 use std::path::PathBuf;
