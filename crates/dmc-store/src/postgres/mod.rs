@@ -67,6 +67,17 @@ use crate::coordinator::{
 };
 use crate::StoreError;
 
+mod schema;
+#[cfg(feature = "testing")]
+mod scratch;
+mod url;
+
+use schema::migrate;
+pub use schema::SCHEMA_VERSION;
+#[cfg(feature = "testing")]
+pub use scratch::ScratchDatabase;
+pub use url::{describe, parse_url, url_with_dbname};
+
 /// Advisory lock key serialising writers (ASCII "dmc_writ").
 pub const WRITE_LOCK: i64 = 0x646d_635f_7772_6974;
 /// Advisory lock key serialising migrations (ASCII "dmc_migr").
@@ -78,129 +89,8 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 /// How long a writer waits for another replica's write transaction.
 const LOCK_TIMEOUT: &str = "60s";
 
-/// Ordered migrations: (version, description, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] = &[
-    (
-        1,
-        "coordinator tables",
-        r"
-CREATE TABLE dmc_meta (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    next_seq bigint NOT NULL,
-    min_valid_cursor bigint NOT NULL,
-    pairs bigint NOT NULL,
-    observations bigint NOT NULL
-);
-INSERT INTO dmc_meta (id, next_seq, min_valid_cursor, pairs, observations) VALUES (true, 1, 0, 0, 0);
-CREATE TABLE dmc_observations (
-    node_from bytea NOT NULL,
-    node_to bytea NOT NULL,
-    reporter bytea NOT NULL,
-    record bytea NOT NULL,
-    newest timestamptz NOT NULL,
-    received timestamptz NOT NULL,
-    PRIMARY KEY (node_from, node_to, reporter)
-);
-CREATE INDEX dmc_observations_reporter ON dmc_observations (reporter);
-CREATE INDEX dmc_observations_newest ON dmc_observations (newest);
-CREATE TABLE dmc_reporters (
-    reporter bytea PRIMARY KEY,
-    observations bigint NOT NULL
-);
-CREATE TABLE dmc_pairs (
-    node_from bytea NOT NULL,
-    node_to bytea NOT NULL,
-    record bytea,
-    reporters integer NOT NULL,
-    seq bigint NOT NULL UNIQUE,
-    PRIMARY KEY (node_from, node_to)
-);
-",
-    ),
-    (
-        2,
-        "reporter classes, held pairs, reputations",
-        r"
-ALTER TABLE dmc_pairs ADD COLUMN unverified integer NOT NULL DEFAULT 0,
-    ADD COLUMN anonymous integer NOT NULL DEFAULT 0;
-CREATE TABLE dmc_held (
-    node_from bytea NOT NULL,
-    node_to bytea NOT NULL,
-    reason smallint NOT NULL,
-    PRIMARY KEY (node_from, node_to)
-);
-CREATE TABLE dmc_reputation (
-    reporter bytea PRIMARY KEY,
-    reputation bytea NOT NULL
-);
-",
-    ),
-    (
-        3,
-        "replay protection",
-        r"
-CREATE TABLE dmc_body_digests (
-    digest bytea PRIMARY KEY,
-    timestamp bigint NOT NULL
-);
-CREATE INDEX dmc_body_digests_timestamp ON dmc_body_digests (timestamp);
-CREATE TABLE dmc_last_signed (
-    reporter bytea PRIMARY KEY,
-    timestamp bigint NOT NULL
-);
-",
-    ),
-    (
-        4,
-        "banned reporters",
-        "CREATE TABLE dmc_banned (reporter bytea PRIMARY KEY);",
-    ),
-];
-
-/// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
-
 fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
     move |e| StoreError(format!("coordinator store (PostgreSQL): {ctx}: {e}"))
-}
-
-/// Parses a connection string (`postgres://user@host:port/db?...` or
-/// `host=... dbname=...`). The error never repeats the string, which may
-/// hold a password.
-pub fn parse_url(url: &str) -> Result<Config, StoreError> {
-    if url.trim().is_empty() {
-        return Err(StoreError("database_url: empty".into()));
-    }
-    url.parse::<Config>()
-        .map_err(|e| StoreError(format!("database_url: not a PostgreSQL connection string: {e}")))
-}
-
-/// `user@host:port/dbname`, without the password, for messages.
-pub fn describe(config: &Config) -> String {
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            Host::Tcp(s) => s.clone(),
-            Host::Unix(p) => p.display().to_string(),
-        })
-        .collect();
-    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
-    format!(
-        "{}@{}:{}/{}",
-        config.get_user().unwrap_or("(default user)"),
-        if hosts.is_empty() {
-            "(default host)".into()
-        } else {
-            hosts.join(",")
-        },
-        if ports.is_empty() {
-            "5432".into()
-        } else {
-            ports.join(",")
-        },
-        config.get_dbname().unwrap_or("(default database)"),
-    )
 }
 
 /// Floors a time to whole microseconds since the Unix epoch, clamped to
@@ -902,45 +792,6 @@ fn live_pairs(tx: &mut Transaction<'_>, s: &Stmts) -> Result<Vec<AggregatedPair>
     Ok(out)
 }
 
-/// Creates or upgrades the schema, under the migration lock.
-fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    let mut tx = client.transaction().map_err(err("begin migration"))?;
-    tx.batch_execute(&format!(
-        "SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
-         CREATE TABLE IF NOT EXISTS dmc_schema_migrations (
-             version integer PRIMARY KEY,
-             description text NOT NULL,
-             applied_at timestamptz NOT NULL DEFAULT now()
-         );"
-    ))
-    .map_err(err("creating dmc_schema_migrations"))?;
-    let current: Option<i32> = tx
-        .query_one("SELECT max(version) FROM dmc_schema_migrations", &[])
-        .and_then(|r| r.try_get(0))
-        .map_err(err("reading dmc_schema_migrations"))?;
-    let current = current.unwrap_or(0);
-    if current > SCHEMA_VERSION {
-        return Err(StoreError(format!(
-            "coordinator store (PostgreSQL): the database's schema is version {current}, newer than this dmc \
-             understands ({SCHEMA_VERSION}); upgrade dmc"
-        )));
-    }
-    for (version, description, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        tx.batch_execute(sql).map_err(|e| {
-            StoreError(format!(
-                "coordinator store (PostgreSQL): applying migration {version} ({description}): {e}"
-            ))
-        })?;
-        let params: [&(dyn ToSql + Sync); 2] = [version, description];
-        tx.execute(
-            "INSERT INTO dmc_schema_migrations (version, description) VALUES ($1, $2)",
-            &params,
-        )
-        .map_err(err("recording a migration"))?;
-    }
-    tx.commit().map_err(err("committing migrations"))
-}
-
 impl Drop for PostgresCoordinatorStore {
     fn drop(&mut self) {
         // A `postgres::Client` closes by blocking on its own runtime, which
@@ -1252,126 +1103,5 @@ impl CoordinatorStore for PostgresCoordinatorStore {
             out.push((Reporter::from_bytes(&node(k, "reporter")?.0), n.max(0) as u64));
         }
         Ok(out)
-    }
-}
-
-/// A throwaway database for tests and benchmarks: `CREATE DATABASE` on the
-/// server that `admin_url` reaches, dropped (with its connections) when
-/// this value is dropped. Only with the `testing` feature.
-#[cfg(feature = "testing")]
-pub struct ScratchDatabase {
-    admin: Config,
-    name: String,
-    url: String,
-}
-
-#[cfg(feature = "testing")]
-impl ScratchDatabase {
-    /// Creates `<prefix>_<pid>_<time>_<n>`.
-    pub fn create(admin_url: &str, prefix: &str) -> Result<Self, StoreError> {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let mut admin = parse_url(admin_url)?;
-        if admin.get_connect_timeout().is_none() {
-            admin.connect_timeout(Duration::from_secs(10));
-        }
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "{}_{}_{nanos}_{}",
-            prefix
-                .to_ascii_lowercase()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let mut client = admin
-            .connect(NoTls)
-            .map_err(|e| StoreError(format!("connecting to {}: {e}", describe(&admin))))?;
-        client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .map_err(|e| StoreError(format!("CREATE DATABASE {name} on {}: {e}", describe(&admin))))?;
-        let url = url_with_dbname(admin_url, &name);
-        Ok(ScratchDatabase { admin, name, url })
-    }
-
-    /// A connection string for the scratch database (the admin one's
-    /// host, user and options).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-#[cfg(feature = "testing")]
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.admin.connect(NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
-        }
-    }
-}
-
-/// `url` with its database replaced by `dbname`, in URL or key=value form.
-pub fn url_with_dbname(url: &str, dbname: &str) -> String {
-    let url = url.trim();
-    if let Some(scheme_end) = url.find("://") {
-        let rest_start = scheme_end + 3;
-        let rest = &url[rest_start..];
-        let query = rest.find('?').map(|i| &rest[i..]).unwrap_or("");
-        let before_query = &rest[..rest.len() - query.len()];
-        let authority = before_query.split('/').next().unwrap_or("");
-        format!("{}{authority}/{dbname}{query}", &url[..rest_start])
-    } else {
-        format!("{url} dbname={dbname}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dbname_is_replaced_in_both_forms() {
-        assert_eq!(
-            url_with_dbname("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
-            "postgres://u:p@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(url_with_dbname("postgresql://h", "x"), "postgresql://h/x");
-        assert_eq!(url_with_dbname("postgres://h/?a=b", "x"), "postgres://h/x?a=b");
-        assert_eq!(url_with_dbname("host=/tmp user=u", "x"), "host=/tmp user=u dbname=x");
-        assert_eq!(
-            parse_url(&url_with_dbname("host=/tmp dbname=a", "x"))
-                .unwrap()
-                .get_dbname(),
-            Some("x")
-        );
-    }
-
-    #[test]
-    fn bad_urls_are_named_without_echoing_them() {
-        let e = parse_url("").unwrap_err().0;
-        assert!(e.contains("database_url"), "{e}");
-        let e = parse_url("postgres://user:s3cret@host:notaport/db").unwrap_err().0;
-        assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
-    }
-
-    #[test]
-    fn micros_floor_and_order() {
-        assert_eq!(micros(Timestamp::from_raw(1_999)), 1);
-        assert_eq!(micros(Timestamp::from_raw(-1)), -1);
-        assert!(micros(Timestamp::ZERO) < 0);
-        assert_eq!(micros(Timestamp::from_raw(i128::MAX)), 9_000_000_000_000 * 1_000_000);
-        let t = system_time(micros(Timestamp::from_unix_secs(-5)));
-        assert_eq!(UNIX_EPOCH.duration_since(t).unwrap(), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn describe_hides_the_password() {
-        let c = parse_url("postgres://alice:s3cret@db.example:6543/coord").unwrap();
-        assert_eq!(describe(&c), "alice@db.example:6543/coord");
     }
 }
