@@ -569,7 +569,11 @@ impl Coordinator {
                     "unsigned registrations are not accepted here; use the signed v2 API".into(),
                 ));
             }
-            self.rate_limit(remote)?;
+            // Per host, as the connection caps count it: an IPv6 host has a whole /64.
+            let source = remote
+                .parse::<std::net::IpAddr>()
+                .map_or_else(|_| remote.to_string(), |ip| crate::limits::source_key(ip).to_string());
+            self.rate_limit(&source)?;
             let (pairs, stale) = self.validate(pairs, false)?;
             let reporter = remote
                 .parse::<std::net::IpAddr>()
@@ -1121,6 +1125,26 @@ mod fake_clock {
         );
         c.register_unsigned(vec![pair(21, t)], "10.0.0.2")
             .expect("another source has its own");
+        // One IPv6 host holds a whole /64: its addresses share one budget.
+        c.register_unsigned(vec![pair(24, t)], "2001:db8:1:2::1")
+            .expect("first");
+        c.register_unsigned(vec![pair(25, t)], "2001:db8:1:2::2")
+            .expect("second");
+        let e = c
+            .register_unsigned(vec![pair(26, t)], "2001:db8:1:2:ffff::3")
+            .expect_err("the same /64");
+        assert!(
+            matches!(
+                e,
+                ApiError::Limit {
+                    limit: "requests_per_minute",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        c.register_unsigned(vec![pair(27, t)], "2001:db8:1:3::1")
+            .expect("another /64");
         clock.fetch_add(59, Ordering::SeqCst);
         assert!(
             c.register_unsigned(vec![pair(22, t)], "10.0.0.1").is_err(),
