@@ -418,6 +418,11 @@ fn pair_from_key(k: &[u8]) -> Option<DirectedPair> {
     Some(DirectedPair::new(from, to))
 }
 
+/// A `by_reporter` key: reporter ‖ from ‖ to (an observation key's halves swapped).
+fn by_reporter_key(reporter: &[u8], pair_key: &[u8]) -> Vec<u8> {
+    [reporter, pair_key].concat()
+}
+
 fn obs_key(p: &DirectedPair, r: &Reporter) -> [u8; 99] {
     let mut k = [0u8; 99];
     k[..66].copy_from_slice(&pair_key(p));
@@ -829,9 +834,9 @@ impl RedbCoordinatorStore {
                     v.extend_from_slice(&reg.received.to_raw().to_be_bytes());
                     obs.insert(&k[..], &v[..]).map_err(err("write obs"))?;
                     if cur.is_none() {
-                        let mut rk = rep.to_vec();
-                        rk.extend_from_slice(&pair_key(&p.pair));
-                        by_rep.insert(&rk[..], ()).map_err(err("write by_reporter"))?;
+                        by_rep
+                            .insert(&by_reporter_key(&rep, &pair_key(&p.pair))[..], ())
+                            .map_err(err("write by_reporter"))?;
                         added += 1;
                     }
                     outcome.observations_changed += 1;
@@ -898,13 +903,7 @@ impl RedbCoordinatorStore {
                 out.push(a);
             }
         }
-        let meta = tx.open_table(META).map_err(err("meta"))?;
-        let cursor = meta
-            .get(META_NEXT_SEQ)
-            .map_err(err("meta"))?
-            .map(|v| v.value())
-            .unwrap_or(1)
-            - 1;
+        let (_, cursor) = Self::cursor_bounds(&tx)?;
         Ok((out, cursor))
     }
 }
@@ -972,9 +971,9 @@ impl CoordinatorStore for RedbCoordinatorStore {
             let mut obs = tx.open_table(OBS).map_err(err("obs"))?;
             for p in &pairs {
                 obs.remove(&obs_key(p, &reporter)[..]).map_err(err("remove obs"))?;
-                let mut rk = rep.to_vec();
-                rk.extend_from_slice(&pair_key(p));
-                by_rep.remove(&rk[..]).map_err(err("remove by_reporter"))?;
+                by_rep
+                    .remove(&by_reporter_key(&rep[..], &pair_key(p))[..])
+                    .map_err(err("remove by_reporter"))?;
             }
             let mut reporters = tx.open_table(REPORTERS).map_err(err("reporters"))?;
             reporters.remove(&rep[..]).map_err(err("remove reporter"))?;
@@ -1012,9 +1011,9 @@ impl CoordinatorStore for RedbCoordinatorStore {
             for (p, rep) in &stale {
                 obs.remove(&obs_key(p, &Reporter::from_bytes(rep))[..])
                     .map_err(err("remove obs"))?;
-                let mut rk = rep.to_vec();
-                rk.extend_from_slice(&pair_key(p));
-                by_rep.remove(&rk[..]).map_err(err("remove by_reporter"))?;
+                by_rep
+                    .remove(&by_reporter_key(&rep[..], &pair_key(p))[..])
+                    .map_err(err("remove by_reporter"))?;
                 let n = reporters
                     .get(&rep[..])
                     .map_err(err("reporters"))?
@@ -1084,7 +1083,7 @@ impl CoordinatorStore for RedbCoordinatorStore {
 
     fn stats(&self) -> Result<CoordinatorStats, StoreError> {
         let tx = self.db.begin_read().map_err(err("begin read"))?;
-        let meta = tx.open_table(META).map_err(err("meta"))?;
+        let (_, cursor) = Self::cursor_bounds(&tx)?;
         let mut held = [0u64; 4];
         for e in tx
             .open_table(HELD)
@@ -1107,24 +1106,13 @@ impl CoordinatorStore for RedbCoordinatorStore {
                 .map_err(err("reporters"))?
                 .len()
                 .map_err(err("count"))?,
-            cursor: meta
-                .get(META_NEXT_SEQ)
-                .map_err(err("meta"))?
-                .map(|v| v.value())
-                .unwrap_or(1)
-                - 1,
+            cursor,
         })
     }
 
     fn cursor(&self) -> Result<u64, StoreError> {
         let tx = self.db.begin_read().map_err(err("begin read"))?;
-        let meta = tx.open_table(META).map_err(err("meta"))?;
-        Ok(meta
-            .get(META_NEXT_SEQ)
-            .map_err(err("meta"))?
-            .map(|v| v.value())
-            .unwrap_or(1)
-            - 1)
+        Ok(Self::cursor_bounds(&tx)?.1)
     }
 
     fn set_policy(&self, policy: AggregationPolicy) -> Result<usize, StoreError> {

@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use dmc_core::aggregate::{servable, MAX_MSAT};
+use dmc_core::node::encode_hex as hex;
 use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 
 use super::*;
@@ -67,10 +68,6 @@ pub struct SalvageReport {
     pub served_pairs: u64,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Whether a decoded observation is one the store could have written:
 /// amounts within [`MAX_MSAT`] + 1 (the crossing rule's +1).
 fn plausible_record(r: &TimedPairResult) -> bool {
@@ -79,7 +76,6 @@ fn plausible_record(r: &TimedPairResult) -> bool {
 
 /// A decoded `obs` entry.
 struct Observation {
-    key: Vec<u8>,
     pair: DirectedPair,
     reporter: [u8; 33],
 }
@@ -98,13 +94,9 @@ fn decode_obs(k: &[u8], v: &[u8]) -> Result<Observation, String> {
     }
     let r = decode_record(v).ok_or("undecodable record")?;
     if !plausible_record(&r) {
-        return Err("amount or time out of range".into());
+        return Err("amount out of range".into());
     }
-    Ok(Observation {
-        key: k.to_vec(),
-        pair,
-        reporter,
-    })
+    Ok(Observation { pair, reporter })
 }
 
 /// How a scan resumes past damage: the first key to try after the last
@@ -136,6 +128,28 @@ fn skip_u64(anchor: Option<u64>, tries: u32) -> Option<u64> {
     anchor.unwrap_or(0).checked_add(step)
 }
 
+/// A table for reading, `None` when the store never created it.
+fn open_if_there<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, String> {
+    match tx.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What a record of the tables salvage copies must look like, so check
+/// and salvage judge it alike: keys of a reporter (33 bytes) or a body
+/// digest (32), reputations that decode to a score in [0, 1].
+const REPORTER_KEY: usize = 33;
+const DIGEST_KEY: usize = 32;
+
+fn valid_reputation(k: &[u8], v: &[u8]) -> bool {
+    k.len() == REPORTER_KEY && decode_reputation(v).is_some_and(|r| (0.0..=1.0).contains(&r.score))
+}
+
 /// The outcome of one scan attempt: how far it got, and why it stopped early.
 type Attempt<K> = (Option<K>, Option<String>);
 
@@ -152,7 +166,7 @@ fn attempt<K>(f: impl FnOnce(&mut Option<K>) -> Result<(), String>) -> Attempt<K
 }
 
 /// At most this many failed attempts per table before a scan gives up.
-const MAX_ATTEMPTS: u32 = 4096;
+const MAX_ATTEMPTS: u64 = 4096;
 
 /// At most this many ever wider skips past one damaged stretch before the
 /// scan reads the rest of the table back from its end.
@@ -189,7 +203,7 @@ fn resume_past_damage<K: Clone>(
         }
         tries += 1;
         match skip(anchor.as_ref(), tries) {
-            Some(n) if tries <= MAX_SKIPS && failures < u64::from(MAX_ATTEMPTS) => from = Some(n),
+            Some(n) if tries <= MAX_SKIPS && failures < MAX_ATTEMPTS => from = Some(n),
             _ => return (stretches, Some(anchor)),
         }
     }
@@ -210,10 +224,8 @@ fn scan_tolerant<V: redb::Value + 'static>(
         def.name(),
         |from: Option<&Vec<u8>>, last: &mut Option<Vec<u8>>| {
             let tx = db.begin_read().map_err(|e| e.to_string())?;
-            let t = match tx.open_table(def) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-                Err(e) => return Err(e.to_string()),
+            let Some(t) = open_if_there(&tx, def)? else {
+                return Ok(());
             };
             let iter = match from {
                 None => t.iter(),
@@ -263,10 +275,8 @@ fn scan_tolerant_u64<V: redb::Value + 'static>(
         def.name(),
         |from: Option<&u64>, last: &mut Option<u64>| {
             let tx = db.begin_read().map_err(|e| e.to_string())?;
-            let t = match tx.open_table(def) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-                Err(e) => return Err(e.to_string()),
+            let Some(t) = open_if_there(&tx, def)? else {
+                return Ok(());
             };
             let iter = match from {
                 None => t.iter(),
@@ -292,10 +302,8 @@ fn read_meta(db: &Database) -> Result<BTreeMap<String, u64>, String> {
     let mut out = BTreeMap::new();
     let (_, failure) = attempt(|_: &mut Option<()>| {
         let tx = db.begin_read().map_err(|e| e.to_string())?;
-        let t = match tx.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-            Err(e) => return Err(e.to_string()),
+        let Some(t) = open_if_there(&tx, META)? else {
+            return Ok(());
         };
         for e in t.iter().map_err(|e| e.to_string())? {
             let (k, v) = e.map_err(|e| e.to_string())?;
@@ -403,9 +411,7 @@ pub(super) fn check_database(db: &Database) -> CheckReport {
             *counts.entry("obs").or_default() += 1;
             match decode_obs(k, v) {
                 Ok(o) => {
-                    let mut rk = o.reporter.to_vec();
-                    rk.extend_from_slice(&o.key[..66]);
-                    obs_index.insert(rk);
+                    obs_index.insert(by_reporter_key(&o.reporter, &k[..66]));
                     *obs_per_reporter.entry(o.reporter).or_default() += 1;
                     pairs_with_obs.insert(o.pair);
                 }
@@ -440,7 +446,7 @@ pub(super) fn check_database(db: &Database) -> CheckReport {
         REPORTERS,
         |k, v| {
             *counts.entry("reporters").or_default() += 1;
-            match <[u8; 33]>::try_from(k) {
+            match <[u8; REPORTER_KEY]>::try_from(k) {
                 Ok(k) => {
                     stored_counts.insert(k, v);
                 }
@@ -563,8 +569,7 @@ pub(super) fn check_database(db: &Database) -> CheckReport {
         REPUTATION,
         |k, v| {
             *counts.entry("reputation").or_default() += 1;
-            let ok = k.len() == 33 && decode_reputation(v).is_some_and(|r| (0.0..=1.0).contains(&r.score));
-            if !ok {
+            if !valid_reputation(k, v) {
                 problems.borrow_mut().push(format!("reputation {}: bad entry", hex(k)));
             }
         },
@@ -581,19 +586,19 @@ pub(super) fn check_database(db: &Database) -> CheckReport {
     scan_tolerant(
         db,
         BANNED,
-        |k, _| keyed("banned", 33, k, &mut found),
+        |k, _| keyed("banned", REPORTER_KEY, k, &mut found),
         |d| damage.push(d),
     );
     scan_tolerant(
         db,
         BODY_DIGESTS,
-        |k, _| keyed("body_digests", 32, k, &mut found),
+        |k, _| keyed("body_digests", DIGEST_KEY, k, &mut found),
         |d| damage.push(d),
     );
     scan_tolerant(
         db,
         LAST_SIGNED,
-        |k, _| keyed("last_signed", 33, k, &mut found),
+        |k, _| keyed("last_signed", REPORTER_KEY, k, &mut found),
         |d| damage.push(d),
     );
     problems.borrow_mut().extend(found);
@@ -670,7 +675,7 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         db,
         REPUTATION,
         |k, v| {
-            if k.len() == 33 && decode_reputation(v).is_some_and(|x| (0.0..=1.0).contains(&x.score)) {
+            if valid_reputation(k, v) {
                 r.reputation.push((k.to_vec(), v[..24].to_vec()));
             } else {
                 *refused.entry("reputation").or_default() += 1;
@@ -689,7 +694,7 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         db,
         BANNED,
         |k, _| {
-            if keyed("banned", 33, k) {
+            if keyed("banned", REPORTER_KEY, k) {
                 r.banned.push(k.to_vec());
             }
         },
@@ -699,7 +704,7 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         db,
         BODY_DIGESTS,
         |k, v| {
-            if keyed("body_digests", 32, k) {
+            if keyed("body_digests", DIGEST_KEY, k) {
                 r.digests.push((k.to_vec(), v));
             }
         },
@@ -709,7 +714,7 @@ fn read_primary(db: &Database) -> (Readable, SalvageReport) {
         db,
         LAST_SIGNED,
         |k, v| {
-            if keyed("last_signed", 33, k) {
+            if keyed("last_signed", REPORTER_KEY, k) {
                 r.last_signed.push((k.to_vec(), v));
             }
         },
@@ -737,9 +742,9 @@ fn write_salvaged(out: &Path, r: &Readable, report: &mut SalvageReport) -> Resul
             let mut per_reporter: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
             for (k, v) in &r.obs {
                 obs.insert(&k[..], &v[..]).map_err(err("write obs"))?;
-                let mut rk = k[66..].to_vec();
-                rk.extend_from_slice(&k[..66]);
-                by_rep.insert(&rk[..], ()).map_err(err("write by_reporter"))?;
+                by_rep
+                    .insert(&by_reporter_key(&k[66..], &k[..66])[..], ())
+                    .map_err(err("write by_reporter"))?;
                 *per_reporter.entry(k[66..].to_vec()).or_default() += 1;
             }
             let mut reporters = tx.open_table(REPORTERS).map_err(err("reporters"))?;
