@@ -569,15 +569,12 @@ impl Coordinator {
                     "unsigned registrations are not accepted here; use the signed v2 API".into(),
                 ));
             }
+            let ip = remote.parse::<std::net::IpAddr>().ok();
             // Per host, as the connection caps count it: an IPv6 host has a whole /64.
-            let source = remote
-                .parse::<std::net::IpAddr>()
-                .map_or_else(|_| remote.to_string(), |ip| crate::limits::source_key(ip).to_string());
+            let source = ip.map_or_else(|| remote.to_string(), |ip| crate::limits::source_key(ip).to_string());
             self.rate_limit(&source)?;
             let (pairs, stale) = self.validate(pairs, false)?;
-            let reporter = remote
-                .parse::<std::net::IpAddr>()
-                .map_or(Reporter::Unattributed, Reporter::anonymous);
+            let reporter = ip.map_or(Reporter::Unattributed, Reporter::anonymous);
             self.store_registration(reporter, pairs, stale, None)
         })();
         self.count(started, r)
@@ -853,16 +850,22 @@ mod tests {
         (dir, c, now)
     }
 
-    fn pair_json(i: u8, t: i64) -> PairHistory {
-        let key = |b: u8| {
-            let sk = secp256k1::SecretKey::from_slice(&[b.max(1); 32]).expect("valid");
-            secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &sk)
-                .serialize()
-                .to_vec()
-        };
+    /// Test key `b` (the secret `[b; 32]`, at least 1) and its public key.
+    pub(super) fn key(b: u8) -> secp256k1::SecretKey {
+        secp256k1::SecretKey::from_slice(&[b.max(1); 32]).expect("valid")
+    }
+
+    pub(super) fn node(b: u8) -> Vec<u8> {
+        secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &key(b))
+            .serialize()
+            .to_vec()
+    }
+
+    /// A pair from node `i` to node `i + 100` that succeeded at 5 sat at `t`.
+    pub(super) fn pair_json(i: u8, t: i64) -> PairHistory {
         PairHistory {
-            node_from: key(i),
-            node_to: key(i + 100),
+            node_from: node(i),
+            node_to: node(i + 100),
             history: PairData {
                 success_time: t,
                 success_amt_sat: 5,
@@ -997,8 +1000,7 @@ mod tests {
 mod fake_clock {
     use std::sync::atomic::AtomicI64;
 
-    use dmc_core::rpc::PairData;
-
+    use super::tests::{key, node, pair_json as pair};
     use super::*;
 
     const T0: i64 = 1_800_000_000;
@@ -1019,29 +1021,6 @@ mod fake_clock {
         );
         c.set_graph(None).expect("policy");
         (c, clock)
-    }
-
-    fn key(b: u8) -> secp256k1::SecretKey {
-        secp256k1::SecretKey::from_slice(&[b.max(1); 32]).expect("valid")
-    }
-
-    fn node(b: u8) -> Vec<u8> {
-        secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &key(b))
-            .serialize()
-            .to_vec()
-    }
-
-    fn pair(i: u8, t: i64) -> PairHistory {
-        PairHistory {
-            node_from: node(i),
-            node_to: node(i + 100),
-            history: PairData {
-                success_time: t,
-                success_amt_sat: 5,
-                success_amt_msat: 5_000,
-                ..Default::default()
-            },
-        }
     }
 
     /// Reporter 7 signs `body` (any bytes: the caller decodes the fields;

@@ -34,6 +34,14 @@ pub struct Renderings {
 }
 
 impl CachedSnapshot {
+    /// The `i`-th run of `batch` pairs (the last may be shorter; empty past
+    /// the end): what one streamed message carries, taken when it is sent.
+    pub fn chunk(&self, i: usize, batch: usize) -> &[AggregatedPair] {
+        let batch = batch.max(1);
+        let start = i.saturating_mul(batch).min(self.pairs.len());
+        &self.pairs[start..self.pairs.len().min(start.saturating_add(batch))]
+    }
+
     pub fn etag(&self) -> String {
         format!("\"dmc-{}\"", self.cursor)
     }

@@ -418,9 +418,8 @@ fn v2_full_body(
     let chunks = snapshot.pairs.len().div_ceil(batch);
     let body = (0..chunks).map(move |i| {
         let now = c.now();
-        let pairs = &snapshot.pairs;
         let mut out = String::new();
-        for (j, a) in pairs[i * batch..pairs.len().min((i + 1) * batch)].iter().enumerate() {
+        for (j, a) in snapshot.chunk(i, batch).iter().enumerate() {
             if i > 0 || j > 0 {
                 out.push(',');
             }

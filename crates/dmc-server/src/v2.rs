@@ -145,12 +145,8 @@ fn full_stream(
     let messages = snapshot.pairs.len().div_ceil(batch).max(1);
     Box::pin(tokio_stream::iter((0..messages).map(move |i| {
         let now = c.now();
-        let pairs = &snapshot.pairs;
-        let chunk = pairs
-            .get(i * batch..pairs.len().min((i + 1) * batch))
-            .unwrap_or_default();
         Ok(pb::QueryResponse {
-            pairs: chunk.iter().map(|a| v2_pair(a, now)).collect(),
+            pairs: snapshot.chunk(i, batch).iter().map(|a| v2_pair(a, now)).collect(),
             removed: Vec::new(),
             cursor: snapshot.cursor,
             full_resync,
