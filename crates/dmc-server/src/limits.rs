@@ -767,27 +767,26 @@ impl AsyncWrite for EdgeIo {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.lingering.is_none() {
-            std::task::ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
-            if !matches!(this.clock, ReadClock::Rest(_)) || this.expired {
-                return Poll::Ready(Ok(()));
+        let (until, mut drained) = match this.lingering {
+            Some(l) => l,
+            None => {
+                std::task::ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+                if !matches!(this.clock, ReadClock::Rest(_)) || this.expired {
+                    return Poll::Ready(Ok(()));
+                }
+                (Instant::now() + LINGER, 0)
             }
-            this.lingering = Some((Instant::now() + LINGER, 0));
-        }
+        };
         // Drain until the client closes, the linger time or bytes run out.
         let mut scratch = [0u8; 8192];
         loop {
-            let Some((until, drained)) = this.lingering else {
-                return Poll::Ready(Ok(()));
-            };
+            this.lingering = Some((until, drained));
             if drained >= LINGER_BYTES || Self::fires(&mut this.read_timer, until, cx) {
                 return Poll::Ready(Ok(()));
             }
             let mut buf = ReadBuf::new(&mut scratch);
             match Pin::new(&mut this.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
-                    this.lingering = Some((until, drained + buf.filled().len()));
-                }
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => drained += buf.filled().len(),
                 Poll::Ready(_) => return Poll::Ready(Ok(())),
                 Poll::Pending => return Poll::Pending,
             }

@@ -26,9 +26,7 @@ pub fn now_nanos() -> u128 {
         .as_nanos()
 }
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub use dmc_core::node::encode_hex as hex;
 
 /// Test key `i` of the family `tag` (each test file keeps its own family,
 /// so its keys and their order stay what its assertions were written for).
