@@ -437,10 +437,7 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
         }
         AdminCommand::Check { store, rest } => {
             use dmc_store::coordinator::salvage;
-            let path = store.unwrap_or_else(|| data_dir.join(dmc_server::STORE_FILE));
-            if !path.exists() {
-                return Err(CliError::Input(format!("{}: no store there", path.display())));
-            }
+            let path = existing_store(store, data_dir)?;
             let report = match salvage::check_file(&path) {
                 Ok(r) => r,
                 Err(_) if salvage::held_by_a_server(&path) => {
@@ -468,10 +465,7 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
             )
         }
         AdminCommand::Salvage { store, out } => {
-            let path = store.unwrap_or_else(|| data_dir.join(dmc_server::STORE_FILE));
-            if !path.exists() {
-                return Err(CliError::Input(format!("{}: no store there", path.display())));
-            }
+            let path = existing_store(store, data_dir)?;
             let r = dmc_store::coordinator::salvage::salvage_file(&path, &out, dmc_server::STORE_FILE)
                 .map_err(|e| CliError::Runtime(e.0))?;
             let list = |m: &std::collections::BTreeMap<&str, u64>| {
@@ -493,6 +487,16 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// The embedded store `--store` names (default `<data-dir>/coordinator.redb`), which must exist.
+fn existing_store(store: Option<PathBuf>, data_dir: &Path) -> Result<PathBuf> {
+    let path = store.unwrap_or_else(|| data_dir.join(dmc_server::STORE_FILE));
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(CliError::Input(format!("{}: no store there", path.display())))
     }
 }
 
