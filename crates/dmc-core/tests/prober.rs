@@ -7,10 +7,7 @@ use dmc_core::{
 };
 
 fn node(i: u32) -> NodeId {
-    let mut k = [0u8; 33];
-    k[0] = 3;
-    k[1..5].copy_from_slice(&i.to_be_bytes());
-    NodeId(k)
+    dmc_testkit::keys::fake_node(3, &i.to_be_bytes(), 0)
 }
 
 struct Rng(u64);

@@ -4,39 +4,14 @@
 //! dmc, being stricter about z-base-32, may refuse only what it documents.
 
 use dmc_core::signmsg::{recover_signer, sign_message, zbase32_decode, zbase32_encode, SignError};
+use dmc_testkit::SplitMix64 as Inputs;
 use lightning::util::message_signing;
-use secp256k1::{PublicKey, Secp256k1, SecretKey};
-
-/// splitmix64: a reproducible stream of test inputs without an RNG crate.
-struct Inputs(u64);
-
-impl Inputs {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-
-    fn secret(&mut self) -> SecretKey {
-        loop {
-            let b: [u8; 32] = self.bytes(32).try_into().unwrap();
-            if let Ok(k) = SecretKey::from_slice(&b) {
-                return k;
-            }
-        }
-    }
-}
+use secp256k1::{PublicKey, Secp256k1};
 
 fn messages(inputs: &mut Inputs) -> Vec<Vec<u8>> {
     let mut m = vec![Vec::new(), b"test message".to_vec(), vec![0u8; 1000]];
     for _ in 0..40 {
-        let len = (inputs.next() % 300) as usize;
+        let len = (inputs.next_u64() % 300) as usize;
         m.push(inputs.bytes(len));
     }
     m
@@ -84,19 +59,19 @@ fn corrupted_signatures_are_never_accepted_differently() {
         let secret = inputs.secret();
         let msg = inputs.bytes(20);
         let mut chars: Vec<char> = sign_message(&secret, &msg).chars().collect();
-        match inputs.next() % 4 {
+        match inputs.next_u64() % 4 {
             0 => {
-                let i = (inputs.next() as usize) % chars.len();
-                chars[i] = alphabet[(inputs.next() % 32) as usize];
+                let i = (inputs.next_u64() as usize) % chars.len();
+                chars[i] = alphabet[(inputs.next_u64() % 32) as usize];
             }
             1 => {
                 chars.pop();
             }
-            2 => chars.push(alphabet[(inputs.next() % 32) as usize]),
+            2 => chars.push(alphabet[(inputs.next_u64() % 32) as usize]),
             _ => {
                 // only the last character: touches the spare bits
                 let last = chars.len() - 1;
-                chars[last] = alphabet[(inputs.next() % 32) as usize];
+                chars[last] = alphabet[(inputs.next_u64() % 32) as usize];
             }
         }
         let text: String = chars.into_iter().collect();

@@ -6,9 +6,7 @@ use dmc_graph::pathfind::{find_path, new_route, PathError, PathFindingConfig, Ro
 use dmc_graph::{Graph, Policy};
 
 fn node(b: u8) -> NodeId {
-    let mut k = [b; 33];
-    k[0] = 2;
-    NodeId(k)
+    dmc_testkit::keys::fake_node(2, &[], b)
 }
 
 fn policy(delta: u16, base_sat: u64, min_htlc: u64) -> Policy {
