@@ -203,7 +203,7 @@ impl ServerConfig {
             return Err("max_pairs_per_request, query_batch_size and requests_per_minute must be at least 1".into());
         }
         if let Some(url) = &self.database_url {
-            dmc_store::postgres::parse_url(url).map_err(|e| e.0)?;
+            dmc_store::postgres::parse_url(url).map_err(|e| e.to_string())?;
         }
         if self.max_connections == 0 || self.max_connections_per_ip == 0 || self.max_concurrent_streams == 0 {
             return Err("max_connections, max_connections_per_ip and max_concurrent_streams must be at least 1".into());

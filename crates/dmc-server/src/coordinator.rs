@@ -244,11 +244,16 @@ impl Coordinator {
         self.check_admin(authorization)?;
         let r = Reporter::parse(reporter).map_err(|e| ApiError::Invalid(format!("reporter: {e}")))?;
         let banned = if ban {
-            self.store.ban_reporter(r).map_err(|e| ApiError::Internal(e.0))?
+            self.store
+                .ban_reporter(r)
+                .map_err(|e| ApiError::Internal(e.to_string()))?
         } else {
             false
         };
-        let n = self.store.forget_reporter(r).map_err(|e| ApiError::Internal(e.0))?;
+        let n = self
+            .store
+            .forget_reporter(r)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         tracing::info!(reporter = %r, observations = n, banned = ban, "admin: reporter forgotten");
         self.recount_unverified()?;
         Ok((n, banned))
@@ -261,7 +266,7 @@ impl Coordinator {
         authorization: Option<&str>,
     ) -> Result<dmc_store::coordinator::salvage::CheckReport, ApiError> {
         self.check_admin(authorization)?;
-        let r = self.store.check().map_err(|e| ApiError::Invalid(e.0))?;
+        let r = self.store.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
         tracing::info!(problems = r.problems_total, "admin: store checked");
         Ok(r)
     }
@@ -272,7 +277,7 @@ impl Coordinator {
         let n = self
             .store
             .reporter_observations()
-            .map_err(|e| ApiError::Internal(e.0))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?
             .iter()
             .filter(|(r, _)| !self.is_established_reporter(r))
             .map(|(_, n)| *n)
@@ -288,7 +293,7 @@ impl Coordinator {
         let (mine, all) = self
             .store
             .observation_counts(reporter)
-            .map_err(|e| ApiError::Internal(e.0))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let n = pairs as u64;
         if mine.saturating_add(n) > self.config.max_observations_per_reporter {
             self.metrics.refused_storage.fetch_add(1, Ordering::Relaxed);
@@ -351,7 +356,7 @@ impl Coordinator {
         let changed = self
             .store
             .set_policy(self.policy())
-            .map_err(|e| ApiError::Internal(e.0))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         self.recount_unverified()?;
         Ok(changed)
     }
@@ -514,7 +519,7 @@ impl Coordinator {
                 received: self.now(),
                 signed,
             })
-            .map_err(|e| ApiError::Internal(e.0))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         match outcome.refused {
             Some(Refusal::AlreadyReceived) => {
                 return Err(ApiError::Unauthenticated(
@@ -657,7 +662,7 @@ impl Coordinator {
 
     fn cached_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
         let started = Instant::now();
-        let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.0))?;
+        let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.to_string()))?;
         let cached = || {
             self.snapshot
                 .lock()
@@ -674,7 +679,7 @@ impl Coordinator {
         if let Some(s) = cached() {
             return Ok(s);
         }
-        let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.0))?;
+        let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.to_string()))?;
         self.metrics.snapshot_builds.fetch_add(1, Ordering::Relaxed);
         let snap = Arc::new(CachedSnapshot {
             cursor,
@@ -691,7 +696,9 @@ impl Coordinator {
 
     pub fn delta(&self, since: u64) -> Result<Delta, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
-        self.store.changes_since(since).map_err(|e| ApiError::Internal(e.0))
+        self.store
+            .changes_since(since)
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// A v2 query: changes since `since`, or (no cursor, cursor 0, or one
@@ -699,7 +706,7 @@ impl Coordinator {
     /// snapshot, shared by every download of that cursor. Blocking.
     pub fn query_v2(&self, since: Option<u64>) -> Result<V2Answer, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
-        let internal = |e: dmc_store::StoreError| ApiError::Internal(e.0);
+        let internal = |e: dmc_store::StoreError| ApiError::Internal(e.to_string());
         let full_resync = match since {
             None => true,
             // Everything changed since cursor 0: the whole aggregate,

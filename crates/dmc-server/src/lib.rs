@@ -61,7 +61,7 @@ pub struct Bound {
 pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, String> {
     Ok(match &config.database_url {
         Some(url) => {
-            let s = PostgresCoordinatorStore::open(url).map_err(|e| e.0)?;
+            let s = PostgresCoordinatorStore::open(url).map_err(|e| e.to_string())?;
             tracing::info!(database = %s.target(), "coordinator store: PostgreSQL");
             Arc::new(s)
         }
@@ -71,15 +71,15 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, St
                 Ok(s) => Arc::new(s),
                 Err(e) if config.fresh_store => {
                     let now = system_clock()().unix_secs();
-                    let aside = dmc_store::coordinator::set_aside(&path, now).map_err(|e| e.0)?;
+                    let aside = dmc_store::coordinator::set_aside(&path, now).map_err(|e| e.to_string())?;
                     tracing::warn!(
-                        error = %e.0,
+                        error = %e,
                         kept_at = %aside.map_or("(nothing)".into(), |p| p.display().to_string()),
                         "--fresh-store: the store could not be opened; it was set aside and a new one begun"
                     );
-                    Arc::new(RedbCoordinatorStore::open(&path).map_err(|e| e.0)?)
+                    Arc::new(RedbCoordinatorStore::open(&path).map_err(|e| e.to_string())?)
                 }
-                Err(e) => return Err(e.0),
+                Err(e) => return Err(e.to_string()),
             }
         }
     })

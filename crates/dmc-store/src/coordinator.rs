@@ -30,6 +30,7 @@ use dmc_core::reputation::{self, Comparisons, Reputation, ReputationParams, Verd
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
+use crate::error::OPEN_ADVICE;
 use crate::StoreError;
 
 pub mod salvage;
@@ -370,14 +371,15 @@ pub trait CoordinatorStore: Send + Sync {
     /// `dmc admin check` on the open store: every table read and the
     /// derived tables compared with the primary ones ([`salvage`]).
     fn check(&self) -> Result<salvage::CheckReport, StoreError> {
-        Err(StoreError(
-            "dmc admin check verifies the embedded store; PostgreSQL checks its own pages (pg_amcheck)".into(),
+        Err(StoreError::Unsupported(
+            "dmc admin check verifies the embedded store; PostgreSQL checks its own pages (pg_amcheck)",
         ))
     }
 }
 
-fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
-    move |e| StoreError(format!("coordinator store: {ctx}: {e}"))
+/// A redb failure of `ctx`.
+fn err<E: Into<redb::Error>>(ctx: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::redb(format!("coordinator store: {ctx}"), e)
 }
 
 /// The 48-byte stored form of a record (shared with the PostgreSQL store):
@@ -449,10 +451,10 @@ fn decode_agg(pair: DirectedPair, v: &[u8]) -> Option<(AggregatedPair, u64)> {
 }
 
 /// Where a queued registration's result is delivered.
-type ResultSlot = Arc<(Mutex<Option<Result<RegisterOutcome, String>>>, Condvar)>;
+type ResultSlot = Arc<(Mutex<Option<Result<RegisterOutcome, StoreError>>>, Condvar)>;
 
 /// Results of one batch: per registration, or one error for the whole batch.
-pub(crate) type BatchResult = Result<Vec<Result<RegisterOutcome, String>>, StoreError>;
+pub(crate) type BatchResult = Result<Vec<Result<RegisterOutcome, StoreError>>, StoreError>;
 
 /// Group commit, shared by both stores: concurrent registrations queue up,
 /// and whoever takes the writer lock commits the whole queue in one
@@ -484,13 +486,13 @@ impl GroupCommit {
             .push((reg, done.clone()));
         loop {
             if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(StoreError);
+                return r;
             }
             // Whoever holds the writer lock commits everything queued,
             // ours included if it was queued before the drain.
             let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(r) = done.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(StoreError);
+                return r;
             }
             self.flush(&commit);
         }
@@ -510,9 +512,9 @@ impl GroupCommit {
             return;
         }
         let (regs, slots): (Vec<Registration>, Vec<ResultSlot>) = batch.into_iter().unzip();
-        let results: Vec<Result<RegisterOutcome, String>> = match commit(&regs) {
+        let results: Vec<Result<RegisterOutcome, StoreError>> = match commit(&regs) {
             Ok(outcomes) => outcomes,
-            Err(e) => vec![Err(e.0); slots.len()],
+            Err(e) => vec![Err(e); slots.len()],
         };
         for (slot, r) in slots.into_iter().zip(results) {
             *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
@@ -548,15 +550,14 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Opens (or creates) a redb file, refusing an empty or damaged one with a
-/// message naming the file and what to do: redb itself may panic on a
-/// truncated file, and silently formats a 0-byte one.
-fn open_database(path: &Path) -> Result<Database, StoreError> {
-    let fix = "run `dmc admin salvage --out DIR` to copy what is readable into a new store, restore it from a backup, or start `dmc serve --fresh-store` to set it aside and begin empty";
+/// message naming the file (as `shown`) and what to do: redb itself may
+/// panic on a truncated file, and silently formats a 0-byte one.
+fn open_database(path: &Path, shown: &Path) -> Result<Database, StoreError> {
     if let Ok(m) = std::fs::metadata(path) {
         if m.len() == 0 {
-            return Err(StoreError(format!(
-                "{}: the store file is empty (0 bytes): {fix}",
-                path.display()
+            return Err(StoreError::Corrupt(format!(
+                "{}: the store file is empty (0 bytes): {OPEN_ADVICE}",
+                shown.display()
             )));
         }
     }
@@ -564,13 +565,18 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
     let opened = quietly(|| std::panic::catch_unwind(|| Database::create(path)));
     match opened {
         Ok(Ok(db)) => Ok(db),
-        Ok(Err(e)) => Err(StoreError(format!(
-            "{}: cannot open the store ({e}): {fix}",
-            path.display()
+        // Another process (a running `dmc serve`) has the file open.
+        Ok(Err(e @ redb::DatabaseError::DatabaseAlreadyOpen)) => Err(StoreError::Locked(format!(
+            "{}: cannot open the store ({e}): {OPEN_ADVICE}",
+            shown.display()
         ))),
-        Err(_) => Err(StoreError(format!(
-            "{}: the store is corrupt or truncated (the database refused to read it): {fix}",
-            path.display()
+        Ok(Err(e)) => Err(StoreError::Unopenable {
+            path: shown.to_path_buf(),
+            source: Arc::new(e),
+        }),
+        Err(_) => Err(StoreError::Corrupt(format!(
+            "{}: the store is corrupt or truncated (the database refused to read it): {OPEN_ADVICE}",
+            shown.display()
         ))),
     }
 }
@@ -583,7 +589,7 @@ pub fn set_aside(path: &Path, unix_secs: i64) -> Result<Option<std::path::PathBu
     }
     let to = path.with_extension(format!("redb.broken-{unix_secs}"));
     std::fs::rename(path, &to)
-        .map_err(|e| StoreError(format!("moving {} to {}: {e}", path.display(), to.display())))?;
+        .map_err(|e| StoreError::io(format!("moving {} to {}", path.display(), to.display()), e))?;
     Ok(Some(to))
 }
 
@@ -598,9 +604,9 @@ pub struct RedbCoordinatorStore {
 impl RedbCoordinatorStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
         }
-        Self::with_database(open_database(path)?)
+        Self::with_database(open_database(path, path)?)
     }
 
     /// A store in memory, gone when dropped: the same code as on disk, for
@@ -868,7 +874,7 @@ impl RedbCoordinatorStore {
         let mut next_seq = Self::next_seq(&tx)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for reg in batch {
-            outcomes.push(self.apply(&tx, reg, &mut next_seq).map_err(|e| e.0));
+            outcomes.push(self.apply(&tx, reg, &mut next_seq));
         }
         Self::set_next_seq(&tx, next_seq)?;
         tx.commit().map_err(err("commit"))?;

@@ -22,15 +22,17 @@
 //! several `dmc serve` replicas).
 
 pub mod coordinator;
+mod error;
 pub mod postgres;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use dmc_core::codec::{self, ImportBatch};
 use dmc_core::rpc::{config_json, parse_config_json};
 use dmc_core::{MissionControl, MissionControlConfig, NodeId, PaymentResult};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+pub use error::StoreError;
 
 const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
 const IMPORTS: TableDefinition<u64, &[u8]> = TableDefinition::new("imports");
@@ -42,20 +44,9 @@ const META_CONFIG: &str = "config";
 /// File name of the store inside the data directory.
 pub const STORE_FILE: &str = "mc.redb";
 
-/// A storage failure, with the path or operation it concerns.
-#[derive(Debug)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-fn err<E: fmt::Display>(ctx: &str) -> impl Fn(E) -> StoreError + '_ {
-    move |e| StoreError(format!("{ctx}: {e}"))
+/// A redb failure of `ctx`.
+fn err<E: Into<redb::Error>>(ctx: &str) -> impl Fn(E) -> StoreError + '_ {
+    move |e| StoreError::redb(ctx, e)
 }
 
 /// Which data a rebuilt mission control contains.
@@ -89,9 +80,16 @@ pub struct LocalStore {
 impl LocalStore {
     /// Opens (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(err(&format!("creating data dir {}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::io(format!("creating data dir {}", data_dir.display()), e))?;
         let path = data_dir.join(STORE_FILE);
-        let db = Database::create(&path).map_err(err(&format!("opening store {}", path.display())))?;
+        let db = Database::create(&path).map_err(|e| match e {
+            // Another process (a running `dmc`) has the file open.
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::Locked(format!("opening store {}: {e}", path.display()))
+            }
+            e => StoreError::redb(format!("opening store {}", path.display()), e),
+        })?;
         let store = LocalStore { db, path };
         let tx = store.db.begin_write().map_err(err("begin write"))?;
         {
@@ -129,7 +127,7 @@ impl LocalStore {
             None => Ok(None),
             Some(b) => NodeId::from_bytes_unchecked(&b)
                 .map(Some)
-                .map_err(|e| StoreError(format!("stored self node: {e}"))),
+                .map_err(|e| StoreError::Corrupt(format!("stored self node: {e}"))),
         }
     }
 
@@ -142,15 +140,16 @@ impl LocalStore {
         match self.meta(META_CONFIG)? {
             None => Ok(MissionControlConfig::default()),
             Some(b) => {
-                let text = String::from_utf8(b).map_err(err("stored config"))?;
-                parse_config_json(&text).map_err(err("stored config"))
+                let text = String::from_utf8(b).map_err(|e| StoreError::Corrupt(format!("stored config: {e}")))?;
+                parse_config_json(&text).map_err(|e| StoreError::Corrupt(format!("stored config: {e}")))
             }
         }
     }
 
     /// Saves a configuration; it must already be valid.
     pub fn set_config(&self, cfg: &MissionControlConfig) -> Result<(), StoreError> {
-        cfg.validate().map_err(err("config"))?;
+        cfg.validate()
+            .map_err(|e| StoreError::Invalid(format!("config: {e}")))?;
         self.set_meta(META_CONFIG, config_json(cfg).compact().as_bytes())
     }
 
@@ -159,9 +158,10 @@ impl LocalStore {
     pub fn add_results(&self, results: &[PaymentResult], max_history: u32) -> Result<AddOutcome, StoreError> {
         let mut keyed = Vec::with_capacity(results.len());
         for r in results {
-            r.validate().map_err(err(&format!("result {}", r.id)))?;
-            let key =
-                codec::result_key(r).ok_or_else(|| StoreError(format!("result {}: reply time before 1970", r.id)))?;
+            r.validate()
+                .map_err(|e| StoreError::Invalid(format!("result {}: {e}", r.id)))?;
+            let key = codec::result_key(r)
+                .ok_or_else(|| StoreError::Invalid(format!("result {}: reply time before 1970", r.id)))?;
             keyed.push((key, codec::encode_result(r)));
         }
         // The newest are kept: LND drops the oldest queued results first.
@@ -253,8 +253,9 @@ impl LocalStore {
         let mut out = Vec::new();
         for e in t.iter().map_err(err("scan imports"))? {
             let (k, v) = e.map_err(err("scan imports"))?;
-            let batch = codec::decode_import(v.value())
-                .ok_or_else(|| StoreError(format!("import {} in {} is corrupt", k.value(), self.path.display())))?;
+            let batch = codec::decode_import(v.value()).ok_or_else(|| {
+                StoreError::Corrupt(format!("import {} in {} is corrupt", k.value(), self.path.display()))
+            })?;
             out.push(batch);
         }
         Ok(out)

@@ -16,6 +16,7 @@ use dmc_core::aggregate::{AggregationParams, ChannelCheck, GraphStanding, Report
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use dmc_store::coordinator::{AggregatedPair, AggregationPolicy, CoordinatorStore, RedbCoordinatorStore, Registration};
 use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
+use dmc_store::StoreError;
 
 // ---------------------------------------------------------------- inputs
 
@@ -1071,7 +1072,9 @@ fn postgres_migrations_concurrent_open_idempotent() {
         &[],
     )
     .unwrap();
-    let e = PostgresCoordinatorStore::open(db.url()).err().expect("refused").0;
+    let e = PostgresCoordinatorStore::open(db.url()).err().expect("refused");
+    assert!(matches!(e, StoreError::SchemaTooNew { found: 999, .. }), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("999") && e.contains("upgrade dmc"), "{e}");
 }
 
@@ -1079,12 +1082,15 @@ fn postgres_migrations_concurrent_open_idempotent() {
 /// never the password. Needs no server.
 #[test]
 fn postgres_bad_urls_are_refused_clearly() {
-    let e = PostgresCoordinatorStore::open("mysql://nope").err().expect("refused").0;
+    let e = PostgresCoordinatorStore::open("mysql://nope").err().expect("refused");
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("database_url"), "{e}");
     let e = PostgresCoordinatorStore::open("postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=2")
         .err()
-        .expect("refused")
-        .0;
+        .expect("refused");
+    assert!(matches!(e, StoreError::Postgres { .. }), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("u@127.0.0.1:1/db") && !e.contains("s3cret"), "{e}");
 }
 

@@ -188,3 +188,20 @@ fn concurrent_registrations_equal_sequential_and_survive_reopen() {
     // does not depend on the order across reporters: no lost update.
     assert_eq!(snap, sequential);
 }
+
+/// A store another handle (a running server) holds is refused as
+/// `Locked`, naming the file; the other failures keep their own kinds.
+#[test]
+fn errors_say_what_kind_of_failure_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coordinator.redb");
+    let held = RedbCoordinatorStore::open(&path).unwrap();
+    let e = RedbCoordinatorStore::open(&path).err().expect("held elsewhere");
+    assert!(matches!(e, dmc_store::StoreError::Locked(_)), "{e:?}");
+    assert!(e.to_string().contains("coordinator.redb"), "{e}");
+    drop(held);
+    std::fs::write(&path, b"").unwrap();
+    let e = RedbCoordinatorStore::open(&path).err().expect("empty");
+    assert!(matches!(e, dmc_store::StoreError::Corrupt(_)), "{e:?}");
+    assert!(e.to_string().contains("empty (0 bytes)"), "{e}");
+}

@@ -129,7 +129,8 @@ fn a_healthy_store_checks_clean_and_salvages_whole() {
     assert_eq!(s.reputations().unwrap()[0].1.score, 0.25);
     // A store held open (by a server) is checked through the server, not here.
     let held = check_file(&rep.out).unwrap_err();
-    assert!(held.0.contains("running `dmc serve`"), "{held}");
+    assert!(matches!(held, dmc_store::StoreError::Locked(_)), "{held:?}");
+    assert!(held.to_string().contains("running `dmc serve`"), "{held}");
     drop(s);
     assert!(check_file(&rep.out).unwrap().is_ok());
     let s = RedbCoordinatorStore::open(&rep.out).unwrap();
@@ -162,7 +163,10 @@ fn a_healthy_store_checks_clean_and_salvages_whole() {
     }
     // A second salvage into the same directory is refused, naming it.
     let e = salvage_file(&path, &out, "coordinator.redb").unwrap_err();
-    assert!(e.0.contains("salvaged") && e.0.contains("already"), "{e}");
+    assert!(
+        e.to_string().contains("salvaged") && e.to_string().contains("already"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -230,7 +234,7 @@ fn damaged_pages_never_panic_and_salvage_keeps_only_true_records() {
         let found = match check_file(&path) {
             Ok(r) => r.problems.iter().any(|p| p.starts_with("obs: unreadable")),
             Err(e) => {
-                assert!(e.0.contains(&path.display().to_string()), "{e}");
+                assert!(e.to_string().contains(&path.display().to_string()), "{e}");
                 false
             }
         };
@@ -244,7 +248,7 @@ fn damaged_pages_never_panic_and_salvage_keeps_only_true_records() {
                 assert!(check_file(&rep.out).unwrap().is_ok());
                 outcomes.push((found, got.len()));
             }
-            Err(e) => assert!(e.0.contains(&path.display().to_string()), "{e}"),
+            Err(e) => assert!(e.to_string().contains(&path.display().to_string()), "{e}"),
         }
     }
     // Where a page of observations was lost, check says so and salvage
@@ -266,18 +270,22 @@ fn a_truncated_store_is_refused_naming_the_file() {
     let shown = path.display().to_string();
     match check_file(&path) {
         Ok(r) => assert!(!r.is_ok(), "{r:?}"),
-        Err(e) => assert!(e.0.contains(&shown), "{e}"),
+        Err(e) => assert!(e.to_string().contains(&shown), "{e}"),
     }
     match salvage_file(&path, &dir.path().join("out"), "coordinator.redb") {
         Ok(rep) => {
             let got = observations(&rep.out);
             assert!(got.len() < 100);
         }
-        Err(e) => assert!(e.0.contains(&shown) && e.0.contains("backup"), "{e}"),
+        Err(e) => assert!(
+            e.to_string().contains(&shown) && e.to_string().contains("backup"),
+            "{e}"
+        ),
     }
     std::fs::write(&path, b"").unwrap();
     let e = check_file(&path).unwrap_err();
-    assert!(e.0.contains(&shown) && e.0.contains("empty"), "{e}");
+    assert!(matches!(e, dmc_store::StoreError::Corrupt(_)), "{e:?}");
+    assert!(e.to_string().contains(&shown) && e.to_string().contains("empty"), "{e}");
     let e = check_file(&dir.path().join("missing.redb")).unwrap_err();
-    assert!(e.0.contains("missing.redb"), "{e}");
+    assert!(e.to_string().contains("missing.redb"), "{e}");
 }

@@ -175,6 +175,8 @@ fn undecodable_results_are_deleted_on_load() {
 fn a_second_process_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _held = LocalStore::open(dir.path()).unwrap();
-    let err = LocalStore::open(dir.path()).err().expect("second open must fail").0;
+    let err = LocalStore::open(dir.path()).err().expect("second open must fail");
+    assert!(matches!(err, dmc_store::StoreError::Locked(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("mc.redb"), "{err}");
 }

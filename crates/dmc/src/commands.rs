@@ -42,7 +42,7 @@ impl CliError {
 
 impl From<dmc_store::StoreError> for CliError {
     fn from(e: dmc_store::StoreError) -> Self {
-        CliError::Runtime(e.0)
+        CliError::Runtime(e.to_string())
     }
 }
 

@@ -402,10 +402,10 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
             let store: Box<dyn dmc_store::coordinator::CoordinatorStore> = match database_url {
                 // Safe while replicas run: writes take the database's write lock.
                 Some(url) => {
-                    dmc_store::postgres::parse_url(&url).map_err(|e| CliError::Input(e.0))?;
+                    dmc_store::postgres::parse_url(&url).map_err(|e| CliError::Input(e.to_string()))?;
                     Box::new(
                         dmc_store::postgres::PostgresCoordinatorStore::open(&url)
-                            .map_err(|e| CliError::Runtime(e.0))?,
+                            .map_err(|e| CliError::Runtime(e.to_string()))?,
                     )
                 }
                 None => {
@@ -424,14 +424,14 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
                     }
                     Box::new(
                         dmc_store::coordinator::RedbCoordinatorStore::open(&path)
-                            .map_err(|e| CliError::Runtime(e.0))?,
+                            .map_err(|e| CliError::Runtime(e.to_string()))?,
                     )
                 }
             };
             if ban {
-                store.ban_reporter(r).map_err(|e| CliError::Runtime(e.0))?;
+                store.ban_reporter(r).map_err(|e| CliError::Runtime(e.to_string()))?;
             }
-            let n = store.forget_reporter(r).map_err(|e| CliError::Runtime(e.0))?;
+            let n = store.forget_reporter(r).map_err(|e| CliError::Runtime(e.to_string()))?;
             println!("forgot {n} observations of {r}{}", if ban { "; banned" } else { "" });
             Ok(())
         }
@@ -452,7 +452,7 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
                     let entries: Vec<String> = entries.iter().map(|(k, n)| format!("{k} {n}")).collect();
                     return print_check(&path, &entries, &problems, total, None, " (through the running server)");
                 }
-                Err(e) => return Err(CliError::Runtime(e.0)),
+                Err(e) => return Err(CliError::Runtime(e.to_string())),
             };
             let entries: Vec<String> = report.entries.iter().map(|(k, n)| format!("{k} {n}")).collect();
             print_check(
@@ -467,7 +467,7 @@ pub fn admin(data_dir: &Path, cmd: AdminCommand) -> Result<()> {
         AdminCommand::Salvage { store, out } => {
             let path = existing_store(store, data_dir)?;
             let r = dmc_store::coordinator::salvage::salvage_file(&path, &out, dmc_server::STORE_FILE)
-                .map_err(|e| CliError::Runtime(e.0))?;
+                .map_err(|e| CliError::Runtime(e.to_string()))?;
             let list = |m: &std::collections::BTreeMap<&str, u64>| {
                 m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
             };

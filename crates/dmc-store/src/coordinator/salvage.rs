@@ -331,29 +331,29 @@ pub fn held_by_a_server(path: &Path) -> bool {
 /// original; refuses a file a running server holds (a copy of it could be
 /// torn mid-commit).
 fn working_copy(path: &Path, into: &Path) -> Result<PathBuf, StoreError> {
-    let meta = std::fs::metadata(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(|e| StoreError::io(path.display().to_string(), e))?;
     if !meta.is_file() {
-        return Err(StoreError(format!("{}: not a file", path.display())));
+        return Err(StoreError::Invalid(format!("{}: not a file", path.display())));
     }
     if meta.len() == 0 {
-        return Err(StoreError(format!(
+        return Err(StoreError::Corrupt(format!(
             "{}: the store file is empty (0 bytes): nothing to check or salvage",
             path.display()
         )));
     }
     if held_by_a_server(path) {
-        return Err(StoreError(format!("{}: {IN_USE}", path.display())));
+        return Err(StoreError::Locked(format!("{}: {IN_USE}", path.display())));
     }
     let copy = into.join(format!(".dmc-check-{}.redb", std::process::id()));
     std::fs::copy(path, &copy)
-        .map_err(|e| StoreError(format!("copying {} to {}: {e}", path.display(), copy.display())))?;
+        .map_err(|e| StoreError::io(format!("copying {} to {}", path.display(), copy.display()), e))?;
     Ok(copy)
 }
 
-/// Opens a working copy, refusing what redb refuses (see `open_database`).
+/// Opens a working copy, refusing what redb refuses (see `open_database`),
+/// in messages that name the original.
 fn open_copy(original: &Path, copy: &Path) -> Result<Database, StoreError> {
-    open_database(copy)
-        .map_err(|e| StoreError(e.0.replace(&copy.display().to_string(), &original.display().to_string())))
+    open_database(copy, original)
 }
 
 /// `dmc admin check` on a store file no server has open: redb's page
@@ -390,7 +390,7 @@ fn tempdir_beside(path: &Path) -> Result<PathBuf, StoreError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let dir = parent.join(format!(".dmc-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| StoreError(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
     Ok(dir)
 }
 
@@ -635,19 +635,15 @@ struct Readable {
 pub fn salvage_file(path: &Path, out_dir: &Path, store_file: &str) -> Result<SalvageReport, StoreError> {
     let out = out_dir.join(store_file);
     if out.exists() {
-        return Err(StoreError(format!(
+        return Err(StoreError::Invalid(format!(
             "{}: a store is already there; salvage into an empty directory",
             out.display()
         )));
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| StoreError(format!("creating {}: {e}", out_dir.display())))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| StoreError::io(format!("creating {}", out_dir.display()), e))?;
     let copy = working_copy(path, out_dir)?;
     let read = (|| {
-        let db = open_copy(path, &copy).map_err(|e| {
-            StoreError(format!(
-                "{e} (nothing could be salvaged: redb cannot read the file's header; restore from a backup)"
-            ))
-        })?;
+        let db = open_copy(path, &copy).map_err(|e| StoreError::NothingSalvaged { source: Box::new(e) })?;
         Ok::<_, StoreError>(read_primary(&db))
     })();
     let _ = std::fs::remove_file(&copy);

@@ -89,8 +89,9 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 /// How long a writer waits for another replica's write transaction.
 const LOCK_TIMEOUT: &str = "60s";
 
-fn err<E: std::fmt::Display>(ctx: &'static str) -> impl Fn(E) -> StoreError {
-    move |e| StoreError(format!("coordinator store (PostgreSQL): {ctx}: {e}"))
+/// A PostgreSQL failure of `ctx`.
+fn err(ctx: &'static str) -> impl Fn(::postgres::Error) -> StoreError {
+    move |e| StoreError::postgres(format!("coordinator store (PostgreSQL): {ctx}"), e)
 }
 
 /// Floors a time to whole microseconds since the Unix epoch, clamped to
@@ -111,7 +112,7 @@ fn system_time(us: i64) -> SystemTime {
 
 fn node(b: &[u8], what: &str) -> Result<NodeId, StoreError> {
     <[u8; 33]>::try_from(b).map(NodeId).map_err(|_| {
-        StoreError(format!(
+        StoreError::Corrupt(format!(
             "coordinator store (PostgreSQL): {what} is {} bytes, not 33",
             b.len()
         ))
@@ -126,7 +127,7 @@ fn record_bytes(r: &TimedPairResult) -> Vec<u8> {
 
 fn record(b: &[u8], pair: &DirectedPair) -> Result<TimedPairResult, StoreError> {
     decode_record(b).ok_or_else(|| {
-        StoreError(format!(
+        StoreError::Corrupt(format!(
             "coordinator store (PostgreSQL): record of {}→{} is {} bytes, not {RECORD_LEN}",
             dmc_core::node::encode_hex(&pair.from.0),
             dmc_core::node::encode_hex(&pair.to.0),
@@ -165,11 +166,13 @@ fn row_aggregate(row: &Row) -> Result<(DirectedPair, Option<AggregatedPair>), St
 }
 
 fn seq_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError(format!("coordinator store (PostgreSQL): negative sequence number {v}")))
+    u64::try_from(v)
+        .map_err(|_| StoreError::Corrupt(format!("coordinator store (PostgreSQL): negative sequence number {v}")))
 }
 
 fn seq_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError(format!("coordinator store (PostgreSQL): sequence number {v} too large")))
+    i64::try_from(v)
+        .map_err(|_| StoreError::Corrupt(format!("coordinator store (PostgreSQL): sequence number {v} too large")))
 }
 
 /// Column arrays of a list of pairs, for `unnest($1::bytea[], $2::bytea[])`.
@@ -312,10 +315,10 @@ struct Conn {
 impl Conn {
     fn connect(config: &Config) -> Result<Client, StoreError> {
         let mut client = config.connect(NoTls).map_err(|e| {
-            StoreError(format!(
-                "coordinator store (PostgreSQL): connecting to {}: {e}",
-                describe(config)
-            ))
+            StoreError::postgres(
+                format!("coordinator store (PostgreSQL): connecting to {}", describe(config)),
+                e,
+            )
         })?;
         // Registrations must be durable before they are answered.
         let sc = client
@@ -392,7 +395,7 @@ impl Pool {
             }
             let now = std::time::Instant::now();
             if now >= deadline {
-                return Err(StoreError(format!(
+                return Err(StoreError::Busy(format!(
                     "coordinator store (PostgreSQL): all {POOL_SIZE} connections busy for {} s",
                     POOL_WAIT.as_secs()
                 )));

@@ -102,16 +102,17 @@ pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .map_err(err("reading dmc_schema_migrations"))?;
     let current = current.unwrap_or(0);
     if current > SCHEMA_VERSION {
-        return Err(StoreError(format!(
-            "coordinator store (PostgreSQL): the database's schema is version {current}, newer than this dmc \
-             understands ({SCHEMA_VERSION}); upgrade dmc"
-        )));
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (version, description, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         tx.batch_execute(sql).map_err(|e| {
-            StoreError(format!(
-                "coordinator store (PostgreSQL): applying migration {version} ({description}): {e}"
-            ))
+            StoreError::postgres(
+                format!("coordinator store (PostgreSQL): applying migration {version} ({description})"),
+                e,
+            )
         })?;
         let params: [&(dyn ToSql + Sync); 2] = [version, description];
         tx.execute(

@@ -32,10 +32,10 @@ impl ScratchDatabase {
         );
         let mut client = admin
             .connect(NoTls)
-            .map_err(|e| StoreError(format!("connecting to {}: {e}", describe(&admin))))?;
+            .map_err(|e| StoreError::postgres(format!("connecting to {}", describe(&admin)), e))?;
         client
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .map_err(|e| StoreError(format!("CREATE DATABASE {name} on {}: {e}", describe(&admin))))?;
+            .map_err(|e| StoreError::postgres(format!("CREATE DATABASE {name} on {}", describe(&admin)), e))?;
         let url = url_with_dbname(admin_url, &name);
         Ok(ScratchDatabase { admin, name, url })
     }

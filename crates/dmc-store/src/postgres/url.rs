@@ -7,10 +7,10 @@ use super::*;
 /// hold a password.
 pub fn parse_url(url: &str) -> Result<Config, StoreError> {
     if url.trim().is_empty() {
-        return Err(StoreError("database_url: empty".into()));
+        return Err(StoreError::Invalid("database_url: empty".into()));
     }
     url.parse::<Config>()
-        .map_err(|e| StoreError(format!("database_url: not a PostgreSQL connection string: {e}")))
+        .map_err(|e| StoreError::Invalid(format!("database_url: not a PostgreSQL connection string: {e}")))
 }
 
 /// `user@host:port/dbname`, without the password, for messages.
@@ -79,9 +79,11 @@ mod tests {
 
     #[test]
     fn bad_urls_are_named_without_echoing_them() {
-        let e = parse_url("").unwrap_err().0;
+        let e = parse_url("").unwrap_err().to_string();
         assert!(e.contains("database_url"), "{e}");
-        let e = parse_url("postgres://user:s3cret@host:notaport/db").unwrap_err().0;
+        let e = parse_url("postgres://user:s3cret@host:notaport/db")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
     }
 
