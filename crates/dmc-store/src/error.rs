@@ -39,9 +39,14 @@ pub enum StoreError {
     /// An operation this backend does not offer.
     #[error("{0}")]
     Unsupported(&'static str),
-    /// No pooled database connection became free in time.
-    #[error("{0}")]
-    Busy(String),
+    /// No pooled database connection was free, or could be opened, in
+    /// time (the source holds the last connection error, if any).
+    #[error("{context}: {source}")]
+    Pool {
+        context: String,
+        #[source]
+        source: Arc<r2d2::Error>,
+    },
     /// The database's schema is newer than this build understands.
     #[error(
         "coordinator store (PostgreSQL): the database's schema is version {found}, newer than this dmc \

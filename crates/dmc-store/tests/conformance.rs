@@ -1134,3 +1134,37 @@ fn postgres_schema_is_inspectable() {
         (2, 1, 1)
     );
 }
+
+/// Connections the server drops while they sit in the pool (a restart, a
+/// failover, an operator's `pg_terminate_backend`) are replaced when next
+/// checked out: the calls after it succeed, the first one included.
+#[test]
+fn postgres_dropped_connections_are_replaced() {
+    let Some(db) = scratch("postgres_dropped_connections_are_replaced") else {
+        return;
+    };
+    let s = pg(&db);
+    s.register(reg(
+        Reporter::Node(node(100)),
+        vec![success(pair(1, 2), 1_000, 1_700_000_000)],
+    ))
+    .unwrap();
+    let before = sorted_snapshot(&s);
+    let mut admin = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the store held no connection");
+    assert_eq!(sorted_snapshot(&s), before);
+    s.register(reg(
+        Reporter::Node(node(101)),
+        vec![success(pair(1, 2), 2_000, 1_700_000_001)],
+    ))
+    .unwrap();
+    assert_eq!(s.stats().unwrap().observations, 2);
+}

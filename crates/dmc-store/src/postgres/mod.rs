@@ -47,9 +47,19 @@
 //! together); reads take no lock at all. A registration is answered only
 //! after its transaction committed (`synchronous_commit` is raised to `on`
 //! for the session if the server has it `off`).
+//!
+//! # Connections
+//!
+//! An r2d2 pool of at most [`POOL_SIZE`] connections, each with its
+//! statements prepared once, opened on demand and kept until it breaks. A
+//! connection is checked with an empty query before each use, so one the
+//! server dropped while idle (a restart, a failover) is replaced instead of
+//! failing a call; a call waits up to 30 s for a connection (free, or newly
+//! opened: while the server is unreachable the pool keeps retrying in the
+//! background), then fails naming the last connection error. `open`
+//! connects directly, so a wrong address fails at once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::postgres::config::Host;
@@ -84,7 +94,7 @@ pub const WRITE_LOCK: i64 = 0x646d_635f_7772_6974;
 pub const MIGRATION_LOCK: i64 = 0x646d_635f_6d69_6772;
 /// Connections per store (one writer at a time; the rest serve reads).
 pub const POOL_SIZE: usize = 8;
-/// How long a call waits for a free pooled connection.
+/// How long a call waits for a pooled connection (free, or newly opened).
 const POOL_WAIT: Duration = Duration::from_secs(30);
 /// How long a writer waits for another replica's write transaction.
 const LOCK_TIMEOUT: &str = "60s";
@@ -313,7 +323,8 @@ struct Conn {
 }
 
 impl Conn {
-    fn connect(config: &Config) -> Result<Client, StoreError> {
+    /// A client with the session settings, no statements prepared.
+    fn open_unprepared(config: &Config) -> Result<Client, StoreError> {
         let mut client = config.connect(NoTls).map_err(|e| {
             StoreError::postgres(
                 format!("coordinator store (PostgreSQL): connecting to {}", describe(config)),
@@ -340,92 +351,89 @@ impl Conn {
     }
 
     fn open(config: &Config) -> Result<Conn, StoreError> {
-        let mut client = Self::connect(config)?;
+        let mut client = Self::open_unprepared(config)?;
         let s = Stmts::prepare(&mut client)?;
         Ok(Conn { client, s })
     }
 }
 
-struct PoolState {
-    idle: Vec<Conn>,
-    open: usize,
-}
-
-/// A small blocking pool: at most [`POOL_SIZE`] connections, opened on demand.
-struct Pool {
+/// Opens the pool's connections ([`Conn::open`]) and tells it which are
+/// still usable.
+struct Connector {
     config: Config,
-    state: Mutex<PoolState>,
-    freed: Condvar,
 }
 
-struct Pooled<'a> {
-    pool: &'a Pool,
-    conn: Option<Conn>,
+impl r2d2::ManageConnection for Connector {
+    type Connection = Conn;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<Conn, StoreError> {
+        Conn::open(&self.config)
+    }
+
+    /// One round trip before each checkout: a connection the server or the
+    /// network dropped while it was idle is replaced, not handed out.
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        conn.client
+            .simple_query("")
+            .map(drop)
+            .map_err(err("checking a pooled connection"))
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// At most [`POOL_SIZE`] connections (r2d2), opened on demand and kept
+/// until they break.
+struct Pool {
+    /// Taken only by `drop`.
+    pool: Option<r2d2::Pool<Connector>>,
+    config: Config,
 }
 
 impl Pool {
-    fn get(&self) -> Result<Pooled<'_>, StoreError> {
-        let deadline = std::time::Instant::now() + POOL_WAIT;
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            while let Some(c) = st.idle.pop() {
-                if c.client.is_closed() {
-                    st.open -= 1;
-                    continue;
-                }
-                return Ok(Pooled {
-                    pool: self,
-                    conn: Some(c),
-                });
-            }
-            if st.open < POOL_SIZE {
-                st.open += 1;
-                drop(st);
-                return match Conn::open(&self.config) {
-                    Ok(c) => Ok(Pooled {
-                        pool: self,
-                        conn: Some(c),
-                    }),
-                    Err(e) => {
-                        self.state.lock().unwrap_or_else(|p| p.into_inner()).open -= 1;
-                        self.freed.notify_one();
-                        Err(e)
-                    }
-                };
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Err(StoreError::Busy(format!(
-                    "coordinator store (PostgreSQL): all {POOL_SIZE} connections busy for {} s",
-                    POOL_WAIT.as_secs()
-                )));
-            }
-            st = self
-                .freed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+    fn new(config: Config, wait: Duration) -> Self {
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE as u32)
+            .min_idle(Some(0))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connection_timeout(wait)
+            .test_on_check_out(true)
+            .build_unchecked(Connector { config: config.clone() });
+        Pool {
+            pool: Some(pool),
+            config,
         }
+    }
+
+    fn inner(&self) -> &r2d2::Pool<Connector> {
+        self.pool.as_ref().expect("present until dropped")
+    }
+
+    /// A free connection, waiting up to the pool's wait for one.
+    fn get(&self) -> Result<r2d2::PooledConnection<Connector>, StoreError> {
+        let pool = self.inner();
+        pool.get().map_err(|e| StoreError::Pool {
+            context: format!(
+                "coordinator store (PostgreSQL): no connection of {POOL_SIZE} free or opened within {} s",
+                pool.connection_timeout().as_secs()
+            ),
+            source: std::sync::Arc::new(e),
+        })
     }
 }
 
-impl Drop for Pooled<'_> {
+impl Drop for Pool {
     fn drop(&mut self) {
-        let Some(c) = self.conn.take() else { return };
-        let mut st = self.pool.state.lock().unwrap_or_else(|p| p.into_inner());
-        if c.client.is_closed() {
-            st.open -= 1;
-        } else {
-            st.idle.push(c);
+        // A `postgres::Client` closes by blocking on its own runtime, which
+        // panics on an async worker thread (where a server may drop its
+        // last reference): close them on a plain thread.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
         }
-        drop(st);
-        self.pool.freed.notify_one();
-    }
-}
-
-impl Pooled<'_> {
-    fn conn(&mut self) -> &mut Conn {
-        self.conn.as_mut().expect("present until dropped")
     }
 }
 
@@ -688,26 +696,26 @@ impl PostgresCoordinatorStore {
         Self::open_config(parse_url(url)?)
     }
 
-    pub fn open_config(mut config: Config) -> Result<Self, StoreError> {
+    pub fn open_config(config: Config) -> Result<Self, StoreError> {
+        Self::open_pooled(config, POOL_WAIT)
+    }
+
+    /// [`Self::open_config`] with calls waiting up to `pool_wait` for a connection.
+    fn open_pooled(mut config: Config, pool_wait: Duration) -> Result<Self, StoreError> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         if config.get_application_name().is_none() {
             config.application_name("dmc");
         }
-        let mut client = Conn::connect(&config)?;
+        // Connected directly, so an unreachable server fails here at once
+        // (the pool would retry until its wait ran out).
+        let mut client = Conn::open_unprepared(&config)?;
         migrate(&mut client)?;
         let s = Stmts::prepare(&mut client)?;
         let reps = load_reputations(&mut client, &s)?;
         Ok(PostgresCoordinatorStore {
-            pool: Pool {
-                config,
-                state: Mutex::new(PoolState {
-                    idle: vec![Conn { client, s }],
-                    open: 1,
-                }),
-                freed: Condvar::new(),
-            },
+            pool: Pool::new(config, pool_wait),
             min_failure_relax_interval: dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL,
             group: GroupCommit::new(),
             policy: PolicyCell::new(reps),
@@ -722,7 +730,7 @@ impl PostgresCoordinatorStore {
     /// Applies a batch of registrations in one transaction.
     fn commit_batch(&self, batch: &[Registration]) -> BatchResult {
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for reg in batch {
             outcomes.push(w.apply(reg, self.min_failure_relax_interval)?);
@@ -741,7 +749,7 @@ impl PostgresCoordinatorStore {
     /// counter and the rows it reads come from one snapshot.
     fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>, &Stmts) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut pooled = self.pool.get()?;
-        let Conn { client, s } = pooled.conn();
+        let Conn { client, s } = &mut *pooled;
         let mut tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
@@ -793,18 +801,6 @@ fn live_pairs(tx: &mut Transaction<'_>, s: &Stmts) -> Result<Vec<AggregatedPair>
     // By pair, as the embedded store serves it (bytea order is byte order).
     out.sort_unstable_by_key(|a| a.pair);
     Ok(out)
-}
-
-impl Drop for PostgresCoordinatorStore {
-    fn drop(&mut self) {
-        // A `postgres::Client` closes by blocking on its own runtime, which
-        // panics on an async worker thread (where a server may drop its
-        // last reference): close them on a plain thread.
-        let idle = std::mem::take(&mut self.pool.state.lock().unwrap_or_else(|p| p.into_inner()).idle);
-        if !idle.is_empty() {
-            let _ = std::thread::spawn(move || drop(idle)).join();
-        }
-    }
 }
 
 impl CoordinatorStore for PostgresCoordinatorStore {
@@ -860,7 +856,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let rep = reporter.to_bytes();
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         let mut pairs = Vec::new();
         for row in
             w.tx.query(&w.s.obs_delete_reporter, &[&&rep[..]])
@@ -881,7 +877,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         // `newest` is floored to the microsecond: select a superset with the
         // same rounding, then decide exactly on the stored record.
         let mut stale: Vec<(DirectedPair, [u8; 33])> = Vec::new();
@@ -961,7 +957,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
 
     fn cursor(&self) -> Result<u64, StoreError> {
         let mut pooled = self.pool.get()?;
-        let Conn { client, s } = pooled.conn();
+        let Conn { client, s } = &mut *pooled;
         let next: i64 = client
             .query_one(&s.meta_read, &[])
             .and_then(|r| r.try_get(0))
@@ -973,7 +969,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         self.policy.set_policy(policy);
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         let mut pairs = pair_rows(&w.tx.query(&w.s.all_pairs, &[]).map_err(err("listing pairs"))?)?;
         pairs.sort_unstable();
         pairs.dedup();
@@ -990,11 +986,11 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let mut pooled = self.pool.get()?;
         // Another replica's pass may have run: start from the shared values.
         {
-            let Conn { client, s } = pooled.conn();
+            let Conn { client, s } = &mut *pooled;
             self.policy.set_reputations(load_reputations(client, s)?);
         }
         let tallies = {
-            let Conn { client, s } = pooled.conn();
+            let Conn { client, s } = &mut *pooled;
             // Streamed: a pass holds one pair's views, not the whole table.
             let rows = client
                 .query_raw(&s.all_observations, std::iter::empty::<&(dyn ToSql + Sync)>())
@@ -1015,7 +1011,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         };
         let stored = self.policy.reputations();
         let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         if !updates.is_empty() {
             let keys: Vec<&[u8]> = updates.iter().map(|(k, _)| &k.0[..]).collect();
             let vals: Vec<Vec<u8>> = updates.iter().map(|(_, r)| encode_reputation(r).to_vec()).collect();
@@ -1049,7 +1045,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
 
     fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError> {
         let mut pooled = self.pool.get()?;
-        let Conn { client, s } = pooled.conn();
+        let Conn { client, s } = &mut *pooled;
         let mut v: Vec<(NodeId, Reputation)> = load_reputations(client, s)?.into_iter().collect();
         v.sort_by_key(|(k, _)| *k);
         Ok(v)
@@ -1058,7 +1054,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn ban_reporter(&self, reporter: Reporter) -> Result<bool, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         let n =
             w.tx.execute(&w.s.ban, &[&&reporter.to_bytes()[..]])
                 .map_err(err("banning the reporter"))?;
@@ -1069,7 +1065,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(pooled.conn(), &self.policy)?;
+        let mut w = Write::begin(&mut *pooled, &self.policy)?;
         let n =
             w.tx.execute(&w.s.digests_prune, &[&before])
                 .map_err(err("pruning body digests"))?;
@@ -1095,7 +1091,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
 
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError> {
         let mut pooled = self.pool.get()?;
-        let Conn { client, .. } = pooled.conn();
+        let Conn { client, .. } = &mut *pooled;
         let mut out = Vec::new();
         for row in client
             .query("SELECT reporter, observations FROM dmc_reporters", &[])
@@ -1106,5 +1102,34 @@ impl CoordinatorStore for PostgresCoordinatorStore {
             out.push((Reporter::from_bytes(&node(k, "reporter")?.0), n.max(0) as u64));
         }
         Ok(out)
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod pool_tests {
+    use super::*;
+
+    /// When no connection can be opened (here: the database is gone), a
+    /// call retries for the pool's wait, then fails naming the last
+    /// connection error.
+    #[test]
+    fn calls_wait_for_a_connection_then_name_the_last_error() {
+        let Ok(admin) = std::env::var("DMC_TEST_DATABASE_URL") else {
+            eprintln!("SKIPPED calls_wait_for_a_connection_then_name_the_last_error: DMC_TEST_DATABASE_URL not set");
+            return;
+        };
+        let db = ScratchDatabase::create(&admin, "dmc_test").unwrap();
+        let wait = Duration::from_secs(2);
+        let s = PostgresCoordinatorStore::open_pooled(parse_url(db.url()).unwrap(), wait).unwrap();
+        assert_eq!(s.cursor().unwrap(), 0);
+        let name = db.name().to_string();
+        // Drops the database and every connection to it.
+        drop(db);
+        let started = std::time::Instant::now();
+        let e = s.cursor().unwrap_err();
+        assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+        assert!(matches!(e, StoreError::Pool { .. }), "{e:?}");
+        let e = e.to_string();
+        assert!(e.contains("within 2 s") && e.contains(&name), "{e}");
     }
 }
