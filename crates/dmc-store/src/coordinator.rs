@@ -610,7 +610,8 @@ impl RedbCoordinatorStore {
     }
 
     /// A store in memory, gone when dropped: the same code as on disk, for
-    /// tests that drive the coordinator without files.
+    /// tests that drive the coordinator without files (the `testing` feature).
+    #[cfg(feature = "testing")]
     pub fn in_memory() -> Result<Self, StoreError> {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
