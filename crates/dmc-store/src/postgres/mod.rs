@@ -730,7 +730,7 @@ impl PostgresCoordinatorStore {
     /// Applies a batch of registrations in one transaction.
     fn commit_batch(&self, batch: &[Registration]) -> BatchResult {
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for reg in batch {
             outcomes.push(w.apply(reg, self.min_failure_relax_interval)?);
@@ -856,7 +856,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let rep = reporter.to_bytes();
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         let mut pairs = Vec::new();
         for row in
             w.tx.query(&w.s.obs_delete_reporter, &[&&rep[..]])
@@ -877,7 +877,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         // `newest` is floored to the microsecond: select a superset with the
         // same rounding, then decide exactly on the stored record.
         let mut stale: Vec<(DirectedPair, [u8; 33])> = Vec::new();
@@ -969,7 +969,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         self.policy.set_policy(policy);
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         let mut pairs = pair_rows(&w.tx.query(&w.s.all_pairs, &[]).map_err(err("listing pairs"))?)?;
         pairs.sort_unstable();
         pairs.dedup();
@@ -1011,7 +1011,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         };
         let stored = self.policy.reputations();
         let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         if !updates.is_empty() {
             let keys: Vec<&[u8]> = updates.iter().map(|(k, _)| &k.0[..]).collect();
             let vals: Vec<Vec<u8>> = updates.iter().map(|(_, r)| encode_reputation(r).to_vec()).collect();
@@ -1054,7 +1054,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn ban_reporter(&self, reporter: Reporter) -> Result<bool, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         let n =
             w.tx.execute(&w.s.ban, &[&&reporter.to_bytes()[..]])
                 .map_err(err("banning the reporter"))?;
@@ -1065,7 +1065,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
     fn prune_digests(&self, before: i64) -> Result<usize, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
-        let mut w = Write::begin(&mut *pooled, &self.policy)?;
+        let mut w = Write::begin(&mut pooled, &self.policy)?;
         let n =
             w.tx.execute(&w.s.digests_prune, &[&before])
                 .map_err(err("pruning body digests"))?;
