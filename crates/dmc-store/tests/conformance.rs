@@ -12,78 +12,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use dmc_core::aggregate::{AggregationParams, ChannelCheck, GraphStanding, Reporter, MAX_MSAT};
+use dmc_core::aggregate::{ChannelCheck, GraphStanding, Reporter, MAX_MSAT};
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use dmc_store::coordinator::{AggregatedPair, AggregationPolicy, CoordinatorStore, RedbCoordinatorStore, Registration};
 use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
 use dmc_store::StoreError;
 
+mod common;
+use common::*;
+
 // ---------------------------------------------------------------- inputs
-
-fn node(i: u16) -> NodeId {
-    let mut k = [3u8; 33];
-    k[0] = 2;
-    k[1..3].copy_from_slice(&i.to_be_bytes());
-    NodeId(k)
-}
-
-fn pair(a: u16, b: u16) -> DirectedPair {
-    DirectedPair::new(node(a), node(b))
-}
-
-fn success(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
-    PairSnapshot {
-        pair: p,
-        result: TimedPairResult {
-            success_time: Timestamp::from_unix_secs(t),
-            success_amt_msat: amt,
-            ..Default::default()
-        },
-    }
-}
-
-fn failure(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
-    PairSnapshot {
-        pair: p,
-        result: TimedPairResult {
-            fail_time: Timestamp::from_unix_secs(t),
-            fail_amt_msat: amt,
-            ..Default::default()
-        },
-    }
-}
-
-fn reg(reporter: Reporter, pairs: Vec<PairSnapshot>) -> Registration {
-    Registration {
-        reporter,
-        pairs,
-        received: Timestamp::from_unix_secs(2_000),
-        signed: None,
-    }
-}
-
-fn sorted_snapshot(s: &dyn CoordinatorStore) -> Vec<AggregatedPair> {
-    let mut v = s.snapshot().unwrap().0;
-    v.sort_by_key(|a| a.pair);
-    v
-}
 
 fn pairs_of(v: &[AggregatedPair]) -> Vec<DirectedPair> {
     let mut p: Vec<DirectedPair> = v.iter().map(|a| a.pair).collect();
     p.sort_unstable();
     p
-}
-
-/// The Go coordinator's openness (every pair with any weight served), for
-/// the properties about store mechanics rather than weighing.
-fn open_policy() -> AggregationPolicy {
-    AggregationPolicy {
-        params: AggregationParams {
-            min_serving_weight: 0.0,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
 }
 
 /// A graph for the weighing properties: established keys and the channels

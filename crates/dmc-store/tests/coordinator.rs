@@ -3,63 +3,17 @@
 use std::sync::Arc;
 
 use dmc_core::aggregate::Reporter;
-use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_core::Timestamp;
 use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore, Registration};
 
-fn node(i: u16) -> NodeId {
-    let mut k = [3u8; 33];
-    k[0] = 2;
-    k[1..3].copy_from_slice(&i.to_be_bytes());
-    NodeId(k)
-}
-
-fn pair(a: u16, b: u16) -> DirectedPair {
-    DirectedPair::new(node(a), node(b))
-}
-
-fn success(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
-    PairSnapshot {
-        pair: p,
-        result: TimedPairResult {
-            success_time: Timestamp::from_unix_secs(t),
-            success_amt_msat: amt,
-            ..Default::default()
-        },
-    }
-}
-
-fn failure(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
-    PairSnapshot {
-        pair: p,
-        result: TimedPairResult {
-            fail_time: Timestamp::from_unix_secs(t),
-            fail_amt_msat: amt,
-            ..Default::default()
-        },
-    }
-}
-
-fn reg(reporter: Reporter, pairs: Vec<PairSnapshot>) -> Registration {
-    Registration {
-        reporter,
-        pairs,
-        received: Timestamp::from_unix_secs(2_000),
-        signed: None,
-    }
-}
+mod common;
+use common::*;
 
 /// Opened with every pair of any weight served (these tests are about the
 /// store's mechanics; weighing is in conformance.rs).
 fn open(dir: &tempfile::TempDir) -> RedbCoordinatorStore {
     let s = RedbCoordinatorStore::open(&dir.path().join("coord.redb")).unwrap();
-    let policy = dmc_store::coordinator::AggregationPolicy {
-        params: dmc_core::aggregate::AggregationParams {
-            min_serving_weight: 0.0,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    s.set_policy(policy).unwrap();
+    s.set_policy(open_policy()).unwrap();
     s
 }
 

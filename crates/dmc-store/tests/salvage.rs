@@ -10,6 +10,9 @@ use dmc_store::coordinator::salvage::{check_file, salvage_file};
 use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore, Refusal, Registration, SignedBody};
 use redb::{Database, ReadableTable, TableDefinition};
 
+mod common;
+use common::sorted_snapshot;
+
 const OBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("obs");
 const BY_REPORTER: TableDefinition<&[u8], ()> = TableDefinition::new("by_reporter");
 const REPUTATION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("reputation");
@@ -82,12 +85,6 @@ fn observations(path: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
             (k.value().to_vec(), v.value().to_vec())
         })
         .collect()
-}
-
-fn sorted_snapshot(s: &dyn CoordinatorStore) -> Vec<dmc_store::coordinator::AggregatedPair> {
-    let mut v = s.snapshot().unwrap().0;
-    v.sort_by_key(|a| a.pair);
-    v
 }
 
 #[test]
