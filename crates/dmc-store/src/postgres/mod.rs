@@ -1115,7 +1115,11 @@ mod pool_tests {
     #[test]
     fn calls_wait_for_a_connection_then_name_the_last_error() {
         let Ok(admin) = std::env::var("DMC_TEST_DATABASE_URL") else {
-            eprintln!("SKIPPED calls_wait_for_a_connection_then_name_the_last_error: DMC_TEST_DATABASE_URL not set");
+            // Past the harness's capture, so it shows in `cargo test` output.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"SKIPPED calls_wait_for_a_connection_then_name_the_last_error: DMC_TEST_DATABASE_URL not set\n",
+            );
             return;
         };
         let db = ScratchDatabase::create(&admin, "dmc_test").unwrap();
