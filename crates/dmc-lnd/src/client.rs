@@ -2,7 +2,6 @@
 //! to lnd's `tls.cert`, the macaroon's bytes in hex in the `macaroon`
 //! metadata header of every call.
 
-use std::path::Path;
 use std::time::Duration;
 
 use dmc_core::node::NodeId;
@@ -13,9 +12,10 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 
 use crate::convert::{config_from_router, pair_from_router, pair_to_router};
+use crate::error::paren;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::LndTarget;
-use crate::tls::{connect_failure, error_chain, load_certs, pinned_client_config, TlsConnector};
+use crate::tls::{connect_error, load_certs, pinned_client_config, TlsConnector};
 use crate::{lnrpc, routerrpc};
 
 /// lncli's receive limit (`lnrpc.MaxGrpcMsgSize`, 200 MiB): a large mission
@@ -219,48 +219,6 @@ impl LndClient {
                 self.target.address()
             ))
         })
-    }
-}
-
-/// A failed connect, with the file to check when TLS was the problem.
-/// `who` is "lnd" or "the coordinator".
-pub(crate) fn connect_error(
-    e: &tonic::transport::Error,
-    address: &str,
-    who: &str,
-    cert: Option<&Path>,
-    cert_flag: &str,
-) -> Error {
-    match connect_failure(e) {
-        Some(f) if f.is_certificate_problem() => {
-            let detail = f.certificate_detail().map(|d| format!(" ({d})")).unwrap_or_default();
-            match cert {
-                Some(cert) => Error::refused(format!(
-                    "TLS: the certificate {who} presented at {address} is not the one in {} ({cert_flag}) nor \
-                     issued by it{detail}; is {} the certificate of {who} at {address}?",
-                    cert.display(),
-                    cert.display()
-                )),
-                None => Error::refused(format!(
-                    "TLS: the certificate {who} presented at {address} is not issued by a public root CA{detail}; \
-                     give {who}'s certificate with {cert_flag}"
-                )),
-            }
-        }
-        Some(f) if f.is_tls_problem() => Error::refused(format!(
-            "TLS with {who} at {address} failed: {f} (is {address} {who}'s TLS gRPC port?)"
-        )),
-        Some(f) => Error::unavailable(format!("{who} at {address} is not reachable: {f}")),
-        None => Error::unavailable(format!("{who} at {address} is not reachable: {}", error_chain(e))),
-    }
-}
-
-/// " (msg)", or nothing for an empty message.
-pub(crate) fn paren(msg: &str) -> String {
-    if msg.is_empty() {
-        String::new()
-    } else {
-        format!(" ({msg})")
     }
 }
 

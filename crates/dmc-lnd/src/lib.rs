@@ -9,9 +9,10 @@
 //!   dmc-proto.
 //! * [`options`]: lncli's connection flags and defaults (`--lnddir`,
 //!   `--rpcserver`, `--tlscertpath`, `--macaroonpath`, `--network`).
-//! * [`client::LndClient`]: TLS trusting lnd's `tls.cert` ([`tls`]), the
-//!   macaroon in hex in the `macaroon` header of every call.
-//! * [`coordinator`]: the coordinator's v2 API from the node's side.
+//! * [`client::LndClient`]: TLS trusting lnd's `tls.cert` (dmc-client's
+//!   [`tls`] pinning), the macaroon in hex in the `macaroon` header of
+//!   every call.
+//! * The coordinator is called through dmc-client's v2 client.
 //! * [`sync`]: `dmc sync` — export the node's mission control with a signed
 //!   v2 registration, import the coordinator's delta since the stored
 //!   cursor ([`state`]), retry with backoff, log what moved.
@@ -31,17 +32,15 @@ pub mod routerrpc {
 
 pub mod client;
 pub mod convert;
-pub mod coordinator;
-pub mod error;
 pub mod options;
 pub mod state;
 pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tls;
 
 pub use client::{LndClient, NodeInfo};
-pub use coordinator::{CoordinatorClient, CoordinatorOptions};
-pub use error::{Error, ErrorKind, Result};
+/// The error type and TLS pinning the lnd client shares with the coordinator client.
+pub use dmc_client::{error, tls};
+pub use dmc_client::{CoordinatorOptions, Error, ErrorKind, Result};
 pub use options::{LndOptions, LndTarget};
 pub use sync::{CycleReport, Direction, SyncConfig};

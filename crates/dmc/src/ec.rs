@@ -7,10 +7,7 @@ use dmc_core::aggregate::Reporter;
 use dmc_core::json::Json;
 use dmc_core::rpc;
 use dmc_core::Timestamp;
-use dmc_proto::dmc::coordinator::v2 as pb;
-use dmc_proto::ecrpc;
 use dmc_server::ServerConfig;
-use prost::Message;
 
 use crate::commands::{duration_arg, input, int_arg, read_input, CliError, Result};
 use crate::{AdminCommand, EcCommand, EcFormat, ServeArgs};
@@ -199,21 +196,23 @@ fn init_logging(json: bool) {
     };
 }
 
-/// A channel to the coordinator through the one client dmc has (dmc-lnd's,
-/// which `dmc sync` uses too): `cert` pinned when given, public CAs otherwise.
-async fn channel(ec: &str, cert: Option<PathBuf>) -> Result<tonic::transport::Channel> {
-    let opts = dmc_lnd::coordinator::CoordinatorOptions {
+/// The coordinator as dmc-client reaches it (`dmc sync` too): `cert`
+/// pinned when given, public CAs otherwise.
+fn coordinator(ec: &str, cert: Option<PathBuf>) -> dmc_client::CoordinatorOptions {
+    dmc_client::CoordinatorOptions {
         url: ec.to_string(),
         tls_cert: cert,
         tls_cert_flag: "--tls-cert",
-    };
-    dmc_lnd::coordinator::channel(&opts).await.map_err(|e| {
-        if e.needs_operator() {
-            CliError::Input(e.message)
-        } else {
-            CliError::Runtime(e.message)
-        }
-    })
+    }
+}
+
+/// A connection failure: a flag or file to fix is bad input.
+fn connect_error(e: dmc_client::Error) -> CliError {
+    if e.needs_operator() {
+        CliError::Input(e.message)
+    } else {
+        CliError::Runtime(e.message)
+    }
 }
 
 fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
@@ -264,37 +263,24 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             let key = sign_key.as_deref().map(secret_key).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
-                let ch = channel(&ec, cert).await?;
-                let wire: Vec<ecrpc::PairHistory> = pairs.iter().map(dmc_proto::pair_to_proto).collect();
+                let opts = coordinator(&ec, cert);
+                let ch = dmc_client::channel(&opts).await.map_err(connect_error)?;
                 match key {
                     None => {
                         if successes_only {
                             return input("--successes-only needs --sign-key (the v2 API)");
                         }
-                        let mut c = ecrpc::external_coordinator_client::ExternalCoordinatorClient::new(ch);
-                        let r = c
-                            .register_mission_control(ecrpc::RegisterMissionControlRequest { pairs: wire })
-                            .await
-                            .map_err(grpc_error)?;
-                        println!("{}", r.into_inner().success_message);
+                        let mut c = dmc_client::EcrpcClient::new(ch);
+                        println!("{}", c.register(&pairs).await.map_err(grpc_error)?);
                     }
                     Some(sk) => {
                         let secp = secp256k1::Secp256k1::signing_only();
-                        let reporter = secp256k1::PublicKey::from_secret_key(&secp, &sk).serialize().to_vec();
-                        let body = pb::RegistrationBody {
-                            reporter,
-                            timestamp: now.unix_secs(),
-                            pairs: wire,
-                            successes_only,
-                        }
-                        .encode_to_vec();
+                        let reporter = secp256k1::PublicKey::from_secret_key(&secp, &sk).serialize();
+                        let body =
+                            dmc_client::v2::registration_body(&reporter, now.unix_secs(), &pairs, successes_only);
                         let signature = dmc_core::signmsg::sign_message(&sk, &body);
-                        let mut c = pb::coordinator_client::CoordinatorClient::new(ch);
-                        let r = c
-                            .register(pb::SignedRegistration { body, signature })
-                            .await
-                            .map_err(grpc_error)?;
-                        let r = r.into_inner();
+                        let mut c = dmc_client::CoordinatorClient::new(opts.trimmed_url(), ch);
+                        let r = c.call_register(body, signature).await.map_err(grpc_error)?;
                         println!(
                             "{}",
                             Json::object([
@@ -319,56 +305,39 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             let since = since.as_deref().map(|s| int_arg(s, "--since")).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
-                let ch = channel(&ec, cert).await?;
-                let mut c = pb::coordinator_client::CoordinatorClient::new(ch);
-                let mut stream = c
-                    .query(pb::QueryRequest {
-                        since_cursor: since.unwrap_or(0) as u64,
-                        has_cursor: since.is_some(),
-                        max_pairs_per_message: 0,
-                    })
+                let mut c = dmc_client::CoordinatorClient::connect(&coordinator(&ec, cert))
                     .await
-                    .map_err(grpc_error)?
-                    .into_inner();
-                let (mut pairs, mut removed, mut cursor, mut full) = (Vec::new(), Vec::new(), 0, false);
-                while let Some(msg) = stream.message().await.map_err(grpc_error)? {
-                    cursor = msg.cursor;
-                    full |= msg.full_resync;
-                    pairs.extend(msg.pairs);
-                    removed.extend(msg.removed);
-                }
+                    .map_err(connect_error)?;
+                let delta = c.call_query(since.map(|s| s as u64)).await.map_err(grpc_error)?;
                 match format {
                     EcFormat::Lnd => {
-                        let items: Vec<Json> = pairs
-                            .iter()
-                            .filter_map(|p| p.pair.as_ref())
-                            .map(|p| dmc_proto::pair_from_proto(p).to_json())
-                            .collect();
+                        let items: Vec<Json> = delta.pairs.iter().map(|p| p.pair.to_json()).collect();
                         println!("{}", Json::object([("pairs", Json::Array(items))]).pretty());
-                        eprintln!("cursor {cursor}");
+                        eprintln!("cursor {}", delta.cursor);
                     }
                     EcFormat::Json => {
-                        let items: Vec<Json> = pairs
+                        let items: Vec<Json> = delta
+                            .pairs
                             .iter()
-                            .filter_map(|p| {
-                                let core = dmc_proto::pair_from_proto(p.pair.as_ref()?);
-                                Some(Json::object([
-                                    ("node_from", Json::str(dmc_core::node::encode_hex(&core.node_from))),
-                                    ("node_to", Json::str(dmc_core::node::encode_hex(&core.node_to))),
-                                    ("history", core.history.to_json()),
+                            .map(|p| {
+                                Json::object([
+                                    ("node_from", Json::str(dmc_core::node::encode_hex(&p.pair.node_from))),
+                                    ("node_to", Json::str(dmc_core::node::encode_hex(&p.pair.node_to))),
+                                    ("history", p.pair.history.to_json()),
                                     ("reporters", Json::int32(p.reporters)),
                                     ("reporters_unverified", Json::int32(p.reporters_unverified)),
                                     ("reporters_anonymous", Json::int32(p.reporters_anonymous)),
                                     ("age_seconds", Json::int64(p.age_seconds)),
-                                ]))
+                                ])
                             })
                             .collect();
-                        let removed: Vec<Json> = removed
+                        let removed: Vec<Json> = delta
+                            .removed
                             .iter()
-                            .map(|r| {
+                            .map(|(from, to)| {
                                 Json::object([
-                                    ("node_from", Json::str(dmc_core::node::encode_hex(&r.node_from))),
-                                    ("node_to", Json::str(dmc_core::node::encode_hex(&r.node_to))),
+                                    ("node_from", Json::str(dmc_core::node::encode_hex(from))),
+                                    ("node_to", Json::str(dmc_core::node::encode_hex(to))),
                                 ])
                             })
                             .collect();
@@ -377,8 +346,8 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                             Json::object([
                                 ("pairs", Json::Array(items)),
                                 ("removed", Json::Array(removed)),
-                                ("cursor", Json::int64(cursor)),
-                                ("full_resync", Json::bool(full)),
+                                ("cursor", Json::int64(delta.cursor)),
+                                ("full_resync", Json::bool(delta.full_resync)),
                             ])
                             .pretty()
                         );

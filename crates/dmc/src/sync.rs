@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use dmc_client::{CoordinatorOptions, ErrorKind};
 use dmc_core::node::NodeId;
 use dmc_lnd::sync::{self as engine, Direction, SyncConfig};
-use dmc_lnd::{CoordinatorOptions, ErrorKind, LndOptions};
+use dmc_lnd::LndOptions;
 
 use crate::commands::{input, int_arg, CliError, Result};
 use crate::SyncArgs;
@@ -90,7 +91,7 @@ pub fn config(data_dir: &Path, self_node: Option<NodeId>, a: &SyncArgs) -> Resul
     Ok(cfg)
 }
 
-fn to_cli(e: dmc_lnd::Error) -> CliError {
+fn to_cli(e: dmc_client::Error) -> CliError {
     match e.kind {
         ErrorKind::Config | ErrorKind::Refused => CliError::Input(e.message),
         ErrorKind::Unavailable | ErrorKind::Invalid => CliError::Runtime(e.message),

@@ -37,10 +37,10 @@ use secp256k1::SecretKey;
 use tracing::{info, warn};
 
 use crate::client::{LndClient, NodeInfo};
-use crate::coordinator::{CoordinatorClient, CoordinatorOptions, Registered};
 use crate::error::{Error, Result};
 use crate::options::LndOptions;
 use crate::state::{ImportedTimes, SyncState};
+use dmc_client::{CoordinatorClient, CoordinatorOptions, Registered};
 
 /// Which way data moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
-//! One error type for the bridge. Its [`ErrorKind`] decides what the sync
-//! loop does with it: wait and retry (the other side is down), or stop and
-//! tell the operator what to fix (a file, a flag, a credential).
+//! One error type for the coordinator clients and the lnd bridge (dmc-lnd
+//! re-exports it). Its [`ErrorKind`] decides what the sync loop does with
+//! it: wait and retry (the other side is down), or stop and tell the
+//! operator what to fix (a file, a flag, a credential).
 
 use std::fmt;
 
@@ -70,3 +71,12 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// " (msg)", or nothing for an empty message.
+pub fn paren(msg: &str) -> String {
+    if msg.is_empty() {
+        String::new()
+    } else {
+        format!(" ({msg})")
+    }
+}

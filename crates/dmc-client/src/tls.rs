@@ -1,4 +1,5 @@
-//! TLS to lnd (and to a coordinator) with rustls.
+//! TLS to a coordinator (and to lnd, whose client in dmc-lnd uses the same
+//! pinning) with rustls.
 //!
 //! lnd's `tls.cert` is self-signed and marked as a CA (`IsCA: true`, so it
 //! can sign itself). lncli trusts it as its only root, and Go accepts a root
@@ -292,5 +293,38 @@ impl tower_service::Service<http::Uri> for TlsConnector {
                 })?;
             Ok(TokioIo::new(tls))
         })
+    }
+}
+
+/// A failed connect, with the file to check when TLS was the problem.
+/// `who` is "lnd" or "the coordinator"; `cert_flag` the flag that gave `cert`.
+pub fn connect_error(
+    e: &tonic::transport::Error,
+    address: &str,
+    who: &str,
+    cert: Option<&Path>,
+    cert_flag: &str,
+) -> Error {
+    match connect_failure(e) {
+        Some(f) if f.is_certificate_problem() => {
+            let detail = f.certificate_detail().map(|d| format!(" ({d})")).unwrap_or_default();
+            match cert {
+                Some(cert) => Error::refused(format!(
+                    "TLS: the certificate {who} presented at {address} is not the one in {} ({cert_flag}) nor \
+                     issued by it{detail}; is {} the certificate of {who} at {address}?",
+                    cert.display(),
+                    cert.display()
+                )),
+                None => Error::refused(format!(
+                    "TLS: the certificate {who} presented at {address} is not issued by a public root CA{detail}; \
+                     give {who}'s certificate with {cert_flag}"
+                )),
+            }
+        }
+        Some(f) if f.is_tls_problem() => Error::refused(format!(
+            "TLS with {who} at {address} failed: {f} (is {address} {who}'s TLS gRPC port?)"
+        )),
+        Some(f) => Error::unavailable(format!("{who} at {address} is not reachable: {f}")),
+        None => Error::unavailable(format!("{who} at {address} is not reachable: {}", error_chain(e))),
     }
 }
