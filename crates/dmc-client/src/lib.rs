@@ -26,4 +26,4 @@ pub mod v2;
 pub use channel::{channel, CoordinatorOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use v1::EcrpcClient;
-pub use v2::{AggregatedPair, CoordinatorClient, Delta, Registered};
+pub use v2::{AggregatedPair, Delta, RegisterOutcome, V2Client};

@@ -2,10 +2,10 @@
 //! and cursor queries. Each call comes in two forms: the coordinator's
 //! answer as it came (`call_*`, a [`tonic::Status`] on refusal, for
 //! `dmc ec` to print), and classified for a loop that retries
-//! ([`CoordinatorClient::register`], [`CoordinatorClient::query`]).
+//! ([`V2Client::register`], [`V2Client::query`]).
 
 use dmc_core::rpc;
-use dmc_proto::dmc::coordinator::v2 as pb;
+use dmc_proto::coordinator_v2 as pb;
 use prost::Message;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -19,7 +19,7 @@ const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
 /// How a registration ended, when it did not fail.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Registered {
+pub enum RegisterOutcome {
     Accepted(pb::RegisterResponse),
     /// Over `max_pairs_per_request` or `max_body_bytes`: send fewer pairs.
     TooLarge(String),
@@ -61,19 +61,19 @@ pub fn registration_body(reporter: &[u8], timestamp: i64, pairs: &[rpc::PairHist
 }
 
 /// A connected coordinator.
-pub struct CoordinatorClient {
+pub struct V2Client {
     url: String,
     inner: pb::coordinator_client::CoordinatorClient<Channel>,
 }
 
-impl CoordinatorClient {
-    pub async fn connect(opts: &CoordinatorOptions) -> Result<CoordinatorClient> {
-        Ok(CoordinatorClient::new(opts.trimmed_url(), channel(opts).await?))
+impl V2Client {
+    pub async fn connect(opts: &CoordinatorOptions) -> Result<V2Client> {
+        Ok(V2Client::new(opts.trimmed_url(), channel(opts).await?))
     }
 
     /// Over a channel already open to `url`.
-    pub fn new(url: String, channel: Channel) -> CoordinatorClient {
-        CoordinatorClient {
+    pub fn new(url: String, channel: Channel) -> V2Client {
+        V2Client {
             url,
             inner: pb::coordinator_client::CoordinatorClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -133,10 +133,10 @@ impl CoordinatorClient {
 
     /// `Register`: one signed registration. Refusals that the caller can
     /// act on (too big: split; all stale: nothing to send) come back as
-    /// [`Registered`] variants, the rest as errors.
-    pub async fn register(&mut self, body: Vec<u8>, signature: String) -> Result<Registered> {
+    /// [`RegisterOutcome`] variants, the rest as errors.
+    pub async fn register(&mut self, body: Vec<u8>, signature: String) -> Result<RegisterOutcome> {
         match self.call_register(body, signature).await {
-            Ok(r) => Ok(Registered::Accepted(r)),
+            Ok(r) => Ok(RegisterOutcome::Accepted(r)),
             Err(s) => {
                 if s.code() == Code::ResourceExhausted
                     && matches!(
@@ -144,14 +144,14 @@ impl CoordinatorClient {
                         Some("max_pairs_per_request" | "max_body_bytes")
                     )
                 {
-                    return Ok(Registered::TooLarge(s.message().to_string()));
+                    return Ok(RegisterOutcome::TooLarge(s.message().to_string()));
                 }
                 if s.code() == Code::Unauthenticated && s.message().contains("already received") {
                     // A retry of a registration whose answer was lost.
-                    return Ok(Registered::Duplicate);
+                    return Ok(RegisterOutcome::Duplicate);
                 }
                 if s.code() == Code::InvalidArgument && s.message().contains("older than the staleness window") {
-                    return Ok(Registered::AllStale(s.message().to_string()));
+                    return Ok(RegisterOutcome::AllStale(s.message().to_string()));
                 }
                 Err(coordinator_status_error(&self.url, "Register", &s))
             }

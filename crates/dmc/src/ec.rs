@@ -279,7 +279,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                         let body =
                             dmc_client::v2::registration_body(&reporter, now.unix_secs(), &pairs, successes_only);
                         let signature = dmc_core::signmsg::sign_message(&sk, &body);
-                        let mut c = dmc_client::CoordinatorClient::new(opts.trimmed_url(), ch);
+                        let mut c = dmc_client::V2Client::new(opts.trimmed_url(), ch);
                         let r = c.call_register(body, signature).await.map_err(grpc_error)?;
                         println!(
                             "{}",
@@ -305,7 +305,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             let since = since.as_deref().map(|s| int_arg(s, "--since")).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
-                let mut c = dmc_client::CoordinatorClient::connect(&coordinator(&ec, cert))
+                let mut c = dmc_client::V2Client::connect(&coordinator(&ec, cert))
                     .await
                     .map_err(connect_error)?;
                 let delta = c.call_query(since.map(|s| s as u64)).await.map_err(grpc_error)?;

@@ -147,18 +147,12 @@ pub async fn export_once(cfg: &SyncConfig) -> Result<ExportReport> {
             "export: nothing to send");
         return Ok(report);
     }
-    let mut ec = CoordinatorClient::connect(&cfg.coordinator).await?;
+    let mut ec = V2Client::connect(&cfg.coordinator).await?;
     let mut chunk = cfg.export_batch;
     let mut rest: &[PairHistory] = &plan.pairs;
     while !rest.is_empty() {
         let n = chunk.min(rest.len());
-        let body = pb::RegistrationBody {
-            reporter: node.0.to_vec(),
-            timestamp: unix_now(),
-            pairs: rest[..n].iter().map(dmc_proto::pair_to_proto).collect(),
-            successes_only: cfg.successes_only,
-        }
-        .encode_to_vec();
+        let body = registration_body(&node.0, unix_now(), &rest[..n], cfg.successes_only);
         let signature = match (&cfg.sign_key, lnd.as_mut()) {
             (Some(k), _) => dmc_core::signmsg::sign_message(k, &body),
             (None, Some(c)) => c.sign_message(&body).await?,
@@ -178,7 +172,7 @@ pub async fn export_once(cfg: &SyncConfig) -> Result<ExportReport> {
             }
         }
         match ec.register(body, signature).await? {
-            Registered::Accepted(r) => {
+            RegisterOutcome::Accepted(r) => {
                 report.sent += n;
                 report.accepted += r.accepted as usize;
                 report.stale_dropped += r.stale_dropped as usize;
@@ -186,18 +180,18 @@ pub async fn export_once(cfg: &SyncConfig) -> Result<ExportReport> {
                 report.cursor = Some(r.cursor);
                 rest = &rest[n..];
             }
-            Registered::Duplicate => {
+            RegisterOutcome::Duplicate => {
                 report.sent += n;
                 report.registrations += 1;
                 rest = &rest[n..];
             }
-            Registered::AllStale(_) => {
+            RegisterOutcome::AllStale(_) => {
                 report.sent += n;
                 report.stale_dropped += n;
                 report.registrations += 1;
                 rest = &rest[n..];
             }
-            Registered::TooLarge(msg) => {
+            RegisterOutcome::TooLarge(msg) => {
                 if n == 1 {
                     return Err(Error::invalid(format!(
                         "the coordinator at {} refuses even one pair per registration: {msg}",

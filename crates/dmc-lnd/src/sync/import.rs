@@ -34,7 +34,7 @@ pub async fn import_once(cfg: &SyncConfig) -> Result<ImportReport> {
         state.reset();
     }
     report.cursor_from = state.cursor;
-    let mut ec = CoordinatorClient::connect(&cfg.coordinator).await?;
+    let mut ec = V2Client::connect(&cfg.coordinator).await?;
     let delta = ec.query(state.cursor).await?;
     let pairs: Vec<PairHistory> = delta.pairs.iter().map(|a| a.pair.clone()).collect();
     let held = NodeState {
@@ -83,7 +83,7 @@ pub async fn import_once(cfg: &SyncConfig) -> Result<ImportReport> {
 
 pub(super) async fn import_to_file(cfg: &SyncConfig, file: &std::path::Path) -> Result<ImportReport> {
     let node = cfg.self_node.or_else(|| cfg.sign_key.as_ref().map(public_key));
-    let mut ec = CoordinatorClient::connect(&cfg.coordinator).await?;
+    let mut ec = V2Client::connect(&cfg.coordinator).await?;
     let delta = ec.query(None).await?;
     let pairs: Vec<PairHistory> = delta.pairs.iter().map(|a| a.pair.clone()).collect();
     let plan = prepare_import(&pairs, node.as_ref(), None);

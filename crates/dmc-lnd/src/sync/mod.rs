@@ -25,14 +25,14 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dmc_client::v2::registration_body;
+use dmc_client::{CoordinatorOptions, RegisterOutcome, V2Client};
 use dmc_core::json::Json;
 use dmc_core::node::NodeId;
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::{
     by_pair, key_of, prepare_import, record_imports, validate_pair, NodeState, PairKey, Refusals, FIRST_HAND_HOLD_SECS,
 };
-use dmc_proto::dmc::coordinator::v2 as pb;
-use prost::Message;
 use secp256k1::SecretKey;
 use tracing::{info, warn};
 
@@ -40,7 +40,6 @@ use crate::client::{LndClient, NodeInfo};
 use crate::error::{Error, Result};
 use crate::options::LndOptions;
 use crate::state::{ImportedTimes, SyncState};
-use dmc_client::{CoordinatorClient, CoordinatorOptions, Registered};
 
 /// Which way data moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
