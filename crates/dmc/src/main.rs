@@ -396,7 +396,7 @@ pub struct SyncArgs {
     #[arg(long = "import-batch", default_value = "1000", allow_negative_numbers = true)]
     pub import_batch: String,
     /// Retries after lnd or the coordinator is unreachable (default: 5 with
-    /// --once, unlimited otherwise); backoff doubles from 1s up to 5m.
+    /// --once, unlimited otherwise); backoff doubles from 1s up to 5m, with jitter.
     #[arg(long, allow_negative_numbers = true)]
     pub retries: Option<String>,
     /// Print logs as JSON lines.

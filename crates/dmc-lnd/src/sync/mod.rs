@@ -17,14 +17,15 @@
 //! choice of pairs is [`dmc_core::sync_plan`], which the simulator runs too.
 //!
 //! Transient failures (lnd or the coordinator down, rate limits) are
-//! retried with exponential backoff; wrong flags, files and credentials
-//! stop with an error naming them.
+//! retried with exponential backoff and jitter ([`retry_delays`]); wrong
+//! flags, files and credentials stop with an error naming them.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use dmc_client::v2::registration_body;
 use dmc_client::{CoordinatorOptions, RegisterOutcome, V2Client};
 use dmc_core::json::Json;
@@ -159,34 +160,47 @@ pub use export::*;
 pub use import::*;
 pub use report::*;
 
-/// Runs `f` until it succeeds, retrying transient errors with exponential
-/// backoff (at most `cfg.retries` times).
-pub async fn with_retries<T, F, Fut>(cfg: &SyncConfig, phase: &str, mut f: F) -> Result<T>
+/// The pauses between retries of a phase: `backoff_initial`, doubling up to
+/// `backoff_max`, each stretched by up to as much again at random (backon's
+/// jitter, so nodes that lost the same coordinator at once do not come back
+/// in step) but never beyond `backoff_max`; at most `retries` of them.
+pub fn retry_delays(cfg: &SyncConfig) -> impl Iterator<Item = Duration> + Send + Sync + Unpin {
+    let max = cfg.backoff_max.max(cfg.backoff_initial);
+    let backoff = ExponentialBuilder::new()
+        .with_min_delay(cfg.backoff_initial)
+        .with_max_delay(max)
+        .with_jitter();
+    let backoff = match cfg.retries {
+        Some(n) => backoff.with_max_times(n as usize),
+        None => backoff.without_max_times(),
+    };
+    backoff.build().map(move |d| d.min(max))
+}
+
+/// Runs `f` until it succeeds, retrying transient errors after the pauses
+/// of [`retry_delays`].
+pub async fn with_retries<T, F, Fut>(cfg: &SyncConfig, phase: &str, f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let mut delay = cfg.backoff_initial;
     let mut attempt: u32 = 0;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() => {
-                if cfg.retries.is_some_and(|max| attempt >= max) {
-                    let mut e = e;
-                    if attempt > 0 {
-                        e.message += &format!(" (gave up after {attempt} retries)");
-                    }
-                    return Err(e);
-                }
-                attempt += 1;
-                warn!(phase, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "unavailable; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(cfg.backoff_max.max(cfg.backoff_initial));
-            }
-            Err(e) => return Err(e),
+    let r = f
+        .retry(retry_delays(cfg))
+        .sleep(tokio::time::sleep)
+        .when(Error::is_transient)
+        .notify(|e, delay| {
+            attempt += 1;
+            warn!(phase, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "unavailable; retrying");
+        })
+        .await;
+    r.map_err(|mut e| {
+        // Still transient: the retries ran out.
+        if e.is_transient() && attempt > 0 {
+            e.message += &format!(" (gave up after {attempt} retries)");
         }
-    }
+        e
+    })
 }
 
 /// One cycle: export then import, each retried on transient failures.
@@ -394,5 +408,40 @@ mod tests {
         })
         .await;
         assert_eq!((calls, r.unwrap_err().message.as_str()), (1, "bad macaroon"));
+    }
+
+    #[test]
+    fn retry_delays_are_jittered_within_the_bounds() {
+        let mut cfg = SyncConfig::new(
+            CoordinatorOptions {
+                url: "https://x:1".into(),
+                tls_cert: None,
+                tls_cert_flag: "--ec-tls-cert",
+            },
+            "/tmp/d".into(),
+        );
+        cfg.retries = Some(12);
+        let (initial, max) = (cfg.backoff_initial, cfg.backoff_max);
+        let runs: Vec<Vec<Duration>> = (0..50).map(|_| retry_delays(&cfg).collect()).collect();
+        for delays in &runs {
+            assert_eq!(delays.len(), 12);
+            for (k, d) in delays.iter().enumerate() {
+                // The unjittered delay (1 s doubling, capped at 5 min) up to twice it, never past the max.
+                let base = (initial * 2u32.pow(k as u32)).min(max);
+                assert!(
+                    *d >= base && *d <= (base * 2).min(max),
+                    "delay {k}: {d:?} outside [{base:?}, 2×{base:?}] ∧ ≤ {max:?}"
+                );
+            }
+        }
+        // Jitter: the same retry waits differently from run to run.
+        for k in 0..4 {
+            let first = runs[0][k];
+            assert!(runs.iter().any(|r| r[k] != first), "delay {k} is always {first:?}");
+        }
+        cfg.retries = None;
+        assert_eq!(retry_delays(&cfg).take(100).count(), 100);
+        cfg.retries = Some(0);
+        assert_eq!(retry_delays(&cfg).count(), 0);
     }
 }
