@@ -85,15 +85,28 @@ pub fn config_to_router(cfg: &MissionControlConfig) -> routerrpc::MissionControl
     out
 }
 
+/// Why lnd's mission-control config has no dmc-core equivalent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouterConfigError {
+    #[error("{seconds} seconds is out of range")]
+    DurationOutOfRange { seconds: u64 },
+    /// `model` as prost decodes the enum; `number` as it came.
+    #[error("model {model:?} ({number}) without matching parameters")]
+    ModelWithoutParameters {
+        model: Result<routerrpc::mission_control_config::ProbabilityModel, prost::UnknownEnumValue>,
+        number: i32,
+    },
+}
+
 /// The config lnd reported, as dmc-core's type. Old lnds without the
 /// oneof report apriori through the deprecated fields.
-pub fn config_from_router(c: &routerrpc::MissionControlConfig) -> Result<MissionControlConfig, String> {
+pub fn config_from_router(c: &routerrpc::MissionControlConfig) -> Result<MissionControlConfig, RouterConfigError> {
     use routerrpc::mission_control_config::{EstimatorConfig as Oneof, ProbabilityModel};
-    let dur = |s: u64| -> Result<i64, String> {
-        i64::try_from(s)
+    let dur = |seconds: u64| -> Result<i64, RouterConfigError> {
+        i64::try_from(seconds)
             .ok()
             .and_then(|s| s.checked_mul(NS))
-            .ok_or_else(|| format!("{s} seconds is out of range"))
+            .ok_or(RouterConfigError::DurationOutOfRange { seconds })
     };
     let estimator = match (ProbabilityModel::try_from(c.model), &c.estimator_config) {
         (Ok(ProbabilityModel::Bimodal), Some(Oneof::Bimodal(b))) => EstimatorConfig::Bimodal(BimodalConfig {
@@ -113,7 +126,7 @@ pub fn config_from_router(c: &routerrpc::MissionControlConfig) -> Result<Mission
             penalty_half_life: dur(c.half_life_seconds)?,
             ..AprioriConfig::default()
         }),
-        (m, _) => return Err(format!("model {m:?} ({}) without matching parameters", c.model)),
+        (model, _) => return Err(RouterConfigError::ModelWithoutParameters { model, number: c.model }),
     };
     Ok(MissionControlConfig {
         estimator,
@@ -214,5 +227,37 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(only_bimodal.encode_to_vec()[0], 0x42);
+    }
+
+    #[test]
+    fn unusable_configs_say_why() {
+        let no_params = routerrpc::MissionControlConfig {
+            model: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            config_from_router(&no_params).unwrap_err().to_string(),
+            "model Ok(Bimodal) (1) without matching parameters"
+        );
+        let unknown = routerrpc::MissionControlConfig {
+            model: 7,
+            ..Default::default()
+        };
+        assert_eq!(
+            config_from_router(&unknown).unwrap_err().to_string(),
+            "model Err(UnknownEnumValue(7)) (7) without matching parameters"
+        );
+        let long = routerrpc::MissionControlConfig {
+            minimum_failure_relax_interval: u64::MAX,
+            ..config_to_router(&MissionControlConfig::default())
+        };
+        assert_eq!(
+            config_from_router(&long).unwrap_err(),
+            RouterConfigError::DurationOutOfRange { seconds: u64::MAX }
+        );
+        assert_eq!(
+            config_from_router(&long).unwrap_err().to_string(),
+            "18446744073709551615 seconds is out of range"
+        );
     }
 }

@@ -126,25 +126,34 @@ impl SyncState {
     }
 }
 
-fn damaged(path: &Path, why: &str) -> Error {
+fn damaged(path: &Path, why: &dyn std::fmt::Display) -> Error {
     Error::config(format!(
         "{}: damaged sync state ({why}); delete the file to import everything again",
         path.display()
     ))
 }
 
+/// Why a `cursor.json` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CursorError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(#[source] serde_json::Error),
+    #[error("no \"cursor\" field")]
+    NoCursorField,
+    /// `cursor` is the value as the file spelled it (a string quoted).
+    #[error("cursor {cursor} is not an unsigned integer")]
+    NotUnsigned { cursor: String },
+}
+
 /// The `cursor` of a `cursor.json` (a JSON string or number).
-pub fn parse_cursor(text: &str) -> std::result::Result<u64, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
-    let c = v.get("cursor").ok_or("no \"cursor\" field")?;
+pub fn parse_cursor(text: &str) -> std::result::Result<u64, CursorError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(CursorError::MalformedJson)?;
+    let c = v.get("cursor").ok_or(CursorError::NoCursorField)?;
+    let not_unsigned = |cursor: String| CursorError::NotUnsigned { cursor };
     match c {
-        serde_json::Value::String(s) => s
-            .parse()
-            .map_err(|_| format!("cursor {s:?} is not an unsigned integer")),
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| format!("cursor {n} is not an unsigned integer")),
-        other => Err(format!("cursor {other} is not an unsigned integer")),
+        serde_json::Value::String(s) => s.parse().map_err(|_| not_unsigned(format!("{s:?}"))),
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| not_unsigned(n.to_string())),
+        other => Err(not_unsigned(other.to_string())),
     }
 }
 
@@ -255,6 +264,18 @@ mod tests {
             e.message.contains("imported.bin") && e.message.contains("5 entries"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn cursor_errors_say_what_is_wrong() {
+        assert_eq!(parse_cursor("{\"cursor\": \"12\"}").unwrap(), 12);
+        assert_eq!(parse_cursor("{\"cursor\": 12}").unwrap(), 12);
+        let text = |t: &str| parse_cursor(t).unwrap_err().to_string();
+        assert!(text("{").starts_with("malformed JSON: "), "{}", text("{"));
+        assert_eq!(text("{}"), "no \"cursor\" field");
+        assert_eq!(text("{\"cursor\": \"x\"}"), "cursor \"x\" is not an unsigned integer");
+        assert_eq!(text("{\"cursor\": -1}"), "cursor -1 is not an unsigned integer");
+        assert_eq!(text("{\"cursor\": [1]}"), "cursor [1] is not an unsigned integer");
     }
 
     #[test]
