@@ -2,66 +2,40 @@
 //! bad ones with exit code 2 before anything is written), call the library
 //! crates, print.
 
-use std::io::Read;
-use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
 
 use dmc_core::codec::ImportBatch;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
 use dmc_core::rpc::{self, PairData, PairHistory};
-use dmc_core::time::{parse_go_duration, DurationNs};
+use dmc_core::time::DurationNs;
 use dmc_core::{MissionControl, NodeId, Timestamp};
 use dmc_graph::Graph;
 use dmc_store::{LocalStore, View};
 use serde_json::Value;
 
-use crate::{Cli, Command, QueryprobArgs, QueryroutesArgs, SetmccfgArgs, SimCommand, ViewArg};
-
-/// A failed command: bad input (exit 2) or anything else (exit 1).
-pub enum CliError {
-    // Input: exit 2; Runtime: exit 1.
-    Input(String),
-    Runtime(String),
-}
-
-impl CliError {
-    pub fn message(&self) -> &str {
-        match self {
-            CliError::Input(m) | CliError::Runtime(m) => m,
-        }
-    }
-
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Input(_) => 2,
-            CliError::Runtime(_) => 1,
-        }
-    }
-}
-
-impl From<dmc_store::StoreError> for CliError {
-    fn from(e: dmc_store::StoreError) -> Self {
-        CliError::Runtime(e.to_string())
-    }
-}
-
-pub(crate) type Result<T> = std::result::Result<T, CliError>;
-
-pub(crate) fn input<T>(msg: impl Into<String>) -> Result<T> {
-    Err(CliError::Input(msg.into()))
-}
+use crate::args::{float_arg, input, int_arg, pubkey, read_input, u32_arg, CliError, Result};
+use crate::cli::{QueryprobArgs, QueryroutesArgs, SetmccfgArgs, ViewArg};
 
 /// Everything a command needs: the store, the clock, the local node. The
 /// store is opened on first use, so bad arguments never create one.
-struct Ctx {
-    pub(crate) data_dir: std::path::PathBuf,
+pub struct Ctx {
+    data_dir: PathBuf,
     store: std::cell::OnceCell<LocalStore>,
-    pub(crate) now: Timestamp,
+    now: Timestamp,
     flag_self: Option<NodeId>,
 }
 
 impl Ctx {
+    pub fn new(data_dir: PathBuf, now: Timestamp, flag_self: Option<NodeId>) -> Ctx {
+        Ctx {
+            data_dir,
+            store: std::cell::OnceCell::new(),
+            now,
+            flag_self,
+        }
+    }
+
     fn store(&self) -> Result<&LocalStore> {
         if let Some(s) = self.store.get() {
             return Ok(s);
@@ -79,95 +53,6 @@ impl Ctx {
     }
 }
 
-pub fn run(cli: Cli) -> Result<()> {
-    // Parse every global value before opening the store.
-    let now = match &cli.now {
-        Some(s) => match s.parse::<i64>() {
-            Ok(secs) if secs >= 0 => Timestamp::from_unix_secs(secs),
-            _ => return input(format!("--now: {s:?} is not a non-negative Unix time in seconds")),
-        },
-        None => {
-            let ns = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_err(|e| CliError::Runtime(format!("system clock: {e}")))?
-                .as_nanos();
-            Timestamp::from_raw(ns as i128)
-        }
-    };
-    let flag_self = match &cli.self_node {
-        Some(s) => Some(pubkey(s, "--self")?),
-        None => None,
-    };
-    let ctx = Ctx {
-        data_dir: cli.data_dir,
-        store: std::cell::OnceCell::new(),
-        now,
-        flag_self,
-    };
-    match cli.command {
-        Command::Querymc { view } => querymc(&ctx, view),
-        Command::Loadmc {
-            mcdatapath,
-            timeoffset,
-            force,
-            skip_confirmation: _,
-        } => loadmc(&ctx, &mcdatapath, timeoffset.as_deref(), force),
-        Command::Importmc {
-            failure,
-            force,
-            from,
-            to,
-            unix_ts,
-            amt_msat,
-        } => importmc(&ctx, failure, force, &from, &to, &unix_ts, &amt_msat),
-        Command::Queryprob(args) => queryprob(&ctx, &args),
-        Command::Queryroutes(args) => queryroutes(&ctx, &args),
-        Command::Report { file } => report(&ctx, &file),
-        Command::Resetmc => Ok(ctx.store()?.reset()?),
-        Command::Getmccfg => {
-            println!("{}", rpc::config_json(&ctx.store()?.config()?).pretty());
-            Ok(())
-        }
-        Command::Setmccfg(args) => setmccfg(&ctx, &args),
-        Command::SelfNode { pubkey: key } => self_cmd(&ctx, key.as_deref()),
-        Command::Sim(SimCommand::Scenario { name, json }) => crate::sim_cmd::scenario(&name, json),
-        Command::Sim(SimCommand::Experiment(args)) => crate::sim_cmd::experiment(&args),
-        Command::Sim(SimCommand::Reach(args)) => crate::sim_cmd::reach(&args),
-        Command::Serve(args) => crate::ec::serve(&ctx.data_dir, &args),
-        Command::Ec(cmd) => crate::ec::client(&ctx.data_dir, ctx.now, cmd),
-        Command::Admin(cmd) => crate::ec::admin(&ctx.data_dir, cmd),
-        Command::Sync(args) => crate::sync::run(&ctx.data_dir, ctx.flag_self, &args),
-    }
-}
-
-pub(crate) fn pubkey(s: &str, field: &str) -> Result<NodeId> {
-    NodeId::from_hex(s.trim()).or_else(|e| input(format!("{field}: {s:?} is not a node public key: {e}")))
-}
-
-/// A non-negative integer argument that fits an i64 (LND's int64 fields).
-pub(crate) fn int_arg(s: &str, field: &str) -> Result<i64> {
-    match s.trim().parse::<i64>() {
-        Ok(v) if v >= 0 => Ok(v),
-        Ok(v) => input(format!("{field}: {v} is negative")),
-        Err(_) => input(format!("{field}: {s:?} is not an integer in the int64 range")),
-    }
-}
-
-pub(crate) fn float_arg(s: &str, field: &str) -> Result<f64> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        _ => input(format!("{field}: {s:?} is not a number")),
-    }
-}
-
-pub(crate) fn duration_arg(s: &str, field: &str) -> Result<DurationNs> {
-    match parse_go_duration(s.trim()) {
-        Ok(d) if d >= 0 => Ok(d),
-        Ok(_) => input(format!("{field}: {s:?} is negative")),
-        Err(e) => input(format!("{field}: {e}")),
-    }
-}
-
 fn view(v: ViewArg) -> View {
     match v {
         ViewArg::Merged => View::Merged,
@@ -176,22 +61,11 @@ fn view(v: ViewArg) -> View {
     }
 }
 
-pub(crate) fn read_input(path: &Path, field: &str) -> Result<String> {
-    let mut text = String::new();
-    let res = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::read_to_string(path).map(|t| text = t)
-    };
-    res.or_else(|e| input(format!("{field}: cannot read {}: {e}", path.display())))?;
-    Ok(text)
-}
-
 fn mission_control(ctx: &Ctx, v: ViewArg) -> Result<MissionControl> {
     Ok(ctx.store()?.mission_control(view(v), ctx.self_node()?)?)
 }
 
-fn querymc(ctx: &Ctx, v: ViewArg) -> Result<()> {
+pub fn querymc(ctx: &Ctx, v: ViewArg) -> Result<()> {
     let mc = mission_control(ctx, v)?;
     println!("{}", rpc::query_mc_json(&mc.snapshot()).pretty());
     Ok(())
@@ -225,11 +99,7 @@ fn import(ctx: &Ctx, pairs: &[PairHistory], force: bool) -> Result<usize> {
     Ok(n)
 }
 
-fn loadmc(ctx: &Ctx, path: &Path, timeoffset: Option<&str>, force: bool) -> Result<()> {
-    let offset = match timeoffset {
-        Some(s) => Some(parse_go_duration(s.trim()).or_else(|e| input(format!("--timeoffset: {e}")))?),
-        None => None,
-    };
+pub fn loadmc(ctx: &Ctx, path: &Path, offset: Option<DurationNs>, force: bool) -> Result<()> {
     let text = read_input(path, "--mcdatapath")?;
     let mut pairs = rpc::parse_query_mc_json(&text).or_else(|e| input(format!("{}: {e}", path.display())))?;
     if let Some(offset) = offset {
@@ -250,15 +120,7 @@ fn loadmc(ctx: &Ctx, path: &Path, timeoffset: Option<&str>, force: bool) -> Resu
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn importmc(ctx: &Ctx, failure: bool, force: bool, from: &str, to: &str, ts: &str, amt: &str) -> Result<()> {
-    let from = pubkey(from, "FROM")?;
-    let to = pubkey(to, "TO")?;
-    let ts = match ts.trim().parse::<i64>() {
-        Ok(t) if t > 0 => t,
-        _ => return input(format!("UNIX_TS: {ts:?} is not a positive Unix time in seconds")),
-    };
-    let amt = int_arg(amt, "AMT_MSAT")?;
+pub fn importmc(ctx: &Ctx, failure: bool, force: bool, from: NodeId, to: NodeId, ts: i64, amt: i64) -> Result<()> {
     if !failure && amt == 0 {
         return input("AMT_MSAT: success amount must be > 0");
     }
@@ -309,7 +171,7 @@ fn probability(
     }
 }
 
-fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
+pub fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
     let capacity = match (&a.graph, &a.capacity_sat) {
         (Some(path), _) => Capacity::Graph(Box::new(Graph::load(path).or_else(|e| input(format!("--graph: {e}")))?)),
         (None, Some(c)) => Capacity::Fixed(int_arg(c, "--capacity-sat")? as u64),
@@ -397,12 +259,7 @@ fn queryprob_batch(ctx: &Ctx, v: ViewArg, path: &Path, capacity: &Capacity) -> R
     Ok(())
 }
 
-fn u32_arg(s: &str, field: &str) -> Result<u32> {
-    let v = int_arg(s, field)?;
-    u32::try_from(v).or_else(|_| input(format!("{field}: {v} exceeds the uint32 range")))
-}
-
-fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
+pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
     use dmc_graph::pathfind::{self, PathFindingConfig, RouteRequest, RoutingGraph};
     let dest = a.dest.as_ref().or(a.dest_pos.as_ref());
     let dest = pubkey(dest.map(String::as_str).unwrap_or(""), "DEST")?;
@@ -573,7 +430,7 @@ fn route_json(r: &dmc_graph::pathfind::BuiltRoute) -> Json {
     ])
 }
 
-fn report(ctx: &Ctx, path: &Path) -> Result<()> {
+pub fn report(ctx: &Ctx, path: &Path) -> Result<()> {
     let text = read_input(path, "--file")?;
     let (stored, _) = ctx.store()?.results()?;
     let next_id = stored.iter().map(|r| r.id + 1).max().unwrap_or(0);
@@ -613,76 +470,75 @@ fn report(ctx: &Ctx, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
+pub fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
     let mut cfg = ctx.store()?.config()?;
     let mut changed = false;
-    if let Some(n) = &a.pmtnr {
-        let n = int_arg(n, "--pmtnr")?;
-        cfg.max_history = u32::try_from(n).or_else(|_| input(format!("--pmtnr: {n} exceeds the uint32 range")))?;
+    if let Some(n) = a.pmtnr {
+        cfg.max_history = n;
         changed = true;
     }
-    if let Some(d) = &a.failrelax {
+    if let Some(d) = a.failrelax {
         // The RPC carries whole seconds.
-        cfg.min_failure_relax_interval = duration_arg(d, "--failrelax")? / 1_000_000_000 * 1_000_000_000;
+        cfg.min_failure_relax_interval = d / 1_000_000_000 * 1_000_000_000;
         changed = true;
     }
     let apriori_flags = [
-        ("--apriorihalflife", &a.apriorihalflife),
-        ("--apriorihopprob", &a.apriorihopprob),
-        ("--aprioriweight", &a.aprioriweight),
-        ("--aprioricapacityfraction", &a.aprioricapacityfraction),
+        ("--apriorihalflife", a.apriorihalflife.is_some()),
+        ("--apriorihopprob", a.apriorihopprob.is_some()),
+        ("--aprioriweight", a.aprioriweight.is_some()),
+        ("--aprioricapacityfraction", a.aprioricapacityfraction.is_some()),
     ];
     let bimodal_flags = [
-        ("--bimodaldecaytime", &a.bimodaldecaytime),
-        ("--bimodalscale", &a.bimodalscale),
-        ("--bimodalweight", &a.bimodalweight),
+        ("--bimodaldecaytime", a.bimodaldecaytime.is_some()),
+        ("--bimodalscale", a.bimodalscale.is_some()),
+        ("--bimodalweight", a.bimodalweight.is_some()),
     ];
     let secs = |d: DurationNs| d / 1_000_000_000 * 1_000_000_000;
     match a.estimator.as_deref().map(str::trim) {
         None => {
-            if let Some((name, _)) = apriori_flags.iter().chain(&bimodal_flags).find(|(_, v)| v.is_some()) {
+            if let Some((name, _)) = apriori_flags.iter().chain(&bimodal_flags).find(|(_, set)| *set) {
                 return input(format!("{name} needs --estimator (apriori or bimodal), as in lncli"));
             }
         }
         Some("apriori") => {
-            if let Some((name, _)) = bimodal_flags.iter().find(|(_, v)| v.is_some()) {
+            if let Some((name, _)) = bimodal_flags.iter().find(|(_, set)| *set) {
                 return input(format!("{name} applies to --estimator bimodal, not apriori"));
             }
             let mut p = match cfg.estimator {
                 EstimatorConfig::Apriori(p) => p,
                 EstimatorConfig::Bimodal(_) => AprioriConfig::default(),
             };
-            if let Some(v) = &a.apriorihalflife {
-                p.penalty_half_life = secs(duration_arg(v, "--apriorihalflife")?);
+            if let Some(v) = a.apriorihalflife {
+                p.penalty_half_life = secs(v);
             }
-            if let Some(v) = &a.apriorihopprob {
-                p.hop_probability = float_arg(v, "--apriorihopprob")?;
+            if let Some(v) = a.apriorihopprob {
+                p.hop_probability = v;
             }
-            if let Some(v) = &a.aprioriweight {
-                p.weight = float_arg(v, "--aprioriweight")?;
+            if let Some(v) = a.aprioriweight {
+                p.weight = v;
             }
-            if let Some(v) = &a.aprioricapacityfraction {
-                p.capacity_fraction = float_arg(v, "--aprioricapacityfraction")?;
+            if let Some(v) = a.aprioricapacityfraction {
+                p.capacity_fraction = v;
             }
             cfg.estimator = EstimatorConfig::Apriori(p);
             changed = true;
         }
         Some("bimodal") => {
-            if let Some((name, _)) = apriori_flags.iter().find(|(_, v)| v.is_some()) {
+            if let Some((name, _)) = apriori_flags.iter().find(|(_, set)| *set) {
                 return input(format!("{name} applies to --estimator apriori, not bimodal"));
             }
             let mut p = match cfg.estimator {
                 EstimatorConfig::Bimodal(p) => p,
                 EstimatorConfig::Apriori(_) => BimodalConfig::default(),
             };
-            if let Some(v) = &a.bimodaldecaytime {
-                p.decay_time = secs(duration_arg(v, "--bimodaldecaytime")?);
+            if let Some(v) = a.bimodaldecaytime {
+                p.decay_time = secs(v);
             }
-            if let Some(v) = &a.bimodalscale {
-                p.scale_msat = int_arg(v, "--bimodalscale")? as u64;
+            if let Some(v) = a.bimodalscale {
+                p.scale_msat = v;
             }
-            if let Some(v) = &a.bimodalweight {
-                p.node_weight = float_arg(v, "--bimodalweight")?;
+            if let Some(v) = a.bimodalweight {
+                p.node_weight = v;
             }
             cfg.estimator = EstimatorConfig::Bimodal(p);
             changed = true;
@@ -701,10 +557,9 @@ fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
     Ok(())
 }
 
-fn self_cmd(ctx: &Ctx, key: Option<&str>) -> Result<()> {
+pub fn self_cmd(ctx: &Ctx, key: Option<NodeId>) -> Result<()> {
     match key {
-        Some(k) => {
-            let id = pubkey(k, "PUBKEY")?;
+        Some(id) => {
             ctx.store()?.set_self_node(&id)?;
             println!("{id}");
         }
@@ -713,5 +568,14 @@ fn self_cmd(ctx: &Ctx, key: Option<&str>) -> Result<()> {
             None => return input("no local node saved; set one with `dmc self PUBKEY` or pass --self"),
         },
     }
+    Ok(())
+}
+
+pub fn resetmc(ctx: &Ctx) -> Result<()> {
+    Ok(ctx.store()?.reset()?)
+}
+
+pub fn getmccfg(ctx: &Ctx) -> Result<()> {
+    println!("{}", rpc::config_json(&ctx.store()?.config()?).pretty());
     Ok(())
 }

@@ -9,8 +9,8 @@ use dmc_core::rpc;
 use dmc_core::Timestamp;
 use dmc_server::ServerConfig;
 
-use crate::commands::{duration_arg, input, int_arg, read_input, CliError, Result};
-use crate::{AdminCommand, EcCommand, EcFormat, ServeArgs};
+use crate::args::{input, read_input, CliError, Result};
+use crate::cli::{AdminCommand, EcCommand, EcFormat, ServeArgs};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -31,14 +31,11 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
         cfg.apply_toml(&text)
             .or_else(|e| input(format!("{}: {e}", f.display())))?;
     }
-    let addr = |s: &str, field: &str| -> Result<std::net::SocketAddr> {
-        s.parse().or_else(|_| input(format!("{field}: {s:?} is not host:port")))
-    };
-    if let Some(s) = &a.grpc_listen {
-        cfg.grpc_listen = addr(s, "--grpc-listen")?;
+    if let Some(addr) = a.grpc_listen {
+        cfg.grpc_listen = addr;
     }
-    if let Some(s) = &a.rest_listen {
-        cfg.rest_listen = addr(s, "--rest-listen")?;
+    if let Some(addr) = a.rest_listen {
+        cfg.rest_listen = addr;
     }
     if a.tls_cert.is_some() {
         cfg.tls_cert = a.tls_cert.clone();
@@ -51,69 +48,41 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
     if a.require_signatures {
         cfg.accept_unsigned = false;
     }
-    if let Some(s) = &a.staleness_window {
-        cfg.staleness_window = duration_arg(s, "--staleness-window")?;
+    if let Some(d) = a.staleness_window {
+        cfg.staleness_window = d;
     }
-    if let Some(s) = &a.future_skew {
-        cfg.future_skew = duration_arg(s, "--future-skew")?;
+    if let Some(d) = a.future_skew {
+        cfg.future_skew = d;
     }
-    if let Some(s) = &a.max_pairs_per_request {
-        cfg.max_pairs_per_request = int_arg(s, "--max-pairs-per-request")? as usize;
+    if let Some(n) = a.max_pairs_per_request {
+        cfg.max_pairs_per_request = n as usize;
     }
-    if let Some(s) = &a.requests_per_minute {
-        cfg.requests_per_minute = u32::try_from(int_arg(s, "--requests-per-minute")?)
-            .or_else(|_| input("--requests-per-minute: too large"))?;
+    if let Some(n) = a.requests_per_minute {
+        cfg.requests_per_minute = n;
     }
     if a.database_url.is_some() {
         cfg.database_url = a.database_url.clone();
     }
-    let count = |s: &str, name: &str| -> Result<i64> {
-        match int_arg(s, name)? {
-            0 => input(format!("{name}: must be at least 1")),
-            n => Ok(n),
-        }
-    };
-    if let Some(s) = &a.max_connections {
-        cfg.max_connections = count(s, "--max-connections")? as usize;
+    if let Some(n) = a.max_connections {
+        cfg.max_connections = n as usize;
     }
-    if let Some(s) = &a.max_connections_per_ip {
-        cfg.max_connections_per_ip = count(s, "--max-connections-per-ip")? as usize;
+    if let Some(n) = a.max_connections_per_ip {
+        cfg.max_connections_per_ip = n as usize;
     }
-    if let Some(s) = &a.max_concurrent_streams {
-        cfg.max_concurrent_streams = u32::try_from(count(s, "--max-concurrent-streams")?)
-            .or_else(|_| input("--max-concurrent-streams: too large"))?;
+    if let Some(n) = a.max_concurrent_streams {
+        cfg.max_concurrent_streams = n;
     }
-    for (v, name, slot) in [
-        (
-            &a.tls_handshake_timeout,
-            "--tls-handshake-timeout",
-            &mut cfg.tls_handshake_timeout,
-        ),
-        (
-            &a.header_read_timeout,
-            "--header-read-timeout",
-            &mut cfg.header_read_timeout,
-        ),
-        (&a.body_read_timeout, "--body-read-timeout", &mut cfg.body_read_timeout),
-        (&a.idle_timeout, "--idle-timeout", &mut cfg.idle_timeout),
-        (
-            &a.http2_keepalive_interval,
-            "--http2-keepalive-interval",
-            &mut cfg.http2_keepalive_interval,
-        ),
-        (
-            &a.http2_keepalive_timeout,
-            "--http2-keepalive-timeout",
-            &mut cfg.http2_keepalive_timeout,
-        ),
-        (
-            &a.grpc_request_timeout,
-            "--grpc-request-timeout",
-            &mut cfg.grpc_request_timeout,
-        ),
+    for (v, slot) in [
+        (a.tls_handshake_timeout, &mut cfg.tls_handshake_timeout),
+        (a.header_read_timeout, &mut cfg.header_read_timeout),
+        (a.body_read_timeout, &mut cfg.body_read_timeout),
+        (a.idle_timeout, &mut cfg.idle_timeout),
+        (a.http2_keepalive_interval, &mut cfg.http2_keepalive_interval),
+        (a.http2_keepalive_timeout, &mut cfg.http2_keepalive_timeout),
+        (a.grpc_request_timeout, &mut cfg.grpc_request_timeout),
     ] {
-        if let Some(s) = v {
-            *slot = duration_arg(s, name)?;
+        if let Some(d) = v {
+            *slot = d;
         }
     }
     if let Some(g) = &a.graph {
@@ -122,36 +91,18 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
         }
         cfg.graph = dmc_server::config::parse_graph_setting(g);
     }
-    if let Some(s) = &a.min_reporter_capacity_sat {
-        cfg.min_reporter_capacity_sat = int_arg(s, "--min-reporter-capacity-sat")? as u64;
+    if let Some(n) = a.min_reporter_capacity_sat {
+        cfg.min_reporter_capacity_sat = n;
     }
-    let weight = |s: &str, name: &str| -> Result<f64> {
-        match s.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-            _ => input(format!("{name}: {s:?} is not a number ≥ 0")),
-        }
-    };
-    for (v, name, slot) in [
-        (
-            &a.min_serving_weight,
-            "--min-serving-weight",
-            &mut cfg.min_serving_weight,
-        ),
-        (
-            &a.failure_corroboration,
-            "--failure-corroboration",
-            &mut cfg.failure_corroboration,
-        ),
-        (
-            &a.weight_established,
-            "--weight-established",
-            &mut cfg.weight_established,
-        ),
-        (&a.weight_unverified, "--weight-unverified", &mut cfg.weight_unverified),
-        (&a.weight_anonymous, "--weight-anonymous", &mut cfg.weight_anonymous),
+    for (v, slot) in [
+        (a.min_serving_weight, &mut cfg.min_serving_weight),
+        (a.failure_corroboration, &mut cfg.failure_corroboration),
+        (a.weight_established, &mut cfg.weight_established),
+        (a.weight_unverified, &mut cfg.weight_unverified),
+        (a.weight_anonymous, &mut cfg.weight_anonymous),
     ] {
-        if let Some(s) = v {
-            *slot = weight(s, name)?;
+        if let Some(w) = v {
+            *slot = w;
         }
     }
     cfg.validate().or_else(input)?;
@@ -302,13 +253,12 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
             since,
             format,
         } => {
-            let since = since.as_deref().map(|s| int_arg(s, "--since")).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
                 let mut c = dmc_client::V2Client::connect(&coordinator(&ec, cert))
                     .await
                     .map_err(connect_error)?;
-                let delta = c.call_query(since.map(|s| s as u64)).await.map_err(grpc_error)?;
+                let delta = c.call_query(since).await.map_err(grpc_error)?;
                 match format {
                     EcFormat::Lnd => {
                         let items: Vec<Json> = delta.pairs.iter().map(|p| p.pair.to_json()).collect();

@@ -1,625 +1,37 @@
 //! `dmc`: Distributed Mission Control for the Lightning Network.
 //!
 //! This binary only parses arguments and wires the crates together:
-//! `dmc-core` (the engine), `dmc-store` (the local store) and `dmc-graph`
-//! (channel graphs). Exit codes: 0 success, 2 bad input (the store is left
-//! unchanged), 1 any other failure.
+//! `dmc-core` (the engine), `dmc-store` (the local store), `dmc-graph`
+//! (channel graphs), `dmc-sim`, `dmc-server`, `dmc-client` and `dmc-lnd`.
+//! Exit codes: 0 success, 2 bad input (the store is left unchanged), 1 any
+//! other failure.
+//!
+//! `cli` is the command line as clap reads it, typed by `args`' parsers
+//! (`args` is a leaf: the CLI's error and the parsers every command shares);
+//! `main` dispatches each subcommand to its module: `commands` (the local
+//! store), `sim_cmd`, `ec` (`dmc serve`, `dmc ec`, `dmc admin`) and `sync`.
 
+mod args;
+mod cli;
 mod commands;
 mod ec;
 mod sim_cmd;
 mod sync;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Parser;
+use dmc_core::Timestamp;
 
-#[derive(Parser)]
-#[command(
-    name = "dmc",
-    version,
-    about = "Distributed Mission Control for the Lightning Network"
-)]
-pub struct Cli {
-    /// Directory of the local mission-control store.
-    #[arg(long, global = true, env = "DMC_DATA_DIR", default_value = "./dmc-data")]
-    pub data_dir: PathBuf,
-    /// Use this Unix time (seconds) as "now", for reproducible runs.
-    #[arg(long, global = true, value_name = "UNIX_SECONDS", allow_negative_numbers = true)]
-    pub now: Option<String>,
-    /// The local node's public key (overrides the one saved with `dmc self`).
-    #[arg(long = "self", global = true, value_name = "PUBKEY")]
-    pub self_node: Option<String>,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand)]
-pub enum Command {
-    /// Print mission control as `lncli querymc` does.
-    Querymc {
-        #[arg(long, value_enum, default_value_t = ViewArg::Merged)]
-        view: ViewArg,
-    },
-    /// Import a saved `querymc` JSON file, as `lncli loadmc`.
-    Loadmc {
-        /// The querymc output file.
-        #[arg(long)]
-        mcdatapath: PathBuf,
-        /// Shift every non-zero timestamp by this Go duration (e.g. 72h, -30m).
-        #[arg(long, allow_hyphen_values = true)]
-        timeoffset: Option<String>,
-        /// Override newer results with older ones from the file.
-        #[arg(long)]
-        force: bool,
-        /// Accepted for lncli compatibility; dmc never prompts.
-        #[arg(long)]
-        skip_confirmation: bool,
-    },
-    /// Import one pair result, as `lncli importmc`.
-    Importmc {
-        /// The result is a failure (default: a success).
-        #[arg(long)]
-        failure: bool,
-        /// Force the import over newer results.
-        #[arg(long)]
-        force: bool,
-        from: String,
-        to: String,
-        #[arg(allow_negative_numbers = true)]
-        unix_ts: String,
-        #[arg(allow_negative_numbers = true)]
-        amt_msat: String,
-    },
-    /// Success probability of a hop, as `lncli queryprob`.
-    Queryprob(QueryprobArgs),
-    /// Find a route with LND's pathfinding, printed as `lncli queryroutes` does.
-    Queryroutes(QueryroutesArgs),
-    /// Record HTLC attempt outcomes (JSON lines or a JSON array) as LND's router does.
-    Report {
-        /// File of attempt outcomes; `-` reads stdin.
-        #[arg(long)]
-        file: PathBuf,
-    },
-    /// Delete all local results and imports, as `lncli resetmc`.
-    Resetmc,
-    /// Print the configuration, as `lncli getmccfg`.
-    Getmccfg,
-    /// Change the configuration, as `lncli setmccfg`.
-    Setmccfg(SetmccfgArgs),
-    /// Simulated Lightning network: replay scenarios, run experiments.
-    #[command(subcommand)]
-    Sim(SimCommand),
-    /// Run the coordinator: gRPC (ecrpc-compatible and v2) and REST.
-    Serve(Box<ServeArgs>),
-    /// Coordinator client: register mission control, query the aggregate.
-    #[command(subcommand)]
-    Ec(EcCommand),
-    /// Coordinator administration: on the data dir's store, or through the running server that holds it.
-    #[command(subcommand)]
-    Admin(AdminCommand),
-    /// Connect a running lnd to a coordinator: export its mission control
-    /// (signed by the node), import the merged data back, on a schedule.
-    Sync(Box<SyncArgs>),
-    /// Show the saved local node, or save a new one.
-    #[command(name = "self")]
-    SelfNode { pubkey: Option<String> },
-}
-
-#[derive(Subcommand)]
-pub enum SimCommand {
-    /// Replay one of the tutorial's use cases (usecase1, usecase2).
-    Scenario {
-        name: String,
-        /// Print one JSON object instead of tables.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Cold versus warm: a fresh wallet with and without shared mission control.
-    Experiment(Box<ExperimentArgs>),
-    /// Reach: a fresh LND sender probes high-degree targets, as LDK's
-    /// maintainers measured on mainnet (share through within 10 s).
-    Reach(Box<ReachArgs>),
-}
-
-/// How the simulated world moves: shared by `sim experiment` and `sim reach`.
-#[derive(Args)]
-pub struct WorldArgs {
-    /// Background payments per simulated hour under flowing balances.
-    #[arg(long = "background-rate", default_value = "9000")]
-    pub background_rate: String,
-    /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
-    #[arg(long = "rebalances-per-day", default_value = "1")]
-    pub rebalances_per_day: String,
-    /// Share of the time a node is offline (0: always online); its peers
-    /// answer UNKNOWN_NEXT_PEER and gossip disables its channels after 20 min.
-    #[arg(long = "offline-share", default_value = "0")]
-    pub offline_share: String,
-    /// Mean length of an outage (Go duration).
-    #[arg(long = "mean-outage", default_value = "1h")]
-    pub mean_outage: String,
-}
-
-#[derive(Args)]
-pub struct ReachArgs {
-    /// describegraph or listchannels JSON (or .gz).
-    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
-    pub graph: PathBuf,
-    #[arg(long, default_value = "3")]
-    pub seeds: String,
-    #[arg(long, default_value = "1")]
-    pub seed: String,
-    /// flowing, uniform, bimodal or fixed.
-    #[arg(long, default_value = "flowing")]
-    pub balances: String,
-    #[command(flatten)]
-    pub world: WorldArgs,
-    /// Probe amounts in sat, comma-separated.
-    #[arg(long, default_value = "1000,10000,30000")]
-    pub amounts: String,
-    /// Probes per amount and seed.
-    #[arg(long, default_value = "300")]
-    pub probes: String,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args)]
-pub struct ExperimentArgs {
-    /// describegraph or listchannels JSON (or .gz).
-    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
-    pub graph: PathBuf,
-    /// Independent worlds (seeds seed, seed+1, ...), run in parallel.
-    #[arg(long, default_value = "6")]
-    pub seeds: String,
-    /// Base seed.
-    #[arg(long, default_value = "1")]
-    pub seed: String,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value = "0")]
-    pub threads: String,
-    /// Balances, comma-separated: flowing (background traffic and
-    /// rebalancing), or the static i.i.d. models uniform, bimodal, fixed.
-    #[arg(long, alias = "models", default_value = "flowing")]
-    pub balances: String,
-    #[command(flatten)]
-    pub world: WorldArgs,
-    /// Wallet profiles, comma-separated: mobile, routing.
-    #[arg(long, default_value = "mobile,routing")]
-    pub wallets: String,
-    /// Wallet estimators, comma-separated: apriori, bimodal.
-    #[arg(long, default_value = "apriori,bimodal")]
-    pub estimators: String,
-    /// Nodes that share their mission control (half well-connected, half random).
-    #[arg(long, default_value = "50")]
-    pub contributors: String,
-    /// Payments per contributor per simulated hour.
-    #[arg(long = "contributor-rate", default_value = "1")]
-    pub contributor_rate: String,
-    /// How long contributors pay before the wallets start (Go duration).
-    #[arg(long = "contributor-time", default_value = "12h")]
-    pub contributor_time: String,
-    /// How long the wallets' payments are spread over (Go duration).
-    #[arg(long = "wallet-time", default_value = "24h")]
-    pub wallet_time: String,
-    /// How often contributors export and warm wallets import (Go duration).
-    #[arg(long = "sync-interval", default_value = "10m")]
-    pub sync_interval: String,
-    /// How long the warm wallet's own observations outrank contrary
-    /// coordinator claims on import, as `dmc sync` does (Go duration; 0s:
-    /// LND's import alone).
-    #[arg(long = "first-hand-hold", default_value = "1h")]
-    pub first_hand_hold: String,
-    /// Payments of the routing wallet per seed (the mobile wallet makes 20-50).
-    #[arg(long = "routing-payments", default_value = "200")]
-    pub routing_payments: String,
-    /// Bootstrap replicates for the confidence intervals.
-    #[arg(long, default_value = "1000")]
-    pub bootstrap: String,
-    /// Share of the contributors that lie, in [0, 1): chosen among the
-    /// established ones (nodes with at least 1 000 000 sat of channels).
-    #[arg(long, default_value = "0", allow_hyphen_values = true)]
-    pub liars: String,
-    /// How the liars lie: inverted, blackhole or fake-capacity (required
-    /// with --liars above 0; see docs/simulator.md).
-    #[arg(long)]
-    pub lie: Option<String>,
-    /// Write the JSON report here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Write learning curves here as SVG, and beside it as PNG (P.svg and P.png).
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
-}
-
-#[derive(Args, Default)]
-pub struct ServeArgs {
-    /// TOML config file (default: <data-dir>/dmc.toml if it exists).
-    #[arg(long, env = "DMC_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// gRPC address (default 127.0.0.1:50050).
-    #[arg(long = "grpc-listen", env = "DMC_GRPC_LISTEN")]
-    pub grpc_listen: Option<String>,
-    /// REST address (default 127.0.0.1:8081).
-    #[arg(long = "rest-listen", env = "DMC_REST_LISTEN")]
-    pub rest_listen: Option<String>,
-    /// TLS certificate (default: generated at <data-dir>/tls.cert).
-    #[arg(long = "tls-cert", env = "DMC_TLS_CERT")]
-    pub tls_cert: Option<PathBuf>,
-    #[arg(long = "tls-key", env = "DMC_TLS_KEY")]
-    pub tls_key: Option<PathBuf>,
-    /// Plain text, for loopback addresses only.
-    #[arg(long = "no-tls", env = "DMC_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]
-    pub no_tls: bool,
-    /// Refuse unsigned (v1) registrations.
-    #[arg(long = "require-signatures", env = "DMC_REQUIRE_SIGNATURES", value_parser = clap::builder::BoolishValueParser::new())]
-    pub require_signatures: bool,
-    /// Drop observations older than this (Go duration, default 168h).
-    #[arg(long = "staleness-window", env = "DMC_STALENESS_WINDOW")]
-    pub staleness_window: Option<String>,
-    /// Refuse observation times further ahead than this (default 10m).
-    #[arg(long = "future-skew", env = "DMC_FUTURE_SKEW")]
-    pub future_skew: Option<String>,
-    #[arg(long = "max-pairs-per-request", env = "DMC_MAX_PAIRS_PER_REQUEST")]
-    pub max_pairs_per_request: Option<String>,
-    #[arg(long = "requests-per-minute", env = "DMC_REQUESTS_PER_MINUTE")]
-    pub requests_per_minute: Option<String>,
-    /// Keep the coordinator's store in PostgreSQL (postgres://user@host/db),
-    /// shared by replicas, instead of the embedded file in the data dir.
-    #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Print logs as JSON lines.
-    #[arg(long = "log-json", env = "DMC_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
-    pub log_json: bool,
-    /// The channel graph: `lncli describegraph` or CLN `listchannels` JSON
-    /// (plain or .gz), reloaded on SIGHUP; `none` turns graph checks off
-    /// (default: the shipped mainnet snapshot).
-    #[arg(long, env = "DMC_GRAPH")]
-    pub graph: Option<String>,
-    /// Public capacity a signed reporter's node needs to be established
-    /// (sat, default 1000000).
-    #[arg(long = "min-reporter-capacity-sat", env = "DMC_MIN_REPORTER_CAPACITY_SAT")]
-    pub min_reporter_capacity_sat: Option<String>,
-    /// Serve a pair once its reporters weigh this much (default 1: one
-    /// established reporter; 0 serves every pair, as the Go coordinator does).
-    #[arg(long = "min-serving-weight", env = "DMC_MIN_SERVING_WEIGHT")]
-    pub min_serving_weight: Option<String>,
-    /// Serve a failure once reporters weighing this many times
-    /// --min-serving-weight back it (default 2: two established reporters;
-    /// 1: one reporter's failure is served, as its success is).
-    #[arg(long = "failure-corroboration", env = "DMC_FAILURE_CORROBORATION")]
-    pub failure_corroboration: Option<String>,
-    /// Weight of an established reporter (default 1).
-    #[arg(long = "weight-established", env = "DMC_WEIGHT_ESTABLISHED")]
-    pub weight_established: Option<String>,
-    /// Weight all unverified signed keys of a pair share (default 0.1).
-    #[arg(long = "weight-unverified", env = "DMC_WEIGHT_UNVERIFIED")]
-    pub weight_unverified: Option<String>,
-    /// If the embedded store is empty or damaged, move it aside
-    /// (<file>.broken-<time>) and begin with an empty one.
-    #[arg(long = "fresh-store")]
-    pub fresh_store: bool,
-    /// Weight all anonymous (v1) sources of a pair share (default 0.01; 0
-    /// with --require-signatures).
-    #[arg(long = "weight-anonymous", env = "DMC_WEIGHT_ANONYMOUS")]
-    pub weight_anonymous: Option<String>,
-    /// Connections open at once on each listener (default 1024); more are
-    /// closed on accept.
-    #[arg(long = "max-connections", env = "DMC_MAX_CONNECTIONS")]
-    pub max_connections: Option<String>,
-    /// Connections open at once from one address (an IPv6 /64) on each
-    /// listener (default 64; behind a proxy, raise it to --max-connections).
-    #[arg(long = "max-connections-per-ip", env = "DMC_MAX_CONNECTIONS_PER_IP")]
-    pub max_connections_per_ip: Option<String>,
-    /// A TLS handshake must be done within this (Go duration, default 10s).
-    #[arg(long = "tls-handshake-timeout", env = "DMC_TLS_HANDSHAKE_TIMEOUT")]
-    pub tls_handshake_timeout: Option<String>,
-    /// A REST request head must arrive within this (default 10s).
-    #[arg(long = "header-read-timeout", env = "DMC_HEADER_READ_TIMEOUT")]
-    pub header_read_timeout: Option<String>,
-    /// A REST request body must arrive whole within this (default 60s).
-    #[arg(long = "body-read-timeout", env = "DMC_BODY_READ_TIMEOUT")]
-    pub body_read_timeout: Option<String>,
-    /// Close connections idle for this long (default 60s).
-    #[arg(long = "idle-timeout", env = "DMC_IDLE_TIMEOUT")]
-    pub idle_timeout: Option<String>,
-    /// HTTP/2 keep-alive ping interval (default 20s).
-    #[arg(long = "http2-keepalive-interval", env = "DMC_HTTP2_KEEPALIVE_INTERVAL")]
-    pub http2_keepalive_interval: Option<String>,
-    /// Close an HTTP/2 connection whose ping is not answered within this (default 20s).
-    #[arg(long = "http2-keepalive-timeout", env = "DMC_HTTP2_KEEPALIVE_TIMEOUT")]
-    pub http2_keepalive_timeout: Option<String>,
-    /// HTTP/2 requests at once on one connection (default 64).
-    #[arg(long = "max-concurrent-streams", env = "DMC_MAX_CONCURRENT_STREAMS")]
-    pub max_concurrent_streams: Option<String>,
-    /// A gRPC call must be answered within this (default 60s).
-    #[arg(long = "grpc-request-timeout", env = "DMC_GRPC_REQUEST_TIMEOUT")]
-    pub grpc_request_timeout: Option<String>,
-}
-
-#[derive(Args)]
-pub struct SyncArgs {
-    /// Coordinator gRPC URL (https://host:port; http:// for a --no-tls one).
-    #[arg(long)]
-    pub ec: String,
-    /// The coordinator's TLS certificate (default: <data-dir>/tls.cert if it
-    /// exists, else the public root CAs).
-    #[arg(long = "ec-tls-cert")]
-    pub ec_tls_cert: Option<PathBuf>,
-    /// Time between cycles (Go duration).
-    #[arg(long, default_value = "10m")]
-    pub interval: String,
-    /// Run one cycle, print what moved as JSON, and exit.
-    #[arg(long)]
-    pub once: bool,
-    /// Only send the node's mission control to the coordinator.
-    #[arg(long = "export-only", conflicts_with = "import_only")]
-    pub export_only: bool,
-    /// Only import the coordinator's data into the node.
-    #[arg(long = "import-only")]
-    pub import_only: bool,
-    /// Share successes only, never failures.
-    #[arg(long = "successes-only")]
-    pub successes_only: bool,
-    /// lnd's base directory (lncli's --lnddir; default ~/.lnd).
-    #[arg(long, env = "LNCLI_LNDDIR")]
-    pub lnddir: Option<PathBuf>,
-    /// lnd's gRPC host:port (default localhost:10009).
-    #[arg(long, env = "LNCLI_RPCSERVER")]
-    pub rpcserver: Option<String>,
-    /// lnd's TLS certificate (default <lnddir>/tls.cert).
-    #[arg(long, env = "LNCLI_TLSCERTPATH")]
-    pub tlscertpath: Option<PathBuf>,
-    /// Macaroon file (default <lnddir>/data/chain/bitcoin/<network>/admin.macaroon).
-    #[arg(long, env = "LNCLI_MACAROONPATH")]
-    pub macaroonpath: Option<PathBuf>,
-    /// mainnet, testnet, testnet4, regtest, simnet or signet.
-    #[arg(long, env = "LNCLI_NETWORK", default_value = "mainnet")]
-    pub network: String,
-    /// Offline: register this saved `lncli querymc` file instead of lnd's data.
-    #[arg(long = "from-file")]
-    pub from_file: Option<PathBuf>,
-    /// Offline: write the coordinator's merged data here (for `lncli loadmc`)
-    /// instead of importing into lnd.
-    #[arg(long = "to-file")]
-    pub to_file: Option<PathBuf>,
-    /// With --from-file: sign with this secret key (hex, or a file holding
-    /// it) instead of through lnd's SignMessage.
-    #[arg(long = "sign-key")]
-    pub sign_key: Option<String>,
-    /// Import with XImportMissionControl's force (override newer local results).
-    #[arg(long)]
-    pub force: bool,
-    /// Pairs per XImportMissionControl request.
-    #[arg(long = "import-batch", default_value = "1000", allow_negative_numbers = true)]
-    pub import_batch: String,
-    /// Retries after lnd or the coordinator is unreachable (default: 5 with
-    /// --once, unlimited otherwise); backoff doubles from 1s up to 5m, with jitter.
-    #[arg(long, allow_negative_numbers = true)]
-    pub retries: Option<String>,
-    /// Print logs as JSON lines.
-    #[arg(long = "log-json")]
-    pub log_json: bool,
-}
-
-#[derive(Subcommand)]
-pub enum EcCommand {
-    /// Send a querymc JSON file to a coordinator (signed with --sign-key: v2).
-    Register {
-        #[arg(long)]
-        file: PathBuf,
-        /// Coordinator gRPC address.
-        #[arg(long, default_value = "https://127.0.0.1:50050")]
-        ec: String,
-        /// The coordinator's certificate, pinned (default: <data-dir>/tls.cert
-        /// if there is one, else the public certificate authorities).
-        #[arg(long = "tls-cert")]
-        tls_cert: Option<PathBuf>,
-        /// Secret key (hex, or a file holding it) of the reporting node.
-        #[arg(long = "sign-key")]
-        sign_key: Option<String>,
-        /// Share only successes.
-        #[arg(long = "successes-only")]
-        successes_only: bool,
-        /// Shift all times so the newest is now (for old files and demos).
-        #[arg(long = "rebase-times")]
-        rebase_times: bool,
-    },
-    /// Download the aggregate (all of it, or changes since a cursor).
-    Query {
-        #[arg(long, default_value = "https://127.0.0.1:50050")]
-        ec: String,
-        /// As for `dmc ec register`.
-        #[arg(long = "tls-cert")]
-        tls_cert: Option<PathBuf>,
-        /// Only changes after this cursor.
-        #[arg(long)]
-        since: Option<String>,
-        /// lnd: what `loadmc` accepts; json: with reporters, age and cursor.
-        #[arg(long, value_enum, default_value_t = EcFormat::Lnd)]
-        format: EcFormat,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-pub enum EcFormat {
-    Lnd,
-    Json,
-}
-
-#[derive(Subcommand)]
-pub enum AdminCommand {
-    /// Remove a reporter's observations and recompute the aggregate.
-    ForgetReporter {
-        /// Node key; anonymous:ADDRESS for unsigned registrations from one
-        /// source address; unattributed for unsigned ones stored before
-        /// sources were told apart.
-        reporter: String,
-        /// Also refuse the reporter's future registrations.
-        #[arg(long)]
-        ban: bool,
-        /// The running server's REST address, used when its embedded store
-        /// is open (default 127.0.0.1:8081); the admin token and certificate
-        /// are read from the data dir.
-        #[arg(long)]
-        rest: Option<String>,
-        /// The coordinator's PostgreSQL store (as `dmc serve --database-url`);
-        /// default: the embedded store in the data dir.
-        #[arg(long = "database-url", env = "DMC_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-    },
-    /// Verify the embedded store: redb's page check, every record decoded,
-    /// the derived tables compared with the observations. Reads only; exits
-    /// non-zero when anything is wrong.
-    Check {
-        /// The store file (default: <data-dir>/coordinator.redb).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// The running server's REST address, used when it holds the store
-        /// open (default 127.0.0.1:8081).
-        #[arg(long)]
-        rest: Option<String>,
-    },
-    /// Copy every readable observation, reputation, ban and replay record
-    /// of a damaged embedded store into a new store in DIR, recomputing the
-    /// aggregate. The damaged file is not written; stop the server first.
-    Salvage {
-        /// The store file (default: <data-dir>/coordinator.redb).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// Directory for the new store (must not hold one); start the
-        /// server with `--data-dir DIR` or move DIR/coordinator.redb in place.
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-pub enum ViewArg {
-    /// Local results and imports together (what LND would hold).
-    Merged,
-    /// Only this node's own attempt results.
-    Local,
-    /// Only imported data.
-    Imported,
-}
-
-#[derive(Args)]
-pub struct QueryprobArgs {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    /// Amount in satoshis.
-    #[arg(allow_negative_numbers = true)]
-    pub amt_sat: Option<String>,
-    /// Amount in millisatoshis instead of AMT_SAT.
-    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_sat")]
-    pub msat: Option<String>,
-    /// describegraph JSON (or .gz) to look the pair's capacity up in, as LND does.
-    #[arg(long)]
-    pub graph: Option<PathBuf>,
-    /// The pair's capacity in satoshis.
-    #[arg(long, conflicts_with = "graph", allow_negative_numbers = true)]
-    pub capacity_sat: Option<String>,
-    /// JSON lines of {"from","to","amt_msat","capacity_sat"}; one result line each.
-    #[arg(long, conflicts_with_all = ["from", "to", "amt_sat", "msat"])]
-    pub batch: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = ViewArg::Merged)]
-    pub view: ViewArg,
-}
-
-#[derive(Args)]
-pub struct QueryroutesArgs {
-    /// Destination node public key (or --dest).
-    #[arg(required_unless_present = "dest")]
-    pub dest_pos: Option<String>,
-    /// Amount in satoshis (or --amt / --amt_msat).
-    #[arg(allow_negative_numbers = true)]
-    pub amt_pos: Option<String>,
-    #[arg(long, conflicts_with = "dest_pos")]
-    pub dest: Option<String>,
-    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_pos")]
-    pub amt: Option<String>,
-    #[arg(long = "amt_msat", allow_negative_numbers = true, conflicts_with_all = ["amt_pos", "amt"])]
-    pub amt_msat: Option<String>,
-    /// describegraph JSON (or .gz) of the network.
-    #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
-    pub graph: PathBuf,
-    /// Source node (default: --self).
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Weigh hops by mission control's probabilities (default: every hop 1).
-    #[arg(long = "use_mc")]
-    pub use_mc: bool,
-    /// Maximum total fee in satoshis (default: the amount).
-    #[arg(long = "fee_limit", allow_negative_numbers = true)]
-    pub fee_limit: Option<String>,
-    /// Maximum total time lock in blocks (default 2016).
-    #[arg(long = "cltv_limit", allow_negative_numbers = true)]
-    pub cltv_limit: Option<String>,
-    /// CLTV delta of the final hop (default 80).
-    #[arg(long = "final_cltv_delta", allow_negative_numbers = true)]
-    pub final_cltv_delta: Option<String>,
-    /// −1 (cheapest) to 1 (most likely).
-    #[arg(long = "time_pref", allow_negative_numbers = true, default_value = "0")]
-    pub time_pref: String,
-    /// Nodes to avoid (repeatable).
-    #[arg(long = "ignored_node")]
-    pub ignored_nodes: Vec<String>,
-    /// Directed pairs FROM:TO to avoid (repeatable).
-    #[arg(long = "ignored_pair")]
-    pub ignored_pairs: Vec<String>,
-    /// Only these of our channels may be the first hop (repeatable).
-    #[arg(long = "outgoing_chan_id")]
-    pub outgoing_chan_ids: Vec<String>,
-    /// The node before the destination.
-    #[arg(long = "last_hop")]
-    pub last_hop: Option<String>,
-    /// Current block height for time locks.
-    #[arg(long = "block_height", default_value = "0")]
-    pub block_height: String,
-    /// Split into shards as LND's MPP does when one route cannot carry it.
-    #[arg(long)]
-    pub mpp: bool,
-    #[arg(long = "max_parts", default_value = "16")]
-    pub max_parts: String,
-    /// Smallest shard in satoshis.
-    #[arg(long = "min_shard_sat", default_value = "10000")]
-    pub min_shard_sat: String,
-    #[arg(long, value_enum, default_value_t = ViewArg::Merged)]
-    pub view: ViewArg,
-}
-
-#[derive(Args, Default)]
-pub struct SetmccfgArgs {
-    /// Number of payment results to keep (0: unlimited).
-    #[arg(long, allow_negative_numbers = true)]
-    pub pmtnr: Option<String>,
-    /// Wait after a failure before a higher failure amount counts (Go duration).
-    #[arg(long, allow_hyphen_values = true)]
-    pub failrelax: Option<String>,
-    /// apriori or bimodal; required to set estimator parameters.
-    #[arg(long)]
-    pub estimator: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub apriorihalflife: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub apriorihopprob: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub aprioriweight: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub aprioricapacityfraction: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub bimodaldecaytime: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub bimodalscale: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub bimodalweight: Option<String>,
-}
+use crate::args::{ArgError, CliError, Result};
+use crate::cli::{Cli, Command, SimCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return refused_by_clap(e),
+    };
     // `dmc querymc | head -1`: a one-shot command ends quietly when its
     // reader goes away, as other command-line tools do, instead of
     // panicking in `println!`. Never for the long-running ones: a peer
@@ -632,11 +44,69 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    match commands::run(cli) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dmc: {}", e.message());
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// A value one of [`args`]'s parsers refused: one line naming the field,
+/// exit code 2, as bad input found later. Anything else (an unknown flag,
+/// `--help`) as clap prints it.
+fn refused_by_clap(e: clap::Error) -> ExitCode {
+    if let Some(bad) = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<ArgError>()) {
+        eprintln!("dmc: {bad}");
+        return ExitCode::from(2);
+    }
+    e.exit()
+}
+
+/// One subcommand, its arguments already typed by clap.
+fn run(cli: Cli) -> Result<()> {
+    let now = match cli.now {
+        Some(now) => now,
+        None => {
+            let ns = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_err(|e| CliError::Runtime(format!("system clock: {e}")))?
+                .as_nanos();
+            Timestamp::from_raw(ns as i128)
+        }
+    };
+    let data_dir = cli.data_dir;
+    let ctx = commands::Ctx::new(data_dir.clone(), now, cli.self_node);
+    match cli.command {
+        Command::Querymc { view } => commands::querymc(&ctx, view),
+        Command::Loadmc {
+            mcdatapath,
+            timeoffset,
+            force,
+            skip_confirmation: _,
+        } => commands::loadmc(&ctx, &mcdatapath, timeoffset, force),
+        Command::Importmc {
+            failure,
+            force,
+            from,
+            to,
+            unix_ts,
+            amt_msat,
+        } => commands::importmc(&ctx, failure, force, from, to, unix_ts, amt_msat),
+        Command::Queryprob(args) => commands::queryprob(&ctx, &args),
+        Command::Queryroutes(args) => commands::queryroutes(&ctx, &args),
+        Command::Report { file } => commands::report(&ctx, &file),
+        Command::Resetmc => commands::resetmc(&ctx),
+        Command::Getmccfg => commands::getmccfg(&ctx),
+        Command::Setmccfg(args) => commands::setmccfg(&ctx, &args),
+        Command::SelfNode { pubkey } => commands::self_cmd(&ctx, pubkey),
+        Command::Sim(SimCommand::Scenario { name, json }) => sim_cmd::scenario(&name, json),
+        Command::Sim(SimCommand::Experiment(args)) => sim_cmd::experiment(&args),
+        Command::Sim(SimCommand::Reach(args)) => sim_cmd::reach(&args),
+        Command::Serve(args) => ec::serve(&data_dir, &args),
+        Command::Ec(cmd) => ec::client(&data_dir, now, cmd),
+        Command::Admin(cmd) => ec::admin(&data_dir, cmd),
+        Command::Sync(args) => sync::run(&data_dir, cli.self_node, &args),
     }
 }

@@ -4,8 +4,8 @@
 
 use dmc_graph::Graph;
 
-use crate::commands::{duration_arg, float_arg, input, int_arg, CliError, Result};
-use crate::{ExperimentArgs, ReachArgs};
+use crate::args::{duration_arg, float_arg, input, int_arg, CliError, Result};
+use crate::cli::{ExperimentArgs, ReachArgs};
 
 pub fn scenario(name: &str, json: bool) -> Result<()> {
     let Some(outcome) = dmc_sim::scenario::run(name) else {

@@ -9,8 +9,8 @@ use dmc_core::node::NodeId;
 use dmc_lnd::sync::{self as engine, Direction, SyncConfig};
 use dmc_lnd::LndOptions;
 
-use crate::commands::{input, int_arg, CliError, Result};
-use crate::SyncArgs;
+use crate::args::{input, CliError, Result};
+use crate::cli::SyncArgs;
 
 fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
     let text = if Path::new(s).exists() {
@@ -25,11 +25,6 @@ fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
 
 /// Parses and checks every flag before anything connects or writes.
 pub fn config(data_dir: &Path, self_node: Option<NodeId>, a: &SyncArgs) -> Result<SyncConfig> {
-    let interval = dmc_core::time::parse_go_duration(&a.interval)
-        .or_else(|e| input(format!("--interval: {:?}: {e}", a.interval)))?;
-    if interval < 1_000_000_000 {
-        return input(format!("--interval: {:?} is shorter than 1s", a.interval));
-    }
     let ec_tls_cert = a
         .ec_tls_cert
         .clone()
@@ -60,16 +55,11 @@ pub fn config(data_dir: &Path, self_node: Option<NodeId>, a: &SyncArgs) -> Resul
     cfg.sign_key = a.sign_key.as_deref().map(secret_key).transpose()?;
     cfg.self_node = self_node;
     cfg.force = a.force;
-    cfg.import_batch = usize::try_from(int_arg(&a.import_batch, "--import-batch")?)
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| CliError::Input(format!("--import-batch: {:?} must be at least 1", a.import_batch)))?;
-    cfg.interval = Duration::from_nanos(interval as u64);
+    cfg.import_batch = a.import_batch;
+    cfg.interval = Duration::from_nanos(a.interval as u64);
     let once = a.once || a.from_file.is_some() || a.to_file.is_some();
-    cfg.retries = match &a.retries {
-        Some(s) => {
-            Some(u32::try_from(int_arg(s, "--retries")?).or_else(|_| input(format!("--retries: {s:?} is too large")))?)
-        }
+    cfg.retries = match a.retries {
+        Some(n) => Some(n),
         None if once => Some(5),
         None => None,
     };
