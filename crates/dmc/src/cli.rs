@@ -129,18 +129,18 @@ pub enum SimCommand {
 #[derive(Args)]
 pub struct WorldArgs {
     /// Background payments per simulated hour under flowing balances.
-    #[arg(long = "background-rate", default_value = "9000")]
-    pub background_rate: String,
+    #[arg(long = "background-rate", default_value = "9000", value_parser = named("--background-rate", args::float_arg))]
+    pub background_rate: f64,
     /// How often per simulated day an active depleted direction is refilled, on average; 0: never.
-    #[arg(long = "rebalances-per-day", default_value = "1")]
-    pub rebalances_per_day: String,
+    #[arg(long = "rebalances-per-day", default_value = "1", value_parser = named("--rebalances-per-day", args::float_arg))]
+    pub rebalances_per_day: f64,
     /// Share of the time a node is offline (0: always online); its peers
     /// answer UNKNOWN_NEXT_PEER and gossip disables its channels after 20 min.
-    #[arg(long = "offline-share", default_value = "0")]
-    pub offline_share: String,
+    #[arg(long = "offline-share", default_value = "0", value_parser = named("--offline-share", args::float_arg))]
+    pub offline_share: f64,
     /// Mean length of an outage (Go duration).
-    #[arg(long = "mean-outage", default_value = "1h")]
-    pub mean_outage: String,
+    #[arg(long = "mean-outage", default_value = "1h", value_parser = named("--mean-outage", mean_outage_arg))]
+    pub mean_outage: i64,
 }
 
 #[derive(Args)]
@@ -148,10 +148,10 @@ pub struct ReachArgs {
     /// describegraph or listchannels JSON (or .gz).
     #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
     pub graph: PathBuf,
-    #[arg(long, default_value = "3")]
-    pub seeds: String,
-    #[arg(long, default_value = "1")]
-    pub seed: String,
+    #[arg(long, default_value = "3", value_parser = named("--seeds", args::int_arg))]
+    pub seeds: i64,
+    #[arg(long, default_value = "1", value_parser = named("--seed", args::uint_arg))]
+    pub seed: u64,
     /// flowing, uniform, bimodal or fixed.
     #[arg(long, default_value = "flowing")]
     pub balances: String,
@@ -161,8 +161,8 @@ pub struct ReachArgs {
     #[arg(long, default_value = "1000,10000,30000")]
     pub amounts: String,
     /// Probes per amount and seed.
-    #[arg(long, default_value = "300")]
-    pub probes: String,
+    #[arg(long, default_value = "300", value_parser = named("--probes", args::int_arg))]
+    pub probes: i64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -174,14 +174,14 @@ pub struct ExperimentArgs {
     #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
     pub graph: PathBuf,
     /// Independent worlds (seeds seed, seed+1, ...), run in parallel.
-    #[arg(long, default_value = "6")]
-    pub seeds: String,
+    #[arg(long, default_value = "6", value_parser = named("--seeds", usize_arg))]
+    pub seeds: usize,
     /// Base seed.
-    #[arg(long, default_value = "1")]
-    pub seed: String,
+    #[arg(long, default_value = "1", value_parser = named("--seed", args::uint_arg))]
+    pub seed: u64,
     /// Worker threads (0: one per core).
-    #[arg(long, default_value = "0")]
-    pub threads: String,
+    #[arg(long, default_value = "0", value_parser = named("--threads", usize_arg))]
+    pub threads: usize,
     /// Balances, comma-separated: flowing (background traffic and
     /// rebalancing), or the static i.i.d. models uniform, bimodal, fixed.
     #[arg(long, alias = "models", default_value = "flowing")]
@@ -195,35 +195,35 @@ pub struct ExperimentArgs {
     #[arg(long, default_value = "apriori,bimodal")]
     pub estimators: String,
     /// Nodes that share their mission control (half well-connected, half random).
-    #[arg(long, default_value = "50")]
-    pub contributors: String,
+    #[arg(long, default_value = "50", value_parser = named("--contributors", usize_arg))]
+    pub contributors: usize,
     /// Payments per contributor per simulated hour.
-    #[arg(long = "contributor-rate", default_value = "1")]
-    pub contributor_rate: String,
+    #[arg(long = "contributor-rate", default_value = "1", value_parser = named("--contributor-rate", args::float_arg))]
+    pub contributor_rate: f64,
     /// How long contributors pay before the wallets start (Go duration).
-    #[arg(long = "contributor-time", default_value = "12h")]
-    pub contributor_time: String,
+    #[arg(long = "contributor-time", default_value = "12h", value_parser = named("--contributor-time", hours_arg))]
+    pub contributor_time: f64,
     /// How long the wallets' payments are spread over (Go duration).
-    #[arg(long = "wallet-time", default_value = "24h")]
-    pub wallet_time: String,
+    #[arg(long = "wallet-time", default_value = "24h", value_parser = named("--wallet-time", hours_arg))]
+    pub wallet_time: f64,
     /// How often contributors export and warm wallets import (Go duration).
-    #[arg(long = "sync-interval", default_value = "10m")]
-    pub sync_interval: String,
+    #[arg(long = "sync-interval", default_value = "10m", value_parser = named("--sync-interval", sync_interval_arg))]
+    pub sync_interval: i64,
     /// How long the warm wallet's own observations outrank contrary
     /// coordinator claims on import, as `dmc sync` does (Go duration; 0s:
     /// LND's import alone).
-    #[arg(long = "first-hand-hold", default_value = "1h")]
-    pub first_hand_hold: String,
+    #[arg(long = "first-hand-hold", default_value = "1h", value_parser = named("--first-hand-hold", first_hand_hold_arg))]
+    pub first_hand_hold: i64,
     /// Payments of the routing wallet per seed (the mobile wallet makes 20-50).
-    #[arg(long = "routing-payments", default_value = "200")]
-    pub routing_payments: String,
+    #[arg(long = "routing-payments", default_value = "200", value_parser = named("--routing-payments", usize_arg))]
+    pub routing_payments: usize,
     /// Bootstrap replicates for the confidence intervals.
-    #[arg(long, default_value = "1000")]
-    pub bootstrap: String,
+    #[arg(long, default_value = "1000", value_parser = named("--bootstrap", usize_arg))]
+    pub bootstrap: usize,
     /// Share of the contributors that lie, in [0, 1): chosen among the
     /// established ones (nodes with at least 1 000 000 sat of channels).
-    #[arg(long, default_value = "0", allow_hyphen_values = true)]
-    pub liars: String,
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = named("--liars", args::float_arg))]
+    pub liars: f64,
     /// How the liars lie: inverted, blackhole or fake-capacity (required
     /// with --liars above 0; see docs/simulator.md).
     #[arg(long)]
@@ -654,4 +654,46 @@ fn import_batch_arg(s: &str, field: &str) -> Result<usize> {
 /// `dmc sync --retries`.
 fn retries_arg(s: &str, field: &str) -> Result<u32> {
     u32::try_from(args::int_arg(s, field)?).or_else(|_| args::input(format!("{field}: {s:?} is too large")))
+}
+
+/// A count of seeds, threads, contributors, payments or replicates.
+fn usize_arg(s: &str, field: &str) -> Result<usize> {
+    let v = args::int_arg(s, field)?;
+    usize::try_from(v).or_else(|_| args::input(format!("{field}: {v} is too large")))
+}
+
+/// A simulated stretch of time of at most a year, in hours.
+fn hours_arg(s: &str, field: &str) -> Result<f64> {
+    let d = args::duration_arg(s, field)?;
+    if d > 365 * 24 * 3_600_000_000_000 {
+        return args::input(format!("{field}: {s:?} is longer than a year"));
+    }
+    Ok(d as f64 / 3.6e12)
+}
+
+/// `--sync-interval`: whole seconds, at least one.
+fn sync_interval_arg(s: &str, field: &str) -> Result<i64> {
+    let d = args::duration_arg(s, field)?;
+    if d < 1_000_000_000 || d % 1_000_000_000 != 0 {
+        return args::input(format!("{field}: {s:?} is not a whole number of seconds (at least 1s)"));
+    }
+    Ok(d / 1_000_000_000)
+}
+
+/// `--first-hand-hold`: whole seconds (0 turns the hold off).
+fn first_hand_hold_arg(s: &str, field: &str) -> Result<i64> {
+    let d = args::duration_arg(s, field)?;
+    if d % 1_000_000_000 != 0 {
+        return args::input(format!("{field}: {s:?} is not a whole number of seconds"));
+    }
+    Ok(d / 1_000_000_000)
+}
+
+/// `--mean-outage`: between a minute and 30 days, in seconds.
+fn mean_outage_arg(s: &str, field: &str) -> Result<i64> {
+    let d = args::duration_arg(s, field)?;
+    if !(60_000_000_000..=30 * 86_400_000_000_000).contains(&d) {
+        return args::input(format!("{field}: {s:?} is not between 1m and 720h"));
+    }
+    Ok(d / 1_000_000_000)
 }

@@ -4,7 +4,7 @@
 
 use dmc_graph::Graph;
 
-use crate::args::{duration_arg, float_arg, input, int_arg, CliError, Result};
+use crate::args::{input, int_arg, CliError, Result};
 use crate::cli::{ExperimentArgs, ReachArgs};
 
 pub fn scenario(name: &str, json: bool) -> Result<()> {
@@ -23,18 +23,12 @@ pub fn scenario(name: &str, json: bool) -> Result<()> {
 }
 
 /// `--background-rate` and `--rebalances-per-day` applied to flowing balances.
-fn with_traffic(
-    mut b: dmc_sim::traffic::Balances,
-    background_rate: &str,
-    rebalances_per_day: &str,
-) -> Result<dmc_sim::traffic::Balances> {
-    let bg = float_arg(background_rate, "--background-rate")?;
+fn with_traffic(mut b: dmc_sim::traffic::Balances, bg: f64, rb: f64) -> Result<dmc_sim::traffic::Balances> {
     if !(0.0..=1e7).contains(&bg) {
         return input(format!(
             "--background-rate: {bg} is not between 0 and 10000000 per hour"
         ));
     }
-    let rb = float_arg(rebalances_per_day, "--rebalances-per-day")?;
     if !(0.0..=1e5).contains(&rb) {
         return input(format!("--rebalances-per-day: {rb} is not between 0 and 100000"));
     }
@@ -46,18 +40,13 @@ fn with_traffic(
 }
 
 /// `--offline-share` and `--mean-outage`.
-fn availability_args(share: &str, outage: &str) -> Result<dmc_sim::availability::AvailabilityParams> {
-    let offline_share = float_arg(share, "--offline-share")?;
+fn availability_args(offline_share: f64, mean_outage_s: i64) -> Result<dmc_sim::availability::AvailabilityParams> {
     if !(0.0..=0.9).contains(&offline_share) {
         return input(format!("--offline-share: {offline_share} is not between 0 and 0.9"));
     }
-    let d = duration_arg(outage, "--mean-outage")?;
-    if !(60_000_000_000..=30 * 86_400_000_000_000).contains(&d) {
-        return input(format!("--mean-outage: {outage:?} is not between 1m and 720h"));
-    }
     Ok(dmc_sim::availability::AvailabilityParams {
         offline_share,
-        mean_outage_s: d / 1_000_000_000,
+        mean_outage_s,
         ..Default::default()
     })
 }
@@ -65,17 +54,6 @@ fn availability_args(share: &str, outage: &str) -> Result<dmc_sim::availability:
 pub fn experiment(a: &ExperimentArgs) -> Result<()> {
     use dmc_sim::experiment::{self, Estimator, ExperimentParams, WalletProfile};
     use dmc_sim::traffic::Balances;
-    let count = |s: &str, field: &str| -> Result<usize> {
-        let v = int_arg(s, field)?;
-        usize::try_from(v).or_else(|_| input(format!("{field}: {v} is too large")))
-    };
-    let hours = |s: &str, field: &str| -> Result<f64> {
-        let d = duration_arg(s, field)?;
-        if d > 365 * 24 * 3_600_000_000_000 {
-            return input(format!("{field}: {s:?} is longer than a year"));
-        }
-        Ok(d as f64 / 3.6e12)
-    };
     fn list<T>(s: &str, field: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
         let mut seen: Vec<&str> = Vec::new();
         let mut v = Vec::new();
@@ -89,36 +67,22 @@ pub fn experiment(a: &ExperimentArgs) -> Result<()> {
         }
         Ok(v)
     }
-    let rate = float_arg(&a.contributor_rate, "--contributor-rate")?;
+    let rate = a.contributor_rate;
     if !(0.0..=3600.0).contains(&rate) {
         return input(format!("--contributor-rate: {rate} is not between 0 and 3600 per hour"));
     }
     let mut wallets = list(&a.wallets, "--wallets", "mobile or routing", WalletProfile::parse)?;
-    let routing_payments = count(&a.routing_payments, "--routing-payments")?;
+    let routing_payments = a.routing_payments;
     for w in &mut wallets {
         if w.name == "routing" {
             w.payments = (routing_payments, routing_payments);
         }
     }
-    let liars = experiment_liars(&a.liars, a.lie.as_deref())?;
-    let sync = duration_arg(&a.sync_interval, "--sync-interval")?;
-    if sync < 1_000_000_000 || sync % 1_000_000_000 != 0 {
-        return input(format!(
-            "--sync-interval: {:?} is not a whole number of seconds (at least 1s)",
-            a.sync_interval
-        ));
-    }
-    let hold = duration_arg(&a.first_hand_hold, "--first-hand-hold")?;
-    if hold % 1_000_000_000 != 0 {
-        return input(format!(
-            "--first-hand-hold: {:?} is not a whole number of seconds",
-            a.first_hand_hold
-        ));
-    }
+    let liars = experiment_liars(a.liars, a.lie.as_deref())?;
     let params = ExperimentParams {
-        seed: int_arg(&a.seed, "--seed")? as u64,
-        seeds: count(&a.seeds, "--seeds")?,
-        threads: count(&a.threads, "--threads")?,
+        seed: a.seed,
+        seeds: a.seeds,
+        threads: a.threads,
         balances: list(
             &a.balances,
             "--balances",
@@ -126,18 +90,18 @@ pub fn experiment(a: &ExperimentArgs) -> Result<()> {
             Balances::parse,
         )?
         .into_iter()
-        .map(|b| with_traffic(b, &a.world.background_rate, &a.world.rebalances_per_day))
+        .map(|b| with_traffic(b, a.world.background_rate, a.world.rebalances_per_day))
         .collect::<Result<Vec<_>>>()?,
         wallets,
         estimators: list(&a.estimators, "--estimators", "apriori or bimodal", Estimator::parse)?,
-        contributors: count(&a.contributors, "--contributors")?,
+        contributors: a.contributors,
         contributor_payments_per_hour: rate,
-        contributor_hours: hours(&a.contributor_time, "--contributor-time")?,
-        wallet_hours: hours(&a.wallet_time, "--wallet-time")?,
-        sync_interval_s: sync / 1_000_000_000,
-        first_hand_hold_s: hold / 1_000_000_000,
-        bootstrap_reps: count(&a.bootstrap, "--bootstrap")?,
-        availability: availability_args(&a.world.offline_share, &a.world.mean_outage)?,
+        contributor_hours: a.contributor_time,
+        wallet_hours: a.wallet_time,
+        sync_interval_s: a.sync_interval,
+        first_hand_hold_s: a.first_hand_hold,
+        bootstrap_reps: a.bootstrap,
+        availability: availability_args(a.world.offline_share, a.world.mean_outage)?,
         liars,
         ..ExperimentParams::default()
     };
@@ -202,10 +166,9 @@ pub fn experiment(a: &ExperimentArgs) -> Result<()> {
 }
 
 /// `--liars FRACTION --lie KIND` of `sim experiment`.
-fn experiment_liars(fraction: &str, lie: Option<&str>) -> Result<Option<dmc_sim::liars::LiarParams>> {
+fn experiment_liars(f: f64, lie: Option<&str>) -> Result<Option<dmc_sim::liars::LiarParams>> {
     use dmc_sim::liars::{LiarParams, Lie};
     let kinds = "inverted, blackhole or fake-capacity";
-    let f = float_arg(fraction, "--liars")?;
     if !(0.0..1.0).contains(&f) {
         return input(format!("--liars: {f} is not a share of the contributors in [0, 1)"));
     }
@@ -225,8 +188,8 @@ pub fn reach(a: &ReachArgs) -> Result<()> {
     use dmc_core::json::Json;
     use dmc_sim::reach::{self, ReachParams};
     use dmc_sim::traffic::Balances;
-    let count = |s: &str, field: &str, max: i64| -> Result<usize> {
-        match int_arg(s, field)? {
+    let count = |v: i64, field: &str, max: i64| -> Result<usize> {
+        match v {
             0 => input(format!("{field} must be at least 1")),
             v if v > max => input(format!("{field}: {v} is more than {max}")),
             v => Ok(v as usize),
@@ -241,8 +204,8 @@ pub fn reach(a: &ReachArgs) -> Result<()> {
         })
         .collect::<Result<Vec<u64>>>()?;
     let params = ReachParams {
-        seed: int_arg(&a.seed, "--seed")? as u64,
-        seeds: count(&a.seeds, "--seeds", 1000)?,
+        seed: a.seed,
+        seeds: count(a.seeds, "--seeds", 1000)?,
         balances: with_traffic(
             Balances::parse(a.balances.trim()).ok_or_else(|| {
                 CliError::Input(format!(
@@ -250,12 +213,12 @@ pub fn reach(a: &ReachArgs) -> Result<()> {
                     a.balances
                 ))
             })?,
-            &a.world.background_rate,
-            &a.world.rebalances_per_day,
+            a.world.background_rate,
+            a.world.rebalances_per_day,
         )?,
         amounts_sat: amounts,
-        probes_per_amount: count(&a.probes, "--probes", 100_000)?,
-        availability: availability_args(&a.world.offline_share, &a.world.mean_outage)?,
+        probes_per_amount: count(a.probes, "--probes", 100_000)?,
+        availability: availability_args(a.world.offline_share, a.world.mean_outage)?,
         ..ReachParams::default()
     };
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
