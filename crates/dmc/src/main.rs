@@ -9,12 +9,14 @@
 //! `cli` is the command line as clap reads it, typed by `args`' parsers
 //! (`args` is a leaf: the CLI's error and the parsers every command shares);
 //! `main` dispatches each subcommand to its module: `commands` (the local
-//! store), `sim_cmd`, `ec` (`dmc serve`, `dmc ec`, `dmc admin`) and `sync`.
+//! store), `query_cmd` (`queryprob`, `queryroutes`), `sim_cmd`, `ec`
+//! (`dmc serve`, `dmc ec`, `dmc admin`) and `sync`.
 
 mod args;
 mod cli;
 mod commands;
 mod ec;
+mod query_cmd;
 mod sim_cmd;
 mod sync;
 
@@ -94,8 +96,8 @@ fn run(cli: Cli) -> Result<()> {
             unix_ts,
             amt_msat,
         } => commands::importmc(&ctx, failure, force, from, to, unix_ts, amt_msat),
-        Command::Queryprob(args) => commands::queryprob(&ctx, &args),
-        Command::Queryroutes(args) => commands::queryroutes(&ctx, &args),
+        Command::Queryprob(args) => query_cmd::queryprob(&ctx, &args),
+        Command::Queryroutes(args) => query_cmd::queryroutes(&ctx, &args),
         Command::Report { file } => commands::report(&ctx, &file),
         Command::Resetmc => commands::resetmc(&ctx),
         Command::Getmccfg => commands::getmccfg(&ctx),
