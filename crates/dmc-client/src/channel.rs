@@ -85,3 +85,33 @@ fn endpoint(uri: &str, url: &str) -> Result<Endpoint> {
         .timeout(CALL_TIMEOUT)
         .tcp_nodelay(true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(url: &str) -> CoordinatorOptions {
+        CoordinatorOptions {
+            url: url.into(),
+            tls_cert: None,
+            tls_cert_flag: "--tls-cert",
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_that_cannot_work_name_the_flag() {
+        let e = channel(&opts("ftp://ec:1")).await.unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Config);
+        assert!(
+            e.message.starts_with("--ec: \"ftp://ec:1\" must start with https://"),
+            "{e}"
+        );
+        let e = channel(&opts("not a url")).await.unwrap_err();
+        assert!(e.message.starts_with("--ec: \"not a url\""), "{e}");
+        let mut o = opts("https://127.0.0.1:1/");
+        o.tls_cert = Some("/nonexistent/tls.cert".into());
+        let e = channel(&o).await.unwrap_err();
+        assert!(e.message.starts_with("--tls-cert: /nonexistent/tls.cert"), "{e}");
+        assert_eq!(o.trimmed_url(), "https://127.0.0.1:1");
+    }
+}

@@ -198,3 +198,43 @@ pub fn coordinator_status_error(url: &str, rpc: &str, s: &Status) -> Error {
         format!("the coordinator at {url}: {rpc}: {:?}: {}", s.code(), s.message()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_classified_for_retrying() {
+        let url = "https://ec:1";
+        let kind = |s: Status| coordinator_status_error(url, "Register", &s).kind;
+        assert_eq!(kind(Status::unavailable("down")), ErrorKind::Unavailable);
+        assert_eq!(kind(Status::unauthenticated("bad signature")), ErrorKind::Refused);
+        let rate = Status::resource_exhausted(r#"{"limit": "requests_per_minute"}"#);
+        assert_eq!(limit_name(&rate).as_deref(), Some("requests_per_minute"));
+        assert_eq!(kind(rate), ErrorKind::Unavailable);
+        let cap = Status::resource_exhausted(r#"{"limit": "max_observations"}"#);
+        assert_eq!(kind(cap), ErrorKind::Invalid);
+        assert_eq!(kind(Status::resource_exhausted("busy")), ErrorKind::Unavailable);
+        let e = coordinator_status_error(url, "Query", &Status::unimplemented(""));
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("dmc.coordinator.v2.Coordinator/Query;"), "{e}");
+        let e = coordinator_status_error(url, "Query", &Status::invalid_argument("no"));
+        assert_eq!(e.message, "the coordinator at https://ec:1: Query: InvalidArgument: no");
+    }
+
+    #[test]
+    fn registration_body_is_the_wire_message() {
+        let pair = rpc::PairHistory {
+            node_from: vec![2; 33],
+            node_to: vec![3; 33],
+            history: rpc::PairData::success_at(7, 1000),
+        };
+        let body = registration_body(&[2; 33], 9, std::slice::from_ref(&pair), true);
+        let back = pb::RegistrationBody::decode(body.as_slice()).unwrap();
+        assert_eq!(
+            (back.reporter, back.timestamp, back.successes_only),
+            (vec![2; 33], 9, true)
+        );
+        assert_eq!(dmc_proto::pairs_from_proto(&back.pairs), vec![pair]);
+    }
+}
