@@ -72,7 +72,7 @@ impl CachedSnapshot {
                     self.pairs
                         .chunks(self.batch.max(1))
                         .map(|chunk| QueryAggregatedMissionControlResponse {
-                            pairs: chunk.iter().map(|a| crate::grpc::pair_to_proto(&lnd_pair(a))).collect(),
+                            pairs: chunk.iter().map(|a| dmc_proto::pair_to_proto(&lnd_pair(a))).collect(),
                         })
                         .collect(),
                 )

@@ -8,7 +8,9 @@
 //! with an ETag, limits, TLS by default, `/healthz` and `/metrics`.
 //!
 //! * [`coordinator`]: behaviour, independent of transport;
-//! * [`grpc`] and [`v2`]: gRPC services; [`rest`]: HTTP;
+//! * [`signed`]: the signed registration body both transports receive;
+//! * [`grpc`] (`ecrpc`, `v2`) and [`rest`] (`v1`, `v2`, `ops`): the
+//!   transports, by protocol; [`encode`]: the snapshot's wire renderings;
 //! * [`limits`], [`transport`]: the listeners, their connection caps and timeouts;
 //! * [`config`], [`tls`]: how it is started.
 
@@ -19,10 +21,10 @@ pub mod encode;
 pub mod grpc;
 pub mod limits;
 pub mod rest;
+pub mod signed;
 pub mod standing;
 pub mod tls;
 pub mod transport;
-pub mod v2;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -276,12 +278,12 @@ pub async fn serve(
             metrics: metrics.clone(),
         })
         .add_service(
-            dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinatorServer::new(grpc::EcService {
+            dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinatorServer::new(grpc::ecrpc::EcService {
                 coordinator: coordinator.clone(),
             })
             .max_decoding_message_size(config.max_body_bytes),
         )
-        .add_service(v2::grpc_service(coordinator.clone()))
+        .add_service(grpc::v2::grpc_service(coordinator.clone()))
         .serve_with_incoming_shutdown(
             tokio_stream::StreamExt::map(
                 tokio_stream::wrappers::ReceiverStream::new(grpc_rx),

@@ -1,7 +1,7 @@
 //! The coordinator's registration paths (crates/dmc-server), as `dmc
 //! serve` runs them: REST bodies through its axum router
 //! (`rest::router`), v2 gRPC messages through its service implementation
-//! (`v2::V2Service`), validation in `Coordinator`, and a real redb store
+//! (`grpc::v2::V2Service`), validation in `Coordinator`, and a real redb store
 //! (`RedbCoordinatorStore`) in a scratch folder (on tmpfs when /dev/shm
 //! exists). The store is started over every `RESET_EVERY` inputs so it
 //! stays small; between resets inputs see each other's state, as a
@@ -26,7 +26,7 @@ use dmc_proto::dmc::coordinator::v2 as pb;
 use dmc_proto::dmc::coordinator::v2::coordinator_server::Coordinator as _;
 use dmc_server::coordinator::{Clock, Coordinator};
 use dmc_server::encode::lnd_pair;
-use dmc_server::v2::V2Service;
+use dmc_server::grpc::v2::V2Service;
 use dmc_server::ServerConfig;
 use dmc_store::coordinator::RedbCoordinatorStore;
 use prost::Message;

@@ -1,14 +1,16 @@
-//! gRPC: the Go coordinator's `ecrpc.ExternalCoordinator`, unchanged on
-//! the wire, so existing clients work against dmc.
+//! gRPC: the Go coordinator's `ecrpc.ExternalCoordinator` ([`ecrpc`],
+//! unchanged on the wire, so existing clients work against dmc) and dmc's
+//! `dmc.coordinator.v2.Coordinator` ([`v2`]). This module holds what both
+//! share: errors as statuses and the stream type.
+
+pub mod ecrpc;
+pub mod v2;
 
 use std::pin::Pin;
-use std::sync::Arc;
 
-use dmc_proto::ecrpc;
-use dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinator;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
-use crate::coordinator::{ApiError, Coordinator};
+use crate::coordinator::ApiError;
 
 /// The longest status message sent, in characters. Messages echo client
 /// input only through `coordinator::echo_bytes` (at most 33 bytes' worth);
@@ -45,55 +47,8 @@ pub fn status(e: ApiError) -> Status {
     }
 }
 
-pub use dmc_proto::{pair_from_proto, pair_to_proto};
-
-pub struct EcService {
-    pub coordinator: Arc<Coordinator>,
-}
-
-type Stream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
-
-#[tonic::async_trait]
-impl ExternalCoordinator for EcService {
-    async fn register_mission_control(
-        &self,
-        request: Request<ecrpc::RegisterMissionControlRequest>,
-    ) -> Result<Response<ecrpc::RegisterMissionControlResponse>, Status> {
-        let remote = request
-            .remote_addr()
-            .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
-        let pairs: Vec<_> = request.get_ref().pairs.iter().map(pair_from_proto).collect();
-        let c = self.coordinator.clone();
-        let r = tokio::task::spawn_blocking(move || c.register_unsigned(pairs, &remote))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
-        Ok(Response::new(ecrpc::RegisterMissionControlResponse {
-            success_message: r.message(),
-        }))
-    }
-
-    type QueryAggregatedMissionControlStream = Stream<ecrpc::QueryAggregatedMissionControlResponse>;
-
-    async fn query_aggregated_mission_control(
-        &self,
-        _request: Request<ecrpc::QueryAggregatedMissionControlRequest>,
-    ) -> Result<Response<Self::QueryAggregatedMissionControlStream>, Status> {
-        let c = self.coordinator.clone();
-        let snap = tokio::task::spawn_blocking(move || c.snapshot())
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
-        // Messages come from the immutable, cached snapshot: no store
-        // transaction stays open for a slow reader, and repeated queries at
-        // the same cursor are not re-encoded.
-        let messages = tokio::task::spawn_blocking(move || snap.grpc_messages())
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
-        let stream = tokio_stream::iter((0..messages.len()).map(move |i| Ok(messages[i].clone())));
-        Ok(Response::new(Box::pin(stream)))
-    }
-}
+/// A server-streaming answer.
+pub(crate) type Stream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 #[cfg(test)]
 mod tests {

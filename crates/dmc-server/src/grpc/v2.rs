@@ -1,49 +1,32 @@
-//! dmc's v2 protocol: signed registrations and cursor-based queries, over
-//! gRPC (`dmc.coordinator.v2.Coordinator`); the body decoding both
-//! transports share ([`register`]; REST routes live in `rest`).
+//! dmc's v2 protocol over gRPC (`dmc.coordinator.v2.Coordinator`): signed
+//! registrations (decoded by [`crate::signed`], as REST's are) and
+//! cursor-based queries.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use dmc_proto::dmc::coordinator::v2 as pb;
-use prost::Message;
+use dmc_proto::pair_to_proto;
+use dmc_store::coordinator::AggregatedPair;
+use pb::coordinator_server::Coordinator as V2Rpc;
 use tonic::{Request, Status};
 
-use crate::coordinator::{ApiError, Coordinator, Registered, V2Answer};
+use super::{status, Stream};
+use crate::coordinator::{Coordinator, V2Answer};
 use crate::encode::CachedSnapshot;
-use crate::grpc::{pair_from_proto, pair_to_proto, status};
-use dmc_store::coordinator::AggregatedPair;
-
-/// Decodes a signed body and registers it (both transports).
-pub(crate) fn register(c: &Coordinator, body: &[u8], signature: &str) -> Result<Registered, ApiError> {
-    let decoded = pb::RegistrationBody::decode(body)
-        .map_err(|e| ApiError::Invalid(format!("body: not a RegistrationBody: {e}")))?;
-    let pairs = decoded.pairs.iter().map(pair_from_proto).collect();
-    c.register_signed(
-        body,
-        signature,
-        &decoded.reporter,
-        decoded.timestamp,
-        pairs,
-        decoded.successes_only,
-    )
-}
 
 pub struct V2Service {
     pub coordinator: Arc<Coordinator>,
 }
 
-type Stream<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
-
 #[tonic::async_trait]
-impl pb::coordinator_server::Coordinator for V2Service {
+impl V2Rpc for V2Service {
     async fn register(
         &self,
         request: Request<pb::SignedRegistration>,
     ) -> Result<tonic::Response<pb::RegisterResponse>, Status> {
         let req = request.into_inner();
         let c = self.coordinator.clone();
-        let r = tokio::task::spawn_blocking(move || register(&c, &req.body, &req.signature))
+        let r = tokio::task::spawn_blocking(move || crate::signed::register(&c, &req.body, &req.signature))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(status)?;

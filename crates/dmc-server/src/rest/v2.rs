@@ -1,0 +1,246 @@
+//! dmc's v2 REST endpoints: signed registration, cursor queries and the
+//! aggregate as `lncli querymc` prints it.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dmc_core::json::Json;
+use dmc_core::rpc::PairData;
+use serde_json::Value;
+
+use super::{body_or_limit, error_response, json_response, not_modified, parse_json_body};
+use crate::coordinator::{ApiError, Coordinator, V2Answer};
+use crate::encode::CachedSnapshot;
+
+/// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
+pub(super) async fn register(
+    State(c): State<Arc<Coordinator>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let res = async {
+        let body = body_or_limit(body, c.config.max_body_bytes)?;
+        let v: Value = parse_json_body(&body)?;
+        let b = v
+            .get("body")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
+        let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
+        let sig = v
+            .get("signature")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
+            .to_string();
+        let c2 = c.clone();
+        tokio::task::spawn_blocking(move || crate::signed::register(&c2, &b, &sig))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+    .await;
+    match res {
+        Ok(r) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            Json::object([
+                ("accepted", Json::int32(r.accepted)),
+                ("stale_dropped", Json::int32(r.stale_dropped)),
+                ("cursor", Json::int64(r.outcome.cursor)),
+                ("message", Json::str(r.message())),
+            ])
+            .compact()
+                + "\n",
+        )
+            .into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct SinceQuery {
+    since: Option<String>,
+}
+
+/// A pair for v2 JSON: lncli's shape plus how many reporters back it and its age.
+pub fn v2_pair_json(a: &dmc_store::coordinator::AggregatedPair, now: dmc_core::Timestamp) -> Json {
+    let age = dmc_core::aggregate::age_seconds(a.newest, now);
+    Json::object([
+        ("node_from", Json::str(a.pair.from.to_hex())),
+        ("node_to", Json::str(a.pair.to.to_hex())),
+        ("history", PairData::from_result(&a.result).to_json()),
+        ("reporters", Json::int32(a.reporters)),
+        ("reporters_unverified", Json::int32(a.reporters_unverified)),
+        ("reporters_anonymous", Json::int32(a.reporters_anonymous)),
+        ("age_seconds", Json::int64(age)),
+    ])
+}
+
+/// `GET /v2/query?since=CURSOR`.
+pub(super) async fn query(State(c): State<Arc<Coordinator>>, Query(q): Query<SinceQuery>) -> Response {
+    let since = match q.since.as_deref() {
+        None | Some("") => 0,
+        Some(s) => match s.parse::<u64>() {
+            Ok(v) => v,
+            Err(_) => return error_response(&ApiError::Invalid(format!("since: {s:?} is not a cursor"))),
+        },
+    };
+    let c2 = c.clone();
+    let delta = match tokio::task::spawn_blocking(move || c2.query_v2(Some(since))).await {
+        Ok(Ok(V2Answer::Delta(d))) => d,
+        Ok(Ok(V2Answer::Full { snapshot, full_resync })) => {
+            let mut resp = Response::new(Body::from_stream(v2_full_body(c, snapshot, full_resync)));
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
+            return resp;
+        }
+        Ok(Err(e)) => return error_response(&e),
+        Err(e) => return error_response(&ApiError::Internal(e.to_string())),
+    };
+    let now = c.now();
+    json_response(v2_envelope(
+        Json::Array(delta.changed.iter().map(|a| v2_pair_json(a, now)).collect()),
+        Json::Array(
+            delta
+                .removed
+                .iter()
+                .map(|p| {
+                    Json::object([
+                        ("node_from", Json::str(p.from.to_hex())),
+                        ("node_to", Json::str(p.to.to_hex())),
+                    ])
+                })
+                .collect(),
+        ),
+        delta.cursor,
+        delta.full_resync,
+    ))
+}
+
+/// A `/v2/query` answer: `{"pairs":[...],"removed":[...],"cursor":...,"full_resync":...}`.
+fn v2_envelope(pairs: Json, removed: Json, cursor: u64, full_resync: bool) -> Json {
+    Json::object([
+        ("pairs", pairs),
+        ("removed", removed),
+        ("cursor", Json::int64(cursor)),
+        ("full_resync", Json::bool(full_resync)),
+    ])
+}
+
+/// The whole aggregate as a `/v2/query` body, byte for byte what
+/// [`v2_envelope`] renders, produced `query_batch_size` pairs at a time as
+/// the connection drains, from the snapshot every download shares.
+fn v2_full_body(
+    c: Arc<Coordinator>,
+    snapshot: Arc<CachedSnapshot>,
+    full_resync: bool,
+) -> impl tokio_stream::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    // The envelope with no pairs, split where they go.
+    let empty = v2_envelope(
+        Json::Array(Vec::new()),
+        Json::Array(Vec::new()),
+        snapshot.cursor,
+        full_resync,
+    )
+    .compact();
+    let open = "{\"pairs\":[".len();
+    let (head, tail) = (
+        Bytes::from(empty[..open].to_string()),
+        Bytes::from(empty[open..].to_string() + "\n"),
+    );
+    let batch = c.config.query_batch_size.max(1);
+    let chunks = snapshot.pairs.len().div_ceil(batch);
+    let body = (0..chunks).map(move |i| {
+        let now = c.now();
+        let mut out = String::new();
+        for (j, a) in snapshot.chunk(i, batch).iter().enumerate() {
+            if i > 0 || j > 0 {
+                out.push(',');
+            }
+            out += &v2_pair_json(a, now).compact();
+        }
+        Bytes::from(out)
+    });
+    tokio_stream::iter(std::iter::once(head).chain(body).chain(std::iter::once(tail)).map(Ok))
+}
+
+/// The aggregate as `lncli querymc` prints it: what `loadmc` accepts.
+pub(super) async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Response {
+    let c2 = c.clone();
+    let snap = match tokio::task::spawn_blocking(move || c2.snapshot()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return error_response(&e),
+        Err(e) => return error_response(&ApiError::Internal(e.to_string())),
+    };
+    let etag = format!("\"dmc-lnd-{}\"", snap.cursor);
+    if not_modified(&headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], snap.lnd_json()).into_response();
+    resp.headers_mut().insert(header::ETAG, etag.parse().expect("ascii"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmc_core::rpc::PairHistory;
+    use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore};
+
+    /// The streamed full `/v2/query` body is, byte for byte, the one
+    /// rendered whole (empty, one chunk, several chunks and a short last one).
+    #[tokio::test]
+    async fn streamed_full_query_body_is_the_whole_rendering() {
+        for n in [0u8, 1, 2, 5] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store: Arc<dyn CoordinatorStore> =
+                Arc::new(RedbCoordinatorStore::open(&dir.path().join("c.redb")).expect("store"));
+            let mut config = crate::ServerConfig::with_data_dir(dir.path().to_path_buf());
+            config.graph = None;
+            config.min_serving_weight = 0.0;
+            config.query_batch_size = 2;
+            let now = dmc_core::Timestamp::from_unix_secs(1_800_000_000);
+            let c = Arc::new(Coordinator::new(config, store, Arc::new(move || now)));
+            c.set_graph(None).expect("policy");
+            let key = |b: u8| {
+                let sk = secp256k1::SecretKey::from_slice(&[b; 32]).expect("valid");
+                secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &sk)
+                    .serialize()
+                    .to_vec()
+            };
+            let pairs: Vec<PairHistory> = (1..=n)
+                .map(|i| PairHistory {
+                    node_from: key(i),
+                    node_to: key(i + 100),
+                    history: PairData {
+                        success_time: now.unix_secs() - 60 * i64::from(i),
+                        success_amt_sat: 5,
+                        success_amt_msat: 5_000,
+                        ..Default::default()
+                    },
+                })
+                .collect();
+            if n > 0 {
+                c.register_unsigned(pairs, "10.0.0.1").expect("stored");
+            }
+            let V2Answer::Full { snapshot, full_resync } = c.query_v2(Some(0)).expect("answer") else {
+                panic!("cursor 0 is answered from the snapshot");
+            };
+            let whole = v2_envelope(
+                Json::Array(snapshot.pairs.iter().map(|a| v2_pair_json(a, now)).collect()),
+                Json::Array(Vec::new()),
+                snapshot.cursor,
+                full_resync,
+            )
+            .compact()
+                + "\n";
+            let chunks: Vec<Bytes> =
+                tokio_stream::StreamExt::collect::<Vec<_>>(v2_full_body(c.clone(), snapshot.clone(), full_resync))
+                    .await
+                    .into_iter()
+                    .map(|r| r.expect("infallible"))
+                    .collect();
+            assert_eq!(chunks.len(), 2 + snapshot.pairs.len().div_ceil(2), "{n} pairs");
+            assert_eq!(String::from_utf8(chunks.concat()).expect("utf-8"), whole, "{n} pairs");
+        }
+    }
+}
