@@ -1,8 +1,9 @@
 //! Wire renderings of what the coordinator serves: grpc-gateway JSON lines
 //! (plain and gzip), `lncli querymc` JSON and ecrpc messages, each made once
-//! per cached snapshot and shared by every download of it. The coordinator
-//! hands out plain data ([`CachedSnapshot`]); only this module and the
-//! transports know the wire types.
+//! per cached snapshot and shared by every download of it ([`Render`]).
+//! The coordinator hands out plain data ([`CachedSnapshot`], whose opaque
+//! slot keeps these renderings); only this module and the transports know
+//! the wire types.
 
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -14,15 +15,7 @@ use dmc_core::PairSnapshot;
 use dmc_proto::ecrpc::QueryAggregatedMissionControlResponse;
 use dmc_store::coordinator::AggregatedPair;
 
-/// The full snapshot at one cursor, shared by every download of it; its
-/// wire forms are rendered at the edge ([`crate::encode`]), once each.
-pub struct CachedSnapshot {
-    pub cursor: u64,
-    pub pairs: Arc<Vec<AggregatedPair>>,
-    /// Pairs per message or line (`query_batch_size`).
-    pub batch: usize,
-    pub renders: Renderings,
-}
+use crate::coordinator::CachedSnapshot;
 
 /// A snapshot's wire forms, each rendered when first asked for.
 #[derive(Default)]
@@ -33,22 +26,35 @@ pub struct Renderings {
     grpc_messages: OnceLock<Arc<Vec<QueryAggregatedMissionControlResponse>>>,
 }
 
-impl CachedSnapshot {
-    /// The `i`-th run of `batch` pairs (the last may be shorter; empty past
-    /// the end): what one streamed message carries, taken when it is sent.
-    pub fn chunk(&self, i: usize, batch: usize) -> &[AggregatedPair] {
-        let batch = batch.max(1);
-        let start = i.saturating_mul(batch).min(self.pairs.len());
-        &self.pairs[start..self.pairs.len().min(start.saturating_add(batch))]
-    }
+/// The renderings of `s`, made on first use and kept in its slot.
+fn renderings(s: &CachedSnapshot) -> &Renderings {
+    s.renders
+        .get_or_init(|| Box::<Renderings>::default())
+        .downcast_ref()
+        .expect("only this module fills a snapshot's renderings slot")
+}
 
-    pub fn etag(&self) -> String {
+/// A snapshot's wire forms, each rendered once per cursor.
+pub trait Render {
+    /// The `ETag` of the grpc-gateway body.
+    fn etag(&self) -> String;
+    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
+    fn rest_lines(&self) -> Bytes;
+    /// [`Render::rest_lines`], gzip-compressed.
+    fn rest_lines_gzip(&self) -> Bytes;
+    /// `/v2/snapshot`: the aggregate as `lncli querymc` prints it.
+    fn lnd_json(&self) -> Bytes;
+    /// The ecrpc stream's messages, `batch` pairs each.
+    fn grpc_messages(&self) -> Arc<Vec<QueryAggregatedMissionControlResponse>>;
+}
+
+impl Render for CachedSnapshot {
+    fn etag(&self) -> String {
         format!("\"dmc-{}\"", self.cursor)
     }
 
-    /// grpc-gateway stream format: one `{"result":{"pairs":[...]}}` per line.
-    pub fn rest_lines(&self) -> Bytes {
-        self.renders
+    fn rest_lines(&self) -> Bytes {
+        renderings(self)
             .rest_lines
             .get_or_init(|| {
                 let mut lines = Vec::with_capacity(self.pairs.len() * 200 + 64);
@@ -63,9 +69,8 @@ impl CachedSnapshot {
             .clone()
     }
 
-    /// The ecrpc stream's messages, `batch` pairs each.
-    pub fn grpc_messages(&self) -> Arc<Vec<QueryAggregatedMissionControlResponse>> {
-        self.renders
+    fn grpc_messages(&self) -> Arc<Vec<QueryAggregatedMissionControlResponse>> {
+        renderings(self)
             .grpc_messages
             .get_or_init(|| {
                 Arc::new(
@@ -80,10 +85,8 @@ impl CachedSnapshot {
             .clone()
     }
 
-    /// `/v2/snapshot`: the aggregate as `lncli querymc` prints it, rendered
-    /// once per cursor and shared by every download of it.
-    pub fn lnd_json(&self) -> Bytes {
-        self.renders
+    fn lnd_json(&self) -> Bytes {
+        renderings(self)
             .lnd_json
             .get_or_init(|| {
                 let pairs: Vec<PairSnapshot> = self
@@ -99,8 +102,8 @@ impl CachedSnapshot {
             .clone()
     }
 
-    pub fn rest_lines_gzip(&self) -> Bytes {
-        self.renders
+    fn rest_lines_gzip(&self) -> Bytes {
+        renderings(self)
             .rest_lines_gzip
             .get_or_init(|| {
                 let lines = self.rest_lines();

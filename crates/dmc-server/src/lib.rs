@@ -30,26 +30,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dmc_core::Timestamp;
 use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore};
 use dmc_store::postgres::PostgresCoordinatorStore;
 
 pub use config::ServerConfig;
-pub use coordinator::Coordinator;
+pub use coordinator::{system_clock, Coordinator};
 
 /// File name of the coordinator's embedded store in the data dir.
 pub const STORE_FILE: &str = "coordinator.redb";
-
-/// The wall clock.
-pub fn system_clock() -> coordinator::Clock {
-    Arc::new(|| {
-        let ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i128)
-            .unwrap_or(0);
-        Timestamp::from_raw(ns)
-    })
-}
 
 /// Where the servers ended up listening (ports may have been 0).
 #[derive(Clone, Copy, Debug)]

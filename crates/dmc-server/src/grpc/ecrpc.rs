@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::{status, Stream};
 use crate::coordinator::Coordinator;
+use crate::encode::Render;
 
 pub struct EcService {
     pub coordinator: Arc<Coordinator>,

@@ -11,8 +11,7 @@ use pb::coordinator_server::Coordinator as V2Rpc;
 use tonic::{Request, Status};
 
 use super::{status, Stream};
-use crate::coordinator::{Coordinator, V2Answer};
-use crate::encode::CachedSnapshot;
+use crate::coordinator::{CachedSnapshot, Coordinator, V2Answer};
 
 pub struct V2Service {
     pub coordinator: Arc<Coordinator>,

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{body_or_limit, error_response, json_response, not_modified, parse_json_body, wants_gzip};
 use crate::coordinator::{ApiError, Coordinator};
+use crate::encode::Render;
 
 /// Bytes in gateway JSON: base64, or hex for convenience (66 hex chars).
 fn parse_bytes_field(v: Option<&Value>, path: &str) -> Result<Vec<u8>, ApiError> {

@@ -12,8 +12,8 @@ use dmc_core::rpc::PairData;
 use serde_json::Value;
 
 use super::{body_or_limit, error_response, json_response, not_modified, parse_json_body};
-use crate::coordinator::{ApiError, Coordinator, V2Answer};
-use crate::encode::CachedSnapshot;
+use crate::coordinator::{ApiError, CachedSnapshot, Coordinator, V2Answer};
+use crate::encode::Render;
 
 /// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
 pub(super) async fn register(

@@ -1,0 +1,180 @@
+//! What operators see: the counters and their `/metrics` text, and the
+//! `/healthz` answer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dmc_core::json::Json;
+
+use super::Coordinator;
+
+/// A graph older than this makes `/healthz` say `degraded`.
+pub const GRAPH_MAX_AGE_SECS: i64 = 14 * 86_400;
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Registrations refused by a storage cap.
+    pub refused_storage: AtomicU64,
+    pub register_requests: AtomicU64,
+    pub register_refused: AtomicU64,
+    pub query_requests: AtomicU64,
+    pub pairs_received: AtomicU64,
+    pub register_micros_total: AtomicU64,
+    pub query_micros_total: AtomicU64,
+    /// Full snapshots read from the store (one per cursor that was asked for).
+    pub snapshot_builds: AtomicU64,
+}
+
+impl Coordinator {
+    /// The graph's date and age for `/healthz` and `/metrics`: (Unix
+    /// seconds of its newest announcement, age in seconds).
+    pub fn graph_age(&self) -> Option<(i64, i64)> {
+        let newest = self.graph()?.newest_update? as i64;
+        Some((newest, (self.now().unix_secs() - newest).max(0)))
+    }
+
+    /// `/healthz`: `ok`, or `degraded` with the reason.
+    pub fn health_json(&self) -> Json {
+        let graph = self.graph();
+        let age = self.graph_age();
+        let problem = match (&graph, age) {
+            (None, _) => Some("no graph (--graph none): reporter standing and channel checks are off".to_string()),
+            (Some(_), None) => Some("the graph carries no announcement times: its age is unknown".to_string()),
+            (Some(_), Some((_, a))) if a > GRAPH_MAX_AGE_SECS => Some(format!(
+                "the graph is {} days old (more than {}): load a fresh describegraph with --graph and SIGHUP",
+                a / 86_400,
+                GRAPH_MAX_AGE_SECS / 86_400
+            )),
+            _ => None,
+        };
+        let mut f = vec![("status", Json::str(if problem.is_some() { "degraded" } else { "ok" }))];
+        if let Some(p) = problem {
+            f.push(("reason", Json::str(p)));
+        }
+        match &graph {
+            Some(g) => {
+                let date = age.map_or(Json::Raw("null".into()), |(t, _)| {
+                    Json::str(crate::standing::utc_date(t))
+                });
+                f.push(("graph_date", date));
+                f.push((
+                    "graph_age_days",
+                    age.map_or(Json::Raw("null".into()), |(_, a)| Json::Raw((a / 86_400).to_string())),
+                ));
+                f.push(("graph_file", Json::str(g.path.display().to_string())));
+                f.push(("graph_nodes", Json::Raw(g.node_count().to_string())));
+                f.push(("graph_channels", Json::Raw(g.channel_count().to_string())));
+                f.push(("established_nodes", Json::Raw(g.established_count().to_string())));
+            }
+            None => f.push(("graph_date", Json::Raw("null".into()))),
+        }
+        Json::object(f)
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        let m = &self.metrics;
+        let stats = self.store.stats().unwrap_or_default();
+        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
+        };
+        metric(
+            "dmc_register_requests_total",
+            "counter",
+            "Registrations received.",
+            g(&m.register_requests),
+        );
+        metric(
+            "dmc_register_refused_total",
+            "counter",
+            "Registrations refused.",
+            g(&m.register_refused),
+        );
+        metric(
+            "dmc_query_requests_total",
+            "counter",
+            "Snapshot and delta queries.",
+            g(&m.query_requests),
+        );
+        metric(
+            "dmc_pairs_received_total",
+            "counter",
+            "Pairs accepted in registrations.",
+            g(&m.pairs_received),
+        );
+        metric(
+            "dmc_register_microseconds_total",
+            "counter",
+            "Time spent in registrations.",
+            g(&m.register_micros_total),
+        );
+        metric(
+            "dmc_query_microseconds_total",
+            "counter",
+            "Time spent building snapshots.",
+            g(&m.query_micros_total),
+        );
+        metric(
+            "dmc_snapshot_builds_total",
+            "counter",
+            "Full snapshots read from the store and cached (at most one per cursor).",
+            g(&m.snapshot_builds),
+        );
+        metric("dmc_store_pairs", "gauge", "Aggregated pairs stored.", stats.pairs);
+        metric(
+            "dmc_store_observations",
+            "gauge",
+            "Per-reporter observations stored.",
+            stats.observations,
+        );
+        metric("dmc_store_reporters", "gauge", "Distinct reporters.", stats.reporters);
+        metric("dmc_store_cursor", "gauge", "Current change cursor.", stats.cursor);
+        metric(
+            "dmc_pairs_held_no_channel",
+            "gauge",
+            "Pairs with observations not served: no channel between their nodes in the graph.",
+            stats.held_no_channel,
+        );
+        metric(
+            "dmc_pairs_held_unbacked",
+            "gauge",
+            "Pairs with observations not served: reporters weigh less than min_serving_weight.",
+            stats.held_unbacked,
+        );
+        metric(
+            "dmc_pairs_held_unservable",
+            "gauge",
+            "Pairs with observations not served: nothing LND would import.",
+            stats.held_unservable,
+        );
+        metric(
+            "dmc_register_refused_storage_total",
+            "counter",
+            "Registrations refused by max_observations_per_reporter, max_observations or max_unverified_observations.",
+            g(&m.refused_storage),
+        );
+        metric(
+            "dmc_unverified_observations",
+            "gauge",
+            "Observations held by reporters that are not established (estimate).",
+            self.unverified_observations.load(Ordering::Relaxed),
+        );
+        metric(
+            "dmc_reporters_discounted",
+            "gauge",
+            "Reporters whose reputation is below 1.",
+            stats.reporters_discounted,
+        );
+        if let Some((_, age)) = self.graph_age() {
+            metric(
+                "dmc_graph_age_seconds",
+                "gauge",
+                "Age of the graph's newest announcement.",
+                age as u64,
+            );
+        }
+        out + &self.edge_metrics.text()
+    }
+}

@@ -1,0 +1,147 @@
+//! The coordinator's behaviour, independent of transport: validation,
+//! limits, registration, queries and the cached snapshot. The gRPC and
+//! REST layers only translate to and from their wire formats
+//! (`crate::encode` renders snapshots); this module uses neither them nor
+//! `encode`. Every rule reads time from the [`Clock`] (tests drive it by
+//! hand: `fake_clock`); `Instant` only measures request latency for
+//! `/metrics`.
+//!
+//! * [`register`]: validation and admission of registrations;
+//! * [`query`]: the cached snapshot, deltas and v2 answers;
+//! * [`rate`]: the per-source request rate limit;
+//! * [`admin`]: the token-guarded admin operations;
+//! * [`metrics`]: counters, `/metrics` text and `/healthz`;
+//! * [`error`]: why a request was refused; [`clock`]: where time comes from.
+
+pub mod admin;
+pub mod clock;
+pub mod error;
+pub mod metrics;
+pub mod query;
+pub mod rate;
+pub mod register;
+
+#[cfg(test)]
+mod fake_clock;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use dmc_core::aggregate::{GraphStanding, Reporter, Ungraphed};
+use dmc_core::{NodeId, Timestamp};
+use dmc_store::coordinator::{AggregationPolicy, CoordinatorStore};
+
+use crate::config::ServerConfig;
+use crate::standing::ServerGraph;
+use rate::RateLimiter;
+
+pub use clock::{system_clock, Clock};
+pub use error::{echo_bytes, ApiError, INTERNAL_MESSAGE};
+pub use metrics::{Metrics, GRAPH_MAX_AGE_SECS};
+pub use query::{CachedSnapshot, V2Answer};
+pub use register::Registered;
+
+/// A running coordinator's state.
+pub struct Coordinator {
+    pub config: ServerConfig,
+    pub store: Arc<dyn CoordinatorStore>,
+    pub metrics: Metrics,
+    /// The listeners' connection counters (`crate::limits`), shown with
+    /// these in `/metrics`.
+    pub edge_metrics: Arc<crate::limits::EdgeMetrics>,
+    clock: Clock,
+    limiter: RateLimiter,
+    snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
+    /// Held while a snapshot is read, so concurrent downloads of a new
+    /// cursor wait for one read instead of each making their own.
+    snapshot_build: Mutex<()>,
+    /// `None` with `--graph none`.
+    graph: RwLock<Option<Arc<ServerGraph>>>,
+    /// Observations held by reporters that are not established (an
+    /// estimate: recounted by [`Coordinator::recount_unverified`], raised by
+    /// every accepted registration of theirs).
+    unverified_observations: AtomicU64,
+    /// The bearer token of the admin endpoints (`None`: they refuse all).
+    admin_token: RwLock<Option<String>>,
+}
+
+impl Coordinator {
+    pub fn new(config: ServerConfig, store: Arc<dyn CoordinatorStore>, clock: Clock) -> Self {
+        let limiter = RateLimiter::new(config.requests_per_minute);
+        Coordinator {
+            config,
+            store,
+            metrics: Metrics::default(),
+            edge_metrics: Default::default(),
+            clock,
+            limiter,
+            snapshot: Mutex::new(None),
+            snapshot_build: Mutex::new(()),
+            graph: RwLock::new(None),
+            unverified_observations: AtomicU64::new(0),
+            admin_token: RwLock::new(None),
+        }
+    }
+
+    /// Recounts what reporters that are not established hold (at start,
+    /// after a graph change and after each reputation pass). Blocking.
+    pub fn recount_unverified(&self) -> Result<u64, ApiError> {
+        let n = self
+            .store
+            .reporter_observations()
+            .map_err(|e| ApiError::Internal(e.0))?
+            .iter()
+            .filter(|(r, _)| !self.is_established_reporter(r))
+            .map(|(_, n)| *n)
+            .sum();
+        self.unverified_observations.store(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// The graph in use (`None`: `--graph none`).
+    pub fn graph(&self) -> Option<Arc<ServerGraph>> {
+        self.graph.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Uses `graph` from now on and recomputes every pair with it (a new
+    /// graph can change who is established and which channels exist).
+    /// Blocking. Returns how many served pairs changed.
+    pub fn set_graph(&self, graph: Option<Arc<ServerGraph>>) -> Result<usize, ApiError> {
+        *self.graph.write().unwrap_or_else(|p| p.into_inner()) = graph;
+        let changed = self
+            .store
+            .set_policy(self.policy())
+            .map_err(|e| ApiError::Internal(e.0))?;
+        self.recount_unverified()?;
+        Ok(changed)
+    }
+
+    /// How the store weighs reporters, from the config and the graph.
+    pub fn policy(&self) -> AggregationPolicy {
+        AggregationPolicy {
+            params: self.config.aggregation_params(),
+            graph: match self.graph() {
+                Some(g) => g as Arc<dyn GraphStanding>,
+                None => Arc::new(Ungraphed),
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Whether a signed key counts as established (always, with no graph).
+    pub fn is_established(&self, key: &NodeId) -> bool {
+        self.graph().is_none_or(|g| g.is_established(key))
+    }
+
+    /// A signed reporter of an established key (unverified keys and
+    /// unsigned sources are not).
+    fn is_established_reporter(&self, reporter: &Reporter) -> bool {
+        reporter.key().is_some_and(|k| self.is_established(k))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+}
