@@ -43,6 +43,20 @@ pub use metrics::{Metrics, GRAPH_MAX_AGE_SECS};
 pub use query::{CachedSnapshot, V2Answer};
 pub use register::Registered;
 
+/// Runs `f` on the coordinator off the async workers (its operations
+/// block: the store's transactions, PostgreSQL's client); a panic in it is
+/// an internal error. What every handler of both transports calls.
+pub async fn blocking<T, F>(c: &Arc<Coordinator>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Coordinator) -> Result<T, ApiError> + Send + 'static,
+{
+    let c = c.clone();
+    tokio::task::spawn_blocking(move || f(&c))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
 /// A running coordinator's state.
 pub struct Coordinator {
     pub config: ServerConfig,

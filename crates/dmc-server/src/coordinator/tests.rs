@@ -102,7 +102,7 @@ fn errors_echo_little_and_hide_internals() {
         !body.contains("secret") && body.contains("log has the details"),
         "{body}"
     );
-    assert_eq!(crate::grpc::status(internal).message(), INTERNAL_MESSAGE);
+    assert_eq!(tonic::Status::from(internal).message(), INTERNAL_MESSAGE);
 }
 
 /// Concurrent full downloads of one cursor share one rendered body: the

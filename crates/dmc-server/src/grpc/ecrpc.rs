@@ -8,8 +8,8 @@ use dmc_proto::ecrpc::external_coordinator_server::ExternalCoordinator;
 use dmc_proto::pair_from_proto;
 use tonic::{Request, Response, Status};
 
-use super::{status, Stream};
-use crate::coordinator::Coordinator;
+use super::Stream;
+use crate::coordinator::{blocking, Coordinator};
 use crate::encode::Render;
 
 pub struct EcService {
@@ -26,11 +26,7 @@ impl ExternalCoordinator for EcService {
             .remote_addr()
             .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
         let pairs: Vec<_> = request.get_ref().pairs.iter().map(pair_from_proto).collect();
-        let c = self.coordinator.clone();
-        let r = tokio::task::spawn_blocking(move || c.register_unsigned(pairs, &remote))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
+        let r = blocking(&self.coordinator, move |c| c.register_unsigned(pairs, &remote)).await?;
         Ok(Response::new(ecrpc::RegisterMissionControlResponse {
             success_message: r.message(),
         }))
@@ -42,17 +38,11 @@ impl ExternalCoordinator for EcService {
         &self,
         _request: Request<ecrpc::QueryAggregatedMissionControlRequest>,
     ) -> Result<Response<Self::QueryAggregatedMissionControlStream>, Status> {
-        let c = self.coordinator.clone();
-        let snap = tokio::task::spawn_blocking(move || c.snapshot())
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
+        let snap = blocking(&self.coordinator, |c| c.snapshot()).await?;
         // Messages come from the immutable, cached snapshot: no store
         // transaction stays open for a slow reader, and repeated queries at
         // the same cursor are not re-encoded.
-        let messages = tokio::task::spawn_blocking(move || snap.grpc_messages())
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let messages = blocking(&self.coordinator, move |_| Ok(snap.grpc_messages())).await?;
         let stream = tokio_stream::iter((0..messages.len()).map(move |i| Ok(messages[i].clone())));
         Ok(Response::new(Box::pin(stream)))
     }

@@ -28,22 +28,24 @@ pub fn bounded(m: &str) -> String {
     }
 }
 
-/// The error as a gRPC status; limits carry a JSON body naming them.
-/// Messages are [`bounded`].
-pub fn status(e: ApiError) -> Status {
-    match &e {
-        ApiError::Invalid(m) => Status::invalid_argument(bounded(m)),
-        ApiError::Unauthenticated(m) => Status::unauthenticated(bounded(m)),
-        ApiError::Forbidden(m) => Status::permission_denied(bounded(m)),
-        ApiError::Limit { limit, message } => Status::resource_exhausted(
-            ApiError::Limit {
-                limit,
-                message: bounded(message),
-            }
-            .to_json()
-            .compact(),
-        ),
-        ApiError::Internal(_) => Status::internal(e.client_message()),
+/// The error as a gRPC status, so handlers use `?`; limits carry a JSON
+/// body naming them. Messages are [`bounded`].
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        match &e {
+            ApiError::Invalid(m) => Status::invalid_argument(bounded(m)),
+            ApiError::Unauthenticated(m) => Status::unauthenticated(bounded(m)),
+            ApiError::Forbidden(m) => Status::permission_denied(bounded(m)),
+            ApiError::Limit { limit, message } => Status::resource_exhausted(
+                ApiError::Limit {
+                    limit,
+                    message: bounded(message),
+                }
+                .to_json()
+                .compact(),
+            ),
+            ApiError::Internal(_) => Status::internal(e.client_message()),
+        }
     }
 }
 
@@ -67,9 +69,9 @@ mod tests {
             ApiError::Unauthenticated(long.clone()),
             ApiError::Forbidden(long.clone()),
         ] {
-            assert_eq!(status(e).message(), cut);
+            assert_eq!(Status::from(e).message(), cut);
         }
-        let s = status(ApiError::Limit {
+        let s = Status::from(ApiError::Limit {
             limit: "max_pairs_per_request",
             message: long,
         });

@@ -10,8 +10,8 @@ use dmc_store::coordinator::AggregatedPair;
 use pb::coordinator_server::Coordinator as V2Rpc;
 use tonic::{Request, Status};
 
-use super::{status, Stream};
-use crate::coordinator::{CachedSnapshot, Coordinator, V2Answer};
+use super::Stream;
+use crate::coordinator::{blocking, CachedSnapshot, Coordinator, V2Answer};
 
 pub struct V2Service {
     pub coordinator: Arc<Coordinator>,
@@ -24,11 +24,10 @@ impl V2Rpc for V2Service {
         request: Request<pb::SignedRegistration>,
     ) -> Result<tonic::Response<pb::RegisterResponse>, Status> {
         let req = request.into_inner();
-        let c = self.coordinator.clone();
-        let r = tokio::task::spawn_blocking(move || crate::signed::register(&c, &req.body, &req.signature))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
+        let r = blocking(&self.coordinator, move |c| {
+            crate::signed::register(c, &req.body, &req.signature)
+        })
+        .await?;
         Ok(tonic::Response::new(pb::RegisterResponse {
             accepted: r.accepted as u32,
             stale_dropped: r.stale_dropped as u32,
@@ -41,12 +40,8 @@ impl V2Rpc for V2Service {
 
     async fn query(&self, request: Request<pb::QueryRequest>) -> Result<tonic::Response<Self::QueryStream>, Status> {
         let q = request.into_inner();
-        let c = self.coordinator.clone();
         let since = q.has_cursor.then_some(q.since_cursor);
-        let answer = tokio::task::spawn_blocking(move || c.query_v2(since))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
+        let answer = blocking(&self.coordinator, move |c| c.query_v2(since)).await?;
         // The client's bound, within the server's: a larger batch would let
         // one download hold a large share of the snapshot encoded at once.
         let server_batch = self.coordinator.config.query_batch_size.max(1);

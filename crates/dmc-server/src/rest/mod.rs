@@ -38,30 +38,44 @@ pub fn router(c: Arc<Coordinator>) -> Router {
         .with_state(c)
 }
 
-/// An error as a JSON body with the matching status code.
-pub fn error_response(e: &ApiError) -> Response {
-    let status = match e {
-        ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::Limit {
-            limit:
-                "requests_per_minute" | "max_unverified_observations" | "max_observations_per_reporter" | "max_observations",
-            ..
-        } => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Limit {
-            limit: "body_read_timeout",
-            ..
-        } => StatusCode::REQUEST_TIMEOUT,
-        ApiError::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        e.to_json().compact() + "\n",
-    )
-        .into_response()
+/// An error as a JSON body with the matching status code: handlers
+/// return `Result<_, ApiError>` and use `?`.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Limit {
+                limit:
+                    "requests_per_minute"
+                    | "max_unverified_observations"
+                    | "max_observations_per_reporter"
+                    | "max_observations",
+                ..
+            } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Limit {
+                limit: "body_read_timeout",
+                ..
+            } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Limit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.to_json().compact() + "\n",
+        )
+            .into_response()
+    }
+}
+
+/// The `Authorization` header, if it is text.
+pub(crate) fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 pub(crate) fn json_response(j: Json) -> Response {

@@ -12,8 +12,8 @@ use dmc_core::json::Json;
 use dmc_core::rpc::{parse_int64, PairData, PairHistory};
 use serde_json::Value;
 
-use super::{body_or_limit, error_response, json_response, not_modified, parse_json_body, wants_gzip};
-use crate::coordinator::{ApiError, Coordinator};
+use super::{body_or_limit, json_response, not_modified, parse_json_body, wants_gzip};
+use crate::coordinator::{blocking, ApiError, Coordinator};
 use crate::encode::Render;
 
 /// Bytes in gateway JSON: base64, or hex for convenience (66 hex chars).
@@ -83,35 +83,24 @@ pub(super) async fn register(
     State(c): State<Arc<Coordinator>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let res = async {
-        let body = body_or_limit(body, c.config.max_body_bytes)?;
-        let v = parse_json_body(&body)?;
-        let pairs = parse_gateway_pairs(&v, "")?;
-        let c2 = c.clone();
-        let remote = remote.ip().to_string();
-        tokio::task::spawn_blocking(move || c2.register_unsigned(pairs, &remote))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-    }
-    .await;
-    match res {
-        Ok(r) => json_response(Json::object([("successMessage", Json::str(r.message()))])),
-        Err(e) => error_response(&e),
-    }
+) -> Result<Response, ApiError> {
+    let body = body_or_limit(body, c.config.max_body_bytes)?;
+    let v = parse_json_body(&body)?;
+    let pairs = parse_gateway_pairs(&v, "")?;
+    let remote = remote.ip().to_string();
+    let r = blocking(&c, move |c| c.register_unsigned(pairs, &remote)).await?;
+    Ok(json_response(Json::object([(
+        "successMessage",
+        Json::str(r.message()),
+    )])))
 }
 
 /// `GET /v1/query_aggregated_mission_control`: the whole aggregate.
-pub(super) async fn query(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Response {
-    let c2 = c.clone();
-    let snap = match tokio::task::spawn_blocking(move || c2.snapshot()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return error_response(&e),
-        Err(e) => return error_response(&ApiError::Internal(e.to_string())),
-    };
+pub(super) async fn query(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let snap = blocking(&c, |c| c.snapshot()).await?;
     let etag = snap.etag();
     if not_modified(&headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let mut resp = if wants_gzip(&headers) {
         let mut r = Response::new(Body::from(snap.rest_lines_gzip()));
@@ -125,5 +114,5 @@ pub(super) async fn query(State(c): State<Arc<Coordinator>>, headers: HeaderMap)
     h.insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
     h.insert(header::ETAG, etag.parse().expect("ascii"));
     h.insert(header::VARY, "accept-encoding".parse().expect("literal"));
-    resp
+    Ok(resp)
 }

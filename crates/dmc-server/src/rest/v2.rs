@@ -11,49 +11,34 @@ use dmc_core::json::Json;
 use dmc_core::rpc::PairData;
 use serde_json::Value;
 
-use super::{body_or_limit, error_response, json_response, not_modified, parse_json_body};
-use crate::coordinator::{ApiError, CachedSnapshot, Coordinator, V2Answer};
+use super::{body_or_limit, json_response, not_modified, parse_json_body};
+use crate::coordinator::{blocking, ApiError, CachedSnapshot, Coordinator, V2Answer};
 use crate::encode::Render;
 
 /// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
 pub(super) async fn register(
     State(c): State<Arc<Coordinator>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let res = async {
-        let body = body_or_limit(body, c.config.max_body_bytes)?;
-        let v: Value = parse_json_body(&body)?;
-        let b = v
-            .get("body")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
-        let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
-        let sig = v
-            .get("signature")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
-            .to_string();
-        let c2 = c.clone();
-        tokio::task::spawn_blocking(move || crate::signed::register(&c2, &b, &sig))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-    }
-    .await;
-    match res {
-        Ok(r) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            Json::object([
-                ("accepted", Json::int32(r.accepted)),
-                ("stale_dropped", Json::int32(r.stale_dropped)),
-                ("cursor", Json::int64(r.outcome.cursor)),
-                ("message", Json::str(r.message())),
-            ])
-            .compact()
-                + "\n",
-        )
-            .into_response(),
-        Err(e) => error_response(&e),
-    }
+) -> Result<Response, ApiError> {
+    let body = body_or_limit(body, c.config.max_body_bytes)?;
+    let v: Value = parse_json_body(&body)?;
+    let b = v
+        .get("body")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
+    let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
+    let sig = v
+        .get("signature")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
+        .to_string();
+    let r = blocking(&c, move |c| crate::signed::register(c, &b, &sig)).await?;
+    Ok(json_response(Json::object([
+        ("accepted", Json::int32(r.accepted)),
+        ("stale_dropped", Json::int32(r.stale_dropped)),
+        ("cursor", Json::int64(r.outcome.cursor)),
+        ("message", Json::str(r.message())),
+    ])))
 }
 
 #[derive(serde::Deserialize)]
@@ -76,28 +61,27 @@ pub fn v2_pair_json(a: &dmc_store::coordinator::AggregatedPair, now: dmc_core::T
 }
 
 /// `GET /v2/query?since=CURSOR`.
-pub(super) async fn query(State(c): State<Arc<Coordinator>>, Query(q): Query<SinceQuery>) -> Response {
+pub(super) async fn query(
+    State(c): State<Arc<Coordinator>>,
+    Query(q): Query<SinceQuery>,
+) -> Result<Response, ApiError> {
     let since = match q.since.as_deref() {
         None | Some("") => 0,
-        Some(s) => match s.parse::<u64>() {
-            Ok(v) => v,
-            Err(_) => return error_response(&ApiError::Invalid(format!("since: {s:?} is not a cursor"))),
-        },
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| ApiError::Invalid(format!("since: {s:?} is not a cursor")))?,
     };
-    let c2 = c.clone();
-    let delta = match tokio::task::spawn_blocking(move || c2.query_v2(Some(since))).await {
-        Ok(Ok(V2Answer::Delta(d))) => d,
-        Ok(Ok(V2Answer::Full { snapshot, full_resync })) => {
+    let delta = match blocking(&c, move |c| c.query_v2(Some(since))).await? {
+        V2Answer::Delta(d) => d,
+        V2Answer::Full { snapshot, full_resync } => {
             let mut resp = Response::new(Body::from_stream(v2_full_body(c, snapshot, full_resync)));
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
-            return resp;
+            return Ok(resp);
         }
-        Ok(Err(e)) => return error_response(&e),
-        Err(e) => return error_response(&ApiError::Internal(e.to_string())),
     };
     let now = c.now();
-    json_response(v2_envelope(
+    Ok(json_response(v2_envelope(
         Json::Array(delta.changed.iter().map(|a| v2_pair_json(a, now)).collect()),
         Json::Array(
             delta
@@ -113,7 +97,7 @@ pub(super) async fn query(State(c): State<Arc<Coordinator>>, Query(q): Query<Sin
         ),
         delta.cursor,
         delta.full_resync,
-    ))
+    )))
 }
 
 /// A `/v2/query` answer: `{"pairs":[...],"removed":[...],"cursor":...,"full_resync":...}`.
@@ -164,20 +148,15 @@ fn v2_full_body(
 }
 
 /// The aggregate as `lncli querymc` prints it: what `loadmc` accepts.
-pub(super) async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Response {
-    let c2 = c.clone();
-    let snap = match tokio::task::spawn_blocking(move || c2.snapshot()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return error_response(&e),
-        Err(e) => return error_response(&ApiError::Internal(e.to_string())),
-    };
+pub(super) async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let snap = blocking(&c, |c| c.snapshot()).await?;
     let etag = format!("\"dmc-lnd-{}\"", snap.cursor);
     if not_modified(&headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let mut resp = ([(header::CONTENT_TYPE, "application/json")], snap.lnd_json()).into_response();
     resp.headers_mut().insert(header::ETAG, etag.parse().expect("ascii"));
-    resp
+    Ok(resp)
 }
 
 #[cfg(test)]
