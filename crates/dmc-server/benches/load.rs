@@ -89,7 +89,7 @@ fn start_server(
     database_url: Option<String>,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), String>>,
+    tokio::task::JoinHandle<Result<(), dmc_server::ServeError>>,
     EcClient,
     V2Client,
 ) {

@@ -9,6 +9,25 @@ use serde::Deserialize;
 
 const SECOND: DurationNs = 1_000_000_000;
 
+/// Why a config file or a config was refused; the message names the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is not TOML, or has a key or a value of the wrong kind.
+    #[error("config file: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A duration Go's `time.ParseDuration` would refuse.
+    #[error("config file: {field}: {message}")]
+    Duration { field: &'static str, message: String },
+    #[error("config file: {field}: {value:?} is not host:port")]
+    Address { field: &'static str, value: String },
+    /// `database_url` is not a connection string (passwords never shown).
+    #[error("{0}")]
+    DatabaseUrl(String),
+    /// Settings out of range or that cannot work together.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Everything `dmc serve` can be told. Durations are Go-style strings in
 /// the file (`"168h"`, `"10m"`).
 #[derive(Clone, Debug, PartialEq)]
@@ -169,15 +188,17 @@ impl ServerConfig {
     }
 
     /// Checks combinations that cannot work.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.no_tls && !(self.grpc_listen.ip().is_loopback() && self.rest_listen.ip().is_loopback()) {
-            return Err(format!(
+            return Err(ConfigError::Invalid(format!(
                 "no_tls: plain text is allowed only on loopback, but listening on {} and {}",
                 self.grpc_listen, self.rest_listen
-            ));
+            )));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err("tls_cert and tls_key: give both or neither".into());
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key: give both or neither".into(),
+            ));
         }
         for (name, d) in [
             ("staleness_window", self.staleness_window),
@@ -193,29 +214,33 @@ impl ServerConfig {
             ("grpc_request_timeout", self.grpc_request_timeout),
         ] {
             if d <= 0 {
-                return Err(format!("{name}: must be positive"));
+                return Err(ConfigError::Invalid(format!("{name}: must be positive")));
             }
         }
         if self.future_skew < 0 {
-            return Err("future_skew: must not be negative".into());
+            return Err(ConfigError::Invalid("future_skew: must not be negative".into()));
         }
         if self.max_pairs_per_request == 0 || self.query_batch_size == 0 || self.requests_per_minute == 0 {
-            return Err("max_pairs_per_request, query_batch_size and requests_per_minute must be at least 1".into());
+            return Err(ConfigError::Invalid(
+                "max_pairs_per_request, query_batch_size and requests_per_minute must be at least 1".into(),
+            ));
         }
         if let Some(url) = &self.database_url {
-            dmc_store::postgres::parse_url(url).map_err(|e| e.to_string())?;
+            dmc_store::postgres::parse_url(url).map_err(|e| ConfigError::DatabaseUrl(e.to_string()))?;
         }
         if self.max_connections == 0 || self.max_connections_per_ip == 0 || self.max_concurrent_streams == 0 {
-            return Err("max_connections, max_connections_per_ip and max_concurrent_streams must be at least 1".into());
+            return Err(ConfigError::Invalid(
+                "max_connections, max_connections_per_ip and max_concurrent_streams must be at least 1".into(),
+            ));
         }
         if self.http2_keepalive_interval >= self.idle_timeout {
             // gRPC connections are idle when nothing is read from them; a
             // live client's answers to keep-alive pings must come sooner.
-            return Err(format!(
+            return Err(ConfigError::Invalid(format!(
                 "http2_keepalive_interval ({}s) must be shorter than idle_timeout ({}s)",
                 self.http2_keepalive_interval as f64 / SECOND as f64,
                 self.idle_timeout as f64 / SECOND as f64
-            ));
+            )));
         }
         for (name, w) in [
             ("weight_established", self.weight_established),
@@ -225,11 +250,13 @@ impl ServerConfig {
             ("failure_corroboration", self.failure_corroboration),
         ] {
             if !(w.is_finite() && w >= 0.0) {
-                return Err(format!("{name}: {w} is not a number ≥ 0"));
+                return Err(ConfigError::Invalid(format!("{name}: {w} is not a number ≥ 0")));
             }
         }
         if self.weight_established <= 0.0 {
-            return Err("weight_established: must be above 0 (established reporters are the aggregate)".into());
+            return Err(ConfigError::Invalid(
+                "weight_established: must be above 0 (established reporters are the aggregate)".into(),
+            ));
         }
         Ok(())
     }
@@ -244,18 +271,15 @@ impl ServerConfig {
     }
 
     /// Applies a TOML file's values over this config.
-    pub fn apply_toml(&mut self, text: &str) -> Result<(), String> {
-        let f: FileConfig = toml::from_str(text).map_err(|e| format!("config file: {e}"))?;
-        let dur = |v: Option<String>, name: &str| -> Result<Option<DurationNs>, String> {
-            v.map(|s| parse_go_duration(&s).map_err(|e| format!("config file: {name}: {e}")))
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), ConfigError> {
+        let f: FileConfig = toml::from_str(text)?;
+        let dur = |v: Option<String>, field: &'static str| -> Result<Option<DurationNs>, ConfigError> {
+            v.map(|s| parse_go_duration(&s).map_err(|message| ConfigError::Duration { field, message }))
                 .transpose()
         };
-        let addr = |v: Option<String>, name: &str| -> Result<Option<SocketAddr>, String> {
-            v.map(|s| {
-                s.parse()
-                    .map_err(|_| format!("config file: {name}: {s:?} is not host:port"))
-            })
-            .transpose()
+        let addr = |v: Option<String>, field: &'static str| -> Result<Option<SocketAddr>, ConfigError> {
+            v.map(|s| s.parse().map_err(|_| ConfigError::Address { field, value: s }))
+                .transpose()
         };
         if let Some(v) = addr(f.grpc_listen, "grpc_listen")? {
             self.grpc_listen = v;
@@ -441,12 +465,12 @@ mod tests {
         assert_eq!(c.rest_listen.port(), 9000);
         assert!(!c.accept_unsigned);
         let e = c.apply_toml("stalenes_window = \"1h\"").unwrap_err();
-        assert!(e.contains("stalenes_window"), "{e}");
+        assert!(e.to_string().contains("stalenes_window"), "{e}");
         let e = c.apply_toml("future_skew = \"soon\"").unwrap_err();
-        assert!(e.contains("future_skew"), "{e}");
+        assert!(e.to_string().contains("future_skew"), "{e}");
         c.no_tls = true;
         c.grpc_listen = "0.0.0.0:1".parse().unwrap();
-        assert!(c.validate().unwrap_err().contains("loopback"));
+        assert!(c.validate().unwrap_err().to_string().contains("loopback"));
     }
 
     #[test]
@@ -457,7 +481,7 @@ mod tests {
         assert_eq!(c.database_url.as_deref(), Some("postgres://dmc@127.0.0.1:5432/coord"));
         assert_eq!(c.validate(), Ok(()));
         c.database_url = Some("postgres://dmc:s3cret@host:port/x".into());
-        let e = c.validate().unwrap_err();
+        let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
     }
 
@@ -474,7 +498,7 @@ mod tests {
         c.apply_toml("graph = \"g.json\"\n").unwrap();
         assert_eq!(c.graph, Some(PathBuf::from("g.json")));
         c.weight_anonymous = f64::NAN;
-        assert!(c.validate().unwrap_err().contains("weight_anonymous"));
+        assert!(c.validate().unwrap_err().to_string().contains("weight_anonymous"));
         c.weight_anonymous = 0.01;
         c.accept_unsigned = false;
         assert_eq!(c.aggregation_params().weights.anonymous, 0.0, "--require-signatures");
@@ -500,13 +524,17 @@ mod tests {
         );
         assert_eq!(c.validate(), Ok(()));
         let e = c.apply_toml("idle_timeout = \"soon\"").unwrap_err();
-        assert!(e.contains("idle_timeout"), "{e}");
+        assert!(e.to_string().contains("idle_timeout"), "{e}");
         c.max_connections_per_ip = 0;
-        assert!(c.validate().unwrap_err().contains("max_connections_per_ip"));
+        assert!(c.validate().unwrap_err().to_string().contains("max_connections_per_ip"));
         c.max_connections_per_ip = 2;
         c.idle_timeout = 30 * SECOND;
-        assert!(c.validate().unwrap_err().contains("http2_keepalive_interval"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("http2_keepalive_interval"));
         c.idle_timeout = 0;
-        assert!(c.validate().unwrap_err().contains("idle_timeout"));
+        assert!(c.validate().unwrap_err().to_string().contains("idle_timeout"));
     }
 }

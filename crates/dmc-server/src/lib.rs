@@ -39,6 +39,42 @@ pub use coordinator::{system_clock, Coordinator};
 /// File name of the coordinator's embedded store in the data dir.
 pub const STORE_FILE: &str = "coordinator.redb";
 
+/// Why `dmc serve` could not start or stopped with an error. Each names
+/// what failed; the CLI prints it as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Store(#[from] dmc_store::StoreError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    AdminToken(#[from] AdminTokenError),
+    #[error("{0} (give --graph FILE with `lncli describegraph` or CLN `listchannels` output, or --graph none)")]
+    Graph(#[from] standing::GraphLoadError),
+    /// The store refused to recompute the pairs with a new graph.
+    #[error("{}", .0.message())]
+    Policy(coordinator::ApiError),
+    /// A blocking start-up task (`what`: "opening the store", "loading the graph") panicked.
+    #[error("{what}: {source}")]
+    Task {
+        what: &'static str,
+        source: tokio::task::JoinError,
+    },
+    /// `setting` is `grpc_listen` or `rest_listen`.
+    #[error("{setting} {addr}: {source}")]
+    Bind {
+        setting: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    LocalAddr(std::io::Error),
+    #[error("grpc server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+}
+
 /// Where the servers ended up listening (ports may have been 0).
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
@@ -48,10 +84,10 @@ pub struct Bound {
 
 /// Opens the configured store: PostgreSQL when `database_url` is set (its
 /// schema migrated), else the embedded file in the data dir. Blocking.
-pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, String> {
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, dmc_store::StoreError> {
     Ok(match &config.database_url {
         Some(url) => {
-            let s = PostgresCoordinatorStore::open(url).map_err(|e| e.to_string())?;
+            let s = PostgresCoordinatorStore::open(url)?;
             tracing::info!(database = %s.target(), "coordinator store: PostgreSQL");
             Arc::new(s)
         }
@@ -61,15 +97,15 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, St
                 Ok(s) => Arc::new(s),
                 Err(e) if config.fresh_store => {
                     let now = system_clock()().unix_secs();
-                    let aside = dmc_store::coordinator::set_aside(&path, now).map_err(|e| e.to_string())?;
+                    let aside = dmc_store::coordinator::set_aside(&path, now)?;
                     tracing::warn!(
                         error = %e,
                         kept_at = %aside.map_or("(nothing)".into(), |p| p.display().to_string()),
                         "--fresh-store: the store could not be opened; it was set aside and a new one begun"
                     );
-                    Arc::new(RedbCoordinatorStore::open(&path).map_err(|e| e.to_string())?)
+                    Arc::new(RedbCoordinatorStore::open(&path)?)
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             }
         }
     })
@@ -78,55 +114,63 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, St
 /// File of the admin endpoints' bearer token in the data dir.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
+/// Why the admin token could not be read or made.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminTokenError {
+    #[error("{}: too short to be an admin token; delete it to make a new one", .0.display())]
+    TooShort(std::path::PathBuf),
+    /// Reading the token, the random source, or writing a new token.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The admin token: read from `<data-dir>/admin.token`, or created there on
 /// first start (32 random bytes as hex, mode 0600, as lnd guards its admin
 /// macaroon).
-pub fn admin_token(data_dir: &std::path::Path) -> Result<String, String> {
+pub fn admin_token(data_dir: &std::path::Path) -> Result<String, AdminTokenError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let io = |p: &std::path::Path| {
+        let path = p.to_path_buf();
+        move |source| AdminTokenError::Io { path, source }
+    };
     match std::fs::read_to_string(&path) {
         Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_string()),
-        Ok(_) => {
-            return Err(format!(
-                "{}: too short to be an admin token; delete it to make a new one",
-                path.display()
-            ))
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(format!("{}: {e}", path.display())),
+        Ok(_) => return Err(AdminTokenError::TooShort(path)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
         Err(_) => {}
     }
+    let urandom = std::path::Path::new("/dev/urandom");
     let mut bytes = [0u8; 32];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").map_err(|e| format!("/dev/urandom: {e}"))?,
-        &mut bytes,
-    )
-    .map_err(|e| format!("/dev/urandom: {e}"))?;
+    std::io::Read::read_exact(&mut std::fs::File::open(urandom).map_err(io(urandom))?, &mut bytes)
+        .map_err(io(urandom))?;
     let token = dmc_core::node::encode_hex(&bytes);
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut f, format!("{token}\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = opts.open(&path).map_err(io(&path))?;
+    std::io::Write::write_all(&mut f, format!("{token}\n").as_bytes()).map_err(io(&path))?;
     Ok(token)
 }
 
 /// Loads the configured graph (`None` with `--graph none`). Blocking.
-pub fn load_graph(config: &ServerConfig) -> Result<Option<Arc<standing::ServerGraph>>, String> {
+pub fn load_graph(config: &ServerConfig) -> Result<Option<Arc<standing::ServerGraph>>, ServeError> {
     let Some(path) = &config.graph else { return Ok(None) };
-    standing::ServerGraph::load(path, config.min_reporter_capacity_sat)
-        .map(|g| Some(Arc::new(g)))
-        .map_err(|e| {
-            format!("{e} (give --graph FILE with `lncli describegraph` or CLN `listchannels` output, or --graph none)")
-        })
+    Ok(Some(Arc::new(standing::ServerGraph::load(
+        path,
+        config.min_reporter_capacity_sat,
+    )?)))
 }
 
 /// Loads the configured graph and recomputes every pair with it (at start
 /// and on SIGHUP). Blocking. Returns how many served pairs changed.
-fn apply_graph(c: &Coordinator) -> Result<usize, String> {
+fn apply_graph(c: &Coordinator) -> Result<usize, ServeError> {
     let graph = load_graph(&c.config)?;
-    c.set_graph(graph).map_err(|e| e.message().to_string())
+    c.set_graph(graph).map_err(ServeError::Policy)
 }
 
 fn log_graph(c: &Coordinator, changed: usize, started: std::time::Instant) {
@@ -182,14 +226,17 @@ pub async fn serve(
     config: ServerConfig,
     on_bound: impl FnOnce(Bound),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     config.validate()?;
     // The PostgreSQL client blocks: never on an async worker.
     let store = {
         let c = config.clone();
         tokio::task::spawn_blocking(move || open_store(&c))
             .await
-            .map_err(|e| format!("opening the store: {e}"))??
+            .map_err(|source| ServeError::Task {
+                what: "opening the store",
+                source,
+            })??
     };
     let tls = if config.no_tls {
         None
@@ -205,19 +252,23 @@ pub async fn serve(
         let started = std::time::Instant::now();
         let changed = tokio::task::spawn_blocking(move || apply_graph(&c))
             .await
-            .map_err(|e| format!("loading the graph: {e}"))??;
+            .map_err(|source| ServeError::Task {
+                what: "loading the graph",
+                source,
+            })??;
         log_graph(&coordinator, changed, started);
     }
 
-    let grpc_listener = tokio::net::TcpListener::bind(config.grpc_listen)
-        .await
-        .map_err(|e| format!("grpc_listen {}: {e}", config.grpc_listen))?;
-    let rest_listener = tokio::net::TcpListener::bind(config.rest_listen)
-        .await
-        .map_err(|e| format!("rest_listen {}: {e}", config.rest_listen))?;
+    let bind = |setting: &'static str, addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { setting, addr, source })
+    };
+    let grpc_listener = bind("grpc_listen", config.grpc_listen).await?;
+    let rest_listener = bind("rest_listen", config.rest_listen).await?;
     let bound = Bound {
-        grpc: grpc_listener.local_addr().map_err(|e| e.to_string())?,
-        rest: rest_listener.local_addr().map_err(|e| e.to_string())?,
+        grpc: grpc_listener.local_addr().map_err(ServeError::LocalAddr)?,
+        rest: rest_listener.local_addr().map_err(ServeError::LocalAddr)?,
     };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -405,7 +456,7 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     };
     let (g, _, _, _, _, _, _) = tokio::join!(
-        async { grpc.await.map_err(|e| format!("grpc server: {e}")) },
+        async { grpc.await.map_err(ServeError::Grpc) },
         grpc_accept,
         rest,
         cleaner,

@@ -8,6 +8,16 @@ use dmc_core::aggregate::{ChannelCheck, GraphStanding};
 use dmc_core::{DirectedPair, NodeId};
 use dmc_graph::{Graph, Standing};
 
+/// Why a graph file was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphLoadError {
+    /// Not readable, or neither `describegraph` nor `listchannels` JSON.
+    #[error("graph: {0}")]
+    Read(#[from] dmc_graph::GraphError),
+    #[error("graph: {}: no channels", .0.display())]
+    NoChannels(PathBuf),
+}
+
 /// A loaded graph file with what the aggregation asks of it.
 pub struct ServerGraph {
     standing: Standing,
@@ -20,10 +30,10 @@ pub struct ServerGraph {
 
 impl ServerGraph {
     /// Loads `lncli describegraph` or CLN `listchannels` JSON (plain or gzip).
-    pub fn load(path: &Path, min_reporter_capacity_sat: u64) -> Result<ServerGraph, String> {
-        let graph = Graph::load(path).map_err(|e| format!("graph: {}", e.0))?;
+    pub fn load(path: &Path, min_reporter_capacity_sat: u64) -> Result<ServerGraph, GraphLoadError> {
+        let graph = Graph::load(path)?;
         if graph.channel_count() == 0 {
-            return Err(format!("graph: {}: no channels", path.display()));
+            return Err(GraphLoadError::NoChannels(path.to_path_buf()));
         }
         // A snapshot stripped of announcement times (the shipped one is)
         // is dated by the YYYY-MM-DD in its file name, if any.

@@ -105,7 +105,7 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
             *slot = w;
         }
     }
-    cfg.validate().or_else(input)?;
+    cfg.validate().or_else(|e| input(e.to_string()))?;
     Ok(cfg)
 }
 
@@ -131,7 +131,7 @@ pub fn serve(data_dir: &Path, a: &ServeArgs) -> Result<()> {
         )
         .await
     })
-    .map_err(CliError::Runtime)
+    .map_err(|e| CliError::Runtime(e.to_string()))
 }
 
 /// Structured logs on stderr: key=value text, or JSON lines.

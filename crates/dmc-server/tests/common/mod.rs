@@ -98,7 +98,7 @@ pub struct Server {
     pub bound: Bound,
     /// Dropping it (with the `Server`) also shuts the server down.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    task: Option<tokio::task::JoinHandle<Result<(), dmc_server::ServeError>>>,
 }
 
 /// Starts `dmc_server::serve` in-process on `dir` (TLS on with the
