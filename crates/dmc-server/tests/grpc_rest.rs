@@ -627,8 +627,8 @@ async fn too_many_requests_is_429_naming_the_limit() {
     let srv = start(|c| c.requests_per_minute = RPM).await;
     let t = now() - 100;
     let body = format!(r#"{{"pairs":[{}]}}"#, gateway_camel(1, 2, t, 1_000));
-    // Fixed one-minute windows: within 2*RPM+1 quick requests at most one
-    // window boundary passes, so a 429 must appear.
+    // A burst of RPM, then one more every 60/RPM s: within 2*RPM+1 quick
+    // requests a 429 must appear.
     let mut limited = None;
     for i in 0..(2 * RPM + 1) {
         let r = srv.post("/v1/register_mission_control", &body).await;

@@ -88,9 +88,10 @@ fn replays_and_older_bodies_are_refused() {
     register(&c, "second, chunk 2", T0 + 30, T0 + 21).expect("same second");
 }
 
-/// Fixed one-minute windows on the coordinator's clock, per source.
+/// A burst of `requests_per_minute` per source on the coordinator's
+/// clock, then one more each `60 s / requests_per_minute` (GCRA).
 #[test]
-fn the_rate_limit_resets_with_the_clock_minute() {
+fn the_rate_limit_refills_with_the_clock() {
     let (c, clock) = coordinator(|cfg| cfg.requests_per_minute = 2);
     clock.store(T0 - T0 % 60, Ordering::SeqCst);
     let t = T0 - 60;
@@ -133,14 +134,43 @@ fn the_rate_limit_resets_with_the_clock_minute() {
     );
     c.register_unsigned(vec![pair(27, t)], "2001:db8:1:3::1")
         .expect("another /64");
-    clock.fetch_add(59, Ordering::SeqCst);
-    assert!(
-        c.register_unsigned(vec![pair(22, t)], "10.0.0.1").is_err(),
-        "same minute"
-    );
+    // Two a minute: one request comes back every 30 s.
+    clock.fetch_add(29, Ordering::SeqCst);
+    let e = c
+        .register_unsigned(vec![pair(22, t)], "10.0.0.1")
+        .expect_err("no request back yet");
+    assert!(e.message().contains("allowed in 1s"), "{}", e.message());
     clock.fetch_add(1, Ordering::SeqCst);
     c.register_unsigned(vec![pair(23, t)], "10.0.0.1")
-        .expect("a new minute");
+        .expect("one request back");
+    assert!(c.register_unsigned(vec![pair(28, t)], "10.0.0.1").is_err(), "only one");
+    // Idle for a minute: the whole burst again.
+    clock.fetch_add(60, Ordering::SeqCst);
+    for i in 0..2 {
+        c.register_unsigned(vec![pair(30 + i, t)], "10.0.0.1")
+            .expect("a full burst");
+    }
+    assert!(
+        c.register_unsigned(vec![pair(32, t)], "10.0.0.1").is_err(),
+        "past the burst"
+    );
+}
+
+/// A sweep forgets the sources idle long enough to be as new (governor's
+/// `retain_recent`): old sources do not accumulate.
+#[test]
+fn idle_sources_are_forgotten() {
+    let (c, clock) = coordinator(|cfg| cfg.requests_per_minute = 2);
+    let t = T0 - 60;
+    c.register_unsigned(vec![pair(1, t)], "10.0.0.1").expect("first");
+    c.register_unsigned(vec![pair(2, t)], "10.0.0.2").expect("second");
+    assert_eq!(c.limiter.sources_held(), 2);
+    clock.fetch_add(59, Ordering::SeqCst);
+    c.limiter.sweep();
+    assert_eq!(c.limiter.sources_held(), 2, "both still count");
+    clock.fetch_add(1, Ordering::SeqCst);
+    c.limiter.sweep();
+    assert_eq!(c.limiter.sources_held(), 0, "idle a minute: as new");
 }
 
 /// Pairs older than the staleness window, counted from the clock, are

@@ -83,7 +83,7 @@ pub struct Coordinator {
 
 impl Coordinator {
     pub fn new(config: ServerConfig, store: Arc<dyn CoordinatorStore>, clock: Clock) -> Self {
-        let limiter = RateLimiter::new(config.requests_per_minute);
+        let limiter = RateLimiter::new(config.requests_per_minute, clock.clone());
         Coordinator {
             config,
             store,

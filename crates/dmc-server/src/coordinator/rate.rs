@@ -1,55 +1,96 @@
 //! The request rate limit, per source (an unsigned client's host, an
-//! established key, or all other keys together).
+//! established key, or all other keys together): governor's GCRA on the
+//! coordinator's [`Clock`], so the fake-clock tests drive it too.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use dmc_core::{NodeId, Timestamp};
+use dmc_core::NodeId;
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::HashMapStateStore;
+use governor::Quota;
 
-use super::{ApiError, Coordinator};
+use super::{ApiError, Clock, Coordinator};
 
-/// Requests per reporter (or remote address) per minute, fixed windows.
+/// How many sources are held before the idle ones are dropped.
+const SWEEP_ABOVE: usize = 100_000;
+
+/// The coordinator's clock as governor reads it: nanoseconds since the
+/// Unix epoch (a clock before it reads 0).
+struct CoordinatorClock(Clock);
+
+impl GovernorClock for CoordinatorClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        Nanos::new(u64::try_from((self.0)().to_raw()).unwrap_or(0))
+    }
+}
+
+/// `requests_per_minute` per source, as a generic cell rate: a source may
+/// send a burst of that many at once, then one more each `60 s /
+/// requests_per_minute`; a source idle for a minute has its whole burst
+/// again.
 pub(super) struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    limiter: governor::RateLimiter<String, HashMapStateStore<String>, CoordinatorClock, NoOpMiddleware<Nanos>>,
+    /// Sources held past this are swept: every source idle long enough to
+    /// be indistinguishable from a new one (whose whole burst would be
+    /// back; at most two minutes after its last request) is forgotten. Set
+    /// to twice what a sweep keeps, so a flood of live sources does not
+    /// make every request scan them all.
+    sweep_above: AtomicUsize,
 }
 
 impl RateLimiter {
-    pub(super) fn new(per_minute: u32) -> RateLimiter {
+    pub(super) fn new(per_minute: u32, clock: Clock) -> RateLimiter {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
         RateLimiter {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
+            limiter: governor::RateLimiter::new(quota, HashMapStateStore::default(), CoordinatorClock(clock)),
+            sweep_above: AtomicUsize::new(SWEEP_ABOVE),
         }
     }
 
-    pub(super) fn allow(&self, who: &str, now: Timestamp) -> bool {
-        let minute = now.unix_secs() / 60;
-        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if w.len() > 100_000 {
-            w.retain(|_, (m, _)| *m == minute);
+    /// Takes one request from `who`'s budget; `Err` says how long until
+    /// the next one would be allowed.
+    pub(super) fn check(&self, who: &str) -> Result<(), Duration> {
+        let held = self.limiter.len();
+        if held > self.sweep_above.load(Ordering::Relaxed) {
+            self.limiter.retain_recent();
+            let kept = self.limiter.len();
+            self.sweep_above
+                .store(SWEEP_ABOVE.max(kept.saturating_mul(2)), Ordering::Relaxed);
         }
-        let e = w.entry(who.to_string()).or_insert((minute, 0));
-        if e.0 != minute {
-            *e = (minute, 0);
-        }
-        e.1 += 1;
-        e.1 <= self.per_minute
+        self.limiter
+            .check_key(&who.to_string())
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+    }
+
+    /// How many sources are held (idle ones until the next sweep).
+    #[cfg(test)]
+    pub(super) fn sources_held(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Forgets every source whose budget is full again.
+    #[cfg(test)]
+    pub(super) fn sweep(&self) {
+        self.limiter.retain_recent();
     }
 }
 
 impl Coordinator {
     pub(super) fn rate_limit(&self, who: &str) -> Result<(), ApiError> {
-        if self.limiter.allow(who, self.now()) {
-            Ok(())
-        } else {
-            Err(ApiError::Limit {
-                limit: "requests_per_minute",
-                message: format!(
-                    "more than {} requests this minute from {who}",
-                    self.config.requests_per_minute
-                ),
-            })
-        }
+        self.limiter.check(who).map_err(|wait| ApiError::Limit {
+            limit: "requests_per_minute",
+            message: format!(
+                "more than {} requests per minute from {who}; the next is allowed in {}s",
+                self.config.requests_per_minute,
+                wait.as_secs_f64().ceil() as u64
+            ),
+        })
     }
 
     /// Established keys each have their own budget; all other signed keys
