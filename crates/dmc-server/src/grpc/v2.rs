@@ -7,6 +7,7 @@ use std::sync::Arc;
 use dmc_proto::dmc::coordinator::v2 as pb;
 use dmc_proto::pair_to_proto;
 use dmc_store::coordinator::AggregatedPair;
+// The generated service trait, named apart from the coordinator it serves.
 use pb::coordinator_server::Coordinator as V2Rpc;
 use tonic::{Request, Status};
 
