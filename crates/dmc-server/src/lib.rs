@@ -279,7 +279,8 @@ pub async fn serve(
     // The transport edge (crate::limits): each listener admits connections
     // within its caps, bounds their TLS handshakes, then serves them.
     let limits = limits::EdgeLimits::from_config(&config);
-    let metrics = coordinator.edge_metrics.clone();
+    let metrics = Arc::new(limits::EdgeMetrics::default());
+    coordinator.add_metrics(metrics.clone());
     raise_open_file_limit(2 * limits.max_connections + 256);
     let (rest_tls, grpc_tls) = match &tls {
         Some(m) => {

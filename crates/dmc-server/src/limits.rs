@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::config::ServerConfig;
+use crate::coordinator::{source_key, MetricsText};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -169,6 +170,12 @@ pub struct EdgeMetrics {
     gates: [[LogGate; LIMITS]; 2],
 }
 
+impl MetricsText for EdgeMetrics {
+    fn metrics_text(&self) -> String {
+        self.text()
+    }
+}
+
 impl EdgeMetrics {
     /// Counts a refusal or cut-off and logs it (a warning, at most one per
     /// kind per [`LOG_INTERVAL`]; idle closes are routine and logged at debug).
@@ -289,21 +296,6 @@ struct Counts {
     total: usize,
     /// Open connections per source ([`source_key`]); no zero entries.
     per_ip: HashMap<IpAddr, usize>,
-}
-
-/// The address a per-IP cap counts under: IPv4 (also when IPv4-mapped),
-/// or an IPv6 address's /64, since one host gets a whole /64.
-pub fn source_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
 }
 
 impl Edge {

@@ -2,6 +2,7 @@
 //! `/healthz` answer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use dmc_core::json::Json;
 
@@ -9,6 +10,12 @@ use super::Coordinator;
 
 /// A graph older than this makes `/healthz` say `degraded`.
 pub const GRAPH_MAX_AGE_SECS: i64 = 14 * 86_400;
+
+/// Counters kept outside the coordinator whose `/metrics` text follows
+/// its own (the listeners', `crate::limits`).
+pub trait MetricsText: Send + Sync {
+    fn metrics_text(&self) -> String;
+}
 
 /// Counters for `/metrics`.
 #[derive(Default)]
@@ -26,6 +33,11 @@ pub struct Metrics {
 }
 
 impl Coordinator {
+    /// Shows `more`'s counters after these in `/metrics`.
+    pub fn add_metrics(&self, more: Arc<dyn MetricsText>) {
+        self.more_metrics.write().unwrap_or_else(|p| p.into_inner()).push(more);
+    }
+
     /// The graph's date and age for `/healthz` and `/metrics`: (Unix
     /// seconds of its newest announcement, age in seconds).
     pub fn graph_age(&self) -> Option<(i64, i64)> {
@@ -175,6 +187,9 @@ impl Coordinator {
                 age as u64,
             );
         }
-        out + &self.edge_metrics.text()
+        for more in self.more_metrics.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            out += &more.metrics_text();
+        }
+        out
     }
 }

@@ -39,8 +39,9 @@ use rate::RateLimiter;
 
 pub use clock::{system_clock, Clock};
 pub use error::{echo_bytes, ApiError, INTERNAL_MESSAGE};
-pub use metrics::{Metrics, GRAPH_MAX_AGE_SECS};
+pub use metrics::{Metrics, MetricsText, GRAPH_MAX_AGE_SECS};
 pub use query::{CachedSnapshot, V2Answer};
+pub use rate::source_key;
 pub use register::Registered;
 
 /// Runs `f` on the coordinator off the async workers (its operations
@@ -62,9 +63,9 @@ pub struct Coordinator {
     pub config: ServerConfig,
     pub store: Arc<dyn CoordinatorStore>,
     pub metrics: Metrics,
-    /// The listeners' connection counters (`crate::limits`), shown with
-    /// these in `/metrics`.
-    pub edge_metrics: Arc<crate::limits::EdgeMetrics>,
+    /// Counters kept outside, shown after these in `/metrics` (the
+    /// listeners', `crate::limits`).
+    more_metrics: RwLock<Vec<Arc<dyn MetricsText>>>,
     clock: Clock,
     limiter: RateLimiter,
     snapshot: Mutex<Option<Arc<CachedSnapshot>>>,
@@ -88,7 +89,7 @@ impl Coordinator {
             config,
             store,
             metrics: Metrics::default(),
-            edge_metrics: Default::default(),
+            more_metrics: RwLock::new(Vec::new()),
             clock,
             limiter,
             snapshot: Mutex::new(None),

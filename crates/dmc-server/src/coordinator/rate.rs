@@ -2,6 +2,7 @@
 //! established key, or all other keys together): governor's GCRA on the
 //! coordinator's [`Clock`], so the fake-clock tests drive it too.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,6 +15,22 @@ use governor::state::keyed::HashMapStateStore;
 use governor::Quota;
 
 use super::{ApiError, Clock, Coordinator};
+
+/// The address a source counts under, for the rate limit as for the
+/// listeners' per-IP caps: IPv4 (also when IPv4-mapped), or an IPv6
+/// address's /64, since one host gets a whole /64.
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
 
 /// How many sources are held before the idle ones are dropped.
 const SWEEP_ABOVE: usize = 100_000;

@@ -231,7 +231,7 @@ impl Coordinator {
             }
             let ip = remote.parse::<std::net::IpAddr>().ok();
             // Per host, as the connection caps count it: an IPv6 host has a whole /64.
-            let source = ip.map_or_else(|| remote.to_string(), |ip| crate::limits::source_key(ip).to_string());
+            let source = ip.map_or_else(|| remote.to_string(), |ip| super::source_key(ip).to_string());
             self.rate_limit(&source)?;
             let (pairs, stale) = self.validate(pairs, false)?;
             let reporter = ip.map_or(Reporter::Unattributed, Reporter::anonymous);
