@@ -13,6 +13,11 @@
 //!   transports, by protocol; [`encode`]: the snapshot's wire renderings;
 //! * [`limits`], [`transport`]: the listeners, their connection caps and timeouts;
 //! * [`config`], [`tls`]: how it is started.
+//!
+//! Dependencies point one way: the transports use [`signed`], [`encode`]
+//! and the coordinator; `signed` and `encode` use the coordinator; the
+//! coordinator uses none of them (nor `limits`), only `config` and
+//! `standing`.
 
 pub mod base64;
 pub mod config;
