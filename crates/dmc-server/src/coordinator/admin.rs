@@ -43,11 +43,11 @@ impl Coordinator {
         self.check_admin(authorization)?;
         let r = Reporter::parse(reporter).map_err(|e| ApiError::Invalid(format!("reporter: {e}")))?;
         let banned = if ban {
-            self.store.ban_reporter(r).map_err(|e| ApiError::Internal(e.0))?
+            self.store.ban_reporter(r).map_err(|e| ApiError::Internal(e.to_string()))?
         } else {
             false
         };
-        let n = self.store.forget_reporter(r).map_err(|e| ApiError::Internal(e.0))?;
+        let n = self.store.forget_reporter(r).map_err(|e| ApiError::Internal(e.to_string()))?;
         tracing::info!(reporter = %r, observations = n, banned = ban, "admin: reporter forgotten");
         self.recount_unverified()?;
         Ok((n, banned))
@@ -60,7 +60,7 @@ impl Coordinator {
         authorization: Option<&str>,
     ) -> Result<dmc_store::coordinator::salvage::CheckReport, ApiError> {
         self.check_admin(authorization)?;
-        let r = self.store.check().map_err(|e| ApiError::Invalid(e.0))?;
+        let r = self.store.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
         tracing::info!(problems = r.problems_total, "admin: store checked");
         Ok(r)
     }

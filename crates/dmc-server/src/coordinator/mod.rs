@@ -106,7 +106,7 @@ impl Coordinator {
         let n = self
             .store
             .reporter_observations()
-            .map_err(|e| ApiError::Internal(e.0))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?
             .iter()
             .filter(|(r, _)| !self.is_established_reporter(r))
             .map(|(_, n)| *n)
@@ -128,7 +128,7 @@ impl Coordinator {
         let changed = self
             .store
             .set_policy(self.policy())
-            .map_err(|e| ApiError::Internal(e.0))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         self.recount_unverified()?;
         Ok(changed)
     }

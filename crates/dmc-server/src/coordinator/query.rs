@@ -52,7 +52,7 @@ impl Coordinator {
 
     fn cached_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
         let started = Instant::now();
-        let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.0))?;
+        let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.to_string()))?;
         let cached = || {
             self.snapshot
                 .lock()
@@ -69,7 +69,7 @@ impl Coordinator {
         if let Some(s) = cached() {
             return Ok(s);
         }
-        let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.0))?;
+        let (pairs, cursor) = self.store.snapshot().map_err(|e| ApiError::Internal(e.to_string()))?;
         self.metrics.snapshot_builds.fetch_add(1, Ordering::Relaxed);
         let snap = Arc::new(CachedSnapshot {
             cursor,
@@ -86,7 +86,7 @@ impl Coordinator {
 
     pub fn delta(&self, since: u64) -> Result<Delta, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
-        self.store.changes_since(since).map_err(|e| ApiError::Internal(e.0))
+        self.store.changes_since(since).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// A v2 query: changes since `since`, or (no cursor, cursor 0, or one
@@ -94,7 +94,7 @@ impl Coordinator {
     /// snapshot, shared by every download of that cursor. Blocking.
     pub fn query_v2(&self, since: Option<u64>) -> Result<V2Answer, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
-        let internal = |e: dmc_store::StoreError| ApiError::Internal(e.0);
+        let internal = |e: dmc_store::StoreError| ApiError::Internal(e.to_string());
         let full_resync = match since {
             None => true,
             // Everything changed since cursor 0: the whole aggregate,

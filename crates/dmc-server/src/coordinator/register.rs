@@ -38,7 +38,7 @@ impl Coordinator {
         let (mine, all) = self
             .store
             .observation_counts(reporter)
-            .map_err(|e| ApiError::Internal(e.0))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let n = pairs as u64;
         if mine.saturating_add(n) > self.config.max_observations_per_reporter {
             self.metrics.refused_storage.fetch_add(1, Ordering::Relaxed);
@@ -127,7 +127,7 @@ impl Coordinator {
                     .map_err(|e| ApiError::Invalid(format!("pairs[{i}].{name}: {}: {e}", echo_bytes(b))))?;
             }
         }
-        let snapshots = rpc::validate_import(&pairs).map_err(|e| ApiError::Invalid(e.0))?;
+        let snapshots = rpc::validate_import(&pairs).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let mut fresh = Vec::with_capacity(snapshots.len());
         for (i, s) in snapshots.into_iter().enumerate() {
             let newest = s.result.fail_time.max(s.result.success_time);
@@ -174,7 +174,7 @@ impl Coordinator {
                 received: self.now(),
                 signed,
             })
-            .map_err(|e| ApiError::Internal(e.0))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         match outcome.refused {
             Some(Refusal::AlreadyReceived) => {
                 return Err(ApiError::Unauthenticated(
