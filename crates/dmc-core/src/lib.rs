@@ -6,6 +6,7 @@
 //! an amount. This crate reproduces LND's MC exactly, quirks included, as
 //! specified in `docs/lnd-mission-control.md` (LND commit `90ea05d5a7f9`):
 //!
+//! * [`amount`]: [`Msat`] and [`Sat`], money with its unit in the type,
 //! * [`state`]: pair records and their update rules (§1),
 //! * [`interpret`]: HTLC attempt outcomes → pair results (§2),
 //! * [`rpc`]: import validation, `loadmc` sanitising, the JSON lncli prints (§3, §8),
@@ -20,6 +21,7 @@
 //! saturating subtraction behave as in LND.
 
 pub mod aggregate;
+pub mod amount;
 pub mod codec;
 pub mod estimator;
 pub mod interpret;
@@ -33,6 +35,7 @@ pub mod state;
 pub mod sync_plan;
 pub mod time;
 
+pub use amount::{Msat, Sat};
 pub use estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 pub use interpret::{FailureCode, FailureReason, Hop, PaymentFailure, PaymentResult, Route};
 pub use mission_control::{MissionControl, MissionControlConfig};
