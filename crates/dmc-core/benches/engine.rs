@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
 use dmc_core::{
-    BimodalConfig, DirectedPair, EstimatorConfig, FailureCode, Hop, MissionControl, MissionControlConfig, NodeId,
-    PairSnapshot, PaymentFailure, PaymentResult, Route, TimedPairResult, Timestamp,
+    BimodalConfig, DirectedPair, EstimatorConfig, FailureCode, Hop, MissionControl, MissionControlConfig, Msat, NodeId,
+    PairSnapshot, PaymentFailure, PaymentResult, Route, Sat, TimedPairResult, Timestamp,
 };
 
 /// Non-local nodes; index `NODES` is the local node.
@@ -313,7 +313,7 @@ fn bench_probability(c: &mut Criterion, w: &World) {
                 b.iter(|| {
                     i += 1;
                     let q = &queries[i % POOL];
-                    black_box(mc.probability(now, black_box(&q.from), &q.to, q.amt_msat, q.capacity_sat))
+                    black_box(mc.probability(now, black_box(&q.from), &q.to, Msat(q.amt_msat), Sat(q.capacity_sat)))
                 })
             });
         }

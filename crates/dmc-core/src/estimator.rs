@@ -17,6 +17,7 @@
 //! `amt` passes is the density's mass above `amt` within those bounds.
 //! Recent results on a node's other channels tilt stale estimates.
 
+use crate::amount::{Msat, Sat};
 use crate::node::NodeId;
 use crate::state::NodeResults;
 use crate::time::{duration_hours, DurationNs, Timestamp, NANOS_PER_HOUR};
@@ -35,8 +36,8 @@ pub const BIMODAL_SCALE_MSAT_MAX: u64 = 250_000_000_000;
 #[derive(Clone, Debug, Default)]
 pub struct NodeSummary {
     records: usize,
-    success_amts: Vec<u64>,
-    fail_thresholds: Vec<u64>,
+    success_amts: Vec<Msat>,
+    fail_thresholds: Vec<Msat>,
     fail_weight_prefix: Vec<f64>,
 }
 
@@ -146,14 +147,8 @@ impl AprioriConfig {
     }
 
     /// Probability for untried channels of a node with these `results`.
-    pub fn node_probability(
-        &self,
-        now: Timestamp,
-        results: Option<&NodeResults>,
-        amt_msat: u64,
-        capacity_sat: u64,
-    ) -> f64 {
-        let apriori = self.hop_probability * capacity_factor(amt_msat, capacity_sat, self.capacity_fraction);
+    pub fn node_probability(&self, now: Timestamp, results: Option<&NodeResults>, amt: Msat, capacity: Sat) -> f64 {
+        let apriori = self.hop_probability * capacity_factor(amt, capacity, self.capacity_fraction);
         let results = match results {
             Some(r) if self.weight != 1.0 && !r.is_empty() => r,
             _ => return apriori,
@@ -162,10 +157,10 @@ impl AprioriConfig {
         let mut probabilities_total = apriori * apriori_factor;
         let mut total_weight = apriori_factor;
         for r in results.values() {
-            if amt_msat <= r.success_amt_msat {
+            if amt.0 <= r.success_amt_msat {
                 total_weight += 1.0;
                 probabilities_total += PREV_SUCCESS_PROBABILITY;
-            } else if !r.fail_time.is_zero() && amt_msat >= r.fail_amt_msat {
+            } else if !r.fail_time.is_zero() && amt.0 >= r.fail_amt_msat {
                 total_weight += self.weight_of_age(now.sub(r.fail_time));
             }
         }
@@ -178,14 +173,14 @@ impl AprioriConfig {
     /// failure for `amt ≥ max(F, S + 1)` when it has a failure time, which
     /// is exactly the sequential rule (the success branch wins).
     pub fn summarize(&self, now: Timestamp, results: &NodeResults) -> NodeSummary {
-        let mut success_amts: Vec<u64> = results.values().map(|r| r.success_amt_msat).collect();
+        let mut success_amts: Vec<Msat> = results.values().map(|r| Msat(r.success_amt_msat)).collect();
         success_amts.sort_unstable();
-        let mut fails: Vec<(u64, f64)> = results
+        let mut fails: Vec<(Msat, f64)> = results
             .values()
             .filter(|r| !r.fail_time.is_zero())
             .map(|r| {
                 let threshold = r.fail_amt_msat.max(r.success_amt_msat.saturating_add(1));
-                (threshold, self.weight_of_age(now.sub(r.fail_time)))
+                (Msat(threshold), self.weight_of_age(now.sub(r.fail_time)))
             })
             .collect();
         fails.sort_by_key(|f| f.0);
@@ -207,14 +202,14 @@ impl AprioriConfig {
     /// [`Self::node_probability`] from a summary. Sums are formed in a
     /// different order, so results may differ in the last bits (as LND's own
     /// map order makes them differ between runs).
-    pub fn node_probability_summarized(&self, s: &NodeSummary, amt_msat: u64, capacity_sat: u64) -> f64 {
-        let apriori = self.hop_probability * capacity_factor(amt_msat, capacity_sat, self.capacity_fraction);
+    pub fn node_probability_summarized(&self, s: &NodeSummary, amt: Msat, capacity: Sat) -> f64 {
+        let apriori = self.hop_probability * capacity_factor(amt, capacity, self.capacity_fraction);
         if self.weight == 1.0 || s.records == 0 {
             return apriori;
         }
         let apriori_factor = 1.0 / (1.0 - self.weight) - 1.0;
-        let successes = (s.success_amts.len() - s.success_amts.partition_point(|a| *a < amt_msat)) as f64;
-        let failed = s.fail_thresholds.partition_point(|t| *t <= amt_msat);
+        let successes = (s.success_amts.len() - s.success_amts.partition_point(|a| *a < amt)) as f64;
+        let failed = s.fail_thresholds.partition_point(|t| *t <= amt);
         let fail_weight = s.fail_weight_prefix[failed];
         (apriori * apriori_factor + PREV_SUCCESS_PROBABILITY * successes) / (apriori_factor + successes + fail_weight)
     }
@@ -226,11 +221,11 @@ impl AprioriConfig {
         results: Option<&NodeResults>,
         summary: &NodeSummary,
         to: &NodeId,
-        amt_msat: u64,
-        capacity_sat: u64,
+        amt: Msat,
+        capacity: Sat,
     ) -> f64 {
-        let node_probability = self.node_probability_summarized(summary, amt_msat, capacity_sat);
-        self.calculate(now, results, node_probability, to, amt_msat)
+        let node_probability = self.node_probability_summarized(summary, amt, capacity);
+        self.calculate(now, results, node_probability, to, amt)
     }
 
     /// The pair's probability given the node probability (LND's
@@ -241,15 +236,15 @@ impl AprioriConfig {
         results: Option<&NodeResults>,
         node_probability: f64,
         to: &NodeId,
-        amt_msat: u64,
+        amt: Msat,
     ) -> f64 {
         let Some(r) = results.and_then(|r| r.get(to)) else {
             return node_probability;
         };
-        if amt_msat <= r.success_amt_msat {
+        if amt.0 <= r.success_amt_msat {
             return PREV_SUCCESS_PROBABILITY;
         }
-        if r.fail_time.is_zero() || amt_msat < r.fail_amt_msat {
+        if r.fail_time.is_zero() || amt.0 < r.fail_amt_msat {
             return node_probability;
         }
         node_probability * (1.0 - self.weight_of_age(now.sub(r.fail_time)))
@@ -260,27 +255,27 @@ impl AprioriConfig {
         now: Timestamp,
         results: Option<&NodeResults>,
         to: &NodeId,
-        amt_msat: u64,
-        capacity_sat: u64,
+        amt: Msat,
+        capacity: Sat,
     ) -> f64 {
-        let node_probability = self.node_probability(now, results, amt_msat, capacity_sat);
-        self.calculate(now, results, node_probability, to, amt_msat)
+        let node_probability = self.node_probability(now, results, amt, capacity);
+        self.calculate(now, results, node_probability, to, amt)
     }
 
     /// Our own channels: 0.95 unless a failure was recorded.
     pub fn local_pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
-        self.calculate(now, results, PREV_SUCCESS_PROBABILITY, to, u64::MAX)
+        self.calculate(now, results, PREV_SUCCESS_PROBABILITY, to, Msat::MAX)
     }
 }
 
 /// Shades the a-priori probability down as `amt` nears the capacity: a
 /// logistic centred at `fraction × capacity`, floor 0.5, and 0 above capacity.
-pub fn capacity_factor(amt_msat: u64, capacity_sat: u64, fraction: f64) -> f64 {
-    if fraction == 1.0 || capacity_sat == 0 {
+pub fn capacity_factor(amt: Msat, capacity: Sat, fraction: f64) -> f64 {
+    if fraction == 1.0 || capacity == Sat::ZERO {
         return 1.0;
     }
-    let cap_msat = capacity_sat.wrapping_mul(1000) as f64;
-    let amt = amt_msat as f64;
+    let cap_msat = capacity.to_msat_wrapping().as_f64();
+    let amt = amt.as_f64();
     if amt > cap_msat {
         return 0.0;
     }
@@ -318,16 +313,19 @@ impl BimodalConfig {
     }
 
     /// How much is known to pass, decayed towards 0 (LND's `canSend`).
-    pub fn can_send(&self, success_amt_msat: u64, now: Timestamp, success_time: Timestamp) -> u64 {
-        (self.decay(now.sub(success_time)) * success_amt_msat as f64) as u64
+    pub fn can_send(&self, success_amt: Msat, now: Timestamp, success_time: Timestamp) -> Msat {
+        Msat((self.decay(now.sub(success_time)) * success_amt.as_f64()) as u64)
     }
 
     /// How much is known not to pass, decayed towards the capacity (LND's
     /// `cannotSend`).
-    pub fn cannot_send(&self, fail_amt_msat: u64, capacity_msat: u64, now: Timestamp, fail_time: Timestamp) -> u64 {
-        let fail = fail_amt_msat.min(capacity_msat);
-        let relaxed = (self.decay(now.sub(fail_time)) * (capacity_msat - fail) as f64) as u64;
-        capacity_msat.wrapping_sub(relaxed)
+    pub fn cannot_send(&self, fail_amt: Msat, capacity: Msat, now: Timestamp, fail_time: Timestamp) -> Msat {
+        let fail = fail_amt.min(capacity);
+        let unknown = capacity.saturating_sub(fail);
+        let relaxed = Msat((self.decay(now.sub(fail_time)) * unknown.as_f64()) as u64);
+        // Float rounding can push `relaxed` past the capacity; Go's
+        // unsigned subtraction then wraps, and so does this.
+        capacity.wrapping_sub(relaxed)
     }
 
     fn primitive(&self, c: f64, x: f64) -> f64 {
@@ -349,17 +347,11 @@ impl BimodalConfig {
     /// The direct probability from already-decayed bounds (LND's
     /// `probabilityFormula`). `None` where LND returns an error, which
     /// callers treat as probability 0.
-    pub fn probability_formula(
-        &self,
-        capacity_msat: u64,
-        success_msat: u64,
-        fail_msat: u64,
-        amt_msat: u64,
-    ) -> Option<f64> {
-        let c = capacity_msat as f64;
-        let mut succ = success_msat as f64;
-        let mut fail = fail_msat as f64;
-        let amt = amt_msat as f64;
+    pub fn probability_formula(&self, capacity: Msat, success: Msat, fail: Msat, amt: Msat) -> Option<f64> {
+        let c = capacity.as_f64();
+        let mut succ = success.as_f64();
+        let mut fail = fail.as_f64();
+        let amt = amt.as_f64();
         if c == 0.0 {
             return None;
         }
@@ -403,21 +395,20 @@ impl BimodalConfig {
         now: Timestamp,
         results: Option<&NodeResults>,
         to: &NodeId,
-        amt_msat: u64,
-        capacity_msat: u64,
+        amt: Msat,
+        capacity: Msat,
     ) -> f64 {
-        let mut success = 0;
-        let mut fail = capacity_msat;
+        let mut success = Msat::ZERO;
+        let mut fail = capacity;
         if let Some(r) = results.and_then(|r| r.get(to)) {
             if !r.fail_time.is_zero() {
-                fail = self.cannot_send(r.fail_amt_msat, capacity_msat, now, r.fail_time);
+                fail = self.cannot_send(Msat(r.fail_amt_msat), capacity, now, r.fail_time);
             }
             if !r.success_time.is_zero() {
-                success = self.can_send(r.success_amt_msat, now, r.success_time);
+                success = self.can_send(Msat(r.success_amt_msat), now, r.success_time);
             }
         }
-        self.probability_formula(capacity_msat, success, fail, amt_msat)
-            .unwrap_or(0.0)
+        self.probability_formula(capacity, success, fail, amt).unwrap_or(0.0)
     }
 
     /// Tilts a stale direct estimate by the node's other recent results.
@@ -457,11 +448,10 @@ impl BimodalConfig {
         now: Timestamp,
         results: Option<&NodeResults>,
         to: &NodeId,
-        amt_msat: u64,
-        capacity_sat: u64,
+        amt: Msat,
+        capacity: Sat,
     ) -> f64 {
-        let capacity_msat = capacity_sat.wrapping_mul(1000);
-        let direct = self.direct_probability(now, results, to, amt_msat, capacity_msat);
+        let direct = self.direct_probability(now, results, to, amt, capacity.to_msat_wrapping());
         self.node_weighted(direct, now, results, to)
     }
 
@@ -498,12 +488,12 @@ impl EstimatorConfig {
         now: Timestamp,
         results: Option<&NodeResults>,
         to: &NodeId,
-        amt_msat: u64,
-        capacity_sat: u64,
+        amt: Msat,
+        capacity: Sat,
     ) -> f64 {
         match self {
-            EstimatorConfig::Apriori(a) => a.pair_probability(now, results, to, amt_msat, capacity_sat),
-            EstimatorConfig::Bimodal(b) => b.pair_probability(now, results, to, amt_msat, capacity_sat),
+            EstimatorConfig::Apriori(a) => a.pair_probability(now, results, to, amt, capacity),
+            EstimatorConfig::Bimodal(b) => b.pair_probability(now, results, to, amt, capacity),
         }
     }
 

@@ -38,7 +38,7 @@ pub mod time;
 pub use amount::{Msat, Sat};
 pub use estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 pub use interpret::{FailureCode, FailureReason, Hop, PaymentFailure, PaymentResult, Route};
-pub use mission_control::{MissionControl, MissionControlConfig};
+pub use mission_control::{MissionControl, MissionControlConfig, SuccessProbability};
 pub use node::{DirectedPair, NodeId};
 pub use state::{PairResult, PairSnapshot, TimedPairResult};
 pub use time::Timestamp;

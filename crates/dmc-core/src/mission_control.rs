@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::amount::{Msat, Sat};
 use crate::estimator::{ConfigError, EstimatorConfig, NodeSummary};
 use crate::interpret::{interpret, FailureReason, PaymentResult, RouteError};
 use crate::node::{DirectedPair, NodeId};
@@ -102,14 +103,12 @@ impl MissionControl {
     }
 
     /// LND's `GetProbability` (spec §4.1).
-    pub fn probability(&self, now: Timestamp, from: &NodeId, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+    pub fn probability(&self, now: Timestamp, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64 {
         let results = self.state.node_results(from);
         if self.self_node.as_ref() == Some(from) {
             self.config.estimator.local_pair_probability(now, results, to)
         } else {
-            self.config
-                .estimator
-                .pair_probability(now, results, to, amt_msat, capacity_sat)
+            self.config.estimator.pair_probability(now, results, to, amt, capacity)
         }
     }
 
@@ -155,7 +154,7 @@ pub struct Prober<'a> {
 }
 
 impl Prober<'_> {
-    pub fn probability(&self, from: &NodeId, to: &NodeId, amt_msat: u64, capacity_sat: u64) -> f64 {
+    pub fn probability(&self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64 {
         let mc = self.mc;
         let results = mc.state.node_results(from);
         let (apriori, r) = match (&mc.config.estimator, results) {
@@ -164,7 +163,7 @@ impl Prober<'_> {
             {
                 (a, r)
             }
-            _ => return mc.probability(self.now, from, to, amt_msat, capacity_sat),
+            _ => return mc.probability(self.now, from, to, amt, capacity),
         };
         let summary = self
             .summaries
@@ -172,6 +171,28 @@ impl Prober<'_> {
             .entry(*from)
             .or_insert_with(|| Rc::new(apriori.summarize(self.now, r)))
             .clone();
-        apriori.pair_probability_summarized(self.now, Some(r), &summary, to, amt_msat, capacity_sat)
+        apriori.pair_probability_summarized(self.now, Some(r), &summary, to, amt, capacity)
+    }
+}
+
+/// What pathfinding asks for each hop it weighs (LND's
+/// `ProbabilitySource`): how likely `from` is to forward `amt` to `to` over
+/// a channel of `capacity`. The amount walks one way, from the route
+/// request through the search into the estimator; a [`Prober`] answers
+/// with mission control's estimate, and a closure of the same arguments
+/// (tests, simulated oracles) answers with its own.
+pub trait SuccessProbability {
+    fn success_probability(&mut self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64;
+}
+
+impl SuccessProbability for Prober<'_> {
+    fn success_probability(&mut self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64 {
+        self.probability(from, to, amt, capacity)
+    }
+}
+
+impl<F: FnMut(&NodeId, &NodeId, Msat, Sat) -> f64> SuccessProbability for F {
+    fn success_probability(&mut self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64 {
+        self(from, to, amt, capacity)
     }
 }

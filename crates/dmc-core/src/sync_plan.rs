@@ -244,6 +244,7 @@ pub fn apply_import(mc: &mut MissionControl, pairs: &[PairHistory], force: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amount::{Msat, Sat};
     use crate::mission_control::MissionControlConfig;
     use secp256k1::{Secp256k1, SecretKey};
 
@@ -355,9 +356,9 @@ mod tests {
         assert_eq!(plan.invalid.count, 0);
 
         let now = Timestamp::from_unix_secs(NOW);
-        let cap = 1_000_000;
-        let p23 = |mc: &MissionControl| mc.probability(now, &key(2), &key(3), 4_000, cap);
-        let p34 = |mc: &MissionControl| mc.probability(now, &key(3), &key(4), 3_000, cap);
+        let cap = Sat(1_000_000);
+        let p23 = |mc: &MissionControl| mc.probability(now, &key(2), &key(3), Msat(4_000), cap);
+        let p34 = |mc: &MissionControl| mc.probability(now, &key(3), &key(4), Msat(3_000), cap);
         let (prior23, prior34) = (p23(&mc), p34(&mc));
 
         let reference = {

@@ -15,7 +15,7 @@ use common::*;
 use dmc_core::codec::{decode_result, encode_result, result_key};
 use dmc_core::{
     AprioriConfig, BimodalConfig, EstimatorConfig, FailureCode, FailureReason, MissionControl, MissionControlConfig,
-    NodeId, PaymentResult, Route, Timestamp,
+    Msat, NodeId, PaymentResult, Route, Sat, Timestamp,
 };
 
 // ---------------------------------------------------------------------------
@@ -23,7 +23,7 @@ use dmc_core::{
 // 100 000 sat; route self → n1 → n2, total 0, hop-1 amount = reported amount.
 // ---------------------------------------------------------------------------
 
-const CAPACITY_SAT: u64 = 100_000;
+const CAPACITY_SAT: Sat = Sat(100_000);
 
 fn mc_self() -> NodeId {
     node(10)
@@ -91,7 +91,7 @@ impl Ctx {
 
     /// `P(n1 → n2, amt)` at the current time.
     fn p(&self, amt: u64) -> f64 {
-        self.mc.probability(self.now, &n1(), &n2(), amt, CAPACITY_SAT)
+        self.mc.probability(self.now, &n1(), &n2(), Msat(amt), CAPACITY_SAT)
     }
 
     /// A fresh MissionControl rebuilt by replaying the stored results in
@@ -132,7 +132,7 @@ fn after_m6() -> Ctx {
 #[test]
 fn m1_local_channel_without_data_is_exactly_095() {
     let ctx = Ctx::new();
-    let p = ctx.mc.probability(ctx.now, &mc_self(), &n1(), 100, CAPACITY_SAT);
+    let p = ctx.mc.probability(ctx.now, &mc_self(), &n1(), Msat(100), CAPACITY_SAT);
     assert_eq!(p, 0.95);
 }
 
@@ -358,7 +358,7 @@ fn results_lnd_would_panic_on_are_refused() {
 // §4.6 walkthrough: Alice → Bob → Carol, apriori defaults, 30 000 sat
 // ---------------------------------------------------------------------------
 
-const WALK_CAPACITY_SAT: u64 = 30_000;
+const WALK_CAPACITY_SAT: Sat = Sat(30_000);
 
 fn alice() -> NodeId {
     node(0xa1)
@@ -392,9 +392,9 @@ fn walkthrough(estimator: EstimatorConfig) -> (MissionControl, Timestamp) {
 /// The route probability as findPath builds it: last hop first,
 /// `(1 · p_bob→carol) · p_alice→bob`. Bob's fee: 1000 msat + 1 ppm.
 fn success_prob(mc: &MissionControl, now: Timestamp, amt: u64) -> (f64, f64) {
-    let hop2 = mc.probability(now, &bob(), &carol(), amt, WALK_CAPACITY_SAT);
+    let hop2 = mc.probability(now, &bob(), &carol(), Msat(amt), WALK_CAPACITY_SAT);
     let fee = 1000 + amt / 1_000_000;
-    let hop1 = mc.probability(now, &alice(), &bob(), amt + fee, WALK_CAPACITY_SAT);
+    let hop1 = mc.probability(now, &alice(), &bob(), Msat(amt + fee), WALK_CAPACITY_SAT);
     (1.0 * hop2 * hop1, hop2)
 }
 
@@ -429,7 +429,7 @@ fn walkthrough_switch_at_one_msat_above_the_success() {
 fn walkthrough_local_hop_ignores_its_success() {
     let (mc, t) = walkthrough(EstimatorConfig::default());
     for amt in [1, 5_201_005, 5_201_006, u64::MAX] {
-        assert_eq!(mc.probability(t, &alice(), &bob(), amt, WALK_CAPACITY_SAT), 0.95);
+        assert_eq!(mc.probability(t, &alice(), &bob(), Msat(amt), WALK_CAPACITY_SAT), 0.95);
     }
 }
 

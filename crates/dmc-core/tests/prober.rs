@@ -2,8 +2,8 @@
 //! sequential one LND computes, on states with every kind of record.
 
 use dmc_core::{
-    AprioriConfig, DirectedPair, EstimatorConfig, MissionControl, MissionControlConfig, NodeId, PairSnapshot,
-    TimedPairResult, Timestamp,
+    AprioriConfig, DirectedPair, EstimatorConfig, MissionControl, MissionControlConfig, Msat, NodeId, PairSnapshot,
+    Sat, TimedPairResult, Timestamp,
 };
 
 fn node(i: u32) -> NodeId {
@@ -89,9 +89,9 @@ fn summarised_equals_sequential() {
                 4 => 0,
                 _ => rng.next() % 12_000_000,
             };
-            let cap = [0u64, 20_000, 5_000_000][(rng.next() % 3) as usize];
-            let a = mc.probability(t, &hub, &to, amt, cap);
-            let b = prober.probability(&hub, &to, amt, cap);
+            let cap = Sat([0u64, 20_000, 5_000_000][(rng.next() % 3) as usize]);
+            let a = mc.probability(t, &hub, &to, Msat(amt), cap);
+            let b = prober.probability(&hub, &to, Msat(amt), cap);
             assert!(
                 (a - b).abs() <= 1e-12,
                 "weight {weight} amt {amt}: sequential {a} vs summarised {b}"

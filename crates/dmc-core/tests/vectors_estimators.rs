@@ -7,15 +7,15 @@ use common::*;
 use dmc_core::estimator::capacity_factor;
 use dmc_core::state::NodeResults;
 use dmc_core::{
-    AprioriConfig, BimodalConfig, EstimatorConfig, MissionControl, MissionControlConfig, NodeId, TimedPairResult,
-    Timestamp,
+    AprioriConfig, BimodalConfig, EstimatorConfig, MissionControl, MissionControlConfig, Msat, NodeId, Sat,
+    TimedPairResult, Timestamp,
 };
 
 // ---------------------------------------------------------------------------
 // §7.1 Apriori (probability_apriori_test.go)
 // ---------------------------------------------------------------------------
 
-const A_CAPACITY_SAT: u64 = 100_000;
+const A_CAPACITY_SAT: Sat = Sat(100_000);
 const A_TEST_AMOUNT: u64 = 90_000_000;
 const UNTRIED: u8 = 255;
 
@@ -51,7 +51,7 @@ fn mix() -> NodeResults {
 }
 
 fn apriori_p(results: Option<&NodeResults>, to: u8, amt: u64) -> f64 {
-    apriori_7_1().pair_probability(lnd_test_time(), results, &node(to), amt, A_CAPACITY_SAT)
+    apriori_7_1().pair_probability(lnd_test_time(), results, &node(to), Msat(amt), A_CAPACITY_SAT)
 }
 
 #[test]
@@ -139,9 +139,9 @@ fn apriori_vectors_through_mission_control() {
         Some(dmc_core::FailureCode::TemporaryChannelFailure),
     ))
     .unwrap();
-    let got = mc.probability(tt, &from, &node(UNTRIED), 100, A_CAPACITY_SAT);
+    let got = mc.probability(tt, &from, &node(UNTRIED), Msat(100), A_CAPACITY_SAT);
     assert_close(got, 0.5142857142857142, "A7 via MissionControl");
-    let got = mc.probability(tt, &from, &node(1), 100, A_CAPACITY_SAT);
+    let got = mc.probability(tt, &from, &node(1), Msat(100), A_CAPACITY_SAT);
     assert_close(got, 0.2571428571428571, "A8 via MissionControl");
 }
 
@@ -149,13 +149,13 @@ fn apriori_vectors_through_mission_control() {
 // §7.2 Capacity factor (TestCapacityCutoff), capacity 1 000 000 sat
 // ---------------------------------------------------------------------------
 
-const C_CAPACITY_SAT: u64 = 1_000_000;
+const C_CAPACITY_SAT: Sat = Sat(1_000_000);
 
 macro_rules! capacity_vectors {
     ($($name:ident: $cf:expr, $amt:expr => $want:expr;)*) => {$(
         #[test]
         fn $name() {
-            let got = capacity_factor($amt, C_CAPACITY_SAT, $cf);
+            let got = capacity_factor(Msat($amt), C_CAPACITY_SAT, $cf);
             assert_close(got, $want, stringify!($name));
         }
     )*};
@@ -176,7 +176,7 @@ capacity_vectors! {
 #[test]
 fn capacity_factor_zero_capacity_is_one() {
     // §4.2: capacity 0 means "unknown": factor 1 whatever the amount.
-    assert_eq!(capacity_factor(u64::MAX, 0, 0.75), 1.0);
+    assert_eq!(capacity_factor(Msat::MAX, Sat(0), 0.75), 1.0);
 }
 
 // ---------------------------------------------------------------------------
@@ -193,7 +193,7 @@ fn bimodal_formula(scale: u64, c: u64, succ: u64, fail: u64, amt: u64) -> Option
         scale_msat: scale,
         ..Default::default()
     }
-    .probability_formula(c, succ, fail, amt)
+    .probability_formula(Msat(c), Msat(succ), Msat(fail), Msat(amt))
 }
 
 macro_rules! bimodal_vectors {
@@ -260,7 +260,7 @@ fn b17_zero_capacity_is_an_error_and_probability_zero() {
         node_weight: 0.0,
         ..Default::default()
     };
-    let p = est.pair_probability(Timestamp::from_unix_secs(0), None, &node(1), 0, 0);
+    let p = est.pair_probability(Timestamp::from_unix_secs(0), None, &node(1), Msat(0), Sat(0));
     assert_eq!(p, 0.0);
 }
 
@@ -285,37 +285,40 @@ fn infinity() -> Timestamp {
 
 #[test]
 fn d1_can_send_immediately() {
-    assert_eq!(decay_1000s().can_send(1_000_000, t_1000(), t_1000()), 1_000_000);
+    assert_eq!(
+        decay_1000s().can_send(Msat(1_000_000), t_1000(), t_1000()),
+        Msat(1_000_000)
+    );
 }
 
 #[test]
 fn d2_can_send_after_decay_time() {
     let now = Timestamp::from_unix_secs(2_000);
-    assert_eq!(decay_1000s().can_send(1_000_000, now, t_1000()), 367_879);
+    assert_eq!(decay_1000s().can_send(Msat(1_000_000), now, t_1000()), Msat(367_879));
 }
 
 #[test]
 fn d3_can_send_long_after() {
-    assert_eq!(decay_1000s().can_send(1_000_000, infinity(), t_1000()), 0);
+    assert_eq!(decay_1000s().can_send(Msat(1_000_000), infinity(), t_1000()), Msat(0));
 }
 
 #[test]
 fn d4_cannot_send_immediately() {
-    let got = decay_1000s().cannot_send(1_000_000, 3_000_000, t_1000(), t_1000());
-    assert_eq!(got, 1_000_000);
+    let got = decay_1000s().cannot_send(Msat(1_000_000), Msat(3_000_000), t_1000(), t_1000());
+    assert_eq!(got, Msat(1_000_000));
 }
 
 #[test]
 fn d5_cannot_send_after_decay_time() {
     let now = Timestamp::from_unix_secs(2_000);
-    let got = decay_1000s().cannot_send(1_000_000, 3_000_000, now, t_1000());
-    assert_eq!(got, 2_264_242);
+    let got = decay_1000s().cannot_send(Msat(1_000_000), Msat(3_000_000), now, t_1000());
+    assert_eq!(got, Msat(2_264_242));
 }
 
 #[test]
 fn d6_cannot_send_long_after() {
-    let got = decay_1000s().cannot_send(1_000_000, 3_000_000, infinity(), t_1000());
-    assert_eq!(got, 3_000_000);
+    let got = decay_1000s().cannot_send(Msat(1_000_000), Msat(3_000_000), infinity(), t_1000());
+    assert_eq!(got, Msat(3_000_000));
 }
 
 // ---------------------------------------------------------------------------
