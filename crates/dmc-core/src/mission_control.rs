@@ -191,6 +191,12 @@ impl SuccessProbability for Prober<'_> {
     }
 }
 
+/// `f` as a [`SuccessProbability`]: the bound names the arguments, so a
+/// closure passed here needs no type annotations.
+pub fn probability_fn<F: FnMut(&NodeId, &NodeId, Msat, Sat) -> f64>(f: F) -> F {
+    f
+}
+
 impl<F: FnMut(&NodeId, &NodeId, Msat, Sat) -> f64> SuccessProbability for F {
     fn success_probability(&mut self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64 {
         self(from, to, amt, capacity)

@@ -36,8 +36,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{queries, snapshot_path, Query, NOW};
-use dmc_core::{MissionControl, MissionControlConfig, NodeId};
-use dmc_graph::pathfind::{find_path, new_route, PathFindingConfig, ProbabilitySource, RouteRequest, RoutingGraph};
+use dmc_core::mission_control::probability_fn;
+use dmc_core::{MissionControl, MissionControlConfig, NodeId, Sat, SuccessProbability};
+use dmc_graph::pathfind::{find_path, new_route, Certain, PathFindingConfig, RouteRequest, RoutingGraph};
 use dmc_graph::Graph;
 use lightning::bitcoin::constants::ChainHash;
 use lightning::bitcoin::secp256k1::PublicKey;
@@ -166,7 +167,7 @@ fn build_ldk_graph<'l>(g: &Graph, logger: &'l NullLogger, strict: bool) -> (Netw
             (k2, k1, ch.policies[1], ch.policies[0])
         };
         let id = scid(ch.chan_id);
-        let capacity = (ch.capacity_sat > 0).then_some(ch.capacity_sat);
+        let capacity = (ch.capacity_sat > Sat::ZERO).then_some(ch.capacity_sat.0);
         net.add_channel_from_partial_announcement(
             id,
             capacity,
@@ -178,10 +179,10 @@ fn build_ldk_graph<'l>(g: &Graph, logger: &'l NullLogger, strict: bool) -> (Netw
         .unwrap();
         let one_sided = pa.is_some() != pb.is_some();
         for (direction, p) in [(0u8, pa), (1, pb)] {
-            let cap_msat = ch.capacity_sat * 1000;
+            let cap_msat = ch.capacity_sat.to_msat_saturating().0;
             let update = match p {
                 Some(p) => {
-                    let mut max = p.max_htlc_msat.unwrap_or(cap_msat);
+                    let mut max = p.max_htlc_msat.map_or(cap_msat, |m| m.0);
                     if cap_msat > 0 && max > cap_msat {
                         max = cap_msat;
                         feed.clamped += 1;
@@ -193,9 +194,9 @@ fn build_ldk_graph<'l>(g: &Graph, logger: &'l NullLogger, strict: bool) -> (Netw
                         message_flags: 1,
                         channel_flags: direction | if p.disabled { 2 } else { 0 },
                         cltv_expiry_delta: p.time_lock_delta,
-                        htlc_minimum_msat: p.min_htlc_msat,
+                        htlc_minimum_msat: p.min_htlc_msat.0,
                         htlc_maximum_msat: max,
-                        fee_base_msat: p.fee_base_msat.min(u32::MAX as u64) as u32,
+                        fee_base_msat: p.fee_base_msat.0.min(u32::MAX as u64) as u32,
                         fee_proportional_millionths: p.fee_rate_ppm.min(u32::MAX as u64) as u32,
                         excess_data: Vec::new(),
                     }
@@ -233,9 +234,9 @@ struct Outcome {
     error: Option<&'static str>,
 }
 
-fn run_dmc(rg: &RoutingGraph<'_>, qs: &[Query], prob: &mut ProbabilitySource<'_>) -> Vec<Outcome> {
+fn run_dmc(rg: &RoutingGraph<'_>, qs: &[Query], prob: &mut dyn SuccessProbability) -> Vec<Outcome> {
     let cfg = PathFindingConfig::default();
-    let one = |q: &Query, prob: &mut ProbabilitySource<'_>| {
+    let one = |q: &Query, prob: &mut dyn SuccessProbability| {
         let start = Instant::now();
         let req = RouteRequest::new(None, q.source, q.target, q.amt_msat);
         let res = find_path(rg, &req, &cfg, prob).map(|(path, _p)| {
@@ -248,7 +249,10 @@ fn run_dmc(rg: &RoutingGraph<'_>, qs: &[Query], prob: &mut ProbabilitySource<'_>
                 req.final_cltv_delta,
                 None,
             );
-            (route.total_fees_msat(), route.hops.iter().map(|h| h.chan_id).collect())
+            (
+                route.total_fees_msat().0,
+                route.hops.iter().map(|h| h.chan_id).collect(),
+            )
         });
         let time = start.elapsed();
         match res {
@@ -284,8 +288,8 @@ fn run_ldk(net: &NetworkGraph<&NullLogger>, logger: &NullLogger, qs: &[Query]) -
             // One path, as dmc's find_path; LND's CLTV and fee limits.
             pp.max_path_count = 1;
             pp.max_total_cltv_expiry_delta = MAX_TOTAL_CLTV;
-            let mut rp = RouteParameters::from_payment_params_and_value(pp, q.amt_msat);
-            rp.max_total_routing_fee_msat = Some(q.amt_msat);
+            let mut rp = RouteParameters::from_payment_params_and_value(pp, q.amt_msat.0);
+            rp.max_total_routing_fee_msat = Some(q.amt_msat.0);
             (payer, rp)
         })
         .collect();
@@ -391,7 +395,7 @@ fn main() {
 
     let valid = |id: &NodeId| PublicKey::from_slice(&id.0).is_ok();
     let qs = queries(&graph, n_queries, SEED, &valid);
-    let mut sorted_amts: Vec<u64> = qs.iter().map(|q| q.amt_msat / 1000).collect();
+    let mut sorted_amts: Vec<u64> = qs.iter().map(|q| q.amt_msat.to_sat_floor().0).collect();
     sorted_amts.sort_unstable();
     println!(
         "{} queries (seed {SEED:#x}), amounts {}..{} sat, median {} sat; {WARMUP} untimed warm-up queries per router",
@@ -402,9 +406,13 @@ fn main() {
     );
 
     let wall = Instant::now();
-    let dmc_plain = run_dmc(&rg, &qs, &mut |_, _, _, _| 1.0);
+    let dmc_plain = run_dmc(&rg, &qs, &mut Certain);
     let mc = MissionControl::new(None, MissionControlConfig::default());
-    let dmc_mc = run_dmc(&rg, &qs, &mut |f, t, a, c| mc.probability(NOW, f, t, a, c));
+    let dmc_mc = run_dmc(
+        &rg,
+        &qs,
+        &mut probability_fn(|f, t, a, c| mc.probability(NOW, f, t, a, c)),
+    );
     let ldk = run_ldk(&net, &logger, &qs);
     println!("all routing runs: {:.1} s wall", wall.elapsed().as_secs_f64());
 
@@ -487,7 +495,7 @@ fn main() {
     }
     for (lo, hi) in [(1_000u64, 10_000u64), (10_000, 100_000), (100_000, 1_000_000)] {
         let idx: Vec<usize> = (0..qs.len())
-            .filter(|&i| (lo * 1000..hi * 1000).contains(&qs[i].amt_msat))
+            .filter(|&i| (Sat(lo).to_msat_saturating()..Sat(hi).to_msat_saturating()).contains(&qs[i].amt_msat))
             .collect();
         let shares: Vec<String> = runs
             .iter()

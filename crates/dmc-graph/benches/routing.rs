@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use common::{mc_pairs, queries, snapshot_path, Query, NOW};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
-use dmc_core::{MissionControl, MissionControlConfig, NodeId};
-use dmc_graph::pathfind::{find_path, new_route, PathFindingConfig, ProbabilitySource, RouteRequest, RoutingGraph};
+use dmc_core::mission_control::probability_fn;
+use dmc_core::{MissionControl, MissionControlConfig, NodeId, SuccessProbability};
+use dmc_graph::pathfind::{find_path, new_route, Certain, PathFindingConfig, RouteRequest, RoutingGraph};
 use dmc_graph::Graph;
 
 const QUERIES: usize = 50;
@@ -31,7 +32,7 @@ const MC_PAIRS: usize = 50_000;
 const MC_SEED: u64 = 0x3c_2026_0203;
 
 /// Runs every query; returns how many were answered.
-fn run(rg: &RoutingGraph<'_>, qs: &[Query], prob: &mut ProbabilitySource<'_>) -> usize {
+fn run(rg: &RoutingGraph<'_>, qs: &[Query], prob: &mut dyn SuccessProbability) -> usize {
     let cfg = PathFindingConfig::default();
     let mut answered = 0;
     for q in qs {
@@ -92,9 +93,17 @@ fn bench_find_path(c: &mut Criterion) {
     assert_eq!(full.state().len(), MC_PAIRS);
 
     let answered = [
-        run(&rg, &qs, &mut |_, _, _, _| 1.0),
-        run(&rg, &qs, &mut |f, t, a, cap| empty.probability(NOW, f, t, a, cap)),
-        run(&rg, &qs, &mut |f, t, a, cap| full.probability(NOW, f, t, a, cap)),
+        run(&rg, &qs, &mut Certain),
+        run(
+            &rg,
+            &qs,
+            &mut probability_fn(|f, t, a, cap| empty.probability(NOW, f, t, a, cap)),
+        ),
+        run(
+            &rg,
+            &qs,
+            &mut probability_fn(|f, t, a, cap| full.probability(NOW, f, t, a, cap)),
+        ),
     ];
     eprintln!(
         "find_path: {QUERIES} queries per iteration; answered: no MC {}, empty MC {}, 50k-pair MC {}",
@@ -107,23 +116,35 @@ fn bench_find_path(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
-    group.bench_function("50_queries/no_mc", |b| b.iter(|| run(&rg, &qs, &mut |_, _, _, _| 1.0)));
+    group.bench_function("50_queries/no_mc", |b| b.iter(|| run(&rg, &qs, &mut Certain)));
     group.bench_function("50_queries/apriori_empty_mc", |b| {
-        b.iter(|| run(&rg, &qs, &mut |f, t, a, cap| empty.probability(NOW, f, t, a, cap)))
+        b.iter(|| {
+            run(
+                &rg,
+                &qs,
+                &mut probability_fn(|f, t, a, cap| empty.probability(NOW, f, t, a, cap)),
+            )
+        })
     });
     // An iteration takes seconds here (the apriori estimator weighs all of a
     // node's results for every edge it rates): 10 samples of one iteration.
     group.measurement_time(Duration::from_secs(35));
     group.bench_function("50_queries/apriori_mc_50k_pairs", |b| {
-        b.iter(|| run(&rg, &qs, &mut |f, t, a, cap| full.probability(NOW, f, t, a, cap)))
+        b.iter(|| {
+            run(
+                &rg,
+                &qs,
+                &mut probability_fn(|f, t, a, cap| full.probability(NOW, f, t, a, cap)),
+            )
+        })
     });
     // The same MC through `prober`: busy nodes' results summarised once per
     // run (what `dmc queryroutes` and the simulator use).
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("50_queries/apriori_mc_50k_pairs_prober", |b| {
         b.iter(|| {
-            let prober = full.prober(NOW);
-            run(&rg, &qs, &mut |f, t, a, cap| prober.probability(f, t, a, cap))
+            let mut prober = full.prober(NOW);
+            run(&rg, &qs, &mut prober)
         })
     });
     group.finish();

@@ -18,19 +18,62 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use dmc_core::NodeId;
+use dmc_core::{Msat, NodeId, Sat};
 use serde_json::Value;
+
+/// The most a fee can be: all the bitcoin there will ever be (21 million
+/// BTC). A graph file may announce any base fee and rate.
+pub const MAX_FEE: Msat = Msat(2_100_000_000_000_000_000);
 
 /// One direction's routing policy, as announced by the sending node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub time_lock_delta: u16,
-    pub min_htlc_msat: u64,
+    pub min_htlc_msat: Msat,
     /// `None` when the policy announces no maximum.
-    pub max_htlc_msat: Option<u64>,
-    pub fee_base_msat: u64,
+    pub max_htlc_msat: Option<Msat>,
+    pub fee_base_msat: Msat,
+    /// Proportional fee in millionths of the forwarded amount.
     pub fee_rate_ppm: u64,
     pub disabled: bool,
+}
+
+impl Policy {
+    /// LND's `amtInRange`: an HTLC of `amt` fits this policy on a channel
+    /// of `capacity` (0: unknown, no bound).
+    #[deny(clippy::arithmetic_side_effects)]
+    pub fn accepts(&self, capacity: Sat, amt: Msat) -> bool {
+        !(capacity > Sat::ZERO && amt > capacity.to_msat_saturating())
+            && self.max_htlc_msat.is_none_or(|m| amt <= m)
+            && amt >= self.min_htlc_msat
+    }
+
+    /// LND's `ComputeFee`, `base + amt × rate / 10⁶`: what the sending node
+    /// charges to forward `amt`. Computed in `u128`, where it cannot
+    /// overflow, and capped at all the bitcoin there will ever be, so any
+    /// sum of amounts and fees stays far inside `u64` and `i64`.
+    #[deny(clippy::arithmetic_side_effects)]
+    pub fn fee(&self, amt: Msat) -> Msat {
+        let proportional = u128::from(amt.0)
+            .checked_mul(u128::from(self.fee_rate_ppm))
+            .map(|x| x / 1_000_000);
+        let fee = proportional.and_then(|x| x.checked_add(u128::from(self.fee_base_msat.0)));
+        match fee {
+            Some(f) if f < u128::from(MAX_FEE.0) => Msat(f as u64),
+            _ => MAX_FEE,
+        }
+    }
+
+    /// The capacity LND hands to mission control for this channel: the
+    /// channel's own, or for an unknown (0) capacity the policy's
+    /// `max_htlc` (0 without one).
+    #[deny(clippy::arithmetic_side_effects)]
+    pub fn capacity_or_max_htlc(&self, capacity: Sat) -> Msat {
+        match capacity.to_msat_saturating() {
+            Msat::ZERO => self.max_htlc_msat.unwrap_or(Msat::ZERO),
+            cap => cap,
+        }
+    }
 }
 
 /// A channel between `node1 < node2`; `policies[0]` is node1's (for
@@ -40,7 +83,7 @@ pub struct Channel {
     pub chan_id: u64,
     pub node1: u32,
     pub node2: u32,
-    pub capacity_sat: u64,
+    pub capacity_sat: Sat,
     pub policies: [Option<Policy>; 2],
 }
 
@@ -122,7 +165,7 @@ fn opt_uint(v: Option<&Value>, path: &str) -> Result<Option<u64>, GraphError> {
     }
 }
 
-fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Policy>, GraphError> {
+fn parse_policy(v: &Value, capacity_sat: Sat, path: &str) -> Result<Option<Policy>, GraphError> {
     let o = match v {
         Value::Null => return Ok(None),
         Value::Object(o) => o,
@@ -131,18 +174,21 @@ fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Polic
     let delta = uint(o.get("time_lock_delta"), &format!("{path}.time_lock_delta"))?;
     let time_lock_delta =
         u16::try_from(delta).map_err(|_| GraphError(format!("{path}.time_lock_delta: {delta} exceeds 65535")))?;
-    let min_htlc_msat = opt_uint(o.get("min_htlc"), &format!("{path}.min_htlc"))?.unwrap_or(0);
-    let max_htlc_msat = opt_uint(o.get("max_htlc_msat"), &format!("{path}.max_htlc_msat"))?.filter(|m| *m > 0);
+    let min_htlc_msat = Msat(opt_uint(o.get("min_htlc"), &format!("{path}.min_htlc"))?.unwrap_or(0));
+    let max_htlc_msat = opt_uint(o.get("max_htlc_msat"), &format!("{path}.max_htlc_msat"))?
+        .filter(|m| *m > 0)
+        .map(Msat);
     if let Some(max) = max_htlc_msat {
         if max < min_htlc_msat {
             return Err(GraphError(format!(
-                "{path}: max_htlc_msat {max} is below min_htlc {min_htlc_msat}"
+                "{path}: max_htlc_msat {} is below min_htlc {}",
+                max.0, min_htlc_msat.0
             )));
         }
     }
-    if capacity_sat > 0 && min_htlc_msat > capacity_sat.saturating_mul(1000) {
+    if capacity_sat > Sat::ZERO && min_htlc_msat > capacity_sat.to_msat_saturating() {
         return Err(GraphError(format!(
-            "{path}: min_htlc {min_htlc_msat} msat exceeds the capacity of {capacity_sat} sat"
+            "{path}: min_htlc {min_htlc_msat} exceeds the capacity of {capacity_sat}"
         )));
     }
     let disabled = match o.get("disabled") {
@@ -154,7 +200,7 @@ fn parse_policy(v: &Value, capacity_sat: u64, path: &str) -> Result<Option<Polic
         time_lock_delta,
         min_htlc_msat,
         max_htlc_msat,
-        fee_base_msat: opt_uint(o.get("fee_base_msat"), &format!("{path}.fee_base_msat"))?.unwrap_or(0),
+        fee_base_msat: Msat(opt_uint(o.get("fee_base_msat"), &format!("{path}.fee_base_msat"))?.unwrap_or(0)),
         fee_rate_ppm: opt_uint(o.get("fee_rate_milli_msat"), &format!("{path}.fee_rate_milli_msat"))?.unwrap_or(0),
         disabled,
     }))
@@ -228,7 +274,7 @@ impl Graph {
             if n1 == n2 {
                 return Err(GraphError(format!("{path}: node1_pub and node2_pub are the same node")));
             }
-            let capacity_sat = uint(e.get("capacity"), &format!("{path}.capacity"))?;
+            let capacity_sat = Sat(uint(e.get("capacity"), &format!("{path}.capacity"))?);
             let p1 = parse_policy(
                 e.get("node1_policy").unwrap_or(&Value::Null),
                 capacity_sat,
@@ -264,8 +310,8 @@ impl Graph {
     }
 
     /// Every node's total channel capacity (sat), indexed as [`Graph::node`].
-    pub fn node_capacities_sat(&self) -> Vec<u64> {
-        let mut caps = vec![0u64; self.nodes.len()];
+    pub fn node_capacities_sat(&self) -> Vec<Sat> {
+        let mut caps = vec![Sat::ZERO; self.nodes.len()];
         for c in &self.channels {
             for n in [c.node1, c.node2] {
                 caps[n as usize] = caps[n as usize].saturating_add(c.capacity_sat);
@@ -291,7 +337,7 @@ impl Graph {
         chan_id: u64,
         n1: NodeId,
         n2: NodeId,
-        capacity_sat: u64,
+        capacity_sat: Sat,
         p1: Option<Policy>,
         p2: Option<Policy>,
     ) {
@@ -352,7 +398,7 @@ impl Graph {
     /// `amt_msat` (LND's `FetchAmountPairCapacity`): the largest capacity
     /// among enabled channels whose policy from `from` accepts the amount,
     /// falling back to `max_htlc` for channels of unknown capacity.
-    pub fn pair_capacity_sat(&self, from: &NodeId, to: &NodeId, amt_msat: u64) -> Result<u64, CapacityError> {
+    pub fn pair_capacity_sat(&self, from: &NodeId, to: &NodeId, amt: Msat) -> Result<Sat, CapacityError> {
         let (Some(&f), Some(&t)) = (self.index.get(from), self.index.get(to)) else {
             return Err(CapacityError::NoEdge);
         };
@@ -360,27 +406,19 @@ impl Graph {
         let dir = usize::from(f > t);
         let chans = self.by_pair.get(&key).ok_or(CapacityError::NoEdge)?;
         let mut any_policy = false;
-        let mut best: Option<u64> = None;
+        let mut best: Option<Msat> = None;
         for &c in chans {
             let ch = &self.channels[c as usize];
             let Some(p) = ch.policies[dir] else { continue };
             any_policy = true;
-            let cap_msat = ch.capacity_sat.saturating_mul(1000);
-            let in_range = !(ch.capacity_sat > 0 && amt_msat > cap_msat)
-                && p.max_htlc_msat.is_none_or(|m| amt_msat <= m)
-                && amt_msat >= p.min_htlc_msat;
-            if !in_range || p.disabled {
+            if !p.accepts(ch.capacity_sat, amt) || p.disabled {
                 continue;
             }
-            let cap = if cap_msat == 0 {
-                p.max_htlc_msat.unwrap_or(0)
-            } else {
-                cap_msat
-            };
-            best = Some(best.unwrap_or(0).max(cap));
+            let cap = p.capacity_or_max_htlc(ch.capacity_sat);
+            best = Some(best.unwrap_or(Msat::ZERO).max(cap));
         }
         match best {
-            Some(cap_msat) => Ok(cap_msat / 1000),
+            Some(cap) => Ok(cap.to_sat_floor()),
             None if any_policy => Err(CapacityError::NoEdgeForAmount),
             None => Err(CapacityError::NoEdge),
         }
@@ -418,9 +456,9 @@ mod tests {
         assert_eq!(g.newest_update(), Some(1_770_076_800));
         let a = NodeId::from_hex_unchecked(A).unwrap();
         let b = NodeId::from_hex_unchecked(B).unwrap();
-        assert_eq!(g.node_capacities_sat()[g.node_index(&a).unwrap() as usize], 80_000);
-        let st = Standing::new(&g, 80_000);
-        assert!(st.is_established(&a) && !Standing::new(&g, 80_001).is_established(&a));
+        assert_eq!(g.node_capacities_sat()[g.node_index(&a).unwrap() as usize], Sat(80_000));
+        let st = Standing::new(&g, Sat(80_000));
+        assert!(st.is_established(&a) && !Standing::new(&g, Sat(80_001)).is_established(&a));
         assert_eq!(st.channel(&DirectedPair::new(b, a)), ChannelCheck::Capacity(50_000_000));
         assert_eq!(
             Graph::parse_describegraph(&graph("false")).unwrap().newest_update(),
@@ -435,19 +473,22 @@ mod tests {
             NodeId::from_hex_unchecked(A).unwrap(),
             NodeId::from_hex_unchecked(B).unwrap(),
         );
-        assert_eq!(g.pair_capacity_sat(&a, &b, 5_000_000), Ok(50_000));
+        assert_eq!(g.pair_capacity_sat(&a, &b, Msat(5_000_000)), Ok(Sat(50_000)));
         // Above the larger channel's max_htlc: nothing usable.
         assert_eq!(
-            g.pair_capacity_sat(&a, &b, 49_600_000),
+            g.pair_capacity_sat(&a, &b, Msat(49_600_000)),
             Err(CapacityError::NoEdgeForAmount)
         );
         // Only channel 1 takes 29 000 sat once channel 2 is disabled.
         let g = Graph::parse_describegraph(&graph("true")).unwrap();
-        assert_eq!(g.pair_capacity_sat(&a, &b, 5_000_000), Ok(30_000));
+        assert_eq!(g.pair_capacity_sat(&a, &b, Msat(5_000_000)), Ok(Sat(30_000)));
         // No policy in the reverse direction.
-        assert_eq!(g.pair_capacity_sat(&b, &a, 5_000_000), Err(CapacityError::NoEdge));
+        assert_eq!(g.pair_capacity_sat(&b, &a, Msat(5_000_000)), Err(CapacityError::NoEdge));
         // Below min_htlc.
-        assert_eq!(g.pair_capacity_sat(&a, &b, 999), Err(CapacityError::NoEdgeForAmount));
+        assert_eq!(
+            g.pair_capacity_sat(&a, &b, Msat(999)),
+            Err(CapacityError::NoEdgeForAmount)
+        );
     }
 
     #[test]

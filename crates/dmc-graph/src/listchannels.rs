@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use dmc_core::NodeId;
+use dmc_core::{Msat, NodeId, Sat};
 use serde_json::{Map, Value};
 
 use crate::{Graph, GraphError, Policy};
@@ -49,7 +49,7 @@ struct ChannelRecord {
     /// The lesser node id of the two.
     n1: NodeId,
     n2: NodeId,
-    capacity_sat: u64,
+    capacity_sat: Sat,
     /// `n1`'s policy towards `n2`.
     p1: Option<Policy>,
     /// `n2`'s policy towards `n1`.
@@ -62,7 +62,7 @@ struct Half<'a> {
     scid: &'a str,
     source: NodeId,
     destination: NodeId,
-    capacity_sat: u64,
+    capacity_sat: Sat,
     policy: Policy,
 }
 
@@ -204,21 +204,22 @@ fn parse_half(index: usize, entry: &Value) -> Result<(u64, Half<'_>), GraphError
     let delay = int(o, "delay", &ctx)?;
     let time_lock_delta =
         u16::try_from(delay).map_err(|_| GraphError(format!("{ctx}.delay: {delay} exceeds 65535")))?;
-    let min_htlc_msat =
-        msat(o, "htlc_minimum_msat", &ctx)?.ok_or_else(|| GraphError(format!("{ctx}.htlc_minimum_msat: missing")))?;
-    let max_htlc_msat = msat(o, "htlc_maximum_msat", &ctx)?.filter(|m| *m > 0);
+    let min_htlc_msat = Msat(
+        msat(o, "htlc_minimum_msat", &ctx)?.ok_or_else(|| GraphError(format!("{ctx}.htlc_minimum_msat: missing")))?,
+    );
+    let max_htlc_msat = msat(o, "htlc_maximum_msat", &ctx)?.filter(|m| *m > 0).map(Msat);
     if let Some(max) = max_htlc_msat {
         if max < min_htlc_msat {
             return Err(GraphError(format!(
-                "{ctx}.htlc_maximum_msat: {max} msat is below htlc_minimum_msat {min_htlc_msat} msat"
+                "{ctx}.htlc_maximum_msat: {max} is below htlc_minimum_msat {min_htlc_msat}"
             )));
         }
     }
     // The describegraph loader's rule too, so a graph read from either
     // format can be written as the other (found by the listchannels fuzzer).
-    if capacity_sat > 0 && min_htlc_msat > capacity_sat.saturating_mul(1000) {
+    if capacity_sat > Sat::ZERO && min_htlc_msat > capacity_sat.to_msat_saturating() {
         return Err(GraphError(format!(
-            "{ctx}.htlc_minimum_msat: {min_htlc_msat} msat exceeds the capacity of {capacity_sat} sat"
+            "{ctx}.htlc_minimum_msat: {min_htlc_msat} exceeds the capacity of {capacity_sat}"
         )));
     }
     let active = match o.get("active") {
@@ -230,7 +231,7 @@ fn parse_half(index: usize, entry: &Value) -> Result<(u64, Half<'_>), GraphError
         time_lock_delta,
         min_htlc_msat,
         max_htlc_msat,
-        fee_base_msat: int(o, "base_fee_millisatoshi", &ctx)?,
+        fee_base_msat: Msat(int(o, "base_fee_millisatoshi", &ctx)?),
         fee_rate_ppm: int(o, "fee_per_millionth", &ctx)?,
         disabled: !active,
     };
@@ -271,25 +272,26 @@ fn parse_scid(s: &str) -> Result<u64, &'static str> {
 
 /// The channel's capacity from `satoshis` and/or `amount_msat` (newer CLN
 /// prints only the latter); when both are present they must agree.
-fn capacity(o: &Map<String, Value>, ctx: &str) -> Result<u64, GraphError> {
+fn capacity(o: &Map<String, Value>, ctx: &str) -> Result<Sat, GraphError> {
     let sat = match o.get("satoshis") {
         None | Some(Value::Null) => None,
         Some(_) => Some(int(o, "satoshis", ctx)?),
     };
-    let amount = msat(o, "amount_msat", ctx)?;
-    match (sat, amount) {
+    let amount = msat(o, "amount_msat", ctx)?.map(Msat);
+    match (sat.map(Sat), amount) {
         (Some(sat), Some(msat)) => {
-            if sat.checked_mul(1000) != Some(msat) {
+            if sat.to_msat() != Some(msat) {
                 return Err(GraphError(format!(
-                    "{ctx}.amount_msat: {msat} msat disagrees with satoshis {sat}"
+                    "{ctx}.amount_msat: {msat} disagrees with satoshis {}",
+                    sat.0
                 )));
             }
             Ok(sat)
         }
         (Some(sat), None) => Ok(sat),
-        (None, Some(msat)) if msat % 1000 == 0 => Ok(msat / 1000),
+        (None, Some(msat)) if msat.to_sat_floor().to_msat() == Some(msat) => Ok(msat.to_sat_floor()),
         (None, Some(msat)) => Err(GraphError(format!(
-            "{ctx}.amount_msat: {msat} msat is not a whole number of satoshis"
+            "{ctx}.amount_msat: {msat} is not a whole number of satoshis"
         ))),
         (None, None) => Err(GraphError(format!("{ctx}.satoshis: missing (and no amount_msat)"))),
     }
@@ -368,9 +370,9 @@ mod tests {
     fn policy(base: u64, delay: u16, disabled: bool) -> Policy {
         Policy {
             time_lock_delta: delay,
-            min_htlc_msat: 1000,
-            max_htlc_msat: Some(49_500_000),
-            fee_base_msat: base,
+            min_htlc_msat: Msat(1000),
+            max_htlc_msat: Some(Msat(49_500_000)),
+            fee_base_msat: Msat(base),
             fee_rate_ppm: 1,
             disabled,
         }
@@ -384,7 +386,7 @@ mod tests {
             chan_id: CHAN_ID,
             n1: id(A),
             n2: id(B),
-            capacity_sat: 50_000,
+            capacity_sat: Sat(50_000),
             p1: Some(policy(1000, 144, false)),
             p2: Some(policy(0, 40, true)),
         }]
@@ -400,14 +402,14 @@ mod tests {
         assert_eq!(g.newest_update(), Some(1_618_492_788));
         use dmc_core::aggregate::{ChannelCheck, GraphStanding};
         use dmc_core::DirectedPair;
-        let st = crate::Standing::new(&g, 50_000);
-        assert!(st.is_established(&id(A)) && !crate::Standing::new(&g, 50_001).is_established(&id(A)));
+        let st = crate::Standing::new(&g, Sat(50_000));
+        assert!(st.is_established(&id(A)) && !crate::Standing::new(&g, Sat(50_001)).is_established(&id(A)));
         assert_eq!(
             st.channel(&DirectedPair::new(id(B), id(A))),
             ChannelCheck::Capacity(50_000_000)
         );
         assert_eq!(st.channel(&DirectedPair::new(id(A), id(C))), ChannelCheck::NoChannel);
-        assert_eq!(g.node_capacities_sat(), vec![50_000, 50_000]);
+        assert_eq!(g.node_capacities_sat(), vec![Sat(50_000), Sat(50_000)]);
     }
 
     #[test]
@@ -434,8 +436,8 @@ mod tests {
         assert_eq!(cs[0].p2, Some(policy(7, 18, true)));
         assert_eq!(cs[1].chan_id, 700_000 << 40 | 5 << 16 | 1);
         assert_eq!((cs[1].n1, cs[1].n2), (id(A), id(C)));
-        assert_eq!(cs[1].p1.unwrap().fee_base_msat, 1);
-        assert_eq!(cs[1].p2.unwrap().fee_base_msat, 2);
+        assert_eq!(cs[1].p1.unwrap().fee_base_msat, Msat(1));
+        assert_eq!(cs[1].p2.unwrap().fee_base_msat, Msat(2));
         let g = parse_listchannels(&text).unwrap();
         assert_eq!((g.node_count(), g.channel_count()), (3, 2));
         assert_eq!(parse_listchannels(r#"{"channels":[]}"#).unwrap().channel_count(), 0);
@@ -585,7 +587,7 @@ mod tests {
         assert_names(&e, &[SCID, "satoshis", "missing"]);
         // satoshis alone is enough.
         let text = doc(&[legacy(A, B, SCID, true, 0, 40).replace(r#""amount_msat":"50000000msat","#, "")]);
-        assert_eq!(parse_channels(&text).unwrap().0[0].capacity_sat, 50_000);
+        assert_eq!(parse_channels(&text).unwrap().0[0].capacity_sat, Sat(50_000));
     }
 
     #[test]

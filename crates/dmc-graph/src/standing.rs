@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use dmc_core::aggregate::{ChannelCheck, GraphStanding};
-use dmc_core::{DirectedPair, NodeId};
+use dmc_core::{DirectedPair, Msat, NodeId, Sat};
 
 use crate::Graph;
 
@@ -15,25 +15,25 @@ use crate::Graph;
 #[derive(Clone, Debug, Default)]
 pub struct Standing {
     established: HashSet<NodeId>,
-    /// Largest channel capacity (msat) per unordered node pair, smaller key first.
-    capacity: HashMap<(NodeId, NodeId), u64>,
+    /// Largest channel capacity per unordered node pair, smaller key first.
+    capacity: HashMap<(NodeId, NodeId), Msat>,
 }
 
 impl Standing {
     /// Established: a node of `graph` whose channels' capacities sum to at
-    /// least `min_capacity_sat`.
-    pub fn new(graph: &Graph, min_capacity_sat: u64) -> Self {
-        let mut capacity: HashMap<(NodeId, NodeId), u64> = HashMap::new();
+    /// least `min_capacity`.
+    pub fn new(graph: &Graph, min_capacity: Sat) -> Self {
+        let mut capacity: HashMap<(NodeId, NodeId), Msat> = HashMap::new();
         for ch in graph.channels() {
             let (a, b) = (*graph.node(ch.node1), *graph.node(ch.node2));
             let c = capacity.entry((a.min(b), a.max(b))).or_default();
-            *c = (*c).max(ch.capacity_sat.saturating_mul(1000));
+            *c = (*c).max(ch.capacity_sat.to_msat_saturating());
         }
         let established = graph
             .node_capacities_sat()
             .iter()
             .enumerate()
-            .filter(|(_, t)| **t >= min_capacity_sat)
+            .filter(|(_, t)| **t >= min_capacity)
             .map(|(i, _)| *graph.node(i as u32))
             .collect();
         Standing { established, capacity }
@@ -54,7 +54,7 @@ impl GraphStanding for Standing {
     fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
         let key = (pair.from.min(pair.to), pair.from.max(pair.to));
         match self.capacity.get(&key) {
-            Some(c) => ChannelCheck::Capacity(*c),
+            Some(c) => ChannelCheck::Capacity(c.0),
             None => ChannelCheck::NoChannel,
         }
     }

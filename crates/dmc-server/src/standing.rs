@@ -39,7 +39,7 @@ impl ServerGraph {
         // is dated by the YYYY-MM-DD in its file name, if any.
         let newest_update = graph.newest_update().or_else(|| date_in_name(path));
         Ok(ServerGraph {
-            standing: Standing::new(&graph, min_reporter_capacity_sat),
+            standing: Standing::new(&graph, dmc_core::Sat(min_reporter_capacity_sat)),
             nodes: graph.node_count(),
             channels: graph.channel_count(),
             path: path.to_path_buf(),

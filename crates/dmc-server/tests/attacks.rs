@@ -627,7 +627,7 @@ async fn future_timestamps_are_served_no_later_than_the_receive_time() {
                 dmc_core::NodeId::from_bytes(to).unwrap(),
             );
             for amt in [1, 150_000 * SAT as u64, 250_000 * SAT as u64, 350_000 * SAT as u64] {
-                let p = mc.probability(at, &from, &to, amt, CAP_SAT as u64);
+                let p = mc.probability(at, &from, &to, dmc_core::Msat(amt), dmc_core::Sat(CAP_SAT as u64));
                 assert!(
                     (0.0..=1.0).contains(&p),
                     "{estimator:?}: {from} -> {to} at {amt} msat: {p}"

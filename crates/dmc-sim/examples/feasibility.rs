@@ -139,11 +139,18 @@ fn merge_parallel(graph: &Graph) -> Graph {
             order.push((ch.node1, ch.node2));
             0
         });
-        *c += ch.capacity_sat;
+        *c += ch.capacity_sat.0;
     }
     let mut merged = Graph::default();
     for (i, &(a, b)) in order.iter().enumerate() {
-        merged.add_channel(i as u64, *graph.node(a), *graph.node(b), capacity[&(a, b)], None, None);
+        merged.add_channel(
+            i as u64,
+            *graph.node(a),
+            *graph.node(b),
+            dmc_core::Sat(capacity[&(a, b)]),
+            None,
+            None,
+        );
     }
     merged
 }
@@ -235,7 +242,7 @@ fn time_calls(graph: &Graph, options: FeasibilityOptions, calls: usize) {
     let net = Network::new(graph.clone(), BalanceModel::Uniform, 1);
     let pool = options.pool.nodes(graph, options.rules);
     let mut flow = FlowGraph::with_rules(graph, options.rules);
-    let balance = |ci: u32, dir: usize| net.spendable(ci, dir);
+    let balance = |ci: u32, dir: usize| net.spendable(ci, dir).0;
     println!();
     println!(
         "one max_flow_up_to call, {calls} random pairs per amount, {}, {}, one thread (microseconds):",

@@ -158,7 +158,7 @@ impl Availability {
 mod tests {
     use super::*;
     use crate::network::BalanceModel;
-    use dmc_core::NodeId;
+    use dmc_core::{Msat, NodeId, Sat};
     use dmc_graph::{Graph, Policy};
 
     fn graph(n: u32) -> Graph {
@@ -170,15 +170,15 @@ mod tests {
         };
         let p = Policy {
             time_lock_delta: 40,
-            min_htlc_msat: 1,
+            min_htlc_msat: Msat(1),
             max_htlc_msat: None,
-            fee_base_msat: 0,
+            fee_base_msat: Msat(0),
             fee_rate_ppm: 0,
             disabled: false,
         };
         let mut g = Graph::default();
         for i in 1..n {
-            g.add_channel(i as u64, key(0), key(i), 100_000, Some(p), Some(p));
+            g.add_channel(i as u64, key(0), key(i), Sat(100_000), Some(p), Some(p));
         }
         g
     }

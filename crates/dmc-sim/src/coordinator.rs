@@ -38,7 +38,7 @@ use dmc_core::aggregate::{
 use dmc_core::reputation::{self, Reputation, ReputationParams};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
-use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_core::{DirectedPair, NodeId, PairSnapshot, Sat, TimedPairResult, Timestamp};
 use dmc_graph::Standing;
 
 /// LND's and the coordinator's default relax interval (1 minute).
@@ -46,7 +46,7 @@ const RELAX_NS: i64 = dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTER
 
 /// `dmc serve --min-reporter-capacity-sat`'s default: a signed key is an
 /// established reporter when its public channels hold at least this much.
-pub const MIN_REPORTER_CAPACITY_SAT: u64 = 1_000_000;
+pub const MIN_REPORTER_CAPACITY_SAT: Sat = Sat(1_000_000);
 
 /// What a contributor sends: its pairs after the export's validation.
 /// Pairs LND would refuse are left out, as `dmc sync` leaves them out.
@@ -426,11 +426,11 @@ mod tests {
         let mut id = 0;
         for i in 1..=pairs {
             id += 1;
-            g.add_channel(id, k(100), k(100 + i), 2_000_000, None, None);
+            g.add_channel(id, k(100), k(100 + i), Sat(2_000_000), None, None);
         }
         for r in 1..=reporters {
             id += 1;
-            g.add_channel(id, k(r), k(100), reporter_sat, None, None);
+            g.add_channel(id, k(r), k(100), Sat(reporter_sat), None, None);
         }
         Standing::new(&g, MIN_REPORTER_CAPACITY_SAT)
     }

@@ -50,7 +50,7 @@ use dmc_core::rpc::PairData;
 use dmc_core::sync_plan::{
     apply_import, prepare_import, record_imports, ImportedTimes, NodeState, PairKey, FIRST_HAND_HOLD_SECS,
 };
-use dmc_core::{DirectedPair, MissionControlConfig, NodeId, PairSnapshot, Timestamp};
+use dmc_core::{DirectedPair, MissionControlConfig, Msat, NodeId, PairSnapshot, Sat, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 
@@ -273,7 +273,7 @@ impl Outcome {
             failed_htlcs: r.failed_htlcs(),
             attempts: r.attempts(),
             time_s: r.time_s,
-            fee_msat: r.fee_msat,
+            fee_msat: r.fee_msat.0,
         }
     }
 }
@@ -499,12 +499,13 @@ fn sync_arm(arm: &mut Arm, node: &NodeId, now: Timestamp, first_hand_hold_s: i64
 
 /// A sender joining `graph` by one channel `chan` of `capacity_sat` to
 /// `peer` (`htlc_maximum` 99 % of it, a small fee either way).
-pub(crate) fn attach_sender(graph: &mut Graph, key: NodeId, peer: u32, chan: u64, capacity_sat: u64) {
+pub(crate) fn attach_sender(graph: &mut Graph, key: NodeId, peer: u32, chan: u64, capacity_sat: Sat) {
+    let capacity = capacity_sat.to_msat_saturating();
     let policy = Policy {
         time_lock_delta: 40,
-        min_htlc_msat: 1000,
-        max_htlc_msat: Some(capacity_sat * 1000 / 100 * 99),
-        fee_base_msat: 1000,
+        min_htlc_msat: Msat(1000),
+        max_htlc_msat: Some(Msat(capacity.0 / 100 * 99)),
+        fee_base_msat: Msat(1000),
         fee_rate_ppm: 1,
         disabled: false,
     };
@@ -556,7 +557,7 @@ pub fn run_seed(
         let peer = top[rng.below(top.len() as u64) as usize];
         let chan = (u64::MAX >> 1) - wi as u64;
         let key = wallet_key(wi);
-        attach_sender(&mut graph, key, peer, chan, w.channel_sat);
+        attach_sender(&mut graph, key, peer, chan, Sat(w.channel_sat));
         wallet_nodes.push(key);
         wallet_chans.push(chan);
         wallet_peers.push(peer);
@@ -567,7 +568,7 @@ pub fn run_seed(
     let start = Timestamp::from_unix_secs(params.start_unix);
     let (mut net, mut traffic) = seed_world(&graph, balances, &wallet_idx, seed, start);
     for (w, (key, chan)) in params.wallets.iter().zip(wallet_nodes.iter().zip(&wallet_chans)) {
-        net.set_balance(*chan, key, w.channel_sat.saturating_mul(1000));
+        net.set_balance(*chan, key, Sat(w.channel_sat).to_msat_saturating());
     }
     let receivers = Popularity::by_capacity(&graph, &wallet_idx);
     let total_hours = params.contributor_hours + params.wallet_hours;
@@ -609,12 +610,13 @@ pub fn run_seed(
         .map(|&c| Sender::new(*graph.node(c), MissionControlConfig::default()))
         .collect();
     // (time, contributor, destination, amount msat)
-    let mut contributor_events: Vec<(Timestamp, usize, u32, u64)> = Vec::new();
+    let mut contributor_events: Vec<(Timestamp, usize, u32, Msat)> = Vec::new();
     for (ci, &c) in contributors.iter().enumerate() {
         for t in arrivals(&mut rng, contributor_start, end, params.contributor_payments_per_hour) {
             let dest = (0..100).find_map(|_| receivers.sample(&mut rng).filter(|d| *d != c));
             if let Some(d) = dest {
-                let amt = rng.log_uniform(params.contributor_min_amount_sat, params.contributor_max_amount_sat) * 1000;
+                let amt = Sat(rng.log_uniform(params.contributor_min_amount_sat, params.contributor_max_amount_sat))
+                    .to_msat_saturating();
                 contributor_events.push((t, ci, d, amt));
             }
         }
@@ -623,7 +625,7 @@ pub fn run_seed(
     let mut contributor_busy = vec![Timestamp::ZERO; contributors.len()];
 
     // Wallet payments: (time, profile, destination, amount msat)
-    let mut wallet_events: Vec<(Timestamp, usize, u32, u64)> = Vec::new();
+    let mut wallet_events: Vec<(Timestamp, usize, u32, Msat)> = Vec::new();
     for (wi, w) in params.wallets.iter().enumerate() {
         let (lo, hi) = (w.payments.0.min(w.payments.1), w.payments.0.max(w.payments.1));
         let n = lo + rng.below((hi - lo + 1) as u64) as usize;
@@ -645,7 +647,8 @@ pub fn run_seed(
                 d.filter(|d| *d != me && !wallet_idx.contains(d))
             });
             if let Some(d) = dest {
-                wallet_events.push((t, wi, d, rng.log_uniform(w.min_amount_sat, w.max_amount_sat) * 1000));
+                let amt = Sat(rng.log_uniform(w.min_amount_sat, w.max_amount_sat)).to_msat_saturating();
+                wallet_events.push((t, wi, d, amt));
             }
         }
     }
@@ -815,10 +818,10 @@ pub fn run_seed(
                                 if n.is_offline(ch.node1) || n.is_offline(ch.node2) {
                                     0
                                 } else {
-                                    n.spendable(ci, dir)
+                                    n.spendable(ci, dir).0
                                 }
                             };
-                            flow.max_flow_up_to(source, dest, amt, &bal) >= amt
+                            flow.max_flow_up_to(source, dest, amt.0, &bal) >= amt.0
                         });
                         feasible = Some(f);
                     }

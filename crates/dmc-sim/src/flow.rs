@@ -115,7 +115,7 @@ impl EdgeRules {
         };
         match ch.policies[dir] {
             _ if !live => 0,
-            Some(p) if self.clip_to_htlc_max => p.max_htlc_msat.unwrap_or(u64::MAX),
+            Some(p) if self.clip_to_htlc_max => p.max_htlc_msat.map_or(u64::MAX, |m| m.0),
             _ => u64::MAX,
         }
     }
@@ -610,7 +610,7 @@ fn seed_counts(
         return counts;
     }
     let mut rng = Rng::new(seed ^ PAIR_STREAM);
-    let balance = |ci: u32, dir: usize| net.spendable(ci, dir);
+    let balance = |ci: u32, dir: usize| net.spendable(ci, dir).0;
     for _ in 0..pairs {
         let (s, t) = random_pair(&mut rng, pool);
         let f = flow.max_flow_up_to(s, t, limit, &balance);
@@ -889,7 +889,7 @@ mod tests {
                     let ends = [(ch.node1, ch.node2), (ch.node2, ch.node1)];
                     for ((policy, &balance), (u, v)) in ch.policies.iter().zip(bal).zip(ends) {
                         if let Some(p) = policy.filter(|p| !p.disabled) {
-                            let c = balance.min(p.max_htlc_msat.unwrap_or(u64::MAX));
+                            let c = balance.min(p.max_htlc_msat.map_or(u64::MAX, |m| m.0));
                             caps.push((u as usize, v as usize, c));
                         }
                     }

@@ -152,8 +152,8 @@ pub fn held_until(snapshot: Vec<PairSnapshot>, now: Timestamp) -> Vec<PairSnapsh
 pub fn nodes_by_capacity(g: &Graph) -> Vec<u32> {
     let mut total = vec![0u64; g.node_count()];
     for ch in g.channels() {
-        total[ch.node1 as usize] = total[ch.node1 as usize].saturating_add(ch.capacity_sat);
-        total[ch.node2 as usize] = total[ch.node2 as usize].saturating_add(ch.capacity_sat);
+        total[ch.node1 as usize] = total[ch.node1 as usize].saturating_add(ch.capacity_sat.0);
+        total[ch.node2 as usize] = total[ch.node2 as usize].saturating_add(ch.capacity_sat.0);
     }
     let mut v: Vec<u32> = (0..g.node_count() as u32).collect();
     v.sort_by(|a, b| total[*b as usize].cmp(&total[*a as usize]).then(a.cmp(b)));
@@ -222,6 +222,7 @@ pub fn choose_liars(
 mod tests {
     use super::*;
     use crate::coordinator::export_pairs;
+    use dmc_core::{Msat, Sat};
     use dmc_graph::Policy;
 
     fn key(i: u8) -> NodeId {
@@ -331,19 +332,19 @@ mod tests {
         let mut g = Graph::default();
         let on = Policy {
             time_lock_delta: 40,
-            min_htlc_msat: 1000,
+            min_htlc_msat: Msat(1000),
             max_htlc_msat: None,
-            fee_base_msat: 1000,
+            fee_base_msat: Msat(1000),
             fee_rate_ppm: 1,
             disabled: false,
         };
         let (p, off) = (Some(on), Some(Policy { disabled: true, ..on }));
         // 0 is the big hub, 1 the second; 4 the liar.
-        g.add_channel(1, key(0), key(1), 5_000_000, p, p);
-        g.add_channel(2, key(0), key(2), 4_000_000, p, off);
-        g.add_channel(3, key(0), key(4), 3_000_000, p, p);
-        g.add_channel(4, key(1), key(3), 2_000_000, p, p);
-        g.add_channel(5, key(3), key(4), 100_000, p, None);
+        g.add_channel(1, key(0), key(1), Sat(5_000_000), p, p);
+        g.add_channel(2, key(0), key(2), Sat(4_000_000), p, off);
+        g.add_channel(3, key(0), key(4), Sat(3_000_000), p, p);
+        g.add_channel(4, key(1), key(3), Sat(2_000_000), p, p);
+        g.add_channel(5, key(3), key(4), Sat(100_000), p, None);
         g
     }
 

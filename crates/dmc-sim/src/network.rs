@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use dmc_core::NodeId;
+use dmc_core::{Msat, NodeId};
 use dmc_graph::{Graph, Policy};
 
 use crate::rng::Rng;
@@ -41,8 +41,8 @@ impl BalanceModel {
         }
     }
 
-    fn draw(&self, capacity_msat: u64, rng: &mut Rng) -> u64 {
-        let c = capacity_msat as f64;
+    fn draw(&self, capacity: Msat, rng: &mut Rng) -> Msat {
+        let c = capacity.as_f64();
         let x = match *self {
             BalanceModel::Uniform => rng.f64() * c,
             BalanceModel::Fixed { node1_fraction } => node1_fraction.clamp(0.0, 1.0) * c,
@@ -57,7 +57,7 @@ impl BalanceModel {
                 }
             }
         };
-        (x.max(0.0) as u64).min(capacity_msat)
+        Msat(x.max(0.0) as u64).min(capacity)
     }
 }
 
@@ -72,8 +72,8 @@ pub enum HopFault {
 #[derive(Clone)]
 pub struct Network {
     pub graph: Graph,
-    /// Spendable msat per channel: `[node1 → node2, node2 → node1]`.
-    balance: Vec<[u64; 2]>,
+    /// Spendable amount per channel: `[node1 → node2, node2 → node1]`.
+    balance: Vec<[Msat; 2]>,
     faults: HashMap<u32, HopFault>,
     /// Policies nodes really enforce when they differ from the announced ones.
     enforced: HashMap<(u32, u8), Policy>,
@@ -82,7 +82,7 @@ pub struct Network {
     /// Channel indices of each node.
     node_channels: Vec<Vec<u32>>,
     /// While a journal is open: each touched channel's balance before its first change.
-    journal: Option<Vec<(u32, [u64; 2])>>,
+    journal: Option<Vec<(u32, [Msat; 2])>>,
     /// Nodes that are offline now, and nodes whose channels gossip shows
     /// disabled (empty until [`crate::availability`] takes a node offline).
     offline: Vec<bool>,
@@ -103,9 +103,9 @@ impl Network {
             .channels()
             .iter()
             .map(|ch| {
-                let cap = ch.capacity_sat.saturating_mul(1000);
+                let cap = ch.capacity_sat.to_msat_saturating();
                 let b1 = model.draw(cap, &mut rng);
-                [b1, cap - b1]
+                [b1, cap.saturating_sub(b1)]
             })
             .collect();
         let mut node_channels = vec![Vec::new(); graph.node_count()];
@@ -159,19 +159,19 @@ impl Network {
         }
     }
 
-    /// Both sides' spendable msat of channel `ci`: `[node1 → node2, node2 → node1]`.
-    pub fn balances(&self, ci: u32) -> [u64; 2] {
+    /// Both sides' spendable amounts of channel `ci`: `[node1 → node2, node2 → node1]`.
+    pub fn balances(&self, ci: u32) -> [Msat; 2] {
         self.balance[ci as usize]
     }
 
     /// Sets channel `ci` so that `dir`'s side holds `fraction` of the capacity
     /// (a rebalance or swap by its owner; the capacity is unchanged).
     pub fn refill(&mut self, ci: u32, dir: usize, fraction: f64) {
-        let cap = self.graph.channels()[ci as usize].capacity_sat.saturating_mul(1000);
-        let side = ((cap as f64 * fraction.clamp(0.0, 1.0)) as u64).min(cap);
+        let cap = self.graph.channels()[ci as usize].capacity_sat.to_msat_saturating();
+        let side = Msat((cap.as_f64() * fraction.clamp(0.0, 1.0)) as u64).min(cap);
         self.record(ci);
         self.balance[ci as usize][dir] = side;
-        self.balance[ci as usize][1 - dir] = cap - side;
+        self.balance[ci as usize][1 - dir] = cap.saturating_sub(side);
     }
 
     fn record(&mut self, ci: u32) {
@@ -186,13 +186,14 @@ impl Network {
     /// changed in `overlay` and puts the world back as it was. Every HTLC
     /// `f` adds must be resolved when it returns (as [`crate::pay`] does).
     pub fn with_overlay<R>(&mut self, overlay: &mut Overlay, f: impl FnOnce(&mut Network) -> R) -> R {
-        let mut world: Vec<(u32, [u64; 2])> = Vec::with_capacity(overlay.len());
+        let mut world: Vec<(u32, [Msat; 2])> = Vec::with_capacity(overlay.len());
         for (&ci, &d) in overlay.iter() {
             let b = self.balance[ci as usize];
             world.push((ci, b));
-            let total = b[0] + b[1];
-            let b0 = (b[0] as i128 + d as i128).clamp(0, total as i128) as u64;
-            self.balance[ci as usize] = [b0, total - b0];
+            // The two sides sum to the capacity, which fits in msat.
+            let total = b[0].saturating_add(b[1]);
+            let b0 = Msat((b[0].0 as i128 + d as i128).clamp(0, total.0 as i128) as u64);
+            self.balance[ci as usize] = [b0, total.saturating_sub(b0)];
         }
         self.journal = Some(Vec::new());
         let r = f(self);
@@ -204,7 +205,7 @@ impl Network {
         }
         for (ci, w) in world {
             let now = self.balance[ci as usize];
-            let d = now[0] as i64 - w[0] as i64;
+            let d = now[0].0 as i64 - w[0].0 as i64;
             if d == 0 {
                 overlay.remove(&ci);
             } else {
@@ -218,7 +219,7 @@ impl Network {
     /// The channel a forwarding node uses for `amt` towards the same peer:
     /// the requested one if it can carry the amount, else another channel to
     /// that peer that can (non-strict forwarding, as LND, CLN and LDK do).
-    pub(crate) fn forwarding_channel(&self, ci: u32, dir: usize, amt: u64) -> (u32, usize) {
+    pub(crate) fn forwarding_channel(&self, ci: u32, dir: usize, amt: Msat) -> (u32, usize) {
         if self.balance[ci as usize][dir] >= amt {
             return (ci, dir);
         }
@@ -235,7 +236,7 @@ impl Network {
 
     /// Whether channel `ci` can carry `amt` from `dir`'s side right now: an
     /// enabled policy whose HTLC range holds the amount, the balance, no fault.
-    pub fn can_forward(&self, ci: u32, dir: usize, amt: u64) -> bool {
+    pub fn can_forward(&self, ci: u32, dir: usize, amt: Msat) -> bool {
         let ch = &self.graph.channels()[ci as usize];
         ch.policies[dir]
             .is_some_and(|p| !p.disabled && amt >= p.min_htlc_msat && p.max_htlc_msat.is_none_or(|m| amt <= m))
@@ -244,16 +245,16 @@ impl Network {
     }
 
     /// Sets the balance each side can send: `from`'s side gets `from_msat`.
-    pub fn set_balance(&mut self, chan_id: u64, from: &NodeId, from_msat: u64) {
+    pub fn set_balance(&mut self, chan_id: u64, from: &NodeId, from_msat: Msat) {
         let Some(ci) = self.graph.channel_index(chan_id) else {
             return;
         };
         let ch = &self.graph.channels()[ci as usize];
-        let cap = ch.capacity_sat.saturating_mul(1000);
+        let cap = ch.capacity_sat.to_msat_saturating();
         let dir = usize::from(self.graph.node(ch.node1) != from);
         let from_msat = from_msat.min(cap);
         self.balance[ci as usize][dir] = from_msat;
-        self.balance[ci as usize][1 - dir] = cap - from_msat;
+        self.balance[ci as usize][1 - dir] = cap.saturating_sub(from_msat);
     }
 
     pub fn set_fault(&mut self, chan_id: u64, fault: HopFault) {
@@ -283,7 +284,7 @@ impl Network {
         }
     }
 
-    pub fn spendable(&self, ci: u32, dir: usize) -> u64 {
+    pub fn spendable(&self, ci: u32, dir: usize) -> Msat {
         self.balance[ci as usize][dir]
     }
 
@@ -296,25 +297,30 @@ impl Network {
     }
 
     /// Takes `amt` out of `dir`'s side (an HTLC is added).
-    pub(crate) fn lock(&mut self, ci: u32, dir: usize, amt: u64) {
+    pub(crate) fn lock(&mut self, ci: u32, dir: usize, amt: Msat) {
         self.record(ci);
-        self.balance[ci as usize][dir] -= amt;
+        let side = &mut self.balance[ci as usize][dir];
+        *side = side
+            .checked_sub(amt)
+            .expect("an HTLC locks at most the sender's balance");
     }
 
     /// Gives a locked amount back (the HTLC failed).
-    pub(crate) fn unlock(&mut self, ci: u32, dir: usize, amt: u64) {
+    pub(crate) fn unlock(&mut self, ci: u32, dir: usize, amt: Msat) {
         self.record(ci);
-        self.balance[ci as usize][dir] += amt;
+        let side = &mut self.balance[ci as usize][dir];
+        *side = side.checked_add(amt).expect("a released HTLC returns what it locked");
     }
 
     /// Moves a locked amount to the other side (the HTLC settled).
-    pub(crate) fn settle(&mut self, ci: u32, dir: usize, amt: u64) {
+    pub(crate) fn settle(&mut self, ci: u32, dir: usize, amt: Msat) {
         self.record(ci);
-        self.balance[ci as usize][1 - dir] += amt;
+        let side = &mut self.balance[ci as usize][1 - dir];
+        *side = side.checked_add(amt).expect("a settled HTLC moves what it locked");
     }
 
     /// What `node` can send on each of its channels, by channel id.
-    pub fn local_bandwidth(&self, node: &NodeId) -> HashMap<u64, u64> {
+    pub fn local_bandwidth(&self, node: &NodeId) -> HashMap<u64, Msat> {
         let Some(n) = self.graph.node_index(node) else {
             return HashMap::new();
         };
@@ -326,7 +332,7 @@ impl Network {
                 let peer = if dir == 0 { ch.node2 } else { ch.node1 };
                 // A channel to an offline peer has no usable link.
                 let bandwidth = if self.is_offline(peer) {
-                    0
+                    Msat::ZERO
                 } else {
                     self.balance[ci as usize][dir]
                 };
@@ -337,6 +343,6 @@ impl Network {
 
     /// Total msat held in channels, for conservation checks.
     pub fn total_balance_msat(&self) -> u128 {
-        self.balance.iter().map(|b| b[0] as u128 + b[1] as u128).sum()
+        self.balance.iter().map(|b| b[0].0 as u128 + b[1].0 as u128).sum()
     }
 }

@@ -12,7 +12,8 @@
 //! (then all settle and balances move) or the MPP timeout fails them.
 
 use dmc_core::{
-    FailureCode, FailureReason, MissionControl, MissionControlConfig, NodeId, PaymentFailure, PaymentResult, Timestamp,
+    FailureCode, FailureReason, MissionControl, MissionControlConfig, Msat, NodeId, PaymentFailure, PaymentResult, Sat,
+    Timestamp,
 };
 use dmc_graph::pathfind::{self, BuiltRoute, PathError, PathFindingConfig, RouteRequest, RoutingGraph};
 
@@ -37,7 +38,7 @@ pub struct SimConfig {
     pub max_attempts: u32,
     /// LND's `--max_parts` (16) and minimum shard (10 000 sat).
     pub max_parts: u32,
-    pub min_shard_msat: u64,
+    pub min_shard_msat: Msat,
     /// Fee limit as a fraction of the amount (lncli: 5 %).
     pub fee_limit_fraction: f64,
     pub block_height: u32,
@@ -74,8 +75,8 @@ pub struct HtlcRecord {
 }
 
 impl HtlcRecord {
-    pub fn receiver_amt_msat(&self) -> u64 {
-        self.route.hops.last().map_or(0, |h| h.amt_to_forward_msat)
+    pub fn receiver_amt_msat(&self) -> Msat {
+        self.route.hops.last().map_or(Msat::ZERO, |h| h.amt_to_forward_msat)
     }
 }
 
@@ -83,13 +84,13 @@ impl HtlcRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PaymentRecord {
     pub dest: NodeId,
-    pub amount_msat: u64,
+    pub amount_msat: Msat,
     pub succeeded: bool,
     /// LND's `FAILURE_REASON_*` name when the payment failed.
     pub failure_reason: Option<&'static str>,
     pub htlcs: Vec<HtlcRecord>,
     /// Fees of the settled HTLCs.
-    pub fee_msat: u64,
+    pub fee_msat: Msat,
     /// Simulated seconds from start to settlement or final failure.
     pub time_s: f64,
 }
@@ -141,7 +142,7 @@ impl Sender {
 /// A shard that reached the receiver and waits there.
 struct Held {
     htlc: usize,
-    locks: Vec<(u32, usize, u64)>,
+    locks: Vec<(u32, usize, Msat)>,
     arrived: Timestamp,
 }
 
@@ -155,31 +156,31 @@ pub fn pay(
     routing: &RoutingGraph<'_>,
     sender: &mut Sender,
     dest: NodeId,
-    amount_msat: u64,
+    amount_msat: Msat,
     cfg: &SimConfig,
     clock: &mut Timestamp,
 ) -> PaymentRecord {
     let start = *clock;
-    let fee_limit = (amount_msat as f64 * cfg.fee_limit_fraction) as u64;
+    let fee_limit = Msat((amount_msat.as_f64() * cfg.fee_limit_fraction) as u64);
     let mut record = PaymentRecord {
         dest,
         amount_msat,
         succeeded: false,
         failure_reason: None,
         htlcs: Vec::new(),
-        fee_msat: 0,
+        fee_msat: Msat::ZERO,
         time_s: 0.0,
     };
-    if amount_msat == 0 {
+    if amount_msat == Msat::ZERO {
         record.failure_reason = Some("FAILURE_REASON_ERROR");
         return record;
     }
     let mut remaining = amount_msat;
-    let mut fees_in_flight = 0u64;
+    let mut fees_in_flight = Msat::ZERO;
     let mut held: Vec<Held> = Vec::new();
     let mut reason: Option<&'static str> = None;
 
-    while remaining > 0 {
+    while remaining > Msat::ZERO {
         if clock.sub(start) >= cfg.payment_timeout_s * 1_000_000_000 || record.htlcs.len() as u32 >= cfg.max_attempts {
             reason = Some("FAILURE_REASON_TIMEOUT");
             break;
@@ -205,7 +206,7 @@ pub fn pay(
         let sent_at = *clock;
         let n = route.hops.len();
         // Forward the HTLC hop by hop; the first hop that cannot forward fails it.
-        let mut locks: Vec<(u32, usize, u64)> = Vec::with_capacity(n);
+        let mut locks: Vec<(u32, usize, Msat)> = Vec::with_capacity(n);
         let mut failure: Option<(u8, FailureCode)> = None;
         let mut from = sender.node;
         for c in 0..n {
@@ -241,7 +242,7 @@ pub fn pay(
                     } else {
                         route.hops[c - 2].amt_to_forward_msat
                     };
-                    let required = p.fee_base_msat + amt * p.fee_rate_ppm / 1_000_000;
+                    let required = p.fee(amt);
                     if incoming.saturating_sub(amt) < required {
                         failure = Some((c as u8, FailureCode::FeeInsufficient));
                         break;
@@ -288,8 +289,9 @@ pub fn pay(
                 }
             }
             None => {
-                remaining -= route.hops[n - 1].amt_to_forward_msat;
-                fees_in_flight += route.total_fees_msat();
+                // A shard carries at most what remains.
+                remaining = remaining.saturating_sub(route.hops[n - 1].amt_to_forward_msat);
+                fees_in_flight = fees_in_flight.saturating_add(route.total_fees_msat());
                 record.htlcs.push(HtlcRecord {
                     succeeded: false,
                     failure_code: None,
@@ -307,7 +309,7 @@ pub fn pay(
         }
     }
 
-    if remaining == 0 && reason.is_none() {
+    if remaining == Msat::ZERO && reason.is_none() {
         // The set is complete: the receiver settles every shard.
         *clock = clock.add(cfg.hop_latency_ms * MS * record.htlcs[held[0].htlc].route.hops.len() as i64);
         for h in held {
@@ -317,7 +319,7 @@ pub fn pay(
             let htlc = &mut record.htlcs[h.htlc];
             htlc.succeeded = true;
             htlc.resolve_time_s = seconds(clock.sub(start));
-            record.fee_msat += htlc.route.total_fees_msat();
+            record.fee_msat = record.fee_msat.saturating_add(htlc.route.total_fees_msat());
             let route = htlc.route.clone();
             sender.report(&route, None, *clock);
         }
@@ -357,9 +359,9 @@ fn request_route(
     routing: &RoutingGraph<'_>,
     sender: &Sender,
     dest: NodeId,
-    remaining: u64,
-    total: u64,
-    fee_limit: u64,
+    remaining: Msat,
+    total: Msat,
+    fee_limit: Msat,
     active_shards: u32,
     cfg: &SimConfig,
     now: Timestamp,
@@ -376,7 +378,7 @@ fn request_route(
     let prober = sender.mc.prober(now);
     let graph = routing.graph();
     let outages = net.has_outages();
-    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap: u64| {
+    let mut prob = |from: &NodeId, to: &NodeId, amt: Msat, cap: Sat| {
         if sender.oracle {
             return true_probability(net, graph, from, to, amt);
         }
@@ -408,7 +410,7 @@ fn request_route(
                 if active_shards + 1 >= cfg.max_parts {
                     return Err(PathError::NoRoute);
                 }
-                max_amt /= 2;
+                max_amt = max_amt.half();
                 if max_amt < cfg.min_shard_msat {
                     return Err(PathError::NoRoute);
                 }
@@ -420,7 +422,7 @@ fn request_route(
 
 /// 1 if a channel from `from` to `to` with an enabled policy can carry `amt`
 /// right now, else 0: what a sender knowing every balance would estimate.
-fn true_probability(net: &Network, graph: &dmc_graph::Graph, from: &NodeId, to: &NodeId, amt: u64) -> f64 {
+fn true_probability(net: &Network, graph: &dmc_graph::Graph, from: &NodeId, to: &NodeId, amt: Msat) -> f64 {
     let (Some(a), Some(b)) = (graph.node_index(from), graph.node_index(to)) else {
         return 0.0;
     };

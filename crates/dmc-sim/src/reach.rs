@@ -12,7 +12,7 @@
 //! traffic goes on. A probe ends at the receiver like a payment to an
 //! unknown hash, so it never settles: each runs on a throw-away overlay.
 
-use dmc_core::{MissionControlConfig, NodeId, Timestamp};
+use dmc_core::{MissionControlConfig, Msat, NodeId, Sat, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::Graph;
 
@@ -127,12 +127,12 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
         return vec![(0, 0, 0, 0); params.amounts_sat.len()];
     }
     let chan = u64::MAX >> 1;
-    attach_sender(&mut graph, me, peer, chan, 100_000_000);
+    attach_sender(&mut graph, me, peer, chan, Sat(100_000_000));
     let me_idx = graph.node_index(&me).expect("added");
     let routing = RoutingGraph::new(&graph);
     let start = Timestamp::from_unix_secs(params.start_unix);
     let (mut net, mut traffic) = seed_world(&graph, &params.balances, &[me_idx], seed, start);
-    net.set_balance(chan, &me, 100_000_000_000);
+    net.set_balance(chan, &me, Msat(100_000_000_000));
     let mut clock = match traffic.as_mut() {
         Some(t) => warm_up(&mut net, t, start, &params.warmup, &|_| ()).2,
         None => start,
@@ -164,7 +164,15 @@ fn probe_seed(base: &Graph, params: &ReachParams, seed: u64) -> Vec<(usize, usiz
             // One probe at a time: the next starts when the last has ended.
             let mut c = clock.max(busy_until);
             let r = net.with_overlay(&mut Overlay::new(), |n| {
-                pay(n, &routing, &mut sender, *graph.node(target), amt * 1000, &cfg, &mut c)
+                pay(
+                    n,
+                    &routing,
+                    &mut sender,
+                    *graph.node(target),
+                    Sat(*amt).to_msat_saturating(),
+                    &cfg,
+                    &mut c,
+                )
             });
             busy_until = c;
             out[i].0 += 1;

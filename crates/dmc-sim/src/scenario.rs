@@ -8,8 +8,9 @@
 //!   forward, so the payment splits, shards fail and time out.
 
 use dmc_core::json::Json;
+use dmc_core::mission_control::probability_fn;
 use dmc_core::rpc::query_mc_json;
-use dmc_core::{MissionControlConfig, NodeId, Timestamp};
+use dmc_core::{MissionControlConfig, Msat, NodeId, Sat, Timestamp};
 use dmc_graph::pathfind::{self, PathFindingConfig, RouteRequest, RoutingGraph};
 use dmc_graph::{Graph, Policy};
 
@@ -33,12 +34,12 @@ fn node(hex: &str) -> NodeId {
 }
 
 /// LND's default policy: 1000 msat + 1 ppm, delta 40, max HTLC 99 % of capacity.
-fn default_policy(capacity_sat: u64) -> Policy {
+fn default_policy(capacity: Sat) -> Policy {
     Policy {
         time_lock_delta: 40,
-        min_htlc_msat: 1000,
-        max_htlc_msat: Some(capacity_sat * 1000 / 100 * 99),
-        fee_base_msat: 1000,
+        min_htlc_msat: Msat(1000),
+        max_htlc_msat: Some(Msat(capacity.to_msat_saturating().0 / 100 * 99)),
+        fee_base_msat: Msat(1000),
         fee_rate_ppm: 1,
         disabled: false,
     }
@@ -48,13 +49,14 @@ fn default_policy(capacity_sat: u64) -> Policy {
 fn tutorial_network(alice_bob_sat: u64, bob_carol_sat: u64) -> Network {
     let (a, b, c) = (node(ALICE), node(BOB), node(CAROL));
     let mut g = Graph::default();
-    let p1 = default_policy(alice_bob_sat);
-    let p2 = default_policy(bob_carol_sat);
-    g.add_channel(CHAN_ALICE_BOB, a, b, alice_bob_sat, Some(p1), Some(p1));
-    g.add_channel(CHAN_BOB_CAROL, b, c, bob_carol_sat, Some(p2), Some(p2));
+    let (alice_bob, bob_carol) = (Sat(alice_bob_sat), Sat(bob_carol_sat));
+    let p1 = default_policy(alice_bob);
+    let p2 = default_policy(bob_carol);
+    g.add_channel(CHAN_ALICE_BOB, a, b, alice_bob, Some(p1), Some(p1));
+    g.add_channel(CHAN_BOB_CAROL, b, c, bob_carol, Some(p2), Some(p2));
     let mut net = Network::new(g, BalanceModel::Fixed { node1_fraction: 0.5 }, 0);
-    net.set_balance(CHAN_ALICE_BOB, &a, alice_bob_sat * 1000);
-    net.set_balance(CHAN_BOB_CAROL, &b, bob_carol_sat * 1000);
+    net.set_balance(CHAN_ALICE_BOB, &a, alice_bob.to_msat_saturating());
+    net.set_balance(CHAN_BOB_CAROL, &b, bob_carol.to_msat_saturating());
     net
 }
 
@@ -100,7 +102,7 @@ pub fn run(name: &str) -> Option<ScenarioOutcome> {
             &routing,
             &mut sender,
             node(CAROL),
-            sat * 1000,
+            Sat(sat).to_msat_saturating(),
             &cfg,
             &mut clock,
         ));
@@ -111,16 +113,16 @@ pub fn run(name: &str) -> Option<ScenarioOutcome> {
         [5200u64, 5300]
             .iter()
             .filter_map(|&sat| {
-                let req = RouteRequest::new(Some(sender.node), sender.node, node(CAROL), sat * 1000);
-                let mc = &sender.mc;
-                let now = clock;
-                let mut prob = |f: &NodeId, t: &NodeId, amt: u64, cap: u64| mc.probability(now, f, t, amt, cap);
+                let amt = Sat(sat).to_msat_saturating();
+                let req = RouteRequest::new(Some(sender.node), sender.node, node(CAROL), amt);
+                let (mc, now) = (&sender.mc, clock);
+                let mut prob = probability_fn(|f, t, amt, cap| mc.probability(now, f, t, amt, cap));
                 let (path, p) = pathfind::find_path(&routing, &req, &PathFindingConfig::default(), &mut prob).ok()?;
-                let r = pathfind::new_route(&graph_copy, sender.node, &path, 0, sat * 1000, 80, None);
+                let r = pathfind::new_route(&graph_copy, sender.node, &path, 0, amt, 80, None);
                 Some(RouteCheck {
                     amount_sat: sat,
                     success_prob: p,
-                    hop_fees_msat: r.hops.iter().map(|h| h.fee_msat).collect(),
+                    hop_fees_msat: r.hops.iter().map(|h| h.fee_msat.0).collect(),
                 })
             })
             .collect()
@@ -173,8 +175,8 @@ impl ScenarioOutcome {
                                 "failure_source_index",
                                 h.failure_source_index.map_or(Json::Raw("null".into()), Json::int32),
                             ),
-                            ("receiver_amt_msat", Json::int64(h.receiver_amt_msat())),
-                            ("fee_msat", Json::int64(h.route.total_fees_msat())),
+                            ("receiver_amt_msat", Json::int64(h.receiver_amt_msat().0)),
+                            ("fee_msat", Json::int64(h.route.total_fees_msat().0)),
                             (
                                 "route",
                                 Json::Array(h.route.hops.iter().map(|x| Json::str(x.pub_key.to_hex())).collect()),
@@ -183,7 +185,7 @@ impl ScenarioOutcome {
                     })
                     .collect();
                 Json::object([
-                    ("amount_sat", Json::int64(p.amount_msat / 1000)),
+                    ("amount_sat", Json::int64(p.amount_msat.to_sat_floor().0)),
                     ("status", Json::str(state(p.succeeded))),
                     (
                         "failure_reason",
@@ -221,7 +223,7 @@ impl ScenarioOutcome {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for p in &self.payments {
-            out += &format!("Paying {} sat to carol\n", p.amount_msat / 1000);
+            out += &format!("Paying {} sat to carol\n", p.amount_msat.to_sat_floor().0);
             let header = [
                 "HTLC_STATE",
                 "ATTEMPT_TIME",
@@ -247,8 +249,8 @@ impl ScenarioOutcome {
                         state(h.succeeded).to_string(),
                         format!("{:.3}", h.attempt_time_s),
                         format!("{:.3}", h.resolve_time_s),
-                        format_sat(h.receiver_amt_msat()),
-                        format_sat(h.route.total_fees_msat()),
+                        format_sat(h.receiver_amt_msat().0),
+                        format_sat(h.route.total_fees_msat().0),
                         h.route.total_time_lock.to_string(),
                         h.route.hops.first().map_or(0, |x| x.chan_id).to_string(),
                         route,
@@ -285,8 +287,8 @@ impl ScenarioOutcome {
             out += &line;
             out += &format!(
                 "Amount + fee:   {} + {} sat\n",
-                p.amount_msat / 1000,
-                format_sat(p.fee_msat)
+                p.amount_msat.to_sat_floor().0,
+                format_sat(p.fee_msat.0)
             );
             match p.failure_reason {
                 None => out += "Payment status: SUCCEEDED\n\n",

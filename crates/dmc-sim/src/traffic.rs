@@ -46,7 +46,7 @@
 //! Nothing here reads a clock: [`Traffic::advance`] moves the simulated
 //! world to a given [`Timestamp`].
 
-use dmc_core::Timestamp;
+use dmc_core::{Msat, Sat, Timestamp};
 use dmc_graph::Graph;
 
 use crate::network::{BalanceModel, Network};
@@ -133,8 +133,8 @@ impl Popularity {
     pub fn by_capacity(graph: &Graph, exclude: &[u32]) -> Self {
         let mut cap = vec![0u64; graph.node_count()];
         for ch in graph.channels() {
-            cap[ch.node1 as usize] += ch.capacity_sat;
-            cap[ch.node2 as usize] += ch.capacity_sat;
+            cap[ch.node1 as usize] += ch.capacity_sat.0;
+            cap[ch.node2 as usize] += ch.capacity_sat.0;
         }
         let (_, inbound) = usable_ends(graph);
         Self::from_weights(
@@ -226,8 +226,8 @@ struct Halves {
     out: Vec<(u32, u32)>,
     in_start: Vec<u32>,
     inc: Vec<(u32, u32)>,
-    min_htlc: Vec<u64>,
-    max_htlc: Vec<u64>,
+    min_htlc: Vec<Msat>,
+    max_htlc: Vec<Msat>,
     /// Sender and receiver of each half; `u32::MAX` for halves not routed.
     ends: Vec<(u32, u32)>,
 }
@@ -237,8 +237,8 @@ impl Halves {
         let n = graph.node_count();
         let mut out_lists: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
         let mut in_lists: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-        let mut min_htlc = vec![0u64; graph.channel_count() * 2];
-        let mut max_htlc = vec![0u64; graph.channel_count() * 2];
+        let mut min_htlc = vec![Msat::ZERO; graph.channel_count() * 2];
+        let mut max_htlc = vec![Msat::ZERO; graph.channel_count() * 2];
         let mut ends = vec![(u32::MAX, u32::MAX); graph.channel_count() * 2];
         for (ci, ch) in graph.channels().iter().enumerate() {
             for dir in 0..2 {
@@ -255,7 +255,7 @@ impl Halves {
                 }
                 let h = (ci * 2 + dir) as u32;
                 min_htlc[h as usize] = p.min_htlc_msat;
-                max_htlc[h as usize] = p.max_htlc_msat.unwrap_or(u64::MAX);
+                max_htlc[h as usize] = p.max_htlc_msat.unwrap_or(Msat::MAX);
                 ends[h as usize] = (from, to);
                 out_lists[from as usize].push((h, to));
                 in_lists[to as usize].push((h, from));
@@ -308,7 +308,7 @@ impl Router {
         }
     }
 
-    fn usable(&self, net: &Network, h: u32, amt: u64) -> bool {
+    fn usable(&self, net: &Network, h: u32, amt: Msat) -> bool {
         let hs = &self.halves;
         amt >= hs.min_htlc[h as usize]
             && amt <= hs.max_htlc[h as usize]
@@ -316,7 +316,7 @@ impl Router {
     }
 
     /// The halves of a fewest-hop path from `s` to `t` that can carry `amt`.
-    fn path(&mut self, net: &Network, s: u32, t: u32, amt: u64, max_hops: usize, rng: &mut Rng) -> Option<Vec<u32>> {
+    fn path(&mut self, net: &Network, s: u32, t: u32, amt: Msat, max_hops: usize, rng: &mut Rng) -> Option<Vec<u32>> {
         if s == t || net.is_offline(s) || net.is_offline(t) {
             return None;
         }
@@ -460,10 +460,10 @@ impl Traffic {
         let (Some(s), Some(t)) = (self.senders.sample(&mut self.rng), self.receivers.sample(&mut self.rng)) else {
             return;
         };
-        let amt = self
+        let amt = Sat(self
             .rng
-            .log_uniform(self.params.min_amount_sat, self.params.max_amount_sat)
-            .saturating_mul(1000);
+            .log_uniform(self.params.min_amount_sat, self.params.max_amount_sat))
+        .to_msat_saturating();
         self.stats.payments += 1;
         if s == t {
             self.stats.no_path += 1;
@@ -499,8 +499,8 @@ impl Traffic {
                 continue;
             }
             let (ci, dir) = (h / 2, (h % 2) as usize);
-            let cap = net.graph.channels()[ci as usize].capacity_sat.saturating_mul(1000);
-            if (net.spendable(ci, dir) as f64) < rp.threshold * cap as f64 && self.rng.f64() < p {
+            let cap = net.graph.channels()[ci as usize].capacity_sat.to_msat_saturating();
+            if net.spendable(ci, dir).as_f64() < rp.threshold * cap.as_f64() && self.rng.f64() < p {
                 net.refill(ci, dir, rp.target);
                 self.stats.rebalances += 1;
             }
@@ -522,13 +522,13 @@ fn exponential_ns(rng: &mut Rng, per_hour: f64) -> i64 {
 pub fn balance_fractions(net: &Network) -> Vec<f64> {
     let mut v = Vec::new();
     for (ci, ch) in net.graph.channels().iter().enumerate() {
-        let cap = ch.capacity_sat.saturating_mul(1000);
-        if cap == 0 {
+        let cap = ch.capacity_sat.to_msat_saturating();
+        if cap == Msat::ZERO {
             continue;
         }
         for dir in 0..2 {
             if ch.policies[dir].is_some_and(|p| !p.disabled) {
-                v.push(net.spendable(ci as u32, dir) as f64 / cap as f64);
+                v.push(net.spendable(ci as u32, dir).as_f64() / cap.as_f64());
             }
         }
     }
@@ -629,9 +629,9 @@ mod tests {
     fn policy() -> Policy {
         Policy {
             time_lock_delta: 40,
-            min_htlc_msat: 1000,
+            min_htlc_msat: Msat(1000),
             max_htlc_msat: None,
-            fee_base_msat: 0,
+            fee_base_msat: Msat(0),
             fee_rate_ppm: 0,
             disabled: false,
         }
@@ -641,7 +641,7 @@ mod tests {
     fn graph() -> Graph {
         let mut g = Graph::default();
         for (id, a, b) in [(1, 0, 1), (2, 1, 2), (3, 2, 3), (4, 0, 4), (5, 4, 5), (6, 5, 3)] {
-            g.add_channel(id, key(a), key(b), 1_000, Some(policy()), Some(policy()));
+            g.add_channel(id, key(a), key(b), Sat(1_000), Some(policy()), Some(policy()));
         }
         g
     }
@@ -653,16 +653,16 @@ mod tests {
         let idx = |i: u32| g.node_index(&key(i)).unwrap();
         let mut router = Router::new(&g, &[]);
         let mut rng = Rng::new(3);
-        let path = router.path(&net, idx(0), idx(3), 400_000, 10, &mut rng).unwrap();
+        let path = router.path(&net, idx(0), idx(3), Msat(400_000), 10, &mut rng).unwrap();
         assert_eq!(path.len(), 3);
         // Drain channel 2 (1 → 2): the path must take the detour.
         let c2 = g.channel_index(2).unwrap();
-        net.set_balance(2, &key(1), 0);
-        let path = router.path(&net, idx(0), idx(3), 400_000, 10, &mut rng).unwrap();
+        net.set_balance(2, &key(1), Msat(0));
+        let path = router.path(&net, idx(0), idx(3), Msat(400_000), 10, &mut rng).unwrap();
         assert!(path.iter().all(|h| h / 2 != c2), "used the drained channel");
         assert_eq!(path.len(), 3);
         // More than any channel holds: no path.
-        assert!(router.path(&net, idx(0), idx(3), 600_000, 10, &mut rng).is_none());
+        assert!(router.path(&net, idx(0), idx(3), Msat(600_000), 10, &mut rng).is_none());
         // Paths are contiguous from 0 to 3.
         let mut at = idx(0);
         for h in &path {
@@ -682,7 +682,7 @@ mod tests {
     fn traffic_drains_towards_receivers_and_rebalancing_refills() {
         // Node 3 and 6 hold a big channel: they receive most payments.
         let mut g = graph();
-        g.add_channel(7, key(3), key(6), 1_000_000, Some(policy()), Some(policy()));
+        g.add_channel(7, key(3), key(6), Sat(1_000_000), Some(policy()), Some(policy()));
         let mut net = Network::new(g.clone(), BalanceModel::Fixed { node1_fraction: 0.5 }, 1);
         let total = net.total_balance_msat();
         let start = Timestamp::from_unix_secs(1_700_000_000);
@@ -730,7 +730,7 @@ mod tests {
     #[test]
     fn popularity_follows_capacity() {
         let mut g = graph();
-        g.add_channel(7, key(3), key(6), 1_000_000, Some(policy()), Some(policy()));
+        g.add_channel(7, key(3), key(6), Sat(1_000_000), Some(policy()), Some(policy()));
         let p = Popularity::by_capacity(&g, &[]);
         let mut rng = Rng::new(1);
         let hub = g.node_index(&key(3)).unwrap();

@@ -2,7 +2,7 @@
 //! whatever the thread count, arms paired, balances conserved, and the report
 //! has the documented shape.
 
-use dmc_core::NodeId;
+use dmc_core::{Msat, NodeId, Sat};
 use dmc_graph::{Graph, Policy};
 use dmc_sim::experiment::{self, ExperimentParams, WalletProfile, WarmupParams};
 use dmc_sim::rng::Rng;
@@ -27,14 +27,14 @@ fn random_graph(nodes: u32, channels: u32, seed: u64) -> Graph {
         let cap = rng.log_uniform(100_000, 10_000_000);
         let p = |rng: &mut Rng| Policy {
             time_lock_delta: 40,
-            min_htlc_msat: 1000,
-            max_htlc_msat: Some(cap * 990),
-            fee_base_msat: rng.below(2000),
+            min_htlc_msat: Msat(1000),
+            max_htlc_msat: Some(Msat(cap * 990)),
+            fee_base_msat: Msat(rng.below(2000)),
             fee_rate_ppm: rng.below(1000),
             disabled: false,
         };
         let (p1, p2) = (p(&mut rng), p(&mut rng));
-        g.add_channel(c as u64 + 1, key(a), key(b), cap, Some(p1), Some(p2));
+        g.add_channel(c as u64 + 1, key(a), key(b), Sat(cap), Some(p1), Some(p2));
     }
     g
 }
@@ -183,9 +183,9 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
     let mut lonely = Graph::default();
     let p = |disabled| Policy {
         time_lock_delta: 40,
-        min_htlc_msat: 1,
+        min_htlc_msat: Msat(1),
         max_htlc_msat: None,
-        fee_base_msat: 0,
+        fee_base_msat: Msat(0),
         fee_rate_ppm: 0,
         disabled,
     };
@@ -193,7 +193,7 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
         1,
         g.node(0).to_owned(),
         g.node(1).to_owned(),
-        100_000,
+        Sat(100_000),
         Some(p(true)),
         None,
     );
@@ -259,7 +259,7 @@ fn an_overlay_keeps_the_world_unchanged_and_remembers_its_own_payments() {
     let g = random_graph(60, 300, 2);
     let mut net = Network::new(g.clone(), BalanceModel::Uniform, 5);
     let routing = RoutingGraph::new(&g);
-    let before: Vec<[u64; 2]> = (0..g.channel_count() as u32).map(|c| net.balances(c)).collect();
+    let before: Vec<[Msat; 2]> = (0..g.channel_count() as u32).map(|c| net.balances(c)).collect();
     let cfg = dmc_sim::SimConfig::default();
     let mut sender = dmc_sim::Sender::new(*g.node(0), MissionControlConfig::default());
     let mut overlay = Overlay::new();
@@ -267,12 +267,12 @@ fn an_overlay_keeps_the_world_unchanged_and_remembers_its_own_payments() {
     let mut settled = 0;
     for d in 1..20u32 {
         let r = net.with_overlay(&mut overlay, |n| {
-            dmc_sim::pay(n, &routing, &mut sender, *g.node(d), 20_000_000, &cfg, &mut clock)
+            dmc_sim::pay(n, &routing, &mut sender, *g.node(d), Msat(20_000_000), &cfg, &mut clock)
         });
         settled += usize::from(r.succeeded);
     }
     assert!(settled > 0);
-    let after: Vec<[u64; 2]> = (0..g.channel_count() as u32).map(|c| net.balances(c)).collect();
+    let after: Vec<[Msat; 2]> = (0..g.channel_count() as u32).map(|c| net.balances(c)).collect();
     assert_eq!(before, after, "the world moved");
     assert!(!overlay.is_empty(), "the sender's own payments were forgotten");
     // What the overlay holds is what the payments moved: node 0 spent what it paid.
@@ -315,7 +315,7 @@ fn payments_conserve_money() {
             &routing,
             &mut sender,
             dest,
-            rng.log_uniform(1_000, 300_000) * 1000,
+            Sat(rng.log_uniform(1_000, 300_000)).to_msat_saturating(),
             &cfg,
             &mut clock,
         );

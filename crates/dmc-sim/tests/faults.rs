@@ -1,7 +1,7 @@
 //! Failures other than liquidity, as the simulator injects them, come back
 //! with LND's codes and positions and end payments as LND would.
 
-use dmc_core::{FailureCode, MissionControlConfig, NodeId, Timestamp};
+use dmc_core::{FailureCode, MissionControlConfig, Msat, NodeId, Sat, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::{Graph, Policy};
 use dmc_sim::network::HopFault;
@@ -15,9 +15,9 @@ fn node(h: &str) -> NodeId {
 fn policy() -> Policy {
     Policy {
         time_lock_delta: 40,
-        min_htlc_msat: 1000,
+        min_htlc_msat: Msat(1000),
         max_htlc_msat: None,
-        fee_base_msat: 1000,
+        fee_base_msat: Msat(1000),
         fee_rate_ppm: 1,
         disabled: false,
     }
@@ -29,7 +29,7 @@ fn setup() -> (Graph, Network) {
         CHAN_ALICE_BOB,
         node(ALICE),
         node(BOB),
-        100_000,
+        Sat(100_000),
         Some(policy()),
         Some(policy()),
     );
@@ -37,7 +37,7 @@ fn setup() -> (Graph, Network) {
         CHAN_BOB_CAROL,
         node(BOB),
         node(CAROL),
-        100_000,
+        Sat(100_000),
         Some(policy()),
         Some(policy()),
     );
@@ -56,7 +56,7 @@ fn run(net: &mut Network, g: &Graph, times: usize) -> (Vec<dmc_sim::PaymentRecor
                 &routing,
                 &mut sender,
                 node(CAROL),
-                10_000_000,
+                Msat(10_000_000),
                 &SimConfig::default(),
                 &mut clock,
             )
@@ -87,7 +87,7 @@ fn changed_fee_gets_a_second_chance_then_counts() {
         CHAN_BOB_CAROL,
         &node(BOB),
         Policy {
-            fee_base_msat: 50_000,
+            fee_base_msat: Msat(50_000),
             ..policy()
         },
     );
@@ -139,7 +139,7 @@ fn successful_payments_move_balances() {
     assert!(records.iter().all(|r| r.succeeded));
     let spendable = net.local_bandwidth(&node(CAROL));
     // Carol started with half of 100 000 sat and received 3 × 10 000 sat.
-    assert_eq!(spendable[&CHAN_BOB_CAROL], 50_000_000 + 30_000_000);
+    assert_eq!(spendable[&CHAN_BOB_CAROL], Msat(50_000_000 + 30_000_000));
 }
 
 /// The oracle's probability is the forwarding rule: a parallel channel
@@ -149,16 +149,16 @@ fn oracle_counts_only_channels_that_can_forward_the_shard() {
     let (s, a, b) = (node(ALICE), node(BOB), node(CAROL));
     let mut g = Graph::default();
     let limited = |max_sat: u64| Policy {
-        max_htlc_msat: Some(max_sat * 1000),
+        max_htlc_msat: Sat(max_sat).to_msat(),
         ..policy()
     };
-    g.add_channel(1, s, a, 1_000_000, Some(policy()), Some(policy()));
-    g.add_channel(2, a, b, 1_000_000, Some(limited(1_000_000)), Some(policy()));
-    g.add_channel(3, a, b, 1_000_000, Some(limited(20_000)), Some(policy()));
+    g.add_channel(1, s, a, Sat(1_000_000), Some(policy()), Some(policy()));
+    g.add_channel(2, a, b, Sat(1_000_000), Some(limited(1_000_000)), Some(policy()));
+    g.add_channel(3, a, b, Sat(1_000_000), Some(limited(20_000)), Some(policy()));
     let mut net = Network::new(g.clone(), BalanceModel::Fixed { node1_fraction: 0.5 }, 0);
-    net.set_balance(1, &s, 1_000_000_000);
-    net.set_balance(2, &a, 0); // the big channel is empty
-    net.set_balance(3, &a, 1_000_000_000); // the small one is full
+    net.set_balance(1, &s, Msat(1_000_000_000));
+    net.set_balance(2, &a, Msat(0)); // the big channel is empty
+    net.set_balance(3, &a, Msat(1_000_000_000)); // the small one is full
     let routing = RoutingGraph::new(&g);
     let cfg = SimConfig::default();
     let mut oracle = Sender::new(s, MissionControlConfig::default());
@@ -169,7 +169,15 @@ fn oracle_counts_only_channels_that_can_forward_the_shard() {
         max_parts: 1,
         ..SimConfig::default()
     };
-    let r = pay(&mut net, &routing, &mut oracle, b, 50_000_000, &single, &mut clock);
+    let r = pay(
+        &mut net,
+        &routing,
+        &mut oracle,
+        b,
+        Msat(50_000_000),
+        &single,
+        &mut clock,
+    );
     assert!(!r.succeeded);
     assert_eq!(
         r.failed_htlcs(),
@@ -177,17 +185,17 @@ fn oracle_counts_only_channels_that_can_forward_the_shard() {
         "the oracle sent an HTLC that could not pass: {r:?}"
     );
     // With MPP it splits into shards the small channel carries, and none fails.
-    let r = pay(&mut net, &routing, &mut oracle, b, 50_000_000, &cfg, &mut clock);
+    let r = pay(&mut net, &routing, &mut oracle, b, Msat(50_000_000), &cfg, &mut clock);
     assert!(r.succeeded, "{r:?}");
     assert_eq!(r.failed_htlcs(), 0, "{r:?}");
-    assert!(r.htlcs.iter().all(|h| h.receiver_amt_msat() <= 20_000_000));
+    assert!(r.htlcs.iter().all(|h| h.receiver_amt_msat() <= Msat(20_000_000)));
     // 10 000 sat: the small channel carries it, whichever channel the route names.
-    let r = pay(&mut net, &routing, &mut oracle, b, 10_000_000, &cfg, &mut clock);
+    let r = pay(&mut net, &routing, &mut oracle, b, Msat(10_000_000), &cfg, &mut clock);
     assert!(r.succeeded, "{r:?}");
     assert_eq!(r.failed_htlcs(), 0);
     // A sender without the oracle learns the same the hard way.
     let mut cold = Sender::new(s, MissionControlConfig::default());
-    let r = pay(&mut net, &routing, &mut cold, b, 50_000_000, &single, &mut clock);
+    let r = pay(&mut net, &routing, &mut cold, b, Msat(50_000_000), &single, &mut clock);
     assert!(r.failed_htlcs() > 0, "{r:?}");
 }
 
@@ -202,17 +210,17 @@ fn offline_node_fails_with_unknown_next_peer_until_gossip_disables_it() {
     // S - H, then H - A - B (cheap) or H - C - B (dear): A is tried first.
     let cheap = policy();
     let dear = Policy {
-        fee_base_msat: 50_000,
+        fee_base_msat: Msat(50_000),
         ..policy()
     };
-    g.add_channel(1, s, h, 1_000_000, Some(cheap), Some(cheap));
-    g.add_channel(2, h, a, 1_000_000, Some(cheap), Some(cheap));
-    g.add_channel(3, a, b, 1_000_000, Some(cheap), Some(cheap));
-    g.add_channel(4, h, c, 1_000_000, Some(dear), Some(dear));
-    g.add_channel(5, c, b, 1_000_000, Some(dear), Some(dear));
+    g.add_channel(1, s, h, Sat(1_000_000), Some(cheap), Some(cheap));
+    g.add_channel(2, h, a, Sat(1_000_000), Some(cheap), Some(cheap));
+    g.add_channel(3, a, b, Sat(1_000_000), Some(cheap), Some(cheap));
+    g.add_channel(4, h, c, Sat(1_000_000), Some(dear), Some(dear));
+    g.add_channel(5, c, b, Sat(1_000_000), Some(dear), Some(dear));
     let mut net = Network::new(g.clone(), BalanceModel::Fixed { node1_fraction: 0.5 }, 0);
     for (chan, from) in [(1, s), (2, h), (3, a), (4, h), (5, c)] {
-        net.set_balance(chan, &from, 1_000_000_000);
+        net.set_balance(chan, &from, Msat(1_000_000_000));
     }
     let routing = RoutingGraph::new(&g);
     let cfg = SimConfig::default();
@@ -220,7 +228,7 @@ fn offline_node_fails_with_unknown_next_peer_until_gossip_disables_it() {
     net.set_offline(a_idx, true);
     let mut clock = Timestamp::from_unix_secs(1_700_000_000);
     let mut sender = Sender::new(s, MissionControlConfig::default());
-    let r = pay(&mut net, &routing, &mut sender, b, 10_000_000, &cfg, &mut clock);
+    let r = pay(&mut net, &routing, &mut sender, b, Msat(10_000_000), &cfg, &mut clock);
     assert!(r.succeeded, "{r:?}");
     assert_eq!(r.htlcs[0].failure_code, Some(FailureCode::UnknownNextPeer));
     assert_eq!(r.htlcs[0].failure_source_index, Some(1), "A's predecessor H answers");
@@ -228,12 +236,12 @@ fn offline_node_fails_with_unknown_next_peer_until_gossip_disables_it() {
     // Once gossip says A's channels are disabled, a fresh sender goes around it at once.
     net.set_gossip_disabled(a_idx, true);
     let mut fresh = Sender::new(s, MissionControlConfig::default());
-    let r = pay(&mut net, &routing, &mut fresh, b, 10_000_000, &cfg, &mut clock);
+    let r = pay(&mut net, &routing, &mut fresh, b, Msat(10_000_000), &cfg, &mut clock);
     assert!(r.succeeded && r.failed_htlcs() == 0, "{r:?}");
     // The oracle knows before gossip does.
     net.set_gossip_disabled(a_idx, false);
     let mut oracle = Sender::new(s, MissionControlConfig::default());
     oracle.oracle = true;
-    let r = pay(&mut net, &routing, &mut oracle, b, 10_000_000, &cfg, &mut clock);
+    let r = pay(&mut net, &routing, &mut oracle, b, Msat(10_000_000), &cfg, &mut clock);
     assert!(r.succeeded && r.failed_htlcs() == 0, "{r:?}");
 }

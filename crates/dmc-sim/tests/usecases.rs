@@ -1,6 +1,6 @@
 //! The tutorial's use cases, replayed on the simulator, give what LND gave.
 
-use dmc_core::{DirectedPair, FailureCode, NodeId, TimedPairResult};
+use dmc_core::{DirectedPair, FailureCode, Msat, NodeId, TimedPairResult};
 use dmc_sim::scenario::{self, ALICE, BOB, CAROL};
 
 fn node(h: &str) -> NodeId {
@@ -26,8 +26,8 @@ fn usecase1_two_payments_succeed() {
         assert_eq!(p.failed_htlcs(), 0);
     }
     // Bob's fee: 1000 msat + 1 ppm.
-    assert_eq!(o.payments[0].fee_msat, 1005);
-    assert_eq!(o.payments[1].fee_msat, 1005);
+    assert_eq!(o.payments[0].fee_msat, Msat(1005));
+    assert_eq!(o.payments[1].fee_msat, Msat(1005));
     // Alice's MC after both: the highest amounts stay, no failures.
     let ab = pair(&o, ALICE, BOB);
     assert_eq!(ab.success_amt_msat, 5_201_005);
@@ -50,8 +50,8 @@ fn usecase1_after_first_payment() {
     // The first payment alone leaves 5 001 005 / 5 000 000, as the tutorial showed.
     let o = scenario::run("usecase1").unwrap();
     let first = &o.payments[0].htlcs[0];
-    assert_eq!(first.route.total_amt_msat, 5_001_005);
-    assert_eq!(first.receiver_amt_msat(), 5_000_000);
+    assert_eq!(first.route.total_amt_msat, Msat(5_001_005));
+    assert_eq!(first.receiver_amt_msat(), Msat(5_000_000));
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn usecase2_splits_times_out_and_fails_with_no_route() {
     assert!(!p.succeeded);
     assert_eq!(p.failure_reason, Some("FAILURE_REASON_NO_ROUTE"));
     // Split into shards below the full amount.
-    assert!(p.htlcs.iter().all(|h| h.receiver_amt_msat() < 50_000_000));
+    assert!(p.htlcs.iter().all(|h| h.receiver_amt_msat() < Msat(50_000_000)));
     let codes: Vec<Option<FailureCode>> = p.htlcs.iter().map(|h| h.failure_code).collect();
     assert!(codes.contains(&Some(FailureCode::MppTimeout)), "{codes:?}");
     assert!(codes.contains(&Some(FailureCode::TemporaryChannelFailure)), "{codes:?}");

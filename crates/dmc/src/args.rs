@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use dmc_core::time::{parse_go_duration, DurationNs};
-use dmc_core::{NodeId, Timestamp};
+use dmc_core::{Msat, NodeId, Sat, Timestamp};
 
 /// A failed command: bad input (exit 2) or anything else (exit 1).
 pub enum CliError {
@@ -89,6 +89,16 @@ pub fn uint_arg(s: &str, field: &str) -> Result<u64> {
 }
 
 /// [`int_arg`] within LND's uint32 fields.
+/// An amount in sat as lncli takes it, in msat; refused where the msat
+/// value leaves lncli's int64.
+pub fn sat_arg(s: &str, field: &str) -> Result<Msat> {
+    let sat = int_arg(s, field)?;
+    Sat(sat as u64)
+        .to_msat()
+        .filter(|m| i64::try_from(m.0).is_ok())
+        .ok_or_else(|| CliError::Input(format!("{field}: {sat} overflows when converted to msat")))
+}
+
 pub fn u32_arg(s: &str, field: &str) -> Result<u32> {
     let v = int_arg(s, field)?;
     u32::try_from(v).or_else(|_| input(format!("{field}: {v} exceeds the uint32 range")))

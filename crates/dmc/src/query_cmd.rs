@@ -6,25 +6,25 @@ use std::path::Path;
 
 use dmc_core::json::Json;
 use dmc_core::rpc::{self, PairData};
-use dmc_core::{MissionControl, NodeId, Timestamp};
+use dmc_core::{MissionControl, Msat, NodeId, Sat, SuccessProbability, Timestamp};
 use dmc_graph::Graph;
 use serde_json::Value;
 
-use crate::args::{float_arg, input, int_arg, pubkey, read_input, u32_arg, CliError, Result};
+use crate::args::{float_arg, input, int_arg, pubkey, read_input, sat_arg, u32_arg, CliError, Result};
 use crate::cli::{QueryprobArgs, QueryroutesArgs, ViewArg};
 use crate::commands::{mission_control, Ctx};
 
 /// Where a query's capacity comes from.
 enum Capacity {
     Graph(Box<Graph>),
-    Fixed(u64),
+    Fixed(Sat),
 }
 
 impl Capacity {
     /// `None`: the graph has no usable edge, so LND answers probability 0.
-    fn lookup(&self, from: &NodeId, to: &NodeId, amt_msat: u64) -> Option<u64> {
+    fn lookup(&self, from: &NodeId, to: &NodeId, amt: Msat) -> Option<Sat> {
         match self {
-            Capacity::Graph(g) => g.pair_capacity_sat(from, to, amt_msat).ok(),
+            Capacity::Graph(g) => g.pair_capacity_sat(from, to, amt).ok(),
             Capacity::Fixed(c) => Some(*c),
         }
     }
@@ -35,11 +35,11 @@ fn probability(
     now: Timestamp,
     from: &NodeId,
     to: &NodeId,
-    amt_msat: u64,
-    capacity_sat: Option<u64>,
+    amt: Msat,
+    capacity: Option<Sat>,
 ) -> f64 {
-    match capacity_sat {
-        Some(c) => mc.probability(now, from, to, amt_msat, c),
+    match capacity {
+        Some(c) => mc.probability(now, from, to, amt, c),
         None => 0.0,
     }
 }
@@ -47,8 +47,8 @@ fn probability(
 pub fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
     let capacity = match (&a.graph, &a.capacity_sat) {
         (Some(path), _) => Capacity::Graph(Box::new(Graph::load(path).or_else(|e| input(format!("--graph: {e}")))?)),
-        (None, Some(c)) => Capacity::Fixed(int_arg(c, "--capacity-sat")? as u64),
-        (None, None) => Capacity::Fixed(0),
+        (None, Some(c)) => Capacity::Fixed(Sat(int_arg(c, "--capacity-sat")? as u64)),
+        (None, None) => Capacity::Fixed(Sat::ZERO),
     };
     if let Some(batch) = &a.batch {
         return queryprob_batch(ctx, a.view, batch, &capacity);
@@ -59,13 +59,8 @@ pub fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
     let from = pubkey(from, "FROM")?;
     let to = pubkey(to, "TO")?;
     let amt_msat = match (&a.amt_sat, &a.msat) {
-        (Some(sat), None) => {
-            let sat = int_arg(sat, "AMT_SAT")?;
-            sat.checked_mul(1000)
-                .ok_or_else(|| CliError::Input(format!("AMT_SAT: {sat} overflows when converted to msat")))?
-                as u64
-        }
-        (None, Some(msat)) => int_arg(msat, "--msat")? as u64,
+        (Some(sat), None) => sat_arg(sat, "AMT_SAT")?,
+        (None, Some(msat)) => Msat(int_arg(msat, "--msat")? as u64),
         _ => return input("queryprob needs AMT_SAT or --msat AMT_MSAT"),
     };
     let mc = mission_control(ctx, a.view)?;
@@ -111,7 +106,7 @@ fn queryprob_batch(ctx: &Ctx, v: ViewArg, path: &Path, capacity: &Capacity) -> R
         };
         let (from, to) = (key("from")?, key("to")?);
         let amt_msat = num("amt_msat")?.ok_or_else(|| CliError::Input(format!("{at}: amt_msat: missing")))?;
-        queries.push((from, to, amt_msat, num("capacity_sat")?));
+        queries.push((from, to, Msat(amt_msat), num("capacity_sat")?.map(Sat)));
     }
     let mc = mission_control(ctx, v)?;
     let mut out = String::new();
@@ -121,7 +116,7 @@ fn queryprob_batch(ctx: &Ctx, v: ViewArg, path: &Path, capacity: &Capacity) -> R
         let line = Json::object([
             ("from", Json::str(from.to_hex())),
             ("to", Json::str(to.to_hex())),
-            ("amt_msat", Json::int64(amt_msat)),
+            ("amt_msat", Json::int64(amt_msat.0)),
             ("probability", Json::double(p)),
             ("history", PairData::from_result(&mc.pair_history(&from, &to)).to_json()),
         ]);
@@ -137,16 +132,11 @@ pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
     let dest = a.dest.as_ref().or(a.dest_pos.as_ref());
     let dest = pubkey(dest.map(String::as_str).unwrap_or(""), "DEST")?;
     let amt_msat = match (&a.amt_pos, &a.amt, &a.amt_msat) {
-        (Some(s), _, _) | (None, Some(s), _) => {
-            let sat = int_arg(s, "AMT")?;
-            sat.checked_mul(1000)
-                .ok_or_else(|| CliError::Input(format!("AMT: {sat} overflows when converted to msat")))?
-                as u64
-        }
-        (None, None, Some(m)) => int_arg(m, "--amt_msat")? as u64,
+        (Some(s), _, _) | (None, Some(s), _) => sat_arg(s, "AMT")?,
+        (None, None, Some(m)) => Msat(int_arg(m, "--amt_msat")? as u64),
         _ => return input("queryroutes needs an amount: AMT (sat), --amt or --amt_msat"),
     };
-    if amt_msat == 0 {
+    if amt_msat == Msat::ZERO {
         return input("AMT: the amount must be greater than zero");
     }
     let source = match &a.source {
@@ -195,12 +185,12 @@ pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
         ));
     }
     let fee_limit_msat = match &a.fee_limit {
-        Some(s) => (int_arg(s, "--fee_limit")? as u64).saturating_mul(1000),
+        Some(s) => Sat(int_arg(s, "--fee_limit")? as u64).to_msat_saturating(),
         None => amt_msat,
     };
     let block_height = u32_arg(&a.block_height, "--block_height")?;
     let max_parts = u32_arg(&a.max_parts, "--max_parts")?;
-    let min_shard_msat = (int_arg(&a.min_shard_sat, "--min_shard_sat")? as u64).saturating_mul(1000);
+    let min_shard_msat = Sat(int_arg(&a.min_shard_sat, "--min_shard_sat")? as u64).to_msat_saturating();
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
 
     let self_node = ctx.self_node()?;
@@ -208,7 +198,6 @@ pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
         return input("queryroutes needs --source or a local node (--self or `dmc self PUBKEY`)");
     };
     let mc = mission_control(ctx, a.view)?;
-    let prober = mc.prober(ctx.now);
     let mut req = RouteRequest::new(self_node, source, dest, amt_msat);
     req.time_pref = time_pref;
     req.fee_limit_msat = fee_limit_msat;
@@ -218,14 +207,15 @@ pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
     req.outgoing_chan_ids = outgoing;
     req.last_hop = last_hop;
     // QueryRoutes' probability source: ignore lists first, then MC or 1.
-    let mut prob = |from: &NodeId, to: &NodeId, amt: u64, cap_sat: u64| -> f64 {
-        if ignored_nodes.contains(from) || ignored_pairs.contains(&(*from, *to)) {
-            return 0.0;
-        }
-        if !a.use_mc {
-            return 1.0;
-        }
-        prober.probability(from, to, amt, cap_sat)
+    let (mut prober, mut certain) = (mc.prober(ctx.now), pathfind::Certain);
+    let mut prob = pathfind::Ignoring {
+        nodes: ignored_nodes,
+        pairs: ignored_pairs,
+        estimate: if a.use_mc {
+            &mut prober as &mut dyn SuccessProbability
+        } else {
+            &mut certain
+        },
     };
     let routing = RoutingGraph::new(&graph);
     let cfg = PathFindingConfig::default();
@@ -264,20 +254,23 @@ fn route_json(r: &dmc_graph::pathfind::BuiltRoute) -> Json {
         .iter()
         .map(|h| {
             // LND prints the hop's incoming amount as chan_capacity (MarshallRoute).
-            let chan_capacity = incoming / 1000;
+            let chan_capacity = incoming.to_sat_floor().0;
             incoming = h.amt_to_forward_msat;
             let mpp = match r.mpp_total_msat {
-                Some(total) => Json::object([("payment_addr", Json::str("")), ("total_amt_msat", Json::int64(total))]),
+                Some(total) => Json::object([
+                    ("payment_addr", Json::str("")),
+                    ("total_amt_msat", Json::int64(total.0)),
+                ]),
                 None => Json::Raw("null".into()),
             };
             Json::object([
                 ("chan_id", Json::int64(h.chan_id)),
                 ("chan_capacity", Json::int64(chan_capacity)),
-                ("amt_to_forward", Json::int64(h.amt_to_forward_msat / 1000)),
-                ("fee", Json::int64(h.fee_msat / 1000)),
+                ("amt_to_forward", Json::int64(h.amt_to_forward_msat.to_sat_floor().0)),
+                ("fee", Json::int64(h.fee_msat.to_sat_floor().0)),
                 ("expiry", Json::int32(h.expiry)),
-                ("amt_to_forward_msat", Json::int64(h.amt_to_forward_msat)),
-                ("fee_msat", Json::int64(h.fee_msat)),
+                ("amt_to_forward_msat", Json::int64(h.amt_to_forward_msat.0)),
+                ("fee_msat", Json::int64(h.fee_msat.0)),
                 ("pub_key", Json::str(h.pub_key.to_hex())),
                 ("tlv_payload", Json::bool(true)),
                 ("mpp_record", mpp),
@@ -293,12 +286,13 @@ fn route_json(r: &dmc_graph::pathfind::BuiltRoute) -> Json {
     let fees = r.total_fees_msat();
     Json::object([
         ("total_time_lock", Json::int32(r.total_time_lock)),
-        ("total_fees", Json::int64(fees / 1000)),
-        ("total_amt", Json::int64(r.total_amt_msat / 1000)),
+        ("total_fees", Json::int64(fees.to_sat_floor().0)),
+        ("total_amt", Json::int64(r.total_amt_msat.to_sat_floor().0)),
         ("hops", Json::Array(hops)),
-        ("total_fees_msat", Json::int64(fees)),
-        ("total_amt_msat", Json::int64(r.total_amt_msat)),
-        ("first_hop_amount_msat", Json::int64(r.total_amt_msat)),
+        ("total_fees_msat", Json::int64(fees.0)),
+        ("total_amt_msat", Json::int64(r.total_amt_msat.0)),
+        ("first_hop_amount_msat", Json::int64(r.total_amt_msat.0)),
         ("custom_channel_data", Json::str("")),
     ])
 }
+

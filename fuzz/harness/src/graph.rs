@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use dmc_core::aggregate::{ChannelCheck, GraphStanding};
-use dmc_core::DirectedPair;
-use dmc_graph::pathfind::{self, PathFindingConfig, RouteRequest, RoutingGraph};
+use dmc_core::{DirectedPair, Msat, Sat};
+use dmc_graph::pathfind::{self, Certain, PathFindingConfig, RouteRequest, RoutingGraph};
 use dmc_graph::{listchannels, Graph, Policy, Standing};
 use dmc_server::standing::ServerGraph;
 use serde_json::{json, Value};
@@ -81,7 +81,7 @@ fn check_graph(g: &Graph) {
     let n = g.node_count();
     let caps = g.node_capacities_sat();
     assert_eq!(caps.len(), n);
-    let standing = Standing::new(g, 1_000_000);
+    let standing = Standing::new(g, Sat(1_000_000));
     assert!(standing.established_count() <= n);
     for (i, c) in g.channels().iter().enumerate() {
         assert!(
@@ -99,12 +99,12 @@ fn check_graph(g: &Graph) {
             }
         }
         let (a, b) = (*g.node(c.node1), *g.node(c.node2));
-        for amt in [0, 1_000, u64::MAX] {
+        for amt in [Msat(0), Msat(1_000), Msat::MAX] {
             let _ = g.pair_capacity_sat(&a, &b, amt);
             let _ = g.pair_capacity_sat(&b, &a, amt);
         }
         match standing.channel(&DirectedPair::new(b, a)) {
-            ChannelCheck::Capacity(msat) => assert!(msat >= c.capacity_sat.saturating_mul(1000)),
+            ChannelCheck::Capacity(msat) => assert!(msat >= c.capacity_sat.to_msat_saturating().0),
             other => panic!("channel {i}: the standing has no channel between its nodes: {other:?}"),
         }
     }
@@ -114,8 +114,8 @@ fn check_graph(g: &Graph) {
     }
     let (source, target) = (*g.node(0), *g.node(n as u32 - 1));
     let cfg = PathFindingConfig::default();
-    let mut prob = |_: &_, _: &_, _: u64, _: u64| 1.0;
-    for amt_msat in [1_000, 100_000_000] {
+    let mut prob = Certain;
+    for amt_msat in [Msat(1_000), Msat(100_000_000)] {
         let req = RouteRequest::new(None, source, target, amt_msat);
         if let Ok((path, p)) = pathfind::find_path(&routing, &req, &cfg, &mut prob) {
             assert!((0.0..=1.0).contains(&p), "path probability {p}");
@@ -123,7 +123,7 @@ fn check_graph(g: &Graph) {
             assert!(route.total_amt_msat >= amt_msat, "a route delivers less than asked");
             let _ = route.total_fees_msat();
         }
-        let _ = pathfind::split_payment(&routing, &req, &cfg, &mut prob, 4, 1_000);
+        let _ = pathfind::split_payment(&routing, &req, &cfg, &mut prob, 4, Msat(1_000));
     }
 }
 
@@ -156,9 +156,9 @@ fn policy_json(p: &Option<Policy>) -> Value {
         None => Value::Null,
         Some(p) => json!({
             "time_lock_delta": p.time_lock_delta,
-            "min_htlc": p.min_htlc_msat.to_string(),
-            "max_htlc_msat": p.max_htlc_msat.unwrap_or(0).to_string(),
-            "fee_base_msat": p.fee_base_msat.to_string(),
+            "min_htlc": p.min_htlc_msat.0.to_string(),
+            "max_htlc_msat": p.max_htlc_msat.unwrap_or(Msat::ZERO).0.to_string(),
+            "fee_base_msat": p.fee_base_msat.0.to_string(),
             "fee_rate_milli_msat": p.fee_rate_ppm.to_string(),
             "disabled": p.disabled,
         }),
@@ -183,7 +183,7 @@ fn to_describegraph(g: &Graph) -> Value {
                 "channel_id": c.chan_id.to_string(),
                 "node1_pub": g.node(c.node1).to_hex(),
                 "node2_pub": g.node(c.node2).to_hex(),
-                "capacity": c.capacity_sat.to_string(),
+                "capacity": c.capacity_sat.0.to_string(),
                 "node1_policy": policy_json(&c.policies[0]),
                 "node2_policy": policy_json(&c.policies[1]),
             })

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_core::{DirectedPair, Msat, NodeId, PairSnapshot, Sat, TimedPairResult, Timestamp};
 use dmc_graph::Graph;
 
 /// "Now" for mission control: 2026-02-03 12:00 UTC, the snapshot's day.
@@ -51,7 +51,7 @@ impl SplitMix64 {
 pub struct Query {
     pub source: NodeId,
     pub target: NodeId,
-    pub amt_msat: u64,
+    pub amt_msat: Msat,
 }
 
 /// `count` queries drawn with `seed`: sources among nodes with at least one
@@ -85,7 +85,7 @@ pub fn queries(g: &Graph, count: usize, seed: u64, valid_key: &dyn Fn(&NodeId) -
         out.push(Query {
             source: *g.node(s),
             target: *g.node(t),
-            amt_msat: amt_sat * 1000,
+            amt_msat: Sat(amt_sat).to_msat_saturating(),
         });
     }
     out
@@ -97,7 +97,7 @@ pub fn queries(g: &Graph, count: usize, seed: u64, valid_key: &dyn Fn(&NodeId) -
 /// the hour before [`NOW`].
 pub fn mc_pairs(g: &Graph, count: usize, seed: u64) -> Vec<PairSnapshot> {
     let mut seen = HashSet::new();
-    let mut pairs: Vec<(u32, u32, u64)> = Vec::new();
+    let mut pairs: Vec<(u32, u32, Sat)> = Vec::new();
     for ch in g.channels() {
         for (dir, from, to) in [(0, ch.node1, ch.node2), (1, ch.node2, ch.node1)] {
             if ch.policies[dir].is_some_and(|p| !p.disabled) && seen.insert((from, to)) {
@@ -116,7 +116,7 @@ pub fn mc_pairs(g: &Graph, count: usize, seed: u64) -> Vec<PairSnapshot> {
         .take(count)
         .map(|&(from, to, cap_sat)| {
             let t = NOW.add(-((rng.below(3600) as i64 + 1) * 1_000_000_000));
-            let cap_msat = (cap_sat.max(2_000) * 1000) as f64;
+            let cap_msat = cap_sat.max(Sat(2_000)).to_msat_saturating().as_f64();
             let amt = rng.log_uniform(1_000_000.0, cap_msat);
             let mut result = TimedPairResult::default();
             if rng.unit() < 0.7 {

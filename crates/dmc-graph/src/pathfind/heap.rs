@@ -8,7 +8,7 @@ pub(super) struct NodeWithDist {
     pub(super) dist: i64,
     pub(super) weight: i64,
     pub(super) node: u32,
-    pub(super) net_amount_received: u64,
+    pub(super) net_amount_received: Msat,
     pub(super) incoming_cltv: i32,
     pub(super) probability: f64,
     pub(super) next_hop: Option<PathEdge>,

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use dmc_core::NodeId;
+use dmc_core::{Msat, NodeId, Sat, SuccessProbability};
 
 use crate::{Graph, Policy};
 
@@ -39,7 +39,7 @@ pub const DEFAULT_MAX_TOTAL_TIMELOCK: u32 = 2016;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathFindingConfig {
     /// Fixed cost of a failed attempt (`routerrpc.attemptcost`, 100 sat).
-    pub attempt_cost_msat: u64,
+    pub attempt_cost_msat: Msat,
     /// Proportional cost of a failed attempt (`routerrpc.attemptcostppm`).
     pub attempt_cost_ppm: u64,
     /// Partial paths less likely than this are pruned (`routerrpc.minrtprob`).
@@ -49,7 +49,7 @@ pub struct PathFindingConfig {
 impl Default for PathFindingConfig {
     fn default() -> Self {
         PathFindingConfig {
-            attempt_cost_msat: 100_000,
+            attempt_cost_msat: Msat(100_000),
             attempt_cost_ppm: 1000,
             min_probability: 0.01,
         }
@@ -64,13 +64,13 @@ pub struct RouteRequest {
     pub source: NodeId,
     pub target: NodeId,
     /// Amount the target receives.
-    pub amt_msat: u64,
+    pub amt_msat: Msat,
     /// Total of an MPP payment this shard belongs to (for the last hop's
     /// payload size and `mpp_record`); `None` for a single-shot payment.
-    pub mpp_total_msat: Option<u64>,
+    pub mpp_total_msat: Option<Msat>,
     /// −1 (cheapest) .. 1 (most likely).
     pub time_pref: f64,
-    pub fee_limit_msat: u64,
+    pub fee_limit_msat: Msat,
     /// Largest sum of CLTV deltas of the route's hops (excluding the final delta).
     pub cltv_limit: u32,
     pub final_cltv_delta: u16,
@@ -78,15 +78,15 @@ pub struct RouteRequest {
     /// Only these of our own channels may be the first hop.
     pub outgoing_chan_ids: Vec<u64>,
     pub last_hop: Option<NodeId>,
-    /// Available msat per local channel id; channels not listed have their
-    /// capacity (LND's fallback when the link has no bandwidth hint).
-    pub local_bandwidth_msat: HashMap<u64, u64>,
+    /// Available amount per local channel id; channels not listed have
+    /// their capacity (LND's fallback when the link has no bandwidth hint).
+    pub local_bandwidth_msat: HashMap<u64, Msat>,
 }
 
 impl RouteRequest {
     /// A request with LND's `QueryRoutes` defaults: fee limit = amount,
     /// CLTV limit 2016 − final delta, final delta 80.
-    pub fn new(self_node: Option<NodeId>, source: NodeId, target: NodeId, amt_msat: u64) -> Self {
+    pub fn new(self_node: Option<NodeId>, source: NodeId, target: NodeId, amt_msat: Msat) -> Self {
         let final_cltv_delta = DEFAULT_FINAL_CLTV_DELTA;
         RouteRequest {
             self_node,
@@ -113,8 +113,8 @@ pub enum PathError {
     NoRoute,
     /// `FAILURE_REASON_INSUFFICIENT_BALANCE`: our channels cannot carry it.
     InsufficientBalance {
-        amt_msat: u64,
-        local_msat: u64,
+        amt_msat: Msat,
+        local_msat: Msat,
     },
     UnknownNode(NodeId),
     TimePrefOutOfRange(f64),
@@ -137,7 +137,7 @@ impl fmt::Display for PathError {
             PathError::NoRoute => write!(f, "{}: unable to find a path to destination", self.reason()),
             PathError::InsufficientBalance { amt_msat, local_msat } => write!(
                 f,
-                "{}: insufficient local balance: {amt_msat} msat needed, {local_msat} msat in our channels",
+                "{}: insufficient local balance: {amt_msat} needed, {local_msat} in our channels",
                 self.reason()
             ),
             PathError::UnknownNode(n) => write!(f, "{}: node {n} is not in the graph", self.reason()),
@@ -232,25 +232,8 @@ pub struct PathEdge {
     pub to: u32,
     pub chan_id: u64,
     pub policy: Policy,
-    /// Capacity handed to mission control, in sat.
-    pub capacity_sat: u64,
-}
-
-/// The most a fee can be: all the bitcoin there will ever be, in msat. A
-/// graph file may announce any base fee and rate; capping here keeps every
-/// sum of amounts and fees far inside `u64` and `i64`.
-const MAX_FEE_MSAT: u64 = 21_000_000 * 100_000_000 * 1000;
-
-/// LND's `ComputeFee`, computed without overflow and capped at [`MAX_FEE_MSAT`].
-fn compute_fee(p: &Policy, amt_msat: u64) -> u64 {
-    let fee = u128::from(p.fee_base_msat) + u128::from(amt_msat) * u128::from(p.fee_rate_ppm) / 1_000_000;
-    fee.min(u128::from(MAX_FEE_MSAT)) as u64
-}
-
-fn amt_in_range(p: &Policy, capacity_sat: u64, amt: u64) -> bool {
-    !(capacity_sat > 0 && amt > capacity_sat.saturating_mul(1000))
-        && p.max_htlc_msat.is_none_or(|m| amt <= m)
-        && amt >= p.min_htlc_msat
+    /// Capacity handed to mission control.
+    pub capacity_sat: Sat,
 }
 
 /// Size of a TLV truncated integer.
@@ -298,16 +281,15 @@ fn probability_based_dist(weight: i64, probability: f64, penalty: f64) -> i64 {
     dist as i64
 }
 
-/// A probability source: `(from, to, amt_msat, capacity_sat) → p`.
-pub type ProbabilitySource<'a> = dyn FnMut(&NodeId, &NodeId, u64, u64) -> f64 + 'a;
-
 /// LND's `findPath`: the best path from `source` to `target` and its
 /// success probability (the product over all hops, target side first).
+/// `probability` answers for each hop weighed, with the amount that hop
+/// must carry and the capacity LND hands to mission control.
 pub fn find_path(
     g: &RoutingGraph<'_>,
     req: &RouteRequest,
     cfg: &PathFindingConfig,
-    probability: &mut ProbabilitySource<'_>,
+    probability: &mut dyn SuccessProbability,
 ) -> Result<(Vec<PathEdge>, f64), PathError> {
     let graph = g.graph;
     let source = graph
@@ -326,12 +308,12 @@ pub fn find_path(
         req.local_bandwidth_msat
             .get(&chan.chan_id)
             .copied()
-            .unwrap_or(chan.capacity_sat.saturating_mul(1000))
+            .unwrap_or(chan.capacity_sat.to_msat_saturating())
     };
     let out_allowed = |chan_id: u64| req.outgoing_chan_ids.is_empty() || req.outgoing_chan_ids.contains(&chan_id);
 
     if Some(source) == self_idx {
-        let (mut max, mut total) = (0u64, 0u64);
+        let (mut max, mut total) = (Msat::ZERO, Msat::ZERO);
         for ch in graph.channels() {
             let dir = if ch.node1 == source {
                 0
@@ -363,9 +345,9 @@ pub fn find_path(
     }
     let final_htlc_expiry = req.block_height as i32 + req.final_cltv_delta as i32;
     let absolute_cltv_limit = req.cltv_limit as u64 + final_htlc_expiry as u64;
-    let default_attempt_cost = (cfg
-        .attempt_cost_msat
-        .wrapping_add(amt.wrapping_mul(cfg.attempt_cost_ppm) / 1_000_000)) as f64;
+    // LND's `uint64` arithmetic, wrapping included.
+    let proportional_attempt_cost = Msat(amt.0.wrapping_mul(cfg.attempt_cost_ppm) / 1_000_000);
+    let default_attempt_cost = cfg.attempt_cost_msat.wrapping_add(proportional_attempt_cost).as_f64();
     let time_pref = req.time_pref * 0.9;
     let absolute_attempt_cost = default_attempt_cost * (1.0 / (0.5 - time_pref / 2.0) - 1.0);
 
@@ -382,7 +364,7 @@ pub fn find_path(
         incoming_cltv: final_htlc_expiry,
         probability: 1.0,
         next_hop: None,
-        routing_info_size: hop_payload_size(amt, final_htlc_expiry as u32, 0, req.mpp_total_msat),
+        routing_info_size: hop_payload_size(amt.0, final_htlc_expiry as u32, 0, req.mpp_total_msat.map(|m| m.0)),
     };
     let route_to_self = source == target;
 
@@ -414,18 +396,19 @@ pub fn find_path(
 
             // processEdge
             let amount_to_send = net_received;
-            let total_fee = i128::from(amount_to_send) - i128::from(amt);
-            if total_fee > 0 && total_fee > i128::from(req.fee_limit_msat) {
+            // The fees so far: what this edge must carry above the payment.
+            if amount_to_send.saturating_sub(amt) > req.fee_limit_msat {
                 continue;
             }
-            let p_edge = probability(graph.node(from), graph.node(pivot), amount_to_send, edge.capacity_sat);
+            let p_edge =
+                probability.success_probability(graph.node(from), graph.node(pivot), amount_to_send, edge.capacity_sat);
             if p_edge == 0.0 {
                 continue;
             }
             let (time_lock_delta, outbound_fee) = if from != source {
-                (edge.policy.time_lock_delta, compute_fee(&edge.policy, amount_to_send))
+                (edge.policy.time_lock_delta, edge.policy.fee(amount_to_send))
             } else {
-                (0, 0)
+                (0, Msat::ZERO)
             };
             let incoming_cltv = partial.incoming_cltv + time_lock_delta as i32;
             if incoming_cltv as u64 > absolute_cltv_limit {
@@ -438,8 +421,8 @@ pub fn find_path(
             }
             let fee = outbound_fee;
             let time_lock_penalty =
-                (amount_to_send as i64).wrapping_mul(time_lock_delta as i64) * RISK_FACTOR_BILLIONTHS / 1_000_000_000;
-            let temp_weight = partial.weight + fee as i64 + time_lock_penalty;
+                (amount_to_send.0 as i64).wrapping_mul(time_lock_delta as i64) * RISK_FACTOR_BILLIONTHS / 1_000_000_000;
+            let temp_weight = partial.weight + fee.0 as i64 + time_lock_penalty;
             let temp_dist = probability_based_dist(temp_weight, prob, absolute_attempt_cost);
             if let Some(cur) = &distance[from as usize] {
                 if temp_dist > cur.dist || (temp_dist == cur.dist && prob <= cur.probability) {
@@ -447,7 +430,7 @@ pub fn find_path(
                 }
             }
             let payload = if from != source {
-                hop_payload_size(amount_to_send, partial.incoming_cltv as u32, edge.chan_id, None)
+                hop_payload_size(amount_to_send.0, partial.incoming_cltv as u32, edge.chan_id, None)
             } else {
                 0
             };
@@ -502,19 +485,19 @@ pub fn find_path(
 fn unify_local(
     graph: &Graph,
     group: &[InEdge],
-    amt: u64,
-    bandwidth: &dyn Fn(&crate::Channel) -> u64,
+    amt: Msat,
+    bandwidth: &dyn Fn(&crate::Channel) -> Msat,
     out_allowed: &dyn Fn(u64) -> bool,
 ) -> Option<PathEdge> {
     let mut best = None;
-    let mut max_bandwidth = 0;
+    let mut max_bandwidth = Msat::ZERO;
     for e in group {
         let ch = &graph.channels()[e.chan as usize];
         if !out_allowed(ch.chan_id) {
             continue;
         }
         let policy = ch.policies[e.dir as usize]?;
-        if !amt_in_range(&policy, ch.capacity_sat, amt) {
+        if !policy.accepts(ch.capacity_sat, amt) {
             continue;
         }
         let bw = bandwidth(ch);
@@ -535,51 +518,47 @@ fn unify_local(
 
 /// LND's `getEdgeNetwork`: among enabled channels that accept the amount,
 /// the highest-fee policy, with the largest capacity and time-lock delta.
-fn unify_network(graph: &Graph, group: &[InEdge], amt: u64) -> Option<PathEdge> {
+fn unify_network(graph: &Graph, group: &[InEdge], amt: Msat) -> Option<PathEdge> {
     let mut best: Option<PathEdge> = None;
-    let mut max_fee = i64::MIN;
+    let mut max_fee = None;
     let mut max_timelock = 0u16;
-    let mut max_cap_msat = 0u64;
+    let mut max_cap = Msat::ZERO;
     for e in group {
         let ch = &graph.channels()[e.chan as usize];
         let Some(policy) = ch.policies[e.dir as usize] else {
             continue;
         };
-        if !amt_in_range(&policy, ch.capacity_sat, amt) || policy.disabled {
+        if !policy.accepts(ch.capacity_sat, amt) || policy.disabled {
             continue;
         }
-        let mut cap_msat = ch.capacity_sat.saturating_mul(1000);
-        if cap_msat == 0 {
-            if let Some(m) = policy.max_htlc_msat {
-                cap_msat = m;
-            }
-        }
-        max_cap_msat = max_cap_msat.max(cap_msat);
+        max_cap = max_cap.max(policy.capacity_or_max_htlc(ch.capacity_sat));
         max_timelock = max_timelock.max(policy.time_lock_delta);
-        let fee = compute_fee(&policy, amt) as i64;
-        if fee < max_fee {
+        let fee = policy.fee(amt);
+        if max_fee.is_some_and(|max| fee < max) {
             continue;
         }
-        max_fee = fee;
+        max_fee = Some(fee);
         best = Some(PathEdge {
             from: e.from,
             to: if e.dir == 0 { ch.node2 } else { ch.node1 },
             chan_id: ch.chan_id,
             policy,
-            capacity_sat: 0,
+            capacity_sat: Sat::ZERO,
         });
     }
     best.map(|mut b| {
         b.policy.time_lock_delta = max_timelock;
-        b.capacity_sat = max_cap_msat / 1000;
+        b.capacity_sat = max_cap.to_sat_floor();
         b
     })
 }
 
 mod heap;
 mod mpp;
+mod probability;
 mod route;
 
 use heap::{DistanceHeap, NodeWithDist, NOT_IN_HEAP};
 pub use mpp::*;
+pub use probability::*;
 pub use route::*;

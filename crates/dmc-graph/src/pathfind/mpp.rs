@@ -4,7 +4,7 @@ use super::*;
 
 /// LND's MPP defaults: at most 16 shards, none below 10 000 sat.
 pub const DEFAULT_MAX_PARTS: u32 = 16;
-pub const DEFAULT_MIN_SHARD_MSAT: u64 = 10_000_000;
+pub const DEFAULT_MIN_SHARD_MSAT: Msat = Msat(10_000_000);
 
 /// One shard of a split payment and its success probability.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,9 +23,9 @@ pub fn split_payment(
     g: &RoutingGraph<'_>,
     req: &RouteRequest,
     cfg: &PathFindingConfig,
-    probability: &mut ProbabilitySource<'_>,
+    probability: &mut dyn SuccessProbability,
     max_parts: u32,
-    min_shard_msat: u64,
+    min_shard_msat: Msat,
 ) -> Result<Vec<Shard>, PathError> {
     let total = req.amt_msat;
     let mut remaining = total;
@@ -33,7 +33,7 @@ pub fn split_payment(
     let mut shard_req = req.clone();
     shard_req.mpp_total_msat = Some(total);
     let mut shards: Vec<Shard> = Vec::new();
-    while remaining > 0 {
+    while remaining > Msat::ZERO {
         let mut max_amt = remaining;
         let (path, p) = loop {
             shard_req.amt_msat = max_amt;
@@ -44,7 +44,7 @@ pub fn split_payment(
                     if shards.len() as u32 + 1 >= max_parts {
                         return Err(PathError::NoRoute);
                     }
-                    max_amt /= 2;
+                    max_amt = max_amt.half();
                     if max_amt < min_shard_msat {
                         return Err(PathError::NoRoute);
                     }
@@ -67,12 +67,13 @@ pub fn split_payment(
                 let bw = shard_req
                     .local_bandwidth_msat
                     .entry(chan.chan_id)
-                    .or_insert(chan.capacity_sat.saturating_mul(1000));
+                    .or_insert(chan.capacity_sat.to_msat_saturating());
                 *bw = bw.saturating_sub(route.total_amt_msat);
             }
         }
         fee_budget = fee_budget.saturating_sub(route.total_fees_msat());
-        remaining -= max_amt;
+        // Each shard is at most what remains.
+        remaining = remaining.saturating_sub(max_amt);
         shards.push(Shard { route, probability: p });
     }
     Ok(shards)

@@ -7,12 +7,12 @@ use super::*;
 pub struct RouteHop {
     pub chan_id: u64,
     pub pub_key: NodeId,
-    pub amt_to_forward_msat: u64,
+    pub amt_to_forward_msat: Msat,
     /// Fee this hop's node charges (what it receives minus what it forwards).
-    pub fee_msat: u64,
+    pub fee_msat: Msat,
     pub expiry: u32,
-    /// Capacity of the channel into this hop, in sat (as given to MC).
-    pub chan_capacity_sat: u64,
+    /// Capacity of the channel into this hop (as given to MC).
+    pub chan_capacity_sat: Sat,
 }
 
 /// A route as LND builds it (`newRoute`).
@@ -20,29 +20,32 @@ pub struct RouteHop {
 pub struct BuiltRoute {
     pub source: NodeId,
     pub total_time_lock: u32,
-    pub total_amt_msat: u64,
+    pub total_amt_msat: Msat,
     pub hops: Vec<RouteHop>,
     /// `Some(total)` on every hop's MPP record for a shard of a larger payment.
-    pub mpp_total_msat: Option<u64>,
+    pub mpp_total_msat: Option<Msat>,
 }
 
 impl BuiltRoute {
-    pub fn total_fees_msat(&self) -> u64 {
-        self.total_amt_msat - self.hops.last().map_or(0, |h| h.amt_to_forward_msat)
+    /// What the sender pays above what the receiver gets (LND's
+    /// `Route.TotalFees`, whose unsigned subtraction wraps).
+    pub fn total_fees_msat(&self) -> Msat {
+        let received = self.hops.last().map_or(Msat::ZERO, |h| h.amt_to_forward_msat);
+        self.total_amt_msat.wrapping_sub(received)
     }
 
     /// The route as mission control records it.
     pub fn to_mc_route(&self) -> dmc_core::Route {
         dmc_core::Route {
             source: self.source,
-            total_amt_msat: self.total_amt_msat,
+            total_amt_msat: self.total_amt_msat.0,
             hops: self
                 .hops
                 .iter()
                 .map(|h| dmc_core::Hop {
                     chan_id: h.chan_id,
                     pub_key: h.pub_key,
-                    amt_to_forward_msat: h.amt_to_forward_msat,
+                    amt_to_forward_msat: h.amt_to_forward_msat.0,
                     has_blinding_point: false,
                     has_custom_records: false,
                 })
@@ -52,47 +55,52 @@ impl BuiltRoute {
 }
 
 /// LND's `newRoute`: amounts, fees and time locks, walking from the last
-/// hop back to the first.
+/// hop back to the first. Amounts add as LND's `uint64`s do (wrapping);
+/// a path [`find_path`] found keeps every sum far inside `u64`.
+#[deny(clippy::arithmetic_side_effects)]
 pub fn new_route(
     graph: &Graph,
     source: NodeId,
     path: &[PathEdge],
     block_height: u32,
-    final_amt_msat: u64,
+    final_amt_msat: Msat,
     final_cltv_delta: u16,
-    mpp_total_msat: Option<u64>,
+    mpp_total_msat: Option<Msat>,
 ) -> BuiltRoute {
     let mut hops = Vec::with_capacity(path.len());
     let mut total_time_lock = block_height;
-    let mut next_incoming = 0u64;
-    for i in (0..path.len()).rev() {
+    let mut next_incoming = Msat::ZERO;
+    for (i, edge) in path.iter().enumerate().rev() {
         let (amt_to_forward, fee, outgoing_time_lock);
-        if i == path.len() - 1 {
-            amt_to_forward = final_amt_msat;
-            fee = 0;
-            total_time_lock += final_cltv_delta as u32;
-            outgoing_time_lock = total_time_lock;
-        } else {
-            amt_to_forward = next_incoming;
-            fee = compute_fee(&path[i + 1].policy, amt_to_forward);
-            outgoing_time_lock = total_time_lock;
-            total_time_lock += path[i + 1].policy.time_lock_delta as u32;
+        match path.get(i.wrapping_add(1)) {
+            None => {
+                amt_to_forward = final_amt_msat;
+                fee = Msat::ZERO;
+                total_time_lock = total_time_lock.wrapping_add(u32::from(final_cltv_delta));
+                outgoing_time_lock = total_time_lock;
+            }
+            Some(next) => {
+                amt_to_forward = next_incoming;
+                fee = next.policy.fee(amt_to_forward);
+                outgoing_time_lock = total_time_lock;
+                total_time_lock = total_time_lock.wrapping_add(u32::from(next.policy.time_lock_delta));
+            }
         }
         hops.push(RouteHop {
-            chan_id: path[i].chan_id,
-            pub_key: *graph.node(path[i].to),
+            chan_id: edge.chan_id,
+            pub_key: *graph.node(edge.to),
             amt_to_forward_msat: amt_to_forward,
-            fee_msat: 0,
+            fee_msat: Msat::ZERO,
             expiry: outgoing_time_lock,
-            chan_capacity_sat: path[i].capacity_sat,
+            chan_capacity_sat: edge.capacity_sat,
         });
-        next_incoming = amt_to_forward + fee;
+        next_incoming = amt_to_forward.wrapping_add(fee);
     }
     hops.reverse();
     // A hop's fee is what it receives minus what it forwards (route.HopFee).
     let mut incoming = next_incoming;
     for h in &mut hops {
-        h.fee_msat = incoming - h.amt_to_forward_msat;
+        h.fee_msat = incoming.wrapping_sub(h.amt_to_forward_msat);
         incoming = h.amt_to_forward_msat;
     }
     BuiltRoute {
