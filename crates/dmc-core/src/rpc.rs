@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::amount::{Msat, Sat};
 use crate::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use crate::json::Json;
 use crate::mission_control::MissionControlConfig;
@@ -59,12 +60,13 @@ impl PairData {
     /// amounts truncated, zero times as 0.
     pub fn from_result(r: &TimedPairResult) -> Self {
         let msat = |v: u64| v as i64;
+        let sat = |v: u64| Msat(v).to_sat_floor().0 as i64;
         PairData {
             fail_time: r.fail_time.rpc_unix_secs(),
-            fail_amt_sat: msat(r.fail_amt_msat / 1000),
+            fail_amt_sat: sat(r.fail_amt_msat),
             fail_amt_msat: msat(r.fail_amt_msat),
             success_time: r.success_time.rpc_unix_secs(),
-            success_amt_sat: msat(r.success_amt_msat / 1000),
+            success_amt_sat: sat(r.success_amt_msat),
             success_amt_msat: msat(r.success_amt_msat),
         }
     }
@@ -133,13 +135,16 @@ fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
     if sat < 0 {
         return Err(format!("{field}_amt_sat: {sat} is negative"));
     }
-    if msat / 1000 == sat {
+    // Both are non-negative here, so the casts keep their values.
+    if Msat(msat as u64).to_sat_floor() == Sat(sat as u64) {
         return Ok(msat as u64);
     }
     if msat == 0 {
-        return sat
-            .checked_mul(1000)
-            .map(|v| v as u64)
+        // LND's int64 product: refused beyond the int64 range.
+        return Sat(sat as u64)
+            .to_msat()
+            .filter(|m| i64::try_from(m.0).is_ok())
+            .map(|m| m.0)
             .ok_or_else(|| format!("{field}_amt_sat: {sat} overflows when converted to msat"));
     }
     if sat == 0 {

@@ -68,6 +68,7 @@
 //! snapshot gives 84 / 74 / 37 / 10 % at 1k / 10k / 100k / 1M sat, within 4 points of the published figures;
 //! routable directions between nodes of the largest usable component give 89 / 85 / 64 / 29 %.
 
+use dmc_core::Sat;
 use dmc_graph::{Channel, Graph};
 
 use crate::network::{BalanceModel, Network};
@@ -533,7 +534,11 @@ pub fn feasibility_study_with(
     study: &FeasibilityStudy,
     options: &FeasibilityOptions,
 ) -> Vec<FeasibilityRow> {
-    let amounts_msat: Vec<u64> = study.amounts_sat.iter().map(|a| a.saturating_mul(1000)).collect();
+    let amounts_msat: Vec<u64> = study
+        .amounts_sat
+        .iter()
+        .map(|a| Sat(*a).to_msat_saturating().0)
+        .collect();
     let limit = amounts_msat.iter().copied().max().unwrap_or(0);
     let pool = options.pool.nodes(graph, options.rules);
     let flow = FlowGraph::with_rules(graph, options.rules);
