@@ -212,13 +212,13 @@ impl World {
         let hop = |rng: &mut SplitMix64, node: usize, amt_to_forward_msat: u64| Hop {
             chan_id: rng.next_u64() >> 1,
             pub_key: self.nodes[node],
-            amt_to_forward_msat,
+            amt_to_forward_msat: Msat(amt_to_forward_msat),
             has_blinding_point: false,
             has_custom_records: false,
         };
         Route {
             source: self.nodes[s],
-            total_amt_msat: amt + 2 * fee,
+            total_amt_msat: Msat(amt + 2 * fee),
             hops: vec![hop(rng, a, amt + fee), hop(rng, b, amt), hop(rng, c, amt)],
         }
     }

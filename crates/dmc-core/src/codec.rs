@@ -2,6 +2,7 @@
 //! (as LND persists them, §1.7) and import batches. A leading version byte
 //! lets later formats coexist; decoding never panics on bad bytes.
 
+use crate::amount::Msat;
 use crate::interpret::{FailureCode, Hop, PaymentFailure, PaymentResult, Route};
 use crate::node::{DirectedPair, NodeId};
 use crate::state::{PairSnapshot, TimedPairResult};
@@ -87,12 +88,12 @@ pub fn encode_result(r: &PaymentResult) -> Vec<u8> {
     w.time(r.time_fwd);
     w.time(r.time_reply);
     w.node(&r.route.source);
-    w.u64(r.route.total_amt_msat);
+    w.u64(r.route.total_amt_msat.0);
     w.u16(r.route.hops.len() as u16);
     for h in &r.route.hops {
         w.u64(h.chan_id);
         w.node(&h.pub_key);
-        w.u64(h.amt_to_forward_msat);
+        w.u64(h.amt_to_forward_msat.0);
         w.u8(h.has_blinding_point as u8 | (h.has_custom_records as u8) << 1);
     }
     match &r.failure {
@@ -116,13 +117,13 @@ pub fn decode_result(bytes: &[u8]) -> Option<PaymentResult> {
     let time_fwd = r.time()?;
     let time_reply = r.time()?;
     let source = r.node()?;
-    let total_amt_msat = r.u64()?;
+    let total_amt_msat = Msat(r.u64()?);
     let n = r.u16()?;
     let mut hops = Vec::with_capacity(n.min(64) as usize);
     for _ in 0..n {
         let chan_id = r.u64()?;
         let pub_key = r.node()?;
-        let amt_to_forward_msat = r.u64()?;
+        let amt_to_forward_msat = Msat(r.u64()?);
         let flags = r.u8()?;
         hops.push(Hop {
             chan_id,

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::amount::Msat;
 use crate::node::{DirectedPair, NodeId};
 use crate::state::PairResult;
 use crate::time::Timestamp;
@@ -21,7 +22,7 @@ use crate::time::Timestamp;
 pub struct Hop {
     pub chan_id: u64,
     pub pub_key: NodeId,
-    pub amt_to_forward_msat: u64,
+    pub amt_to_forward_msat: Msat,
     pub has_blinding_point: bool,
     pub has_custom_records: bool,
 }
@@ -30,13 +31,13 @@ pub struct Hop {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
     pub source: NodeId,
-    pub total_amt_msat: u64,
+    pub total_amt_msat: Msat,
     pub hops: Vec<Hop>,
 }
 
 impl Route {
     /// Pair `c` (from position c to c+1) and the amount it carried.
-    fn pair(&self, c: usize) -> (DirectedPair, u64) {
+    fn pair(&self, c: usize) -> (DirectedPair, Msat) {
         let to = self.hops[c].pub_key;
         if c == 0 {
             (DirectedPair::new(self.source, to), self.total_amt_msat)
@@ -269,8 +270,9 @@ impl Interpretation {
 
     fn fail_pair(&mut self, rt: &Route, c: usize) {
         let (pair, _) = rt.pair(c);
-        self.pair_results.insert(pair, PairResult::failure(0));
-        self.pair_results.insert(pair.reverse(), PairResult::failure(0));
+        self.pair_results.insert(pair, PairResult::failure(Msat::ZERO));
+        self.pair_results
+            .insert(pair.reverse(), PairResult::failure(Msat::ZERO));
     }
 
     fn fail_pair_range(&mut self, rt: &Route, from: usize, to: usize) {

@@ -583,6 +583,7 @@ fn parse_payment_result(
         .or(default_source)
         .ok_or_else(|| JsonError(format!("{path}.route.source: missing, and no --self is set")))?;
     let total_amt_msat = uint_field(route.get("total_amt_msat"), &format!("{path}.route.total_amt_msat"))?
+        .map(Msat)
         .ok_or_else(|| JsonError(format!("{path}.route.total_amt_msat: missing")))?;
     let hops_v = route
         .get("hops")
@@ -611,6 +612,7 @@ fn parse_payment_result(
             chan_id: uint_field(h.get("chan_id"), &format!("{hp}.chan_id"))?.unwrap_or(0),
             pub_key,
             amt_to_forward_msat: uint_field(h.get("amt_to_forward_msat"), &format!("{hp}.amt_to_forward_msat"))?
+                .map(Msat)
                 .ok_or_else(|| JsonError(format!("{hp}.amt_to_forward_msat: missing")))?,
             has_blinding_point: h.get("blinding_point").and_then(Value::as_bool).unwrap_or(false),
             has_custom_records: h.get("custom_records").and_then(Value::as_bool).unwrap_or(false),

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::amount::Msat;
 use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
@@ -34,12 +35,12 @@ pub struct TimedPairResult {
 /// One interpreted outcome for one pair (LND's `pairResult`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PairResult {
-    pub amt_msat: u64,
+    pub amt_msat: Msat,
     pub success: bool,
 }
 
 impl PairResult {
-    pub fn success(amt_msat: u64) -> Self {
+    pub fn success(amt_msat: Msat) -> Self {
         PairResult {
             amt_msat,
             success: true,
@@ -47,7 +48,7 @@ impl PairResult {
     }
 
     /// A failure that penalises amounts ≥ `amt_msat` (0: every amount).
-    pub fn failure(amt_msat: u64) -> Self {
+    pub fn failure(amt_msat: Msat) -> Self {
         PairResult {
             amt_msat,
             success: false,
@@ -246,12 +247,12 @@ fn import_slots(
     };
     let carried = |t: Timestamp| empty_slots || !t.is_zero();
     if carried(imported.fail_time) && (force || !last.fail_time.after(imported.fail_time)) {
-        let r = PairResult::failure(imported.fail_amt_msat);
+        let r = PairResult::failure(Msat(imported.fail_amt_msat));
         outcome.applied |= apply_pair_result(cur, imported.fail_time, r, force, min_failure_relax_interval);
         outcome.slots_imported += 1;
     }
     if carried(imported.success_time) && (force || !last.success_time.after(imported.success_time)) {
-        let r = PairResult::success(imported.success_amt_msat);
+        let r = PairResult::success(Msat(imported.success_amt_msat));
         outcome.applied |= apply_pair_result(cur, imported.success_time, r, force, min_failure_relax_interval);
         outcome.slots_imported += 1;
     }
@@ -268,7 +269,7 @@ pub fn apply_pair_result(
     min_failure_relax_interval: DurationNs,
 ) -> bool {
     if result.success {
-        let s = result.amt_msat;
+        let s = result.amt_msat.0;
         cur.success_time = ts;
         if force || s > cur.success_amt_msat {
             cur.success_amt_msat = s;
@@ -277,7 +278,7 @@ pub fn apply_pair_result(
             cur.fail_amt_msat = s.wrapping_add(1);
         }
     } else {
-        let f = result.amt_msat;
+        let f = result.amt_msat.0;
         if !force && f > cur.fail_amt_msat && ts.sub(cur.fail_time) < min_failure_relax_interval {
             return false;
         }

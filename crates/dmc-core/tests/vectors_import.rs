@@ -69,8 +69,8 @@ fn import_into(existing: &[Op], imported: PairData, force: bool) -> TimedPairRes
     let mut state = MissionControlState::new();
     for op in existing {
         let (ts, r) = match op {
-            Op::Success(a, t) => (at(*t), PairResult::success(*a)),
-            Op::Fail(a, t) => (at(*t), PairResult::failure(*a)),
+            Op::Success(a, t) => (at(*t), PairResult::success(Msat(*a))),
+            Op::Fail(a, t) => (at(*t), PairResult::failure(Msat(*a))),
         };
         state.set_last_pair_result(from(), to(), ts, r, false, RELAX);
     }
@@ -202,7 +202,7 @@ fn fail_only_import_success_slot_sets_fail_amount_one_on_node_failure() {
 #[test]
 fn import_counts_slots_not_skipped() {
     let mut state = MissionControlState::new();
-    state.set_last_pair_result(from(), to(), at(100), PairResult::failure(2000), false, RELAX);
+    state.set_last_pair_result(from(), to(), at(100), PairResult::failure(Msat(2000)), false, RELAX);
     // Failure older (skipped), success slot zero vs zero (applied): 1.
     let pairs = validate_import(&[history(fail(3000, 50))]).unwrap();
     assert_eq!(state.import_snapshot(&pairs, false, RELAX), 1);

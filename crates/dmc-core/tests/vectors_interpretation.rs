@@ -37,7 +37,7 @@ fn plain_route(n: usize) -> Route {
 fn blinded_route(hops: &[(u64, bool)]) -> Route {
     Route {
         source: v(0),
-        total_amt_msat: 100,
+        total_amt_msat: Msat(100),
         hops: hops
             .iter()
             .enumerate()
@@ -101,8 +101,8 @@ fn expect(
             .iter()
             .map(|(a, b, r)| {
                 let r = match r {
-                    R::S(x) => PairResult::success(*x),
-                    R::F(x) => PairResult::failure(*x),
+                    R::S(x) => PairResult::success(Msat(*x)),
+                    R::F(x) => PairResult::failure(Msat(*x)),
                 };
                 (DirectedPair::new(v(*a), v(*b)), r)
             })
@@ -409,7 +409,7 @@ impl<'a> Oracle<'a> {
     }
 
     /// Pair c and the amount carried on it.
-    fn pair(&self, c: usize) -> (DirectedPair, u64) {
+    fn pair(&self, c: usize) -> (DirectedPair, Msat) {
         let amt = if c == 0 {
             self.rt.total_amt_msat
         } else {
@@ -431,8 +431,8 @@ impl<'a> Oracle<'a> {
 
     fn fail_pair(&mut self, c: usize) {
         let (p, _) = self.pair(c);
-        self.i.pair_results.insert(p, PairResult::failure(0));
-        self.i.pair_results.insert(p.reverse(), PairResult::failure(0));
+        self.i.pair_results.insert(p, PairResult::failure(Msat(0)));
+        self.i.pair_results.insert(p.reverse(), PairResult::failure(Msat(0)));
     }
 
     fn fail_pair_range(&mut self, a: usize, b: usize) {

@@ -32,12 +32,12 @@ fn after_u(step: usize) -> MissionControlState {
     let t = lnd_test_time();
     let mut s = MissionControlState::new();
     let steps: [(Timestamp, PairResult, bool); 6] = [
-        (t, PairResult::failure(1000), false),
-        (t.add(HOUR), PairResult::failure(1100), false),
-        (t.add(HOUR + SECOND), PairResult::failure(1200), false),
-        (t, PairResult::failure(999), true),
-        (t.add(SECOND), PairResult::success(1500), false),
-        (t, PairResult::success(50), true),
+        (t, PairResult::failure(Msat(1000)), false),
+        (t.add(HOUR), PairResult::failure(Msat(1100)), false),
+        (t.add(HOUR + SECOND), PairResult::failure(Msat(1200)), false),
+        (t, PairResult::failure(Msat(999)), true),
+        (t.add(SECOND), PairResult::success(Msat(1500)), false),
+        (t, PairResult::success(Msat(50)), true),
     ];
     for (ts, r, force) in &steps[..step] {
         set(&mut s, *ts, *r, *force);
@@ -88,7 +88,8 @@ fn u6_forced_success_overwrites() {
 type Expected = (u64, Option<i64>, u64, Option<i64>);
 
 fn u7_steps() -> Vec<(PairResult, i64, Option<Expected>)> {
-    let (s, f) = (PairResult::success, PairResult::failure);
+    let s = |amt: u64| PairResult::success(Msat(amt));
+    let f = |amt: u64| PairResult::failure(Msat(amt));
     vec![
         (s(1000), 0, Some((1000, Some(0), 0, None))),
         (s(500), 10, Some((1000, Some(10), 0, None))),
@@ -134,7 +135,8 @@ fn u7_derived_sequence_through_payment_results() {
     let mut mc = MissionControl::new(None, MissionControlConfig::default());
     let mut prev: Option<TimedPairResult> = None;
     for (i, (r, t, want)) in u7_steps().into_iter().enumerate() {
-        let rt = route(node(9), r.amt_msat, &[(from(), r.amt_msat), (to(), r.amt_msat)]);
+        let amt = r.amt_msat.0;
+        let rt = route(node(9), amt, &[(from(), amt), (to(), amt)]);
         let ts = base.add(t * SECOND);
         let result = if r.success {
             success_at(i as u64, ts, &rt)
@@ -157,8 +159,8 @@ fn success_of_zero_sets_time_only() {
     // §1.2 step 1: the success time is set even for amount 0.
     let t = lnd_test_time();
     let mut s = MissionControlState::new();
-    set(&mut s, t, PairResult::success(700), false);
-    set(&mut s, t.add(SECOND), PairResult::success(0), false);
+    set(&mut s, t, PairResult::success(Msat(700)), false);
+    set(&mut s, t.add(SECOND), PairResult::success(Msat(0)), false);
     assert_eq!(get(&s), rec(700, Some(t.add(SECOND)), 0, None));
 }
 
@@ -167,11 +169,11 @@ fn success_turns_amount_independent_failure_into_dependent_one() {
     // §1.2 step 3: FailAmt 0 with a failure time becomes s + 1, time kept.
     let t = lnd_test_time();
     let mut s = MissionControlState::new();
-    set(&mut s, t, PairResult::failure(0), false);
-    set(&mut s, t.add(HOUR), PairResult::success(300), false);
+    set(&mut s, t, PairResult::failure(Msat(0)), false);
+    set(&mut s, t.add(HOUR), PairResult::success(Msat(300)), false);
     assert_eq!(get(&s), rec(300, Some(t.add(HOUR)), 301, Some(t)));
     // A success below the failure amount leaves it alone.
-    set(&mut s, t.add(2 * HOUR), PairResult::success(100), false);
+    set(&mut s, t.add(2 * HOUR), PairResult::success(Msat(100)), false);
     assert_eq!(get(&s), rec(300, Some(t.add(2 * HOUR)), 301, Some(t)));
 }
 
@@ -180,33 +182,38 @@ fn relax_interval_is_strict_and_measured_from_fail_time() {
     let t = lnd_test_time();
     // Exactly one minute later: not < 1 min, so a higher failure applies.
     let mut s = MissionControlState::new();
-    set(&mut s, t, PairResult::failure(100), false);
-    set(&mut s, t.add(MINUTE), PairResult::failure(200), false);
+    set(&mut s, t, PairResult::failure(Msat(100)), false);
+    set(&mut s, t.add(MINUTE), PairResult::failure(Msat(200)), false);
     assert_eq!(get(&s), rec(0, None, 200, Some(t.add(MINUTE))));
 
     // One nanosecond less: dropped.
     let mut s = MissionControlState::new();
-    set(&mut s, t, PairResult::failure(100), false);
-    set(&mut s, t.add(MINUTE - 1), PairResult::failure(200), false);
+    set(&mut s, t, PairResult::failure(Msat(100)), false);
+    set(&mut s, t.add(MINUTE - 1), PairResult::failure(Msat(200)), false);
     assert_eq!(get(&s), rec(0, None, 100, Some(t)));
 
     // A lower or equal failure within the interval always applies.
-    set(&mut s, t.add(SECOND), PairResult::failure(100), false);
+    set(&mut s, t.add(SECOND), PairResult::failure(Msat(100)), false);
     assert_eq!(get(&s), rec(0, None, 100, Some(t.add(SECOND))));
-    set(&mut s, t.add(2 * SECOND), PairResult::failure(40), false);
+    set(&mut s, t.add(2 * SECOND), PairResult::failure(Msat(40)), false);
     assert_eq!(get(&s), rec(0, None, 40, Some(t.add(2 * SECOND))));
 
     // A success that pushes FailAmt up does not restart the interval: it
     // is still measured from the failure time.
-    set(&mut s, t.add(3 * SECOND), PairResult::success(500), false);
+    set(&mut s, t.add(3 * SECOND), PairResult::success(Msat(500)), false);
     assert_eq!(get(&s), rec(500, Some(t.add(3 * SECOND)), 501, Some(t.add(2 * SECOND))));
-    set(&mut s, t.add(30 * SECOND), PairResult::failure(600), false);
+    set(&mut s, t.add(30 * SECOND), PairResult::failure(Msat(600)), false);
     assert_eq!(
         get(&s),
         rec(500, Some(t.add(3 * SECOND)), 501, Some(t.add(2 * SECOND))),
         "600 > 501 within a minute of the failure at +2s: dropped"
     );
-    set(&mut s, t.add(2 * SECOND + MINUTE), PairResult::failure(600), false);
+    set(
+        &mut s,
+        t.add(2 * SECOND + MINUTE),
+        PairResult::failure(Msat(600)),
+        false,
+    );
     assert_eq!(
         get(&s),
         rec(500, Some(t.add(3 * SECOND)), 600, Some(t.add(2 * SECOND + MINUTE)))
@@ -219,7 +226,7 @@ fn relax_guard_never_drops_the_first_failure() {
     // timestamp in the distant past.
     let mut s = MissionControlState::new();
     let early = Timestamp::from_unix_secs(-50_000_000_000);
-    set(&mut s, early, PairResult::failure(u64::MAX), false);
+    set(&mut s, early, PairResult::failure(Msat(u64::MAX)), false);
     assert_eq!(get(&s), rec(0, None, u64::MAX, Some(early)));
 }
 
@@ -227,13 +234,13 @@ fn relax_guard_never_drops_the_first_failure() {
 fn failure_lowers_success_amount() {
     let t = lnd_test_time();
     let mut s = MissionControlState::new();
-    set(&mut s, t, PairResult::success(1000), false);
-    set(&mut s, t.add(SECOND), PairResult::failure(1000), false);
+    set(&mut s, t, PairResult::success(Msat(1000)), false);
+    set(&mut s, t.add(SECOND), PairResult::failure(Msat(1000)), false);
     assert_eq!(get(&s), rec(999, Some(t), 1000, Some(t.add(SECOND))));
     // A failure above the success amount leaves it.
     let mut s = MissionControlState::new();
-    set(&mut s, t, PairResult::success(1000), false);
-    set(&mut s, t.add(SECOND), PairResult::failure(1001), false);
+    set(&mut s, t, PairResult::success(Msat(1000)), false);
+    set(&mut s, t.add(SECOND), PairResult::failure(Msat(1001)), false);
     assert_eq!(get(&s), rec(1000, Some(t), 1001, Some(t.add(SECOND))));
 }
 
@@ -243,10 +250,10 @@ fn node_failure_wipes_only_known_pairs_touching_the_node() {
     let t = lnd_test_time();
     let (a, b, c, d) = (node(1), node(2), node(3), node(4));
     let mut s = MissionControlState::new();
-    s.set_last_pair_result(a, b, t, PairResult::success(10), false, RELAX);
-    s.set_last_pair_result(b, c, t, PairResult::success(20), false, RELAX);
-    s.set_last_pair_result(c, d, t, PairResult::failure(30), false, RELAX);
-    s.set_last_pair_result(c, b, t, PairResult::failure(5), false, RELAX);
+    s.set_last_pair_result(a, b, t, PairResult::success(Msat(10)), false, RELAX);
+    s.set_last_pair_result(b, c, t, PairResult::success(Msat(20)), false, RELAX);
+    s.set_last_pair_result(c, d, t, PairResult::failure(Msat(30)), false, RELAX);
+    s.set_last_pair_result(c, b, t, PairResult::failure(Msat(5)), false, RELAX);
     let ts = t.add(HOUR);
     s.set_all_fail(b, ts);
     let node_failed = rec(0, None, 0, Some(ts));

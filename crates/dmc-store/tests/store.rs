@@ -23,19 +23,19 @@ fn result(id: u64, secs: i64, amt: u64, fail: bool) -> PaymentResult {
         time_reply: t,
         route: Route {
             source: node(1),
-            total_amt_msat: amt + 10,
+            total_amt_msat: dmc_core::Msat(amt + 10),
             hops: vec![
                 Hop {
                     chan_id: 1,
                     pub_key: node(2),
-                    amt_to_forward_msat: amt,
+                    amt_to_forward_msat: dmc_core::Msat(amt),
                     has_blinding_point: false,
                     has_custom_records: false,
                 },
                 Hop {
                     chan_id: 2,
                     pub_key: node(3),
-                    amt_to_forward_msat: amt,
+                    amt_to_forward_msat: dmc_core::Msat(amt),
                     has_blinding_point: false,
                     has_custom_records: false,
                 },

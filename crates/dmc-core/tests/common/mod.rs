@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use dmc_core::time::DurationNs;
+pub use dmc_core::Msat;
 use dmc_core::{FailureCode, Hop, NodeId, PaymentFailure, PaymentResult, Route, TimedPairResult, Timestamp};
 
 /// Tolerance against the spec's "f64 reference" column.
@@ -47,7 +48,7 @@ pub fn hop(chan_id: u64, pub_key: NodeId, amt: u64, blinded: bool) -> Hop {
     Hop {
         chan_id,
         pub_key,
-        amt_to_forward_msat: amt,
+        amt_to_forward_msat: Msat(amt),
         has_blinding_point: blinded,
         has_custom_records: false,
     }
@@ -57,7 +58,7 @@ pub fn hop(chan_id: u64, pub_key: NodeId, amt: u64, blinded: bool) -> Hop {
 pub fn route(source: NodeId, total: u64, hops: &[(NodeId, u64)]) -> Route {
     Route {
         source,
-        total_amt_msat: total,
+        total_amt_msat: Msat(total),
         hops: hops
             .iter()
             .enumerate()

@@ -38,14 +38,14 @@ impl BuiltRoute {
     pub fn to_mc_route(&self) -> dmc_core::Route {
         dmc_core::Route {
             source: self.source,
-            total_amt_msat: self.total_amt_msat.0,
+            total_amt_msat: self.total_amt_msat,
             hops: self
                 .hops
                 .iter()
                 .map(|h| dmc_core::Hop {
                     chan_id: h.chan_id,
                     pub_key: h.pub_key,
-                    amt_to_forward_msat: h.amt_to_forward_msat.0,
+                    amt_to_forward_msat: h.amt_to_forward_msat,
                     has_blinding_point: false,
                     has_custom_records: false,
                 })
