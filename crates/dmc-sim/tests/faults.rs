@@ -80,6 +80,29 @@ fn closed_channel_answers_unknown_next_peer() {
     assert!(!bc.fail_time.is_zero() && bc.fail_amt_msat == 0);
 }
 
+/// A forwarding node enforcing an absurd rate: the fee it requires is
+/// computed as pathfinding computes it (`Policy::fee`, capped at 21 M BTC)
+/// instead of overflowing `u64`, so the HTLC fails with FeeInsufficient.
+#[test]
+fn absurd_enforced_fee_rate_fails_the_htlc_without_overflow() {
+    let (g, mut net) = setup();
+    net.change_policy(
+        CHAN_BOB_CAROL,
+        &node(BOB),
+        Policy {
+            fee_rate_ppm: u64::MAX,
+            ..policy()
+        },
+    );
+    let (records, _) = run(&mut net, &g, 1);
+    let first = &records[0].htlcs[0];
+    assert_eq!(
+        (first.failure_code, first.failure_source_index),
+        (Some(FailureCode::FeeInsufficient), Some(1))
+    );
+    assert!(!records[0].succeeded);
+}
+
 #[test]
 fn changed_fee_gets_a_second_chance_then_counts() {
     let (g, mut net) = setup();
