@@ -216,3 +216,28 @@ fn absurd_fees_do_not_overflow() {
         assert!(path.iter().all(|e| e.chan_id < 30), "fee limit {fee_limit}: {path:?}");
     }
 }
+
+/// QueryRoutes' ignore lists: an ignored node or directed pair never
+/// routes; every other hop gets the wrapped estimate.
+#[test]
+fn ignoring_nodes_and_pairs_wraps_the_estimate() {
+    use dmc_graph::pathfind::Ignoring;
+    let g = test_graph();
+    let rg = RoutingGraph::new(&g);
+    let cfg = PathFindingConfig::default();
+    let req = RouteRequest::new(Some(node(ROASBEEF)), node(ROASBEEF), node(TARGET), Msat(100_000));
+    let mut certain = Certain;
+    let mut no_a2 = Ignoring {
+        nodes: vec![node(A2)],
+        pairs: Vec::new(),
+        estimate: &mut certain,
+    };
+    assert_eq!(find_path(&rg, &req, &cfg, &mut no_a2).unwrap().0[1].chan_id, 20);
+    let mut no_b_target = Ignoring {
+        nodes: Vec::new(),
+        pairs: vec![(node(B), node(TARGET))],
+        estimate: &mut certain,
+    };
+    let (path, p) = find_path(&rg, &req, &cfg, &mut no_b_target).unwrap();
+    assert_eq!((path[1].chan_id, p), (10, 1.0));
+}
