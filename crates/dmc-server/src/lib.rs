@@ -100,7 +100,8 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn CoordinatorStore>, dm
             let path = config.data_dir.join(STORE_FILE);
             match RedbCoordinatorStore::open(&path) {
                 Ok(s) => Arc::new(s),
-                Err(e) if config.fresh_store => {
+                // A store held by a running server is not damaged: never set it aside.
+                Err(e) if config.fresh_store && !matches!(e, dmc_store::StoreError::Locked(_)) => {
                     let now = system_clock()().unix_secs();
                     let aside = dmc_store::coordinator::set_aside(&path, now)?;
                     tracing::warn!(

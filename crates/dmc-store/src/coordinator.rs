@@ -566,8 +566,9 @@ fn open_database(path: &Path, shown: &Path) -> Result<Database, StoreError> {
     match opened {
         Ok(Ok(db)) => Ok(db),
         // Another process (a running `dmc serve`) has the file open.
+        // Salvage and --fresh-store are for damaged files, not for one in use.
         Ok(Err(e @ redb::DatabaseError::DatabaseAlreadyOpen)) => Err(StoreError::Locked(format!(
-            "{}: cannot open the store ({e}): {OPEN_ADVICE}",
+            "{}: cannot open the store ({e}): another process holds it; is a `dmc serve` already running with this data dir? Stop it first",
             shown.display()
         ))),
         Ok(Err(e)) => Err(StoreError::Unopenable {

@@ -295,4 +295,3 @@ fn route_json(r: &dmc_graph::pathfind::BuiltRoute) -> Json {
         ("custom_channel_data", Json::str("")),
     ])
 }
-

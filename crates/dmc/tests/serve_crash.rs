@@ -667,6 +667,63 @@ fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
     );
 }
 
+/// A second `dmc serve --fresh-store` on a data dir a running server holds
+/// is refused naming the cause, and sets nothing aside: the running
+/// server keeps its store and its data.
+#[test]
+fn fresh_store_never_sets_aside_a_store_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Serve::start(&data, &[]);
+    let file = tmp.path().join("mc.json");
+    std::fs::write(&file, querymc_file(&[(1, 2, now() - 60, 5_000)])).unwrap();
+    run_ok(
+        &data,
+        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
+    );
+    let mut second = dmc(&data)
+        .args([
+            "serve",
+            "--graph",
+            "none",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--rest-listen",
+            "127.0.0.1:0",
+            "--fresh-store",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A second server that starts (the bug) would never exit on its own.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("a second dmc serve --fresh-store started on a store in use");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = second.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("coordinator.redb") && err.contains("already running"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let aside: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("broken-"))
+        .collect();
+    assert!(aside.is_empty(), "{aside:?}");
+    let j: serde_json::Value =
+        serde_json::from_str(&run_ok(&data, &["ec", "query", "--ec", &srv.url(), "--format", "json"])).unwrap();
+    assert_eq!(j["pairs"].as_array().unwrap().len(), 1, "{j}");
+}
+
 /// `dmc admin forget-reporter --ban` while the server runs: through the
 /// admin endpoint (bearer token from `<data-dir>/admin.token`, mode 0600);
 /// the reporter's data is gone, its old body cannot bring it back, and a

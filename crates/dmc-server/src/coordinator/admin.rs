@@ -43,11 +43,16 @@ impl Coordinator {
         self.check_admin(authorization)?;
         let r = Reporter::parse(reporter).map_err(|e| ApiError::Invalid(format!("reporter: {e}")))?;
         let banned = if ban {
-            self.store.ban_reporter(r).map_err(|e| ApiError::Internal(e.to_string()))?
+            self.store
+                .ban_reporter(r)
+                .map_err(|e| ApiError::Internal(e.to_string()))?
         } else {
             false
         };
-        let n = self.store.forget_reporter(r).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let n = self
+            .store
+            .forget_reporter(r)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         tracing::info!(reporter = %r, observations = n, banned = ban, "admin: reporter forgotten");
         self.recount_unverified()?;
         Ok((n, banned))

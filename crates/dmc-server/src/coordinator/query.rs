@@ -86,7 +86,9 @@ impl Coordinator {
 
     pub fn delta(&self, since: u64) -> Result<Delta, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
-        self.store.changes_since(since).map_err(|e| ApiError::Internal(e.to_string()))
+        self.store
+            .changes_since(since)
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// A v2 query: changes since `since`, or (no cursor, cursor 0, or one

@@ -59,7 +59,9 @@ pub fn parse_gateway_pairs(v: &Value, base: &str) -> Result<Vec<PairHistory>, Ap
             let int = |snake: &str, camel: &str| -> Result<i64, ApiError> {
                 match h.and_then(|h| field(h, snake, camel)) {
                     None => Ok(0),
-                    Some(v) => parse_int64(v, &format!("{path}.history.{snake}")).map_err(|e| ApiError::Invalid(e.to_string())),
+                    Some(v) => {
+                        parse_int64(v, &format!("{path}.history.{snake}")).map_err(|e| ApiError::Invalid(e.to_string()))
+                    }
                 }
             };
             Ok(PairHistory {
