@@ -5,7 +5,7 @@
 //! REST), and key, pair and signing builders. No mocks.
 
 // Each test crate uses a different part of the harness.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,59 +20,29 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use prost::Message;
-use secp256k1::{PublicKey, Secp256k1, SecretKey};
+use secp256k1::SecretKey;
 use serde_json::Value;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::Channel;
+
+pub use dmc_testkit::ecrpc::{failure, success};
+pub use dmc_testkit::hex;
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    dmc_testkit::clock::unix_now_secs()
 }
 
 /// Secret key `i` (1-based) and its 33-byte compressed public key.
 pub fn key(i: u8) -> (SecretKey, Vec<u8>) {
-    let mut b = [0u8; 32];
-    b[0] = 0x11;
-    b[31] = i;
-    let sk = SecretKey::from_slice(&b).unwrap();
-    let pk = PublicKey::from_secret_key(&Secp256k1::signing_only(), &sk);
-    (sk, pk.serialize().to_vec())
+    let i = u32::from(i) - 1;
+    (dmc_testkit::keys::secret_in(0x11, i), dmc_testkit::keys::node_in(0x11, i))
 }
 
 pub fn node(i: u8) -> Vec<u8> {
     key(i).1
 }
 
-pub fn hex(b: &[u8]) -> String {
-    dmc_core::node::encode_hex(b)
-}
-
-pub fn success(t: i64, msat: i64) -> PairData {
-    PairData {
-        success_time: t,
-        success_amt_sat: msat / 1000,
-        success_amt_msat: msat,
-        ..Default::default()
-    }
-}
-
-pub fn failure(t: i64, msat: i64) -> PairData {
-    PairData {
-        fail_time: t,
-        fail_amt_sat: msat / 1000,
-        fail_amt_msat: msat,
-        ..Default::default()
-    }
-}
-
 pub fn pair(from: u8, to: u8, h: PairData) -> PairHistory {
-    PairHistory {
-        node_from: node(from),
-        node_to: node(to),
-        history: Some(h),
-    }
+    dmc_testkit::ecrpc::pair(node(from), node(to), h)
 }
 
 /// A signed v2 registration by `signer`, naming `reporter` in the body.
@@ -88,10 +58,7 @@ pub fn signed(signer: &SecretKey, reporter: &[u8], timestamp: i64, pairs: Vec<Pa
     pb::SignedRegistration { body, signature }
 }
 
-pub fn sort(mut v: Vec<PairHistory>) -> Vec<PairHistory> {
-    v.sort_by(|a, b| (&a.node_from, &a.node_to).cmp(&(&b.node_from, &b.node_to)));
-    v
-}
+pub use dmc_testkit::ecrpc::sorted as sort;
 
 pub struct Server {
     pub dir: tempfile::TempDir,
@@ -140,17 +107,7 @@ impl Server {
     }
 
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("https://{}", self.bound.grpc))
-            .unwrap()
-            .tls_config(
-                ClientTlsConfig::new()
-                    .ca_certificate(Certificate::from_pem(self.cert_pem()))
-                    .domain_name("localhost"),
-            )
-            .unwrap()
-            .connect()
-            .await
-            .expect("TLS connection to the gRPC server")
+        dmc_testkit::tls::channel_trusting(format!("https://{}", self.bound.grpc), self.cert_pem()).await
     }
 
     pub async fn ec(&self) -> ExternalCoordinatorClient<Channel> {
