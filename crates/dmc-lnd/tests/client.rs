@@ -8,23 +8,15 @@ use dmc_lnd::{ErrorKind, LndClient, LndOptions};
 use secp256k1::SecretKey;
 
 fn secret(i: u8) -> SecretKey {
-    let mut b = [0u8; 32];
-    b[31] = i;
-    b[0] = 0x11;
-    SecretKey::from_slice(&b).unwrap()
+    dmc_testkit::keys::secret_in(0x11, u32::from(i) - 1)
 }
 
 fn node_key(i: u8) -> Vec<u8> {
-    secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::signing_only(), &secret(i))
-        .serialize()
-        .to_vec()
+    dmc_testkit::keys::node_in(0x11, u32::from(i) - 1)
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    dmc_testkit::clock::unix_now_secs()
 }
 
 fn success(from: u8, to: u8, t: i64, msat: i64) -> PairHistory {

@@ -18,10 +18,7 @@ const BY_REPORTER: TableDefinition<&[u8], ()> = TableDefinition::new("by_reporte
 const REPUTATION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("reputation");
 
 fn node(i: u16) -> NodeId {
-    let mut b = [0u8; 33];
-    b[0] = 2;
-    b[1..3].copy_from_slice(&i.to_be_bytes());
-    NodeId(b)
+    dmc_testkit::keys::fake_node(2, &i.to_be_bytes(), 0)
 }
 
 fn success(from: u16, to: u16, amt: u64) -> PairSnapshot {

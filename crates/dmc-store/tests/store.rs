@@ -9,9 +9,7 @@ use dmc_core::{
 use dmc_store::{LocalStore, View};
 
 fn node(b: u8) -> NodeId {
-    let mut k = [b; 33];
-    k[0] = 2;
-    NodeId(k)
+    dmc_testkit::keys::fake_node(2, &[], b)
 }
 
 /// self → n1 → n2 carrying `amt`, settled or failed at n1 (channel balance).

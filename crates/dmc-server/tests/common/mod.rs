@@ -34,7 +34,10 @@ pub fn now() -> i64 {
 /// Secret key `i` (1-based) and its 33-byte compressed public key.
 pub fn key(i: u8) -> (SecretKey, Vec<u8>) {
     let i = u32::from(i) - 1;
-    (dmc_testkit::keys::secret_in(0x11, i), dmc_testkit::keys::node_in(0x11, i))
+    (
+        dmc_testkit::keys::secret_in(0x11, i),
+        dmc_testkit::keys::node_in(0x11, i),
+    )
 }
 
 pub fn node(i: u8) -> Vec<u8> {

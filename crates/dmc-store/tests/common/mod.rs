@@ -9,10 +9,7 @@ use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use dmc_store::coordinator::{AggregatedPair, AggregationPolicy, CoordinatorStore, Registration};
 
 pub fn node(i: u16) -> NodeId {
-    let mut k = [3u8; 33];
-    k[0] = 2;
-    k[1..3].copy_from_slice(&i.to_be_bytes());
-    NodeId(k)
+    dmc_testkit::keys::fake_node(2, &i.to_be_bytes(), 3)
 }
 
 pub fn pair(a: u16, b: u16) -> DirectedPair {
