@@ -13,6 +13,9 @@
 //!
 //! Run: `cargo bench -p dmc-graph --bench routing`
 
+// criterion_main! generates an undocumented `main`.
+#![allow(missing_docs)]
+
 mod common;
 
 use std::collections::HashMap;

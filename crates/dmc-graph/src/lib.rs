@@ -28,13 +28,19 @@ pub const MAX_FEE: Msat = Msat(2_100_000_000_000_000_000);
 /// One direction's routing policy, as announced by the sending node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// Blocks the sending node adds to an HTLC's expiry when it forwards over this channel
+    /// (`cltv_expiry_delta`).
     pub time_lock_delta: u16,
+    /// Smallest HTLC the sending node forwards.
     pub min_htlc_msat: Msat,
     /// `None` when the policy announces no maximum.
     pub max_htlc_msat: Option<Msat>,
+    /// Fixed part of the forwarding fee, charged on every HTLC.
     pub fee_base_msat: Msat,
     /// Proportional fee in millionths of the forwarded amount.
     pub fee_rate_ppm: u64,
+    /// The sending node announced this direction as disabled; pathfinding and the capacity lookup
+    /// skip it.
     pub disabled: bool,
 }
 
@@ -80,10 +86,15 @@ impl Policy {
 /// node1 → node2), `policies[1]` node2's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Channel {
+    /// Short channel id (block height, transaction index, output index packed as LND's `uint64`).
     pub chan_id: u64,
+    /// Dense index (see [`Graph::node`]) of the node with the smaller public key.
     pub node1: u32,
+    /// Dense index of the node with the larger public key.
     pub node2: u32,
+    /// Funding amount of the channel; 0 means unknown (lookups then fall back to `max_htlc`).
     pub capacity_sat: Sat,
+    /// Per-direction policies, `None` where that node announced none.
     pub policies: [Option<Policy>; 2],
 }
 
@@ -132,7 +143,10 @@ pub(crate) fn read_graph_text(path: &Path) -> Result<String, GraphError> {
 /// probability 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CapacityError {
+    /// No channel between the two nodes has a policy in the `from → to` direction (or a node is not
+    /// in the graph).
     NoEdge,
+    /// Some channel has a policy from `from`, but every one is disabled or refuses the amount.
     NoEdgeForAmount,
 }
 
@@ -355,14 +369,17 @@ impl Graph {
         self.by_id.insert(chan_id, idx);
     }
 
+    /// Number of nodes; dense node indices run `0..node_count()`.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Number of channels, parallel channels counted separately.
     pub fn channel_count(&self) -> usize {
         self.channels.len()
     }
 
+    /// Whether a node with this public key appears in the graph.
     pub fn contains_node(&self, id: &NodeId) -> bool {
         self.index.contains_key(id)
     }
@@ -372,6 +389,7 @@ impl Graph {
         self.index.get(id).copied()
     }
 
+    /// Public key of the node at a dense index; panics if the index is out of range.
     pub fn node(&self, index: u32) -> &NodeId {
         &self.nodes[index as usize]
     }
@@ -381,6 +399,7 @@ impl Graph {
         self.by_id.get(&chan_id).copied()
     }
 
+    /// Every channel, in the order the graph file listed them.
     pub fn channels(&self) -> &[Channel] {
         &self.channels
     }
@@ -390,6 +409,7 @@ impl Graph {
         self.by_pair.get(&(a.min(b), a.max(b))).map_or(&[], |v| v.as_slice())
     }
 
+    /// The node's announced alias (empty if it announced none); `None` for a node not in the graph.
     pub fn alias(&self, id: &NodeId) -> Option<&str> {
         self.index.get(id).map(|i| self.aliases[*i as usize].as_str())
     }

@@ -61,7 +61,9 @@ impl Default for PathFindingConfig {
 pub struct RouteRequest {
     /// Our own node: its channels use bandwidth, not policies.
     pub self_node: Option<NodeId>,
+    /// Node the route starts from (the payer).
     pub source: NodeId,
+    /// Node the route ends at (the payee).
     pub target: NodeId,
     /// Amount the target receives.
     pub amt_msat: Msat,
@@ -70,13 +72,17 @@ pub struct RouteRequest {
     pub mpp_total_msat: Option<Msat>,
     /// −1 (cheapest) .. 1 (most likely).
     pub time_pref: f64,
+    /// Largest total fee the route may charge; partial paths above it are pruned.
     pub fee_limit_msat: Msat,
     /// Largest sum of CLTV deltas of the route's hops (excluding the final delta).
     pub cltv_limit: u32,
+    /// CLTV delta the target requires on the last hop (blocks).
     pub final_cltv_delta: u16,
+    /// Current block height; hop expiries and the CLTV limit are absolute heights from it.
     pub block_height: u32,
     /// Only these of our own channels may be the first hop.
     pub outgoing_chan_ids: Vec<u64>,
+    /// When set, the route must reach the target through this node.
     pub last_hop: Option<NodeId>,
     /// Available amount per local channel id; channels not listed have
     /// their capacity (LND's fallback when the link has no bandwidth hint).
@@ -113,10 +119,14 @@ pub enum PathError {
     NoRoute,
     /// `FAILURE_REASON_INSUFFICIENT_BALANCE`: our channels cannot carry it.
     InsufficientBalance {
+        /// The amount to deliver (the request's `amt_msat`).
         amt_msat: Msat,
+        /// Bandwidth summed over our own channels allowed as the first hop.
         local_msat: Msat,
     },
+    /// The source, target or last hop is not in the graph (`FAILURE_REASON_NO_ROUTE`).
     UnknownNode(NodeId),
+    /// `time_pref` is outside `[-1, 1]` or NaN.
     TimePrefOutOfRange(f64),
 }
 
@@ -165,6 +175,8 @@ pub struct RoutingGraph<'g> {
 }
 
 impl<'g> RoutingGraph<'g> {
+    /// Builds the incoming-edge index of `graph`: one pass to count, one to fill, then each node's
+    /// edges sorted by sender and channel.
     pub fn new(graph: &'g Graph) -> Self {
         let n = graph.node_count();
         let mut counts = vec![0u32; n + 1];
@@ -211,6 +223,7 @@ impl<'g> RoutingGraph<'g> {
         }
     }
 
+    /// The graph this index was built from.
     pub fn graph(&self) -> &'g Graph {
         self.graph
     }
@@ -228,9 +241,14 @@ impl<'g> RoutingGraph<'g> {
 /// The edge chosen for one hop (LND's `unifiedEdge`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathEdge {
+    /// Dense index of the node that forwards over this edge.
     pub from: u32,
+    /// Dense index of the node the edge leads to.
     pub to: u32,
+    /// Short channel id of the chosen channel among parallel ones.
     pub chan_id: u64,
+    /// The unified policy the hop is charged by (for network pairs the highest-fee one that accepts
+    /// the amount).
     pub policy: Policy,
     /// Capacity handed to mission control.
     pub capacity_sat: Sat,

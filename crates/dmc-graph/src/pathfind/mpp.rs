@@ -4,12 +4,17 @@ use super::*;
 
 /// LND's MPP defaults: at most 16 shards, none below 10 000 sat.
 pub const DEFAULT_MAX_PARTS: u32 = 16;
+/// LND's smallest shard (10 000 sat): when halving would go below it, the payment fails with
+/// `NoRoute`.
 pub const DEFAULT_MIN_SHARD_MSAT: Msat = Msat(10_000_000);
 
 /// One shard of a split payment and its success probability.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shard {
+    /// The shard's route, carrying its share of the amount with the payment's total in its MPP
+    /// record.
     pub route: BuiltRoute,
+    /// Product of the hop success probabilities of the route, as the search computed them (0..1).
     pub probability: f64,
 }
 

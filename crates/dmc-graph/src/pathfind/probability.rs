@@ -18,9 +18,11 @@ impl SuccessProbability for Certain {
 /// LND's `QueryRoutes` probability source: hops out of an ignored node or
 /// over an ignored pair never succeed; every other hop asks `estimate`.
 pub struct Ignoring<'a> {
+    /// Nodes whose outgoing hops get probability 0 (`ignored_nodes`).
     pub nodes: Vec<NodeId>,
     /// Directed pairs `(from, to)`.
     pub pairs: Vec<(NodeId, NodeId)>,
+    /// The probability source for every hop not ignored (mission control, or [`Certain`]).
     pub estimate: &'a mut dyn SuccessProbability,
 }
 

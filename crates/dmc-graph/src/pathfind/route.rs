@@ -5,11 +5,16 @@ use super::*;
 /// One hop of a built route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteHop {
+    /// Short channel id of the channel into this hop's node.
     pub chan_id: u64,
+    /// The node this hop reaches.
     pub pub_key: NodeId,
+    /// What this hop's node forwards to the next (for the last hop, what the target receives).
     pub amt_to_forward_msat: Msat,
     /// Fee this hop's node charges (what it receives minus what it forwards).
     pub fee_msat: Msat,
+    /// Absolute expiry (block height) of the HTLC this hop's node sends on;
+    /// for the last hop, of the one it receives: block height + final CLTV delta.
     pub expiry: u32,
     /// Capacity of the channel into this hop (as given to MC).
     pub chan_capacity_sat: Sat,
@@ -18,9 +23,14 @@ pub struct RouteHop {
 /// A route as LND builds it (`newRoute`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuiltRoute {
+    /// The paying node, where the route starts.
     pub source: NodeId,
+    /// Absolute expiry (block height) of the HTLC the source sends: block height + final delta +
+    /// every forwarding node's delta.
     pub total_time_lock: u32,
+    /// What the source sends into the first hop: the payment plus every fee.
     pub total_amt_msat: Msat,
+    /// Hops in order from the first (the source's peer) to the target.
     pub hops: Vec<RouteHop>,
     /// `Some(total)` on every hop's MPP record for a shard of a larger payment.
     pub mpp_total_msat: Option<Msat>,
