@@ -32,11 +32,14 @@ const NS: i64 = 1_000_000_000;
 pub struct AvailabilityParams {
     /// Long-run share of time a node is offline (0: everyone always online).
     pub offline_share: f64,
+    /// Mean length of an outage, in seconds (close to exponential: an offline node comes back with
+    /// the same probability every tick).
     pub mean_outage_s: i64,
     /// LND's `chan-disable-timeout` default.
     pub disable_after_s: i64,
     /// LND's `chan-enable-timeout` default.
     pub enable_after_s: i64,
+    /// Seconds between two looks at the chain: each node may flip state once per tick.
     pub tick_s: i64,
 }
 
@@ -53,6 +56,7 @@ impl Default for AvailabilityParams {
 }
 
 impl AvailabilityParams {
+    /// Whether nodes go offline at all (`offline_share > 0`).
     pub fn is_on(&self) -> bool {
         self.offline_share > 0.0
     }
@@ -67,6 +71,8 @@ pub struct Availability {
     since: Vec<i64>,
     rng: Rng,
     next_tick: Timestamp,
+    /// Outages begun since the start (by [`Availability::advance`]; nodes offline at the start are
+    /// not counted).
     pub outages: u64,
 }
 

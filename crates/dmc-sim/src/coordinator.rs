@@ -64,8 +64,11 @@ pub fn export_pairs(pairs: &[PairSnapshot]) -> Vec<PairSnapshot> {
 /// pairs no longer served (v2's `removed`), and the cursor now.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Delta {
+    /// Pairs whose served value changed after the query's cursor, as served now.
     pub pairs: Vec<PairHistory>,
+    /// Pairs changed after the cursor that are no longer served.
     pub removed: Vec<DirectedPair>,
+    /// The change log's latest cursor: pass it to the next query to get only later changes.
     pub cursor: u64,
 }
 
@@ -134,6 +137,8 @@ impl DmcCoordinator {
         Self::with_params(standing, AggregationParams::default(), ReputationParams::default())
     }
 
+    /// A coordinator with chosen aggregation and reputation parameters, for experiments that vary
+    /// them.
     pub fn with_params(standing: Standing, params: AggregationParams, reputation_params: ReputationParams) -> Self {
         DmcCoordinator {
             standing,
@@ -313,6 +318,8 @@ pub struct GoCoordinator {
 }
 
 impl GoCoordinator {
+    /// Merges a contributor's upload into the store with [`go_merge`] (a new pair is stored as
+    /// sent) and returns how many pairs changed.
     pub fn register(&mut self, pairs: &[PairSnapshot]) -> usize {
         let mut changed = 0;
         for p in pairs {
@@ -346,6 +353,7 @@ impl GoCoordinator {
         })
     }
 
+    /// Number of pairs in the store.
     pub fn pairs(&self) -> usize {
         self.store.len()
     }

@@ -74,11 +74,16 @@ pub const ARMS: [&str; 4] = ["cold", "warm", "newest_wins", "oracle"];
 /// When the balance distribution counts as stationary.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WarmupParams {
+    /// Length of one warm-up window in simulated seconds: distributions are compared window to
+    /// window.
     pub window_s: i64,
     /// Kolmogorov–Smirnov distance between consecutive windows' balance
     /// fractions below which the distribution is stationary.
     pub ks_threshold: f64,
+    /// Windows that always run, however small the distance.
     pub min_windows: usize,
+    /// Windows after which the warm-up stops even if not stationary (the world is then reported
+    /// non-stationary).
     pub max_windows: usize,
 }
 
@@ -108,11 +113,15 @@ pub enum Destinations {
 /// A kind of wallet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WalletProfile {
+    /// The profile's name in reports and on the command line (`mobile`, `routing`).
     pub name: &'static str,
     /// Payments per seed: uniform in this range.
     pub payments: (usize, usize),
+    /// Smallest payment in sat (amounts are log-uniform between the two bounds).
     pub min_amount_sat: u64,
+    /// Largest payment in sat.
     pub max_amount_sat: u64,
+    /// How the wallet's payees are drawn.
     pub destinations: Destinations,
     /// The wallet's one channel (sat), all on its side.
     pub channel_sat: u64,
@@ -149,6 +158,7 @@ impl WalletProfile {
         }
     }
 
+    /// The profile with this name (`mobile` or `routing`), if any.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "mobile" => Some(Self::mobile()),
@@ -161,11 +171,14 @@ impl WalletProfile {
 /// LND's two estimators, with their defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Estimator {
+    /// LND's default `apriori` estimator with its default parameters.
     Apriori,
+    /// LND's `bimodal` estimator (liquidity assumed mostly at one end) with its default parameters.
     Bimodal,
 }
 
 impl Estimator {
+    /// The estimator's name in reports and on the command line (`apriori`, `bimodal`).
     pub fn name(self) -> &'static str {
         match self {
             Estimator::Apriori => "apriori",
@@ -173,6 +186,7 @@ impl Estimator {
         }
     }
 
+    /// The estimator with this [`Estimator::name`], if any.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "apriori" => Some(Estimator::Apriori),
@@ -197,16 +211,24 @@ impl Estimator {
 pub struct ExperimentParams {
     /// Base seed; seed `i` of the run is `seed + i`.
     pub seed: u64,
+    /// Worlds per balance regime; every figure pools their payments.
     pub seeds: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Balance regimes: each runs on its own worlds, one per seed, and reports separately.
     pub balances: Vec<Balances>,
+    /// Wallet profiles: each gets its own key and channel in every world.
     pub wallets: Vec<WalletProfile>,
+    /// Estimators: each wallet runs the four arms once per estimator, on the same payments.
     pub estimators: Vec<Estimator>,
+    /// Nodes that pay and export their mission control to both coordinators: half among the 100
+    /// best-connected, half random.
     pub contributors: usize,
     /// Payments per contributor per simulated hour (Poisson).
     pub contributor_payments_per_hour: f64,
+    /// Smallest contributor payment in sat (log-uniform between the two bounds).
     pub contributor_min_amount_sat: u64,
+    /// Largest contributor payment in sat.
     pub contributor_max_amount_sat: u64,
     /// How long contributors pay before the wallets start.
     pub contributor_hours: f64,
@@ -219,7 +241,9 @@ pub struct ExperimentParams {
     /// alone). The newest-wins arm imports as the Go coordinator's client
     /// does: LND's import alone.
     pub first_hand_hold_s: i64,
+    /// When the warm-up of background traffic stops (flowing balances only).
     pub warmup: WarmupParams,
+    /// Bootstrap replicates behind every 95 % interval.
     pub bootstrap_reps: usize,
     /// Offline nodes (off by default).
     pub availability: AvailabilityParams,
@@ -259,10 +283,15 @@ impl Default for ExperimentParams {
 /// What one wallet payment cost in one arm.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Outcome {
+    /// The whole amount reached the payee.
     pub succeeded: bool,
+    /// HTLCs that failed (MPP timeouts included): the headline figure, `failed_htlcs_per_payment`.
     pub failed_htlcs: usize,
+    /// HTLCs sent, settled or failed (`attempts_per_payment`).
     pub attempts: usize,
+    /// Simulated seconds from the payment's start to settlement or final failure (`time_to_pay_s`).
     pub time_s: f64,
+    /// Fees of the settled HTLCs in msat; 0 for a failed payment.
     pub fee_msat: u64,
 }
 
@@ -281,7 +310,9 @@ impl Outcome {
 /// One wallet profile and estimator in one seed: every arm's outcome per payment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WalletRun {
+    /// The wallet profile's name.
     pub wallet: &'static str,
+    /// The estimator every arm of this run used.
     pub estimator: Estimator,
     /// Whether each payment was feasible under the true balances.
     pub feasible: Vec<bool>,
@@ -300,9 +331,12 @@ pub struct WalletRun {
 /// One warm-up window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WarmupWindow {
+    /// Simulated hours since the warm-up started, at the window's end.
     pub hour: f64,
     /// KS distance to the previous window, and to the start.
     pub ks_previous: f64,
+    /// KS distance between this window's balance fractions and those at the start of the warm-up
+    /// (the drift so far).
     pub ks_start: f64,
     /// Share of directions in 10 equal balance-fraction bins.
     pub histogram: Vec<f64>,
@@ -311,16 +345,27 @@ pub struct WarmupWindow {
 /// One seed's world.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeedRun {
+    /// The balance regime's name ([`Balances::name`]).
     pub balances: &'static str,
+    /// The world's seed.
     pub seed: u64,
+    /// The warm-up's windows (empty for static balances).
     pub warmup: Vec<WarmupWindow>,
+    /// Whether the warm-up reached the KS threshold before `max_windows` (always true for static
+    /// balances).
     pub stationary: bool,
+    /// What the background traffic did over the whole run, warm-up included (zeros for static
+    /// balances).
     pub background: crate::traffic::TrafficStats,
+    /// Payments the contributors made.
     pub contributor_payments: usize,
+    /// Of those, the ones that succeeded.
     pub contributor_successes: usize,
+    /// Pairs dmc's coordinator serves at the end.
     pub dmc_pairs: usize,
     /// Pairs dmc's coordinator holds records of but does not serve.
     pub dmc_held: usize,
+    /// Pairs the Go coordinator's store holds at the end (it serves them all).
     pub go_pairs: usize,
     /// Contributors that lied.
     pub liars: usize,
@@ -331,6 +376,7 @@ pub struct SeedRun {
     /// Pairs dmc served at the end with amounts the liars moved, by the
     /// pair's honest reporters: none, one, more ([`DmcCoordinator::moved_by`]).
     pub liar_moved: [usize; 3],
+    /// One run per wallet profile and estimator.
     pub wallets: Vec<WalletRun>,
 }
 
@@ -1015,9 +1061,13 @@ const SUBSETS: [(&str, Subset); 5] = [
 
 /// All seeds' runs of one (balances, wallet, estimator).
 pub struct ResultGroup<'a> {
+    /// The balance regime's name.
     pub balances: &'static str,
+    /// The wallet profile's name.
     pub wallet: &'static str,
+    /// The estimator the group's runs used.
     pub estimator: Estimator,
+    /// One run per seed.
     pub runs: Vec<&'a WalletRun>,
 }
 
@@ -1070,6 +1120,8 @@ impl ResultGroup<'_> {
             .sum()
     }
 
+    /// Share of the group's payments that no route could have delivered (max-flow below the amount
+    /// at send time), over all seeds.
     pub fn infeasible_share(&self) -> f64 {
         let n: usize = self.runs.iter().map(|r| r.feasible.len()).sum();
         let bad: usize = self

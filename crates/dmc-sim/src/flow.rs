@@ -89,6 +89,7 @@ pub enum Liveness {
 /// Which directions carry liquidity, and how much of their balance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EdgeRules {
+    /// Which channel directions count as carrying liquidity at all.
     pub liveness: Liveness,
     /// Clip a direction's balance to its policy's `max_htlc_msat` (where it announces one).
     pub clip_to_htlc_max: bool,
@@ -420,6 +421,7 @@ pub enum PairPool {
 }
 
 impl PairPool {
+    /// A human-readable name of the pool, for report titles.
     pub fn name(&self) -> &'static str {
         match self {
             PairPool::AllNodes => "all nodes",
@@ -480,6 +482,7 @@ impl PairPool {
 /// amount.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeasibilityStudy {
+    /// Payment amounts to check each pair at, in sat.
     pub amounts_sat: Vec<u64>,
     /// Pairs per seed.
     pub pairs: usize,
@@ -490,7 +493,9 @@ pub struct FeasibilityStudy {
 /// How pairs are drawn and which directions carry liquidity in [`feasibility_study_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeasibilityOptions {
+    /// The nodes both ends of a pair are drawn from.
     pub pool: PairPool,
+    /// Which directions carry liquidity and how much of their balance.
     pub rules: EdgeRules,
 }
 
@@ -507,6 +512,7 @@ impl Default for FeasibilityOptions {
 /// The share of random pairs for which a payment of `amount_sat` is feasible.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeasibilityRow {
+    /// The payment amount of this row, in sat.
     pub amount_sat: u64,
     /// Feasible pairs over all pairs, pooled across seeds.
     pub share: f64,

@@ -34,8 +34,11 @@ pub enum Lie {
 }
 
 impl Lie {
+    /// Every kind, in the order experiments run and report them.
     pub const ALL: [Lie; 3] = [Lie::Inverted, Lie::Blackhole, Lie::FakeCapacity];
 
+    /// The kind's name on the command line and in reports (`inverted`, `blackhole`,
+    /// `fake-capacity`).
     pub fn name(self) -> &'static str {
         match self {
             Lie::Inverted => "inverted",
@@ -44,6 +47,7 @@ impl Lie {
         }
     }
 
+    /// The kind with this [`Lie::name`], if any.
     pub fn parse(s: &str) -> Option<Self> {
         Lie::ALL.into_iter().find(|l| l.name() == s)
     }
@@ -54,6 +58,7 @@ impl Lie {
 pub struct LiarParams {
     /// In [0, 1): `round(fraction × contributors)` liars.
     pub fraction: f64,
+    /// What every liar claims.
     pub kind: Lie,
 }
 

@@ -15,12 +15,20 @@ pub enum BalanceModel {
     Uniform,
     /// Most liquidity at one end, as LND's bimodal estimator assumes: a
     /// truncated exponential of scale `scale_msat` from a random end.
-    Bimodal { scale_msat: u64 },
+    Bimodal {
+        /// Mean distance of the balance from its end, in msat (the exponential's scale before
+        /// truncation to the capacity); LND's default is 300 000 sat.
+        scale_msat: u64,
+    },
     /// node1 holds this fraction of the capacity.
-    Fixed { node1_fraction: f64 },
+    Fixed {
+        /// node1's share of the capacity, clamped to [0, 1].
+        node1_fraction: f64,
+    },
 }
 
 impl BalanceModel {
+    /// The model's name on the command line and in reports (`uniform`, `bimodal`, `fixed`).
     pub fn name(&self) -> &'static str {
         match self {
             BalanceModel::Uniform => "uniform",
@@ -71,6 +79,7 @@ pub enum HopFault {
 /// A channel graph with private balances.
 #[derive(Clone)]
 pub struct Network {
+    /// The public graph: what every node's gossip shows (policies are the announced ones).
     pub graph: Graph,
     /// Spendable amount per channel: `[node1 → node2, node2 → node1]`.
     balance: Vec<[Msat; 2]>,
@@ -143,6 +152,8 @@ impl Network {
         !self.offline.is_empty()
     }
 
+    /// Takes node `n` offline (it neither forwards nor receives) or brings it back; gossip is left
+    /// to [`Network::set_gossip_disabled`].
     pub fn set_offline(&mut self, n: u32, offline: bool) {
         if self.offline.is_empty() {
             self.offline = vec![false; self.graph.node_count()];
@@ -153,6 +164,8 @@ impl Network {
         }
     }
 
+    /// Shows node `n`'s channels as disabled in gossip, or re-enables them; while disabled,
+    /// senders' pathfinding gives hops into or out of `n` probability 0.
     pub fn set_gossip_disabled(&mut self, n: u32, disabled: bool) {
         if let Some(x) = self.gossip_disabled.get_mut(n as usize) {
             *x = disabled;
@@ -257,6 +270,7 @@ impl Network {
         self.balance[ci as usize][1 - dir] = cap.saturating_sub(from_msat);
     }
 
+    /// Injects a fault on the channel with this id (ignored for an unknown id).
     pub fn set_fault(&mut self, chan_id: u64, fault: HopFault) {
         if let Some(ci) = self.graph.channel_index(chan_id) {
             self.faults.insert(ci, fault);
@@ -284,6 +298,8 @@ impl Network {
         }
     }
 
+    /// What the sending side of channel index `ci` can forward in direction `dir` (0: node1 →
+    /// node2), its hidden balance.
     pub fn spendable(&self, ci: u32, dir: usize) -> Msat {
         self.balance[ci as usize][dir]
     }

@@ -27,6 +27,7 @@ const BLOCK_PADDING: u16 = 3;
 /// How payments behave (LND's defaults where LND has one).
 #[derive(Clone, Debug)]
 pub struct SimConfig {
+    /// The sender's pathfinding costs (LND's `routerrpc` defaults).
     pub pathfinding: PathFindingConfig,
     /// One-way latency of a hop.
     pub hop_latency_ms: i64,
@@ -38,10 +39,14 @@ pub struct SimConfig {
     pub max_attempts: u32,
     /// LND's `--max_parts` (16) and minimum shard (10 000 sat).
     pub max_parts: u32,
+    /// Smallest shard: when halving would go below it, no route is left and the payment fails.
     pub min_shard_msat: Msat,
     /// Fee limit as a fraction of the amount (lncli: 5 %).
     pub fee_limit_fraction: f64,
+    /// Block height the routes' absolute time locks start from.
     pub block_height: u32,
+    /// The invoice's final CLTV delta (blocks; LND's invoice default 40); LND's block padding of 3
+    /// is added to it.
     pub final_cltv_delta: u16,
 }
 
@@ -65,16 +70,23 @@ impl Default for SimConfig {
 /// One HTLC attempt and how it ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HtlcRecord {
+    /// The HTLC settled (the whole MPP set reached the receiver).
     pub succeeded: bool,
+    /// The failure message the sender got, `None` for a settled HTLC.
     pub failure_code: Option<FailureCode>,
+    /// Position in the route of the node that failed the HTLC (0: the sender, the hop count: the
+    /// receiver).
     pub failure_source_index: Option<u8>,
     /// Seconds after the payment started.
     pub attempt_time_s: f64,
+    /// Seconds after the payment started when the settle or failure reached the sender.
     pub resolve_time_s: f64,
+    /// The route the HTLC was sent on.
     pub route: BuiltRoute,
 }
 
 impl HtlcRecord {
+    /// What this HTLC delivers to the receiver (the last hop's amount to forward).
     pub fn receiver_amt_msat(&self) -> Msat {
         self.route.hops.last().map_or(Msat::ZERO, |h| h.amt_to_forward_msat)
     }
@@ -83,11 +95,15 @@ impl HtlcRecord {
 /// One payment and how it ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PaymentRecord {
+    /// The receiving node.
     pub dest: NodeId,
+    /// The amount the receiver was to get, fees excluded.
     pub amount_msat: Msat,
+    /// Every shard settled: the receiver got the whole amount.
     pub succeeded: bool,
     /// LND's `FAILURE_REASON_*` name when the payment failed.
     pub failure_reason: Option<&'static str>,
+    /// Every HTLC attempt, in the order sent.
     pub htlcs: Vec<HtlcRecord>,
     /// Fees of the settled HTLCs.
     pub fee_msat: Msat,
@@ -96,10 +112,12 @@ pub struct PaymentRecord {
 }
 
 impl PaymentRecord {
+    /// HTLCs sent, settled or failed.
     pub fn attempts(&self) -> usize {
         self.htlcs.len()
     }
 
+    /// HTLCs that failed (including MPP timeouts).
     pub fn failed_htlcs(&self) -> usize {
         self.htlcs.iter().filter(|h| !h.succeeded).count()
     }
@@ -107,7 +125,9 @@ impl PaymentRecord {
 
 /// A node that pays, with its own mission control.
 pub struct Sender {
+    /// The paying node.
     pub node: NodeId,
+    /// The sender's own mission control, fed every HTLC outcome.
     pub mc: MissionControl,
     /// Route by the true balances instead of mission control: a hop's
     /// probability is 1 if some channel of the pair can carry the amount
@@ -117,6 +137,7 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// A sender routing with a fresh mission control of its own (`self` = `node`).
     pub fn new(node: NodeId, config: MissionControlConfig) -> Self {
         Sender {
             node,

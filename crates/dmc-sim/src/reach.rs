@@ -29,10 +29,16 @@ const NS: i64 = 1_000_000_000;
 /// What to probe.
 #[derive(Clone, Debug)]
 pub struct ReachParams {
+    /// The first seed; seed `i` of the run is `seed + i`, each a fresh world (balances, sender's
+    /// peer, targets drawn).
     pub seed: u64,
+    /// How many seeds (independent worlds) the rows pool.
     pub seeds: usize,
+    /// How the world's balances start and move (default: flowing, with background traffic).
     pub balances: Balances,
+    /// Probe amounts in sat (default LDK's 1 000, 10 000 and 30 000), probed interleaved.
     pub amounts_sat: Vec<u64>,
+    /// Probes per amount and seed (default 300, as LDK's runs).
     pub probes_per_amount: usize,
     /// Targets are drawn from this many best-connected nodes.
     pub targets: usize,
@@ -40,9 +46,12 @@ pub struct ReachParams {
     pub within_s: f64,
     /// Simulated time between two probes.
     pub interval_s: i64,
+    /// When background traffic has run long enough for balances to be stationary before the first
+    /// probe.
     pub warmup: WarmupParams,
     /// Offline nodes (off by default).
     pub availability: AvailabilityParams,
+    /// Simulated start time, Unix seconds (default 2026-02-03 00:00 UTC, the shipped graph's date).
     pub start_unix: i64,
 }
 
@@ -67,13 +76,19 @@ impl Default for ReachParams {
 /// Probes that got through within the limit, at one amount (all seeds).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReachRow {
+    /// Probe amount in sat; 0 on the last row, which pools every amount.
     pub amount_sat: u64,
+    /// Probes sent at this amount, all seeds.
     pub probes: usize,
+    /// Probes that reached the target within `within_s` of simulated time.
     pub reached: usize,
     /// Reached at all, whatever it took.
     pub reached_eventually: usize,
+    /// `reached / probes`: the figure beside LDK's.
     pub share: f64,
+    /// Wilson score 95 % interval of `share`, probes treated as independent.
     pub ci95: (f64, f64),
+    /// HTLC attempts per probe, averaged over all probes (reached or not).
     pub mean_attempts: f64,
 }
 

@@ -3,6 +3,7 @@
 //! machine and every dependency version.
 
 #[derive(Clone, Debug)]
+/// A xoshiro256** generator: the same seed gives the same stream on every machine.
 pub struct Rng {
     s: [u64; 4],
 }
@@ -16,6 +17,8 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 impl Rng {
+    /// Seeds the four state words from four splitmix64 outputs of `seed`, as xoshiro's authors
+    /// recommend.
     pub fn new(seed: u64) -> Self {
         let mut st = seed;
         Rng {
@@ -28,6 +31,7 @@ impl Rng {
         }
     }
 
+    /// The next 64 uniformly distributed bits (the reference xoshiro256** step).
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

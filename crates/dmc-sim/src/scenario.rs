@@ -17,11 +17,15 @@ use dmc_graph::{Graph, Policy};
 use crate::network::{BalanceModel, Network};
 use crate::payment::{pay, PaymentRecord, Sender, SimConfig};
 
+/// The tutorial's Alice (the paying node), public key in hex.
 pub const ALICE: &str = "02c60c3aea280fe7b161ba08722206a3fc6895fa4fb8c07ff68985a4bccb4992a4";
+/// The tutorial's Bob (the forwarding node), public key in hex.
 pub const BOB: &str = "03dbd084631519fcaccfd3a72cad4a65f42d808b86b7e362629aa221d097cb0f71";
+/// The tutorial's Carol (the receiving node), public key in hex.
 pub const CAROL: &str = "029ab357867f95efd81d3cff3c043dcea8cb3f96db8f5754b1a4155a590f8d50f3";
-/// Short channel ids 154x1x0 and 154x2x0 (the tutorial's regtest blocks).
+/// Alice–Bob's short channel id, 154x1x0 (the tutorial's regtest block 154, transaction 1).
 pub const CHAN_ALICE_BOB: u64 = 154 << 40 | 1 << 16;
+/// Bob–Carol's short channel id, 154x2x0 (same block, transaction 2).
 pub const CHAN_BOB_CAROL: u64 = 154 << 40 | 2 << 16;
 /// When the tutorial's first payment was made.
 const START_UNIX: i64 = 1_713_070_997;
@@ -63,7 +67,9 @@ fn tutorial_network(alice_bob_sat: u64, bob_carol_sat: u64) -> Network {
 /// What `queryroutes --use_mc` answers after the payments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteCheck {
+    /// The queried amount in sat (usecase1 checks 5 200 and 5 300).
     pub amount_sat: u64,
+    /// The route's success probability under Alice's mission control after the payments (0..1).
     pub success_prob: f64,
     /// Fee of each hop, first hop first.
     pub hop_fees_msat: Vec<u64>,
@@ -71,11 +77,18 @@ pub struct RouteCheck {
 
 /// Everything a scenario produced.
 pub struct ScenarioOutcome {
+    /// The scenario's name (one of [`NAMES`]).
     pub name: String,
+    /// Alice's payments to Carol, in the order made.
     pub payments: Vec<PaymentRecord>,
+    /// Alice, with the mission control the payments left her.
     pub sender: Sender,
+    /// `queryroutes --use_mc` answers after the payments (usecase1 only; empty otherwise).
     pub route_checks: Vec<RouteCheck>,
+    /// Node names for the report (`alice`, `bob`, `carol`).
     pub aliases: Vec<(NodeId, &'static str)>,
+    /// The simulated clock after the last payment (one minute later, as the tutorial's payments
+    /// were spaced).
     pub end: Timestamp,
 }
 

@@ -15,7 +15,9 @@ use crate::rng::Rng;
 /// A point estimate and its 95 % interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stat {
+    /// The statistic on the full data (not the replicates' average).
     pub mean: f64,
+    /// 2.5th and 97.5th percentiles of the bootstrap replicates.
     pub ci95: (f64, f64),
 }
 

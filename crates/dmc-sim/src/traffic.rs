@@ -89,11 +89,16 @@ impl Default for RebalanceParams {
 /// Background payments: volume, amounts and rebalancing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrafficParams {
+    /// Mean arrival rate of background payments (a Poisson process; default 9 000, River's August
+    /// 2023 lower bound).
     pub payments_per_hour: f64,
+    /// Smallest background amount in sat (amounts are log-uniform between the two bounds).
     pub min_amount_sat: u64,
+    /// Largest background amount in sat.
     pub max_amount_sat: u64,
     /// Longest path a background payment takes.
     pub max_hops: usize,
+    /// How owners refill depleted channel directions.
     pub rebalance: RebalanceParams,
 }
 
@@ -112,11 +117,15 @@ impl Default for TrafficParams {
 /// What the background traffic did so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TrafficStats {
+    /// Background payments that arrived, delivered or not.
     pub payments: u64,
+    /// Background payments that found a path and moved their amount along it.
     pub settled: u64,
     /// Payments for which no path could carry the amount.
     pub no_path: u64,
+    /// Hops summed over the settled payments (divide by `settled` for the mean path length).
     pub hops: u64,
+    /// Depleted directions refilled.
     pub rebalances: u64,
 }
 
@@ -154,6 +163,8 @@ impl Popularity {
         )
     }
 
+    /// Nodes drawn in proportion to their weights; a node with a weight that is not positive and
+    /// finite is never drawn.
     pub fn from_weights(weights: impl IntoIterator<Item = (u32, f64)>) -> Self {
         let mut nodes = Vec::new();
         let mut cumulative = Vec::new();
@@ -168,6 +179,7 @@ impl Popularity {
         Popularity { nodes, cumulative }
     }
 
+    /// Whether no node can be drawn.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
@@ -198,6 +210,7 @@ impl Popularity {
         w.iter().take(k).sum::<f64>() / total
     }
 
+    /// How many nodes can be drawn (positive weight).
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
@@ -402,6 +415,7 @@ impl Router {
 
 /// The background: payments and rebalancing, advanced on a simulated clock.
 pub struct Traffic {
+    /// Volume, amounts and rebalancing this background runs with.
     pub params: TrafficParams,
     senders: Popularity,
     receivers: Popularity,
@@ -411,6 +425,7 @@ pub struct Traffic {
     next_rebalance: Timestamp,
     /// Seconds of each half's last background forward (`i64::MIN`: never).
     last_forward: Vec<i64>,
+    /// Counts of what happened since the start (warm-up included).
     pub stats: TrafficStats,
 }
 
@@ -579,12 +594,16 @@ pub enum Balances {
     /// Drawn from `initial`, then moved by background traffic and
     /// rebalancing until stationary, and all the time after.
     Flowing {
+        /// The i.i.d. draw the balances start from.
         initial: BalanceModel,
+        /// The background payments and rebalancing that move them.
         traffic: TrafficParams,
     },
 }
 
 impl Balances {
+    /// The name on the command line and in reports: the static model's (`uniform`, `bimodal`,
+    /// `fixed`) or `flowing`.
     pub fn name(&self) -> &'static str {
         match self {
             Balances::Static(m) => m.name(),
@@ -605,6 +624,7 @@ impl Balances {
         }
     }
 
+    /// The model the balances are first drawn from (for `Static`, the only one).
     pub fn initial(&self) -> BalanceModel {
         match self {
             Balances::Static(m) => *m,
