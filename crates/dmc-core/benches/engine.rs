@@ -49,43 +49,21 @@ const APPLY_STEP_NS: i64 = 120 * SEC_NS;
 /// "Now" of the generated state: every record is up to 72 h older.
 const T0: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
-/// splitmix64: small, fast and good enough to shape test data.
-struct SplitMix64(u64);
+use dmc_testkit::SplitMix64;
 
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (the modulo bias is irrelevant here).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// Log-uniform in `[lo, hi)`.
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> u64 {
-        (lo * (hi / lo).powf(self.unit())) as u64
-    }
-
+/// The draws this benchmark's data needs beyond dmc-testkit's.
+trait EngineDraws {
     /// A point in the `span_ns` before `t`.
+    fn before(&mut self, t: Timestamp, span_ns: i64) -> Timestamp;
+    /// A payment-sized amount: 10 sat to 10 M sat, log-uniform.
+    fn amt_msat(&mut self) -> u64;
+}
+
+impl EngineDraws for SplitMix64 {
     fn before(&mut self, t: Timestamp, span_ns: i64) -> Timestamp {
         t.add(-1 - (self.next_u64() % span_ns as u64) as i64)
     }
 
-    /// A payment-sized amount: 10 sat to 10 M sat, log-uniform.
     fn amt_msat(&mut self) -> u64 {
         self.log_uniform(1e4, 1e10)
     }

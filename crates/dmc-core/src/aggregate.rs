@@ -984,15 +984,9 @@ mod tests {
         assert_eq!(age_seconds(Timestamp::ZERO, t(100)), 0);
     }
 
-    fn rng(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            // splitmix64: the test needs no RNG dependency
-            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut inputs = dmc_testkit::SplitMix64(seed);
+        move || inputs.next_u64()
     }
 
     const EXTREMES: [u64; 9] = [
