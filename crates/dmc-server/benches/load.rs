@@ -19,28 +19,16 @@ use dmc_proto::ecrpc;
 use dmc_store::coordinator::{CoordinatorStore, RedbCoordinatorStore, Registration};
 use dmc_store::postgres::{PostgresCoordinatorStore, ScratchDatabase};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
+use dmc_testkit::SplitMix64 as Rng;
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    dmc_testkit::clock::unix_now_secs()
 }
 
 fn record(rng: &mut Rng, now: i64) -> TimedPairResult {
-    let t = Timestamp::from_unix_secs(now - 60 - (rng.next() % 3600) as i64);
-    let amt = 1_000 + rng.next() % 100_000_000;
-    if rng.next() % 10 < 7 {
+    let t = Timestamp::from_unix_secs(now - 60 - (rng.next_u64() % 3600) as i64);
+    let amt = 1_000 + rng.next_u64() % 100_000_000;
+    if rng.next_u64() % 10 < 7 {
         TimedPairResult {
             success_time: t,
             success_amt_msat: amt,
@@ -203,7 +191,7 @@ fn main() {
             for _ in 0..300 {
                 let pairs: Vec<ecrpc::PairHistory> = (0..3)
                     .map(|_| {
-                        let p = real_pairs[(rng.next() % real_pairs.len() as u64) as usize];
+                        let p = real_pairs[(rng.next_u64() % real_pairs.len() as u64) as usize];
                         wire(&PairSnapshot {
                             pair: p,
                             result: record(rng, now_secs()),
