@@ -23,6 +23,8 @@
 pub mod codec;
 
 /// The Go External Coordinator's protocol (proto package `ecrpc`).
+// Generated from proto/ecrpc/*.proto: the .proto comments are the docs.
+#[allow(missing_docs)]
 pub mod ecrpc {
     tonic::include_proto!("ecrpc");
 }
@@ -35,6 +37,8 @@ pub mod dmc {
     pub mod coordinator {
         /// Version 2: signed registrations, cursor-based queries
         /// (proto package `dmc.coordinator.v2`).
+        // Generated from proto/dmc/coordinator.proto: the .proto comments are the docs.
+        #[allow(missing_docs)]
         pub mod v2 {
             tonic::include_proto!("dmc.coordinator.v2");
         }
