@@ -23,11 +23,14 @@ pub enum ErrorKind {
 /// An error with a message that names the flag, file or address involved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
+    /// Decides retry or stop.
     pub kind: ErrorKind,
+    /// What happened, naming the flag, file or address; shown as is.
     pub message: String,
 }
 
 impl Error {
+    /// An error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -35,18 +38,22 @@ impl Error {
         }
     }
 
+    /// A wrong or unreadable flag or file ([`ErrorKind::Config`]).
     pub fn config(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Config, message)
     }
 
+    /// A refused credential ([`ErrorKind::Refused`]).
     pub fn refused(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Refused, message)
     }
 
+    /// The other side is out of reach for now ([`ErrorKind::Unavailable`]).
     pub fn unavailable(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Unavailable, message)
     }
 
+    /// Refused data or an unexpected answer ([`ErrorKind::Invalid`]).
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Invalid, message)
     }
@@ -70,6 +77,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A result with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// " (msg)", or nothing for an empty message.

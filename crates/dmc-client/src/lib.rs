@@ -3,7 +3,7 @@
 //! Everything dmc needs to call a coordinator (dmc's own or the Go one),
 //! used by `dmc ec` (the binary) and `dmc sync` (through dmc-lnd):
 //!
-//! * [`channel`]: the connection: [`CoordinatorOptions`] (URL, certificate)
+//! * [`channel`](mod@channel): the connection: [`CoordinatorOptions`] (URL, certificate)
 //!   to a tonic channel, over TLS with the coordinator's certificate
 //!   pinned when one is given and the public CAs otherwise ([`tls`]), or
 //!   plain `http://` for a `--no-tls` loopback coordinator.

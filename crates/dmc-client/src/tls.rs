@@ -148,7 +148,9 @@ pub enum ConnectFailure {
     Tcp(std::io::Error),
     /// The TLS handshake failed; `rustls` holds the TLS reason if it was one.
     Tls {
+        /// The I/O error the handshake ended with.
         io: std::io::Error,
+        /// The rustls error inside `io`, if any.
         rustls: Option<rustls::Error>,
     },
 }
@@ -242,6 +244,9 @@ pub struct TlsConnector {
 }
 
 impl TlsConnector {
+    /// A connector to `host:port` (a name or IP address, IPv6 without
+    /// brackets; also the TLS server name) with `config`; it dials only
+    /// when tonic connects.
     pub fn new(host: &str, port: u16, config: Arc<rustls::ClientConfig>) -> Self {
         TlsConnector {
             host: host.to_string(),

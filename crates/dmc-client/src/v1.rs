@@ -15,10 +15,12 @@ pub struct EcrpcClient {
 }
 
 impl EcrpcClient {
+    /// Opens a channel as [`channel`] does (TLS per `opts`).
     pub async fn connect(opts: &CoordinatorOptions) -> Result<EcrpcClient> {
         Ok(EcrpcClient::new(channel(opts).await?))
     }
 
+    /// Over a channel already open to the coordinator.
     pub fn new(channel: Channel) -> EcrpcClient {
         EcrpcClient {
             inner: ecrpc::external_coordinator_client::ExternalCoordinatorClient::new(channel),

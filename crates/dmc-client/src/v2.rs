@@ -20,6 +20,7 @@ const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// How a registration ended, when it did not fail.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RegisterOutcome {
+    /// Merged: the coordinator's counts of accepted and stale pairs, and its new cursor.
     Accepted(pb::RegisterResponse),
     /// Over `max_pairs_per_request` or `max_body_bytes`: send fewer pairs.
     TooLarge(String),
@@ -32,19 +33,28 @@ pub enum RegisterOutcome {
 /// One pair of a query answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AggregatedPair {
+    /// The pair as merged by the coordinator.
     pub pair: rpc::PairHistory,
+    /// Distinct established reporters: signed keys that are nodes of the coordinator's graph with enough public capacity.
     pub reporters: u32,
+    /// Distinct other signed keys (they share one weight per pair).
     pub reporters_unverified: u32,
+    /// Distinct source addresses of unsigned (v1) registrations (they share one weight per pair).
     pub reporters_anonymous: u32,
+    /// Seconds since the pair was last updated, when the coordinator answered.
     pub age_seconds: i64,
 }
 
 /// A query answer, all streamed messages together.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
+    /// Pairs added or changed since the cursor asked for (all pairs on a full resync).
     pub pairs: Vec<AggregatedPair>,
+    /// `(node_from, node_to)` keys removed from the aggregate since the cursor.
     pub removed: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The cursor to ask from next time (the last message's).
     pub cursor: u64,
+    /// The coordinator could not answer incrementally: drop the local copy and rebuild it from `pairs`.
     pub full_resync: bool,
 }
 
@@ -67,6 +77,7 @@ pub struct V2Client {
 }
 
 impl V2Client {
+    /// Opens a channel as [`channel`] does (TLS per `opts`).
     pub async fn connect(opts: &CoordinatorOptions) -> Result<V2Client> {
         Ok(V2Client::new(opts.trimmed_url(), channel(opts).await?))
     }
@@ -81,6 +92,7 @@ impl V2Client {
         }
     }
 
+    /// The coordinator's URL without trailing slashes, as errors name it.
     pub fn url(&self) -> &str {
         &self.url
     }
