@@ -32,6 +32,7 @@ pub struct MacaroonAuth {
 }
 
 impl MacaroonAuth {
+    /// The interceptor for a macaroon file's raw bytes (sent hex-encoded).
     pub fn from_bytes(bytes: &[u8]) -> Self {
         let hex = dmc_core::node::encode_hex(bytes);
         MacaroonAuth {
@@ -53,14 +54,21 @@ type Authed = InterceptedService<Channel, MacaroonAuth>;
 /// What `GetInfo` says about the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeInfo {
+    /// The node's identity key (`identity_pubkey`).
     pub pubkey: NodeId,
+    /// The node's alias as it announces it.
     pub alias: String,
+    /// lnd's version string.
     pub version: String,
     /// From `chains[0].network`, if lnd reports it.
     pub network: Option<String>,
+    /// Height of the best block lnd knows.
     pub block_height: u32,
+    /// Whether lnd has caught up with the chain.
     pub synced_to_chain: bool,
+    /// Whether lnd has finished its initial graph sync.
     pub synced_to_graph: bool,
+    /// Active channels, as lnd counts them.
     pub num_active_channels: u32,
 }
 
@@ -123,6 +131,7 @@ impl LndClient {
         })
     }
 
+    /// Where this client connects, as resolved from the flags.
     pub fn target(&self) -> &LndTarget {
         &self.target
     }

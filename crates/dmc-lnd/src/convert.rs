@@ -8,6 +8,7 @@ use dmc_core::rpc;
 
 use crate::routerrpc;
 
+/// routerrpc → core, field for field.
 pub fn pair_data_from_router(d: &routerrpc::PairData) -> rpc::PairData {
     rpc::PairData {
         fail_time: d.fail_time,
@@ -19,6 +20,7 @@ pub fn pair_data_from_router(d: &routerrpc::PairData) -> rpc::PairData {
     }
 }
 
+/// Core → routerrpc, field for field.
 pub fn pair_data_to_router(d: &rpc::PairData) -> routerrpc::PairData {
     routerrpc::PairData {
         fail_time: d.fail_time,
@@ -88,12 +90,20 @@ pub fn config_to_router(cfg: &MissionControlConfig) -> routerrpc::MissionControl
 /// Why lnd's mission-control config has no dmc-core equivalent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RouterConfigError {
+    /// A duration that does not fit dmc-core's `i64` nanoseconds.
     #[error("{seconds} seconds is out of range")]
-    DurationOutOfRange { seconds: u64 },
-    /// `model` as prost decodes the enum; `number` as it came.
+    DurationOutOfRange {
+        /// The duration as lnd reported it, in seconds.
+        seconds: u64,
+    },
+    /// The model is unknown, or its parameters (the `estimator_config`
+    /// oneof) are missing or belong to the other model; only apriori may
+    /// come without them (old lnds).
     #[error("model {model:?} ({number}) without matching parameters")]
     ModelWithoutParameters {
+        /// The model as prost decodes the enum.
         model: Result<routerrpc::mission_control_config::ProbabilityModel, prost::UnknownEnumValue>,
+        /// The model's number as it came.
         number: i32,
     },
 }

@@ -21,11 +21,15 @@
 //!   of this crate and of `dmc sync`).
 
 /// lnd's `lnrpc` package (subset: `Lightning.GetInfo`, `Lightning.SignMessage`).
+// Generated from proto/lnrpc/lightning.proto: the .proto comments are the docs.
+#[allow(missing_docs)]
 pub mod lnrpc {
     tonic::include_proto!("lnrpc");
 }
 
 /// lnd's `routerrpc` package (subset: the mission-control RPCs).
+// Generated from proto/routerrpc/router.proto: the .proto comments are the docs.
+#[allow(missing_docs)]
 pub mod routerrpc {
     tonic::include_proto!("routerrpc");
 }

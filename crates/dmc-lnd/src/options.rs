@@ -32,8 +32,9 @@ pub const DEFAULT_RPCSERVER: &str = "localhost:10009";
 pub const DEFAULT_NETWORK: &str = "mainnet";
 /// The networks lncli accepts.
 pub const NETWORKS: &[&str] = &["mainnet", "testnet", "testnet4", "regtest", "simnet", "signet"];
-/// lnd's file names and layout under the lnd dir.
+/// lnd's TLS certificate, in the lnd dir.
 pub const TLS_CERT_FILENAME: &str = "tls.cert";
+/// The macaroon lncli presents by default (in `<lnddir>/data/chain/bitcoin/<network>/`).
 pub const ADMIN_MACAROON_FILENAME: &str = "admin.macaroon";
 /// lnd's chain name in the macaroon path (`lnd.BitcoinChainName`).
 pub const CHAIN_NAME: &str = "bitcoin";
@@ -41,10 +42,15 @@ pub const CHAIN_NAME: &str = "bitcoin";
 /// lncli's connection flags as given (None: not given).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LndOptions {
+    /// `--lnddir`: lnd's data directory, the base of the default cert and macaroon paths.
     pub lnddir: Option<PathBuf>,
+    /// `--rpcserver`: `host[:port]` of lnd's gRPC listener.
     pub rpcserver: Option<String>,
+    /// `--tlscertpath`: lnd's `tls.cert`, the only certificate trusted.
     pub tlscertpath: Option<PathBuf>,
+    /// `--macaroonpath`: the macaroon every call carries.
     pub macaroonpath: Option<PathBuf>,
+    /// `--network`: selects the default macaroon path (one of [`NETWORKS`]).
     pub network: Option<String>,
 }
 
@@ -53,10 +59,15 @@ pub struct LndOptions {
 pub struct LndTarget {
     /// Host name or IP address (without brackets), for dialing and TLS.
     pub host: String,
+    /// lnd's gRPC port.
     pub port: u16,
+    /// The lnd dir after `~`/`$VAR` expansion and cleaning.
     pub lnddir: PathBuf,
+    /// The certificate that pins the TLS connection.
     pub tls_cert: PathBuf,
+    /// The macaroon file sent with every call.
     pub macaroon: PathBuf,
+    /// The network, lower-cased, one of [`NETWORKS`].
     pub network: String,
     /// Whether the macaroon path was derived from `--lnddir`/`--network`
     /// (error messages then hint at `--network`).
@@ -77,12 +88,16 @@ impl LndTarget {
 /// Which OS's application-data convention to use for the default lnd dir.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Os {
+    /// Linux, the BSDs and other Unixes: `~/.lnd`.
     Unix,
+    /// macOS: `~/Library/Application Support/Lnd`.
     MacOs,
+    /// Windows: `%LOCALAPPDATA%\Lnd` (or `%APPDATA%\Lnd`).
     Windows,
 }
 
 impl Os {
+    /// The OS this binary was built for.
     pub fn current() -> Os {
         if cfg!(target_os = "macos") {
             Os::MacOs

@@ -23,7 +23,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// The cursor file's name in the state directory.
 pub const CURSOR_FILE: &str = "cursor.json";
+/// The import ledger's name in the state directory.
 pub const LEDGER_FILE: &str = "imported.bin";
 const LEDGER_MAGIC: &[u8; 8] = b"DMCIMP01";
 const ENTRY_LEN: usize = 33 + 33 + 8 + 8;
@@ -46,11 +48,15 @@ pub fn state_dir(data_dir: &Path, coordinator: &str, node: &NodeId) -> PathBuf {
 /// Cursor and import ledger of one (coordinator, node).
 #[derive(Clone, Debug)]
 pub struct SyncState {
+    /// The (coordinator, node) directory the files live in ([`state_dir`]).
     pub dir: PathBuf,
+    /// The coordinator URL, normalized ([`normalize_url`]).
     pub coordinator: String,
+    /// The node whose lnd the imports went into.
     pub node: NodeId,
     /// `None`: never imported (or reset): the next query asks for everything.
     pub cursor: Option<u64>,
+    /// Per `(node_from, node_to)`: the newest failure and success times (Unix seconds) imported into lnd.
     pub imported: HashMap<(NodeId, NodeId), ImportedTimes>,
 }
 
@@ -81,6 +87,7 @@ impl SyncState {
         Ok(st)
     }
 
+    /// Where [`SyncState::save`] writes the cursor.
     pub fn cursor_path(&self) -> PathBuf {
         self.dir.join(CURSOR_FILE)
     }
@@ -136,13 +143,18 @@ fn damaged(path: &Path, why: &dyn std::fmt::Display) -> Error {
 /// Why a `cursor.json` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CursorError {
+    /// The file is not JSON.
     #[error("malformed JSON: {0}")]
     MalformedJson(#[source] serde_json::Error),
+    /// The JSON object has no `cursor` field.
     #[error("no \"cursor\" field")]
     NoCursorField,
-    /// `cursor` is the value as the file spelled it (a string quoted).
+    /// `cursor` is neither a `u64` nor a string holding one.
     #[error("cursor {cursor} is not an unsigned integer")]
-    NotUnsigned { cursor: String },
+    NotUnsigned {
+        /// The value as the file spelled it (a string quoted).
+        cursor: String,
+    },
 }
 
 /// The `cursor` of a `cursor.json` (a JSON string or number).

@@ -37,15 +37,20 @@ use crate::{lnrpc, routerrpc};
 /// How to start a [`TestLnd`].
 #[derive(Clone, Debug)]
 pub struct TestLndOptions {
+    /// The lnd dir to lay out (created if missing).
     pub lnddir: PathBuf,
+    /// The network in the macaroon path and in `GetInfo`.
     pub network: String,
+    /// The node's secret key: its identity and `SignMessage` key.
     pub secret: SecretKey,
     /// `127.0.0.1:0` picks a free port.
     pub listen: SocketAddr,
+    /// The mission-control config reported by `GetMissionControlConfig` and used to merge imports.
     pub config: MissionControlConfig,
 }
 
 impl TestLndOptions {
+    /// Options for `lnddir` on `network` with `secret`, listening on a free port of 127.0.0.1, with the default config.
     pub fn new(lnddir: impl Into<PathBuf>, network: &str, secret: SecretKey) -> Self {
         TestLndOptions {
             lnddir: lnddir.into(),
@@ -60,7 +65,9 @@ impl TestLndOptions {
 /// One `XImportMissionControl` request as received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportCall {
+    /// The pairs of the request.
     pub pairs: Vec<PairHistory>,
+    /// The request's `force` flag.
     pub force: bool,
 }
 
@@ -75,11 +82,17 @@ struct Shared {
 
 /// A running test LND; stopped when dropped.
 pub struct TestLnd {
+    /// The address it listens on (the port picked when asked for 0).
     pub addr: SocketAddr,
+    /// The lnd dir it laid out.
     pub lnddir: PathBuf,
+    /// `<lnddir>/tls.cert`.
     pub tls_cert: PathBuf,
+    /// The admin macaroon ([`macaroon_path`]).
     pub macaroon: PathBuf,
+    /// The network it serves.
     pub network: String,
+    /// The node's identity key.
     pub node: NodeId,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,

@@ -20,11 +20,17 @@ pub fn lost_imports(imported: &HashMap<PairKey, ImportedTimes>, node_mc: &HashMa
 /// The pairs an export sends, and what it left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportPlan {
+    /// The pairs to register, each valid by LND's import rules.
     pub pairs: Vec<PairHistory>,
+    /// Pairs given to [`prepare_export`].
     pub read: usize,
+    /// Pairs dropped because every slot came from an earlier import.
     pub skipped_imported: usize,
+    /// Pairs dropped by `--successes-only` because they hold no success.
     pub skipped_no_success: usize,
+    /// Pairs LND's import rules would refuse, with examples.
     pub invalid: Refusals,
+    /// Pairs dropped for a time more than [`FUTURE_SKEW_SECS`] ahead.
     pub future: usize,
 }
 

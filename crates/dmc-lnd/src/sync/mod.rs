@@ -45,16 +45,21 @@ use crate::state::{ImportedTimes, SyncState};
 /// Which way data moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Export the node's mission control, then import the coordinator's.
     Both,
+    /// Export only (`--export-only`).
     ExportOnly,
+    /// Import only (`--import-only`).
     ImportOnly,
 }
 
 impl Direction {
+    /// Whether a cycle runs the export.
     pub fn exports(self) -> bool {
         self != Direction::ImportOnly
     }
 
+    /// Whether a cycle runs the import.
     pub fn imports(self) -> bool {
         self != Direction::ExportOnly
     }
@@ -71,11 +76,15 @@ pub const FUTURE_SKEW_SECS: i64 = 600;
 /// Everything one `dmc sync` needs.
 #[derive(Clone, Debug)]
 pub struct SyncConfig {
+    /// The coordinator to register with and query.
     pub coordinator: CoordinatorOptions,
+    /// How to reach lnd (lncli's flags).
     pub lnd: LndOptions,
     /// Where the cursor and import ledger live.
     pub data_dir: PathBuf,
+    /// Which phases a cycle runs.
     pub direction: Direction,
+    /// `--successes-only`: strip failures from the export and mark the registration so.
     pub successes_only: bool,
     /// Export this saved `lncli querymc` file instead of lnd's mission control.
     pub from_file: Option<PathBuf>,
@@ -86,14 +95,19 @@ pub struct SyncConfig {
     pub sign_key: Option<SecretKey>,
     /// The node's key when lnd is not asked (drops its pairs from `--to-file`).
     pub self_node: Option<NodeId>,
+    /// Pairs per `XImportMissionControl` request.
     pub import_batch: usize,
+    /// Pairs per signed registration (halved while the coordinator says too large).
     pub export_batch: usize,
     /// XImportMissionControl's `force`.
     pub force: bool,
+    /// The pause after one cycle ends before the next starts ([`run_forever`]).
     pub interval: Duration,
     /// Retries of a phase after transient failures (`None`: unlimited).
     pub retries: Option<u32>,
+    /// The first retry's pause; later ones double, with jitter ([`retry_delays`]).
     pub backoff_initial: Duration,
+    /// The longest pause between retries.
     pub backoff_max: Duration,
 }
 

@@ -5,6 +5,7 @@ use super::*;
 /// What one export moved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportReport {
+    /// The node whose key signed the registrations.
     pub node: Option<NodeId>,
     /// "lnd" or the file name.
     pub source: String,
@@ -20,8 +21,11 @@ pub struct ExportReport {
     pub future: usize,
     /// Pairs sent in registrations.
     pub sent: usize,
+    /// Pairs the coordinator merged (its `accepted`, summed).
     pub accepted: usize,
+    /// Pairs the coordinator dropped as stale (whole registrations refused as all stale count all their pairs).
     pub stale_dropped: usize,
+    /// Registrations the coordinator answered (accepted, duplicate or all stale).
     pub registrations: usize,
     /// The coordinator's cursor after the last registration.
     pub cursor: Option<u64>,
@@ -30,9 +34,15 @@ pub struct ExportReport {
 /// What one import moved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
+    /// The node imported into (`None` for `--to-file` without a known key).
     pub node: Option<NodeId>,
+    /// The stored cursor the query started from (`None`: everything).
     pub cursor_from: Option<u64>,
+    /// The coordinator's cursor after the query (stored once every batch was
+    /// imported; never stored with `--to-file`).
     pub cursor: u64,
+    /// The answer holds everything, not a delta since `cursor_from` (always
+    /// so with `--to-file`, which queries from scratch).
     pub full_resync: bool,
     /// lnd had lost earlier imports (restart or resetmc): imported from scratch.
     pub lost_imports: usize,
@@ -47,17 +57,22 @@ pub struct ImportReport {
     /// Pairs where a claim contradicting lnd's own observation of the last
     /// hour was left out (`dmc_core::sync_plan::FIRST_HAND_HOLD_SECS`).
     pub first_hand_kept: usize,
+    /// Pairs LND's import rules would refuse, left out.
     pub invalid: usize,
     /// Pairs sent in XImportMissionControl (or written to the file).
     pub imported: usize,
+    /// `XImportMissionControl` requests sent.
     pub batches: usize,
+    /// The file written instead of importing (`--to-file`).
     pub to_file: Option<PathBuf>,
 }
 
 /// One cycle: export, then import (either may be absent).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CycleReport {
+    /// The export's report, if the cycle exported.
     pub export: Option<ExportReport>,
+    /// The import's report, if the cycle imported.
     pub import: Option<ImportReport>,
 }
 
@@ -74,6 +89,7 @@ pub(super) fn count(n: usize) -> Json {
 }
 
 impl ExportReport {
+    /// The report as `dmc sync` prints it (`null` for unknown values).
     pub fn to_json(&self) -> Json {
         Json::object([
             ("node", opt_node(&self.node)),
@@ -93,6 +109,7 @@ impl ExportReport {
 }
 
 impl ImportReport {
+    /// The report as `dmc sync` prints it (`null` for unknown values).
     pub fn to_json(&self) -> Json {
         Json::object([
             ("node", opt_node(&self.node)),
@@ -119,6 +136,7 @@ impl ImportReport {
 }
 
 impl CycleReport {
+    /// `{"export": ..., "import": ...}`, `null` for a phase not run.
     pub fn to_json(&self) -> Json {
         Json::object([
             ("export", self.export.as_ref().map_or_else(null, ExportReport::to_json)),
