@@ -68,7 +68,9 @@ const META_MIN_CURSOR: &str = "min_valid_cursor";
 /// One accepted registration: a reporter's pairs, already validated.
 #[derive(Clone, Debug)]
 pub struct Registration {
+    /// Who sent it: the signing node key (v2) or the source address (v1).
     pub reporter: Reporter,
+    /// The reporter's pairs, each with its record.
     pub pairs: Vec<PairSnapshot>,
     /// When the server received it.
     pub received: Timestamp,
@@ -83,7 +85,9 @@ pub struct Registration {
 /// timestamp it carries (Unix seconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedBody {
+    /// SHA-256 of the exact signed body bytes.
     pub digest: [u8; 32],
+    /// The body's timestamp (Unix seconds).
     pub timestamp: i64,
 }
 
@@ -93,7 +97,10 @@ pub enum Refusal {
     /// This exact body was stored before.
     AlreadyReceived,
     /// The reporter has a stored registration with a later timestamp.
-    OlderThanLast { last: i64 },
+    OlderThanLast {
+        /// That registration's timestamp (Unix seconds).
+        last: i64,
+    },
     /// The reporter was banned (`dmc admin forget-reporter --ban`).
     Banned,
 }
@@ -116,12 +123,17 @@ pub struct RegisterOutcome {
 /// was last observed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AggregatedPair {
+    /// The directed pair.
     pub pair: DirectedPair,
+    /// The aggregated record served for it.
     pub result: TimedPairResult,
     /// Distinct established reporters.
     pub reporters: u32,
+    /// Distinct other signed keys (they share one weight per pair).
     pub reporters_unverified: u32,
+    /// Distinct source addresses of unsigned (v1) registrations (they share one weight per pair).
     pub reporters_anonymous: u32,
+    /// The newer of the record's failure and success times.
     pub newest: Timestamp,
 }
 
@@ -139,8 +151,11 @@ impl AggregatedPair {
 /// reputation parameters and the coordinator's graph.
 #[derive(Clone)]
 pub struct AggregationPolicy {
+    /// How views are weighed and claims bounded ([`dmc_core::aggregate`]).
     pub params: AggregationParams,
+    /// The reputation rule's parameters ([`dmc_core::reputation`]).
     pub reputation: ReputationParams,
+    /// Which reporters are established nodes and which channels exist.
     pub graph: Arc<dyn GraphStanding>,
 }
 
@@ -299,7 +314,9 @@ pub(crate) fn decode_reputation(b: &[u8]) -> Option<Reputation> {
 /// Changes since a cursor.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
+    /// Pairs added or changed after the cursor (every served pair on a full resync).
     pub changed: Vec<AggregatedPair>,
+    /// Pairs removed after the cursor (empty on a full resync).
     pub removed: Vec<DirectedPair>,
     /// Pass this back next time.
     pub cursor: u64,
@@ -312,12 +329,18 @@ pub struct Delta {
 pub struct CoordinatorStats {
     /// Served pairs.
     pub pairs: u64,
+    /// Stored observations, one per (pair, reporter).
     pub observations: u64,
+    /// Reporters holding at least one observation.
     pub reporters: u64,
+    /// The current cursor.
     pub cursor: u64,
-    /// Pairs with observations that are not served, by reason.
+    /// Pairs with observations that are not served, by reason. Held: the
+    /// graph has no channel between their nodes.
     pub held_no_channel: u64,
+    /// Held: their reporters weigh less than the serving threshold.
     pub held_unbacked: u64,
+    /// Held: the combination holds nothing LND would import.
     pub held_unservable: u64,
     /// Reporters with a reputation below 1.
     pub reporters_discounted: u64,
@@ -327,9 +350,11 @@ pub struct CoordinatorStats {
 /// before returning and keep every method's result consistent with
 /// applying registrations one at a time in commit order.
 pub trait CoordinatorStore: Send + Sync {
+    /// Applies one registration durably (group-committed with concurrent ones); a signed replay is refused, see [`RegisterOutcome::refused`].
     fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError>;
     /// Every aggregated pair, and the cursor it reflects.
     fn snapshot(&self) -> Result<(Vec<AggregatedPair>, u64), StoreError>;
+    /// The changes after `cursor`, or everything with `full_resync` set when the cursor is too old or ahead of the store.
     fn changes_since(&self, cursor: u64) -> Result<Delta, StoreError>;
     /// Whether `changes_since(cursor)` would be a full resync (the cursor
     /// is older than an expired tombstone, or ahead of the store), cheaply:
@@ -343,6 +368,7 @@ pub trait CoordinatorStore: Send + Sync {
     /// cleanups (cursors from before them then get a full resync).
     /// Returns the number of observations dropped.
     fn cleanup(&self, stale_before: Timestamp) -> Result<usize, StoreError>;
+    /// The counts `/metrics` reports.
     fn stats(&self) -> Result<CoordinatorStats, StoreError>;
     /// The current cursor (0 when empty), cheaply.
     fn cursor(&self) -> Result<u64, StoreError>;
@@ -603,6 +629,7 @@ pub struct RedbCoordinatorStore {
 }
 
 impl RedbCoordinatorStore {
+    /// Opens (or creates, with its directory) the store file at `path`; an empty, damaged or locked file is refused with what to do.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;

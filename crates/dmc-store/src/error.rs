@@ -28,7 +28,9 @@ pub enum StoreError {
     /// redb refused to open a coordinator store file (not for its lock).
     #[error("{}: cannot open the store ({source}): {OPEN_ADVICE}", path.display())]
     Unopenable {
+        /// The store file.
         path: PathBuf,
+        /// redb's reason.
         #[source]
         source: Arc<redb::DatabaseError>,
     },
@@ -43,7 +45,9 @@ pub enum StoreError {
     /// time (the source holds the last connection error, if any).
     #[error("{context}: {source}")]
     Pool {
+        /// What was being done, as the message starts.
         context: String,
+        /// r2d2's error (it carries the last connection error).
         #[source]
         source: Arc<r2d2::Error>,
     },
@@ -52,31 +56,43 @@ pub enum StoreError {
         "coordinator store (PostgreSQL): the database's schema is version {found}, newer than this dmc \
          understands ({supported}); upgrade dmc"
     )]
-    SchemaTooNew { found: i32, supported: i32 },
+    SchemaTooNew {
+        /// The database's schema version.
+        found: i32,
+        /// The newest version this build migrates to.
+        supported: i32,
+    },
     /// Salvage could not read even the file's header.
     #[error("{source} (nothing could be salvaged: redb cannot read the file's header; restore from a backup)")]
     NothingSalvaged {
+        /// redb's reason for not reading the header.
         #[source]
         source: Box<StoreError>,
     },
     /// A redb operation failed.
     #[error("{context}: {source}")]
     Redb {
+        /// What was being done, as the message starts.
         context: String,
+        /// redb's error.
         #[source]
         source: Arc<redb::Error>,
     },
     /// A PostgreSQL operation (or connecting) failed.
     #[error("{context}: {source}")]
     Postgres {
+        /// What was being done, as the message starts.
         context: String,
+        /// The PostgreSQL client's error.
         #[source]
         source: Arc<postgres::Error>,
     },
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, as the message starts.
         context: String,
+        /// The I/O error.
         #[source]
         source: Arc<std::io::Error>,
     },

@@ -64,6 +64,7 @@ pub enum View {
 /// What [`LocalStore::add_results`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AddOutcome {
+    /// New results written.
     pub written: usize,
     /// Stored results deleted to respect `max_history`.
     pub pruned: usize,
@@ -101,6 +102,7 @@ impl LocalStore {
         Ok(store)
     }
 
+    /// The store file (in the data dir).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -131,6 +133,7 @@ impl LocalStore {
         }
     }
 
+    /// Saves the local node's key (mission control's source node).
     pub fn set_self_node(&self, node: &NodeId) -> Result<(), StoreError> {
         self.set_meta(META_SELF, &node.0)
     }

@@ -41,6 +41,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// No problem found and redb's page check did not fail.
     pub fn is_ok(&self) -> bool {
         self.problems_total == 0 && self.integrity != Some(false)
     }

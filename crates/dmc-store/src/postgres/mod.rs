@@ -696,6 +696,7 @@ impl PostgresCoordinatorStore {
         Self::open_config(parse_url(url)?)
     }
 
+    /// [`Self::open`] with an already parsed configuration.
     pub fn open_config(config: Config) -> Result<Self, StoreError> {
         Self::open_pooled(config, POOL_WAIT)
     }

@@ -46,6 +46,7 @@ impl ScratchDatabase {
         &self.url
     }
 
+    /// The scratch database's name.
     pub fn name(&self) -> &str {
         &self.name
     }
