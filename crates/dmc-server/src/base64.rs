@@ -14,6 +14,7 @@ const READ: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, READ);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, READ);
 
+/// Standard, padded base64: what protojson writes for bytes.
 pub fn encode(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }

@@ -17,9 +17,20 @@ pub enum ConfigError {
     Toml(#[from] toml::de::Error),
     /// A duration Go's `time.ParseDuration` would refuse.
     #[error("config file: {field}: {message}")]
-    Duration { field: &'static str, message: String },
+    Duration {
+        /// The setting whose value was refused.
+        field: &'static str,
+        /// What is wrong with the value.
+        message: String,
+    },
+    /// A listen address that is not `host:port` with a numeric host (`127.0.0.1:8081`, `[::1]:50050`).
     #[error("config file: {field}: {value:?} is not host:port")]
-    Address { field: &'static str, value: String },
+    Address {
+        /// The setting whose value was refused.
+        field: &'static str,
+        /// The value as the file gave it.
+        value: String,
+    },
     /// `database_url` is not a connection string (passwords never shown).
     #[error("{0}")]
     DatabaseUrl(String),
@@ -32,16 +43,22 @@ pub enum ConfigError {
 /// the file (`"168h"`, `"10m"`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
+    /// Folder of the embedded store, the admin token and the generated TLS pair.
     pub data_dir: PathBuf,
+    /// Address of the gRPC listener (default `127.0.0.1:50050`); port 0 picks a free one.
     pub grpc_listen: SocketAddr,
+    /// Address of the REST listener (default `127.0.0.1:8081`); port 0 picks a free one.
     pub rest_listen: SocketAddr,
     /// `None`: generate a self-signed pair in the data dir, as lnd does.
     pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of `tls_cert`; give both or neither.
     pub tls_key: Option<PathBuf>,
     /// Plain TCP; allowed only on loopback addresses.
     pub no_tls: bool,
     /// Observations older than this are dropped on arrival and by cleanup.
     pub staleness_window: DurationNs,
+    /// How often stale observations and expired replay digests are removed
+    /// (default 1h); shorter frees storage sooner at the cost of more store scans.
     pub cleanup_interval: DurationNs,
     /// Observation times further in the future than this are refused.
     pub future_skew: DurationNs,
@@ -49,7 +66,10 @@ pub struct ServerConfig {
     pub accept_unsigned: bool,
     /// A signed registration's timestamp must be within this of now.
     pub signature_window: DurationNs,
+    /// Largest request body, in bytes, REST and gRPC accept (default 8 MiB);
+    /// larger ones are refused naming the limit.
     pub max_body_bytes: usize,
+    /// Most pairs one registration may carry (default 50 000); more are refused naming the limit.
     pub max_pairs_per_request: usize,
     /// Per reporter (v2 key) or per remote address (v1).
     pub requests_per_minute: u32,
@@ -67,7 +87,9 @@ pub struct ServerConfig {
     /// Class weights (ARCHITECTURE.md, "Robust aggregation"). The
     /// anonymous weight is 0 whenever unsigned registrations are refused.
     pub weight_established: f64,
+    /// Weight all unverified signed keys share on a pair (default 0.1).
     pub weight_unverified: f64,
+    /// Weight all unsigned (v1) sources share on a pair (default 0.01).
     pub weight_anonymous: f64,
     /// A pair is served once its reporters weigh this much (0: any weight).
     pub min_serving_weight: f64,
@@ -84,11 +106,15 @@ pub struct ServerConfig {
     pub fresh_store: bool,
     /// Observations one reporter may hold, and all reporters together.
     pub max_observations_per_reporter: u64,
+    /// Observations the store holds from all reporters together (default
+    /// 50 000 000); beyond it registrations are refused with 429.
     pub max_observations: u64,
     /// Connections open at once on each listener, in total and from one
     /// source address (an IPv6 source counts per /64); beyond them a new
     /// connection is closed on accept, before TLS.
     pub max_connections: usize,
+    /// Connections one source address may hold on each listener (default 64);
+    /// behind a proxy every client shares its address: raise it to `max_connections`.
     pub max_connections_per_ip: usize,
     /// A connection's TLS handshake must be done within this.
     pub tls_handshake_timeout: DurationNs,
@@ -103,6 +129,7 @@ pub struct ServerConfig {
     /// HTTP/2 (gRPC and REST): ping a connection silent for the interval;
     /// close it when the answer takes longer than the timeout.
     pub http2_keepalive_interval: DurationNs,
+    /// How long a keep-alive ping's answer may take before the connection is closed (default 20s).
     pub http2_keepalive_timeout: DurationNs,
     /// HTTP/2 streams (requests) at once on one connection.
     pub max_concurrent_streams: u32,
@@ -126,6 +153,7 @@ pub fn default_graph() -> PathBuf {
 }
 
 impl ServerConfig {
+    /// The defaults (those of `dmc serve` with no file, variable or flag), keeping state in `data_dir`.
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         ServerConfig {
             data_dir,
@@ -266,6 +294,7 @@ impl ServerConfig {
         self.data_dir.join("tls.cert")
     }
 
+    /// Where the generated certificate's private key lives.
     pub fn default_key_path(&self) -> PathBuf {
         self.data_dir.join("tls.key")
     }

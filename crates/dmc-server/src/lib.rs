@@ -48,15 +48,20 @@ pub const STORE_FILE: &str = "coordinator.redb";
 /// what failed; the CLI prints it as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The configuration is invalid; fix the setting it names.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The store could not be opened or migrated (file, permissions, `database_url`).
     #[error("{0}")]
     Store(#[from] dmc_store::StoreError),
+    /// The TLS certificate or key could not be read, generated or used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The admin token in the data dir could not be read or created.
     #[error(transparent)]
     AdminToken(#[from] AdminTokenError),
     #[error("{0} (give --graph FILE with `lncli describegraph` or CLN `listchannels` output, or --graph none)")]
+    /// The `--graph` file did not load.
     Graph(#[from] standing::GraphLoadError),
     /// The store refused to recompute the pairs with a new graph.
     #[error("{}", .0.message())]
@@ -64,18 +69,25 @@ pub enum ServeError {
     /// A blocking start-up task (`what`: "opening the store", "loading the graph") panicked.
     #[error("{what}: {source}")]
     Task {
+        /// The start-up step that panicked.
         what: &'static str,
+        /// The panic, as the runtime reports it.
         source: tokio::task::JoinError,
     },
     /// `setting` is `grpc_listen` or `rest_listen`.
     #[error("{setting} {addr}: {source}")]
     Bind {
+        /// The setting that gave the address.
         setting: &'static str,
+        /// The address that could not be bound (in use, or not local).
         addr: SocketAddr,
+        /// The operating system's refusal.
         source: std::io::Error,
     },
+    /// A bound socket could not report its own address.
     #[error("{0}")]
     LocalAddr(std::io::Error),
+    /// The gRPC server stopped with an error while serving.
     #[error("grpc server: {0}")]
     Grpc(#[from] tonic::transport::Error),
 }
@@ -83,7 +95,9 @@ pub enum ServeError {
 /// Where the servers ended up listening (ports may have been 0).
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
+    /// The gRPC listener's address.
     pub grpc: SocketAddr,
+    /// The REST listener's address.
     pub rest: SocketAddr,
 }
 
@@ -123,12 +137,15 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// Why the admin token could not be read or made.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminTokenError {
+    /// The token file holds fewer than 32 characters; delete it and restart to make a new one.
     #[error("{}: too short to be an admin token; delete it to make a new one", .0.display())]
     TooShort(std::path::PathBuf),
     /// Reading the token, the random source, or writing a new token.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file that failed: the token, `/dev/urandom` or the data dir.
         path: std::path::PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
 }

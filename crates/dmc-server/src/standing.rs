@@ -14,6 +14,7 @@ pub enum GraphLoadError {
     /// Not readable, or neither `describegraph` nor `listchannels` JSON.
     #[error("graph: {0}")]
     Read(#[from] dmc_graph::GraphError),
+    /// The file parsed but holds no channel: no pair could be served; give a full graph or `--graph none`.
     #[error("graph: {}: no channels", .0.display())]
     NoChannels(PathBuf),
 }
@@ -23,6 +24,7 @@ pub struct ServerGraph {
     standing: Standing,
     nodes: usize,
     channels: usize,
+    /// The file it was loaded from (reloaded from there on SIGHUP).
     pub path: PathBuf,
     /// The newest announcement in the file (Unix seconds).
     pub newest_update: Option<u64>,
@@ -47,10 +49,12 @@ impl ServerGraph {
         })
     }
 
+    /// Nodes in the file.
     pub fn node_count(&self) -> usize {
         self.nodes
     }
 
+    /// Channels in the file.
     pub fn channel_count(&self) -> usize {
         self.channels
     }

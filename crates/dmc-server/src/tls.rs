@@ -7,7 +7,9 @@ use std::sync::Arc;
 /// PEM certificate and key, loaded or generated.
 #[derive(Clone, Debug)]
 pub struct TlsMaterial {
+    /// The certificate chain, PEM.
     pub cert_pem: String,
+    /// Its private key, PEM.
     pub key_pem: String,
 }
 
@@ -17,28 +19,49 @@ pub enum TlsError {
     /// `file` is `"cert"` or `"key"`.
     #[error("tls {file} {}: {source}", path.display())]
     Read {
+        /// Which of the pair.
         file: &'static str,
+        /// The file that could not be read.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// One of the pair exists without the other.
     #[error("tls {missing} {} is missing (the {present} exists)", path.display())]
     HalfPair {
+        /// `"cert"` or `"key"`: the one to restore, or delete the other to generate a new pair.
         missing: &'static str,
+        /// The one that exists.
         present: &'static str,
+        /// Where the missing one was looked for.
         path: PathBuf,
     },
+    /// The self-signed certificate could not be made.
     #[error("generating certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    /// The folder of a new pair could not be created.
     #[error("creating {}: {source}", path.display())]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A new certificate or key could not be written.
     #[error("writing {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The PEM text holds no usable certificate or key; the message says which.
     #[error("{0}")]
     Pem(String),
+    /// rustls could not set up its protocol versions with the ring provider (not expected in this build).
     #[error("tls: {0}")]
     Rustls(rustls::Error),
+    /// rustls refused the pair: the key is not the certificate's, or of a kind it does not support.
     #[error("tls: certificate and key do not match: {0}")]
     Mismatch(rustls::Error),
 }

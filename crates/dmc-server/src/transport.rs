@@ -213,7 +213,9 @@ impl hyper::service::Service<Request<Incoming>> for RestService {
 /// `grpc-timeout` still applies (tonic).
 #[derive(Clone)]
 pub struct GrpcTimeoutLayer {
+    /// The configured `grpc_request_timeout`.
     pub timeout: Duration,
+    /// Where timed-out calls are counted.
     pub metrics: Arc<EdgeMetrics>,
 }
 
@@ -229,6 +231,7 @@ impl<S> tower::Layer<S> for GrpcTimeoutLayer {
     }
 }
 
+/// The service [`GrpcTimeoutLayer`] wraps around tonic's.
 #[derive(Clone)]
 pub struct GrpcTimeout<S> {
     inner: S,

@@ -6,6 +6,7 @@ use dmc_core::aggregate::Reporter;
 use super::{ApiError, Coordinator};
 
 impl Coordinator {
+    /// Sets the bearer token the admin endpoints require; until set, every admin request is refused.
     pub fn set_admin_token(&self, token: String) {
         *self.admin_token.write().unwrap_or_else(|p| p.into_inner()) = Some(token);
     }

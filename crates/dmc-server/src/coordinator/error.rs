@@ -14,9 +14,12 @@ pub enum ApiError {
     Forbidden(String),
     /// A configured limit; `limit` names it.
     Limit {
+        /// The setting that refused it (`max_pairs_per_request`, `requests_per_minute`, ...).
         limit: &'static str,
+        /// What was exceeded, with the numbers; the client waits, splits or reports less.
         message: String,
     },
+    /// The store failed; the detail is logged, the client is told only to look there.
     Internal(String),
 }
 
@@ -47,6 +50,7 @@ impl ApiError {
         }
     }
 
+    /// The full text, internal details included: for logs, not for clients.
     pub fn message(&self) -> &str {
         match self {
             ApiError::Invalid(m) | ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::Internal(m) => m,

@@ -14,6 +14,7 @@ pub const GRAPH_MAX_AGE_SECS: i64 = 14 * 86_400;
 /// Counters kept outside the coordinator whose `/metrics` text follows
 /// its own (the listeners', `crate::limits`).
 pub trait MetricsText: Send + Sync {
+    /// Prometheus text-format lines (`# HELP`, `# TYPE`, value) for these counters.
     fn metrics_text(&self) -> String;
 }
 
@@ -22,11 +23,17 @@ pub trait MetricsText: Send + Sync {
 pub struct Metrics {
     /// Registrations refused by a storage cap.
     pub refused_storage: AtomicU64,
+    /// Registrations received, signed and unsigned, accepted or not.
     pub register_requests: AtomicU64,
+    /// Registrations refused, for any reason.
     pub register_refused: AtomicU64,
+    /// Snapshot, delta and v2 queries received.
     pub query_requests: AtomicU64,
+    /// Pairs accepted in registrations (stale ones dropped on arrival not counted).
     pub pairs_received: AtomicU64,
+    /// Microseconds spent handling registrations, refused ones included.
     pub register_micros_total: AtomicU64,
+    /// Microseconds spent building snapshots (cache hits cost nothing here).
     pub query_micros_total: AtomicU64,
     /// Full snapshots read from the store (one per cursor that was asked for).
     pub snapshot_builds: AtomicU64,

@@ -60,8 +60,11 @@ where
 
 /// A running coordinator's state.
 pub struct Coordinator {
+    /// The settings it was started with (validated by `serve`).
     pub config: ServerConfig,
+    /// Where observations, aggregates, bans and replay digests live.
     pub store: Arc<dyn CoordinatorStore>,
+    /// Its own `/metrics` counters.
     pub metrics: Metrics,
     /// Counters kept outside, shown after these in `/metrics` (the
     /// listeners', `crate::limits`).
@@ -83,6 +86,9 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
+    /// A coordinator on `store`, its rate limit read from `config`; no graph
+    /// until [`Coordinator::set_graph`], no admin token (admin requests refused)
+    /// until [`Coordinator::set_admin_token`].
     pub fn new(config: ServerConfig, store: Arc<dyn CoordinatorStore>, clock: Clock) -> Self {
         let limiter = RateLimiter::new(config.requests_per_minute, clock.clone());
         Coordinator {
@@ -156,6 +162,7 @@ impl Coordinator {
         reporter.key().is_some_and(|k| self.is_established(k))
     }
 
+    /// The time by the coordinator's clock (the system's, or a test's).
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }

@@ -12,7 +12,9 @@ use super::{ApiError, Coordinator};
 
 /// The full snapshot at one cursor, shared by every download of it.
 pub struct CachedSnapshot {
+    /// The store's cursor when it was read; served until the store's cursor moves past it.
     pub cursor: u64,
+    /// Every served pair at that cursor.
     pub pairs: Arc<Vec<AggregatedPair>>,
     /// Pairs per message or line (`query_batch_size`).
     pub batch: usize,
@@ -38,7 +40,10 @@ pub enum V2Answer {
     Delta(Delta),
     /// The whole aggregate (no removals), streamed from the shared snapshot.
     Full {
+        /// The aggregate to stream.
         snapshot: Arc<CachedSnapshot>,
+        /// The client must drop what it holds first: it sent no cursor, or
+        /// one too old to follow (for cursor 0, as the store flags it).
         full_resync: bool,
     },
 }
@@ -84,6 +89,8 @@ impl Coordinator {
         Ok(snap)
     }
 
+    /// The changes since cursor `since`, straight from the store (a full
+    /// resync when the cursor is too old). Blocking.
     pub fn delta(&self, since: u64) -> Result<Delta, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
         self.store

@@ -14,8 +14,11 @@ use super::{echo_bytes, ApiError, Coordinator};
 /// A successful registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registered {
+    /// Pairs stored (those within the staleness window).
     pub accepted: usize,
+    /// Pairs older than the staleness window, dropped on arrival.
     pub stale_dropped: usize,
+    /// What the store changed, and the cursor after it.
     pub outcome: RegisterOutcome,
 }
 

@@ -12,7 +12,9 @@ use super::Stream;
 use crate::coordinator::{blocking, Coordinator};
 use crate::encode::Render;
 
+/// The `ecrpc.ExternalCoordinator` gRPC service, as the Go coordinator's clients call it.
 pub struct EcService {
+    /// The coordinator it serves.
     pub coordinator: Arc<Coordinator>,
 }
 

@@ -14,7 +14,9 @@ use tonic::{Request, Status};
 use super::Stream;
 use crate::coordinator::{blocking, CachedSnapshot, Coordinator, V2Answer};
 
+/// The `dmc.coordinator.v2.Coordinator` gRPC service: signed registrations and cursor queries.
 pub struct V2Service {
+    /// The coordinator it serves.
     pub coordinator: Arc<Coordinator>,
 }
 
@@ -132,6 +134,7 @@ fn full_stream(
     })))
 }
 
+/// The v2 service ready to mount, refusing messages over `max_body_bytes`.
 pub fn grpc_service(c: Arc<Coordinator>) -> pb::coordinator_server::CoordinatorServer<V2Service> {
     let max = c.config.max_body_bytes;
     pb::coordinator_server::CoordinatorServer::new(V2Service { coordinator: c }).max_decoding_message_size(max)

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::coordinator::{ApiError, Coordinator};
 
+/// Every REST route (v1, v2, admin, `/healthz`, `/metrics`) on `c`, bodies capped at `max_body_bytes`.
 pub fn router(c: Arc<Coordinator>) -> Router {
     let limit = c.config.max_body_bytes;
     Router::new()
@@ -105,6 +106,7 @@ pub fn body_or_limit(
     })
 }
 
+/// The body as JSON, or `Invalid` naming the parse error.
 pub fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("body: malformed JSON: {e}")))
 }
