@@ -35,13 +35,17 @@ pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// other reachable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Listener {
+    /// The REST listener (`rest_listen`).
     Rest = 0,
+    /// The gRPC listener (`grpc_listen`).
     Grpc = 1,
 }
 
 impl Listener {
+    /// Both, in the order `/metrics` lists them.
     pub const ALL: [Listener; 2] = [Listener::Rest, Listener::Grpc];
 
+    /// Its `listener` label in `/metrics` and the logs.
     pub fn name(self) -> &'static str {
         match self {
             Listener::Rest => "rest",
@@ -53,18 +57,26 @@ impl Listener {
 /// A limit that refused or cut off a connection, named as its config key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
+    /// The listener already holds `max_connections`: closed on accept.
     MaxConnections = 0,
+    /// The source address (an IPv6 /64) already holds `max_connections_per_ip`: closed on accept.
     MaxConnectionsPerIp = 1,
+    /// The TLS handshake took longer than `tls_handshake_timeout`.
     TlsHandshakeTimeout = 2,
+    /// No request head (gRPC: no first bytes) within `header_read_timeout`.
     HeaderReadTimeout = 3,
+    /// A REST request body did not arrive whole within `body_read_timeout`.
     BodyReadTimeout = 4,
+    /// Nothing in flight (gRPC: nothing read), or writes stuck, for `idle_timeout`.
     IdleTimeout = 5,
+    /// A gRPC call not answered within `grpc_request_timeout`.
     GrpcRequestTimeout = 6,
 }
 
 const LIMITS: usize = 7;
 
 impl Limit {
+    /// Its config key, as `/metrics` labels and the logs name it.
     pub fn name(self) -> &'static str {
         match self {
             Limit::MaxConnections => "max_connections",
@@ -106,15 +118,25 @@ impl Limit {
 /// The edge's settings, taken from [`ServerConfig`].
 #[derive(Clone, Debug)]
 pub struct EdgeLimits {
+    /// [`ServerConfig::max_connections`]: open connections per listener.
     pub max_connections: usize,
+    /// [`ServerConfig::max_connections_per_ip`]: open connections per listener from one source.
     pub max_connections_per_ip: usize,
+    /// [`ServerConfig::tls_handshake_timeout`].
     pub tls_handshake_timeout: Duration,
+    /// [`ServerConfig::header_read_timeout`].
     pub header_read_timeout: Duration,
+    /// [`ServerConfig::body_read_timeout`] (REST only).
     pub body_read_timeout: Duration,
+    /// [`ServerConfig::idle_timeout`].
     pub idle_timeout: Duration,
+    /// [`ServerConfig::http2_keepalive_interval`].
     pub http2_keepalive_interval: Duration,
+    /// [`ServerConfig::http2_keepalive_timeout`].
     pub http2_keepalive_timeout: Duration,
+    /// [`ServerConfig::max_concurrent_streams`]: HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// [`ServerConfig::grpc_request_timeout`] (gRPC only).
     pub grpc_request_timeout: Duration,
 }
 
@@ -123,6 +145,7 @@ fn dur(ns: dmc_core::time::DurationNs) -> Duration {
 }
 
 impl EdgeLimits {
+    /// The connection settings of `c`, durations as [`Duration`] (a negative one as zero).
     pub fn from_config(c: &ServerConfig) -> Self {
         EdgeLimits {
             max_connections: c.max_connections,
@@ -202,10 +225,14 @@ impl EdgeMetrics {
         self.hits[listener as usize][limit as usize].load(Ordering::Relaxed)
     }
 
+    /// Connections `listener` holds now (`dmc_connections_open`).
     pub fn open(&self, listener: Listener) -> u64 {
         self.open[listener as usize].load(Ordering::Relaxed)
     }
 
+    /// Counts a TLS handshake from `peer` that failed other than by timing
+    /// out (`dmc_tls_handshakes_failed_total`), logged at debug: scanners
+    /// and plain-text clients are routine.
     pub fn tls_failed(&self, listener: Listener, peer: IpAddr, error: &dyn std::fmt::Display) {
         self.tls_failed[listener as usize].fetch_add(1, Ordering::Relaxed);
         tracing::debug!(listener = listener.name(), %peer, %error, "TLS handshake failed");
@@ -285,8 +312,11 @@ const ALL_LIMITS: [Limit; LIMITS] = [
 
 /// What every connection of one listener shares: its limits, counters and caps.
 pub struct Edge {
+    /// Which listener this is.
     pub listener: Listener,
+    /// Its caps and timeouts.
     pub limits: EdgeLimits,
+    /// The counters, shared by both listeners.
     pub metrics: Arc<EdgeMetrics>,
     counts: Mutex<Counts>,
 }
@@ -299,6 +329,7 @@ struct Counts {
 }
 
 impl Edge {
+    /// A listener's edge with no connection admitted yet.
     pub fn new(listener: Listener, limits: EdgeLimits, metrics: Arc<EdgeMetrics>) -> Arc<Edge> {
         Arc::new(Edge {
             listener,
@@ -354,10 +385,12 @@ pub struct Permit {
 }
 
 impl Permit {
+    /// The listener's edge the slot belongs to.
     pub fn edge(&self) -> &Arc<Edge> {
         &self.edge
     }
 
+    /// The connection's source address (not reduced to its /64).
     pub fn peer(&self) -> IpAddr {
         self.peer
     }
@@ -420,6 +453,7 @@ pub struct RestPhase {
 const H2_START: &[u8; 4] = b"PRI ";
 
 impl RestPhase {
+    /// A new connection's phase: waiting for its first request head since now.
     pub fn new() -> Arc<RestPhase> {
         Arc::new(RestPhase {
             state: Mutex::new(PhaseState {
@@ -519,7 +553,9 @@ enum ReadClock {
 
 /// A TCP connection, with TLS or (loopback only) without.
 pub enum Transport {
+    /// Plain TCP (`no_tls`, loopback only).
     Plain(TcpStream),
+    /// TLS over TCP, handshake done.
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
@@ -596,13 +632,16 @@ pub struct EdgeIo {
 /// close does: closing at once resets the connection under the client,
 /// which then sees a broken pipe instead of the answer.
 pub const LINGER: Duration = Duration::from_secs(2);
+/// The most bytes a lingering close reads and discards (4 MiB).
 pub const LINGER_BYTES: usize = 4 << 20;
 
 impl EdgeIo {
+    /// A REST connection, its reads timed by `phase`.
     pub fn rest(io: Transport, permit: Permit, phase: Arc<RestPhase>, local: SocketAddr, remote: SocketAddr) -> Self {
         Self::new(io, ReadClock::Rest(phase), permit, local, remote)
     }
 
+    /// A gRPC connection: first bytes within `header_read_timeout` from now, then reads at least every `idle_timeout`.
     pub fn grpc(io: Transport, permit: Permit, local: SocketAddr, remote: SocketAddr) -> Self {
         let clock = ReadClock::Grpc {
             since: Instant::now(),
@@ -627,10 +666,12 @@ impl EdgeIo {
         }
     }
 
+    /// The listener's address the connection arrived on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
 
+    /// The client's address.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote
     }
@@ -841,6 +882,7 @@ pub struct TimedBody<B> {
 }
 
 impl<B> TimedBody<B> {
+    /// Wraps `inner`; its deadline is `body_read_timeout` from now (the head's arrival).
     pub fn new(inner: B, phase: Arc<RestPhase>, edge: Arc<Edge>, peer: IpAddr) -> Self {
         TimedBody {
             inner,
@@ -902,6 +944,7 @@ pub struct GuardedBody<B> {
 }
 
 impl<B> GuardedBody<B> {
+    /// Wraps `inner`, holding `guard` until the body ends or is dropped.
     pub fn new(inner: B, guard: RequestGuard) -> Self {
         GuardedBody {
             inner,
