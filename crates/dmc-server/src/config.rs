@@ -53,25 +53,28 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) of `tls_cert`; give both or neither.
     pub tls_key: Option<PathBuf>,
-    /// Plain TCP; allowed only on loopback addresses.
+    /// Plain TCP; allowed only on loopback addresses (default false: TLS).
     pub no_tls: bool,
-    /// Observations older than this are dropped on arrival and by cleanup.
+    /// Observations older than this are dropped on arrival and by cleanup (default 168h).
     pub staleness_window: DurationNs,
     /// How often stale observations and expired replay digests are removed
     /// (default 1h); shorter frees storage sooner at the cost of more store scans.
     pub cleanup_interval: DurationNs,
-    /// Observation times further in the future than this are refused.
+    /// Observation times further in the future than this are refused (default 10m).
     pub future_skew: DurationNs,
-    /// Accept unsigned (v1) registrations, marked unattributed.
+    /// Accept unsigned (v1) registrations, marked unattributed (default
+    /// true; `--require-signatures` turns it off).
     pub accept_unsigned: bool,
-    /// A signed registration's timestamp must be within this of now.
+    /// A signed registration's timestamp must be within this of now (default 10m).
     pub signature_window: DurationNs,
     /// Largest request body, in bytes, REST and gRPC accept (default 8 MiB);
     /// larger ones are refused naming the limit.
     pub max_body_bytes: usize,
     /// Most pairs one registration may carry (default 50 000); more are refused naming the limit.
     pub max_pairs_per_request: usize,
-    /// Per reporter (v2 key) or per remote address (v1).
+    /// Registrations a minute per established key, per remote address (v1),
+    /// and for all unverified keys together (default 60); beyond it the
+    /// client is told when to retry.
     pub requests_per_minute: u32,
     /// Pairs per streamed message (the Go coordinator's 4600).
     pub query_batch_size: usize,
@@ -82,58 +85,62 @@ pub struct ServerConfig {
     /// gzip) that says who is established and which channels exist;
     /// `None` (`--graph none`) turns every graph check off.
     pub graph: Option<PathBuf>,
-    /// Public capacity a signed key's node needs to be established (sat).
+    /// Public capacity a signed key's node needs to be established (sat; default 1 000 000).
     pub min_reporter_capacity_sat: u64,
     /// Class weights (ARCHITECTURE.md, "Robust aggregation"). The
     /// anonymous weight is 0 whenever unsigned registrations are refused.
+    /// This one, an established reporter's, is 1 by default and must be above 0.
     pub weight_established: f64,
     /// Weight all unverified signed keys share on a pair (default 0.1).
     pub weight_unverified: f64,
     /// Weight all unsigned (v1) sources share on a pair (default 0.01).
     pub weight_anonymous: f64,
-    /// A pair is served once its reporters weigh this much (0: any weight).
+    /// A pair is served once its reporters weigh this much (default 1: one
+    /// established reporter; 0: any weight).
     pub min_serving_weight: f64,
     /// A failure is served once reporters weighing this many times
-    /// `min_serving_weight` back it (2: two established reporters).
+    /// `min_serving_weight` back it (default 2: two established reporters).
     pub failure_corroboration: f64,
-    /// How often the reputation rule runs.
+    /// How often the reputation rule runs (default 10m).
     pub reputation_interval: DurationNs,
     /// Observations all reporters that are not established (unverified
     /// keys and anonymous sources) may hold together: a fresh key costs
-    /// nothing, so they share one storage budget.
+    /// nothing, so they share one storage budget (default 1 000 000).
     pub max_unverified_observations: u64,
-    /// Set an empty or damaged embedded store aside and begin empty.
+    /// Set an empty or damaged embedded store aside and begin empty (default false).
     pub fresh_store: bool,
-    /// Observations one reporter may hold, and all reporters together.
+    /// Observations one reporter may hold (default 500 000); beyond it its
+    /// registrations are refused with 429.
     pub max_observations_per_reporter: u64,
     /// Observations the store holds from all reporters together (default
     /// 50 000 000); beyond it registrations are refused with 429.
     pub max_observations: u64,
     /// Connections open at once on each listener, in total and from one
     /// source address (an IPv6 source counts per /64); beyond them a new
-    /// connection is closed on accept, before TLS.
+    /// connection is closed on accept, before TLS (default 1024 in total).
     pub max_connections: usize,
     /// Connections one source address may hold on each listener (default 64);
     /// behind a proxy every client shares its address: raise it to `max_connections`.
     pub max_connections_per_ip: usize,
-    /// A connection's TLS handshake must be done within this.
+    /// A connection's TLS handshake must be done within this (default 10s).
     pub tls_handshake_timeout: DurationNs,
     /// REST: a request head must arrive within this of the connection's
-    /// start or of its first byte (gRPC: the first bytes after the handshake).
+    /// start or of its first byte (gRPC: the first bytes after the handshake; default 10s).
     pub header_read_timeout: DurationNs,
-    /// REST: a request body must arrive whole within this of its head.
+    /// REST: a request body must arrive whole within this of its head (default 60s).
     pub body_read_timeout: DurationNs,
     /// A connection with no request in flight for this long is closed (gRPC:
-    /// one nothing is read from); so is one whose writes make no progress.
+    /// one nothing is read from); so is one whose writes make no progress
+    /// (default 60s; must exceed `http2_keepalive_interval`).
     pub idle_timeout: DurationNs,
     /// HTTP/2 (gRPC and REST): ping a connection silent for the interval;
-    /// close it when the answer takes longer than the timeout.
+    /// close it when the answer takes longer than the timeout (default 20s).
     pub http2_keepalive_interval: DurationNs,
     /// How long a keep-alive ping's answer may take before the connection is closed (default 20s).
     pub http2_keepalive_timeout: DurationNs,
-    /// HTTP/2 streams (requests) at once on one connection.
+    /// HTTP/2 streams (requests) at once on one connection (default 64).
     pub max_concurrent_streams: u32,
-    /// A gRPC call must be answered (a stream: begin) within this.
+    /// A gRPC call must be answered (a stream: begin) within this (default 60s).
     pub grpc_request_timeout: DurationNs,
 }
 
