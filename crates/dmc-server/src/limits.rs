@@ -604,7 +604,7 @@ impl AsyncWrite for Transport {
 }
 
 /// An admitted connection after its handshake: holds its [`Permit`] and
-/// enforces the read timeouts of its [`ReadClock`] and, for writes, that
+/// enforces the read timeouts of its `ReadClock` and, for writes, that
 /// the client takes some bytes at least every `idle_timeout` (a reader that
 /// never drains its window holds a slot otherwise). A timeout fails the
 /// pending read or write with `TimedOut`, which ends the connection.
