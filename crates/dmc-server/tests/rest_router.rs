@@ -320,3 +320,58 @@ async fn operator_endpoints() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json()["forgotten"], 1, "{}", a.text());
 }
+
+/// dmc's own JSON bodies are read by serde derive through
+/// serde_path_to_error: a refusal names the field, an unknown admin field
+/// is refused (a misspelt "ban" must not forget without banning), and a
+/// body of the wrong type says which field and what it expected.
+#[tokio::test]
+async fn own_json_bodies_name_the_field_that_is_wrong() {
+    let r = rest(|_| {});
+    let token = "t".repeat(64);
+    r.coordinator.set_admin_token(token.clone());
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let forget = |body: &'static str| {
+        r.send(
+            Method::POST,
+            "/v2/admin/forget-reporter",
+            &auth,
+            body.as_bytes().to_vec(),
+        )
+    };
+    let a = forget(r#"{"reporter":"unattributed","bann":true}"#).await;
+    assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_argument", "unknown field `bann`");
+    let a = forget(r#"{"ban":true}"#).await;
+    assert_refused(
+        &a,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        "missing field `reporter`",
+    );
+    let a = forget(r#"{"reporter":7}"#).await;
+    assert_refused(
+        &a,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        "reporter: invalid type",
+    );
+    let a = forget(r#"{"reporter":"unattributed""#).await;
+    assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_argument", "body: malformed JSON");
+    let a = r.post("/v2/register", r#"{"body":5,"signature":"x"}"#).await;
+    assert_refused(
+        &a,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        "body: invalid type: integer `5`",
+    );
+    let a = r.post("/v2/register", r#"{"body":"AAAA","signature":["x"]}"#).await;
+    assert_refused(
+        &a,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        "signature: invalid type",
+    );
+    let a = r.post("/v2/register", r#"{"body":"AAAA"}"#).await;
+    assert_refused(&a, StatusCode::BAD_REQUEST, "invalid_argument", "signature: missing");
+}

@@ -111,6 +111,35 @@ pub fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("body: malformed JSON: {e}")))
 }
 
+/// The body as one of dmc's own request types (serde derive), or
+/// `Invalid` naming the field's path (`serde_path_to_error`) and what is
+/// wrong with it. For the grpc-gateway paths, whose protojson rules a
+/// derive does not express, see `v1`.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        ApiError::Invalid(if inner.is_syntax() || inner.is_eof() {
+            format!("body: malformed JSON: {inner}")
+        } else if path == "." {
+            format!("body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
+}
+
+/// `true`, `false`, or absent/`null` (false); anything else is named.
+pub(crate) fn true_or_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::Deserialize;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(false),
+        Value::Bool(b) => Ok(b),
+        v => Err(serde::de::Error::custom(format!("{v} is not true or false"))),
+    }
+}
+
 pub(crate) fn wants_gzip(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())

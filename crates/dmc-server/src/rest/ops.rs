@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dmc_core::json::Json;
-use serde_json::Value;
 
 use super::{authorization, json_response};
 use crate::coordinator::{blocking, ApiError, Coordinator};
@@ -24,6 +23,18 @@ pub(super) async fn healthz(State(c): State<Arc<Coordinator>>) -> Response {
         .into_response()
 }
 
+/// The body of `POST /v2/admin/forget-reporter`. Unknown fields are
+/// refused, so a misspelt `"ban"` cannot silently forget without banning.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgetRequest {
+    /// A reporter key, `anonymous:ADDR` or `unattributed`.
+    reporter: String,
+    /// Also refuse the reporter's future registrations.
+    #[serde(default, deserialize_with = "super::true_or_false")]
+    ban: bool,
+}
+
 /// `POST /v2/admin/forget-reporter` `{"reporter": KEY | "anonymous:ADDR" |
 /// "unattributed", "ban": bool}` with `Authorization: Bearer <admin.token>`.
 pub(super) async fn admin_forget(
@@ -32,17 +43,7 @@ pub(super) async fn admin_forget(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let auth = authorization(&headers);
-    let req: Value = serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(format!("body: not JSON: {e}")))?;
-    let reporter = req
-        .get("reporter")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::Invalid("reporter: missing or not a string".into()))?;
-    let ban = match req.get("ban") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(v) => return Err(ApiError::Invalid(format!("ban: {v} is not true or false"))),
-    };
+    let ForgetRequest { reporter, ban } = super::parse_body(&body)?;
     let (n, newly) = blocking(&c, move |c| c.admin_forget(auth.as_deref(), &reporter, ban)).await?;
     Ok(json_response(Json::object([
         ("forgotten", Json::Raw(n.to_string())),

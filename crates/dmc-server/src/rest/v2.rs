@@ -9,11 +9,19 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dmc_core::json::Json;
 use dmc_core::rpc::PairData;
-use serde_json::Value;
 
-use super::{body_or_limit, json_response, not_modified, parse_json_body};
+use super::{body_or_limit, json_response, not_modified, parse_body};
 use crate::coordinator::{blocking, ApiError, CachedSnapshot, Coordinator, V2Answer};
 use crate::encode::Render;
+
+/// The JSON form of a `SignedRegistration` (protojson: bytes as base64).
+#[derive(serde::Deserialize)]
+struct RegisterRequest {
+    /// The serialized `RegistrationBody`, base64.
+    body: Option<String>,
+    /// lncli's zbase32 signature over the body's bytes.
+    signature: Option<String>,
+}
 
 /// `POST /v2/register` with `{"body": base64, "signature": zbase32}`.
 pub(super) async fn register(
@@ -21,17 +29,10 @@ pub(super) async fn register(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body_or_limit(body, c.config.max_body_bytes)?;
-    let v: Value = parse_json_body(&body)?;
-    let b = v
-        .get("body")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
-    let b = crate::base64::decode(b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
-    let sig = v
-        .get("signature")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::Invalid("signature: missing".into()))?
-        .to_string();
+    let RegisterRequest { body: b, signature } = parse_body(&body)?;
+    let b = b.ok_or_else(|| ApiError::Invalid("body: missing base64 string".into()))?;
+    let b = crate::base64::decode(&b).ok_or_else(|| ApiError::Invalid("body: not base64".into()))?;
+    let sig = signature.ok_or_else(|| ApiError::Invalid("signature: missing".into()))?;
     let r = blocking(&c, move |c| crate::signed::register(c, &b, &sig)).await?;
     Ok(json_response(Json::object([
         ("accepted", Json::int32(r.accepted)),
