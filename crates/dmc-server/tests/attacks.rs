@@ -198,16 +198,7 @@ async fn register_signed(
 async fn register_signed_rest(srv: &Server, k: &Key, pairs: Vec<PairHistory>) -> Value {
     let n = pairs.len();
     let reg = signed(&k.sk, &k.pk, now(), pairs);
-    let r = srv
-        .post(
-            "/v2/register",
-            &format!(
-                r#"{{"body":"{}","signature":"{}"}}"#,
-                dmc_server::base64::encode(&reg.body),
-                reg.signature
-            ),
-        )
-        .await;
+    let r = srv.post("/v2/register", &rest_json(&reg)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let j = r.json();
     assert_eq!(j["accepted"], n, "{j}");

@@ -676,11 +676,7 @@ async fn rest_v2_register_signed_json_and_query_since() {
     let (sk, pk) = key(30);
     let t = now() - 90;
     let reg = signed(&sk, &pk, now(), vec![pair(1, 2, success(t, 3_000))]);
-    let body = format!(
-        r#"{{"body":"{}","signature":"{}"}}"#,
-        dmc_server::base64::encode(&reg.body),
-        reg.signature
-    );
+    let body = rest_json(&reg);
     let r = srv.post("/v2/register", &body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let j = r.json();
@@ -694,16 +690,7 @@ async fn rest_v2_register_signed_json_and_query_since() {
     // Forged over REST: 401.
     let (sk_other, _) = key(31);
     let forged = signed(&sk_other, &pk, now(), vec![pair(1, 2, success(t, 3_000))]);
-    let r = srv
-        .post(
-            "/v2/register",
-            &format!(
-                r#"{{"body":"{}","signature":"{}"}}"#,
-                dmc_server::base64::encode(&forged.body),
-                forged.signature
-            ),
-        )
-        .await;
+    let r = srv.post("/v2/register", &rest_json(&forged)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
 
     // A second, v1 change after c1.

@@ -195,11 +195,7 @@ async fn v2_registers_signed_bodies_and_answers_by_cursor() {
     let r = rest(|_| {});
     let (sk, reporter) = key(7);
     let reg = signed(&sk, &reporter, r.t0, vec![pair(1, 2, success(r.t0 - 60, 5_000))]);
-    let body = format!(
-        r#"{{"body":"{}","signature":"{}"}}"#,
-        dmc_server::base64::encode(&reg.body),
-        reg.signature
-    );
+    let body = rest_json(&reg);
     let a = r.post("/v2/register", &body).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     let j = a.json();
@@ -213,16 +209,7 @@ async fn v2_registers_signed_bodies_and_answers_by_cursor() {
     assert_refused(&a, StatusCode::UNAUTHORIZED, "unauthenticated", "already received");
     let (other, _) = key(8);
     let forged = signed(&other, &reporter, r.t0, vec![pair(1, 2, success(r.t0 - 30, 5_000))]);
-    let a = r
-        .post(
-            "/v2/register",
-            &format!(
-                r#"{{"body":"{}","signature":"{}"}}"#,
-                dmc_server::base64::encode(&forged.body),
-                forged.signature
-            ),
-        )
-        .await;
+    let a = r.post("/v2/register", &rest_json(&forged)).await;
     assert_refused(&a, StatusCode::UNAUTHORIZED, "unauthenticated", "signature");
 
     let full = r.get("/v2/query?since=0", &[]).await;

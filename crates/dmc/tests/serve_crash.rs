@@ -608,19 +608,35 @@ fn a_closed_stdout_ends_quietly() {
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
 }
 
-/// An empty or truncated store is refused with one line naming the file
-/// and the way out, never a panic; `--fresh-store` sets it aside.
-#[test]
-fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+/// A server on `DIR/data` that took one registration of pair 1 → 2 from
+/// the querymc file it returns.
+fn serving_one_pair(dir: &Path) -> (PathBuf, Serve, PathBuf) {
+    let data = dir.join("data");
     let srv = Serve::start(&data, &[]);
-    let file = tmp.path().join("mc.json");
+    let file = dir.join("mc.json");
     std::fs::write(&file, querymc_file(&[(1, 2, now() - 60, 5_000)])).unwrap();
     run_ok(
         &data,
         &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
     );
+    (data, srv, file)
+}
+
+/// The store files `--fresh-store` set aside in `data`.
+fn set_aside_files(data: &Path) -> Vec<String> {
+    std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("broken-"))
+        .collect()
+}
+
+/// An empty or truncated store is refused with one line naming the file
+/// and the way out, never a panic; `--fresh-store` sets it aside.
+#[test]
+fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, srv, file) = serving_one_pair(tmp.path());
     srv.terminate();
     let store = data.join("coordinator.redb");
     let serve = |extra: &[&str]| {
@@ -655,11 +671,7 @@ fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
         assert!(!err.contains("panicked"), "{err}");
     }
     let srv = Serve::start(&data, &["--fresh-store"]);
-    let aside: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("broken-"))
-        .collect();
+    let aside = set_aside_files(&data);
     assert_eq!(aside.len(), 1, "{aside:?}");
     run_ok(
         &data,
@@ -673,14 +685,7 @@ fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
 #[test]
 fn fresh_store_never_sets_aside_a_store_in_use() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let srv = Serve::start(&data, &[]);
-    let file = tmp.path().join("mc.json");
-    std::fs::write(&file, querymc_file(&[(1, 2, now() - 60, 5_000)])).unwrap();
-    run_ok(
-        &data,
-        &["ec", "register", "--file", file.to_str().unwrap(), "--ec", &srv.url()],
-    );
+    let (data, srv, _) = serving_one_pair(tmp.path());
     let mut second = dmc(&data)
         .args([
             "serve",
@@ -713,11 +718,7 @@ fn fresh_store_never_sets_aside_a_store_in_use() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    let aside: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("broken-"))
-        .collect();
+    let aside = set_aside_files(&data);
     assert!(aside.is_empty(), "{aside:?}");
     let j: serde_json::Value =
         serde_json::from_str(&run_ok(&data, &["ec", "query", "--ec", &srv.url(), "--format", "json"])).unwrap();

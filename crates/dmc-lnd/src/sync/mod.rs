@@ -256,6 +256,18 @@ pub async fn run_forever(cfg: &SyncConfig, shutdown: impl Future<Output = ()>) -
 mod tests {
     use super::*;
 
+    /// A configuration for a coordinator that is never reached.
+    fn unreachable_config() -> SyncConfig {
+        SyncConfig::new(
+            CoordinatorOptions {
+                url: "https://x:1".into(),
+                tls_cert: None,
+                tls_cert_flag: "--ec-tls-cert",
+            },
+            "/tmp/d".into(),
+        )
+    }
+
     fn key(i: u8) -> NodeId {
         let mut b = [0u8; 32];
         b[31] = i;
@@ -350,14 +362,7 @@ mod tests {
 
     #[test]
     fn config_combinations_are_checked() {
-        let base = SyncConfig::new(
-            CoordinatorOptions {
-                url: "https://x:1".into(),
-                tls_cert: None,
-                tls_cert_flag: "--ec-tls-cert",
-            },
-            "/tmp/d".into(),
-        );
+        let base = unreachable_config();
         assert!(base.validate().is_ok());
         assert!(base.needs_lnd());
         let mut c = base.clone();
@@ -379,14 +384,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_back_off_and_give_up() {
-        let mut cfg = SyncConfig::new(
-            CoordinatorOptions {
-                url: "https://x:1".into(),
-                tls_cert: None,
-                tls_cert_flag: "--ec-tls-cert",
-            },
-            "/tmp/d".into(),
-        );
+        let mut cfg = unreachable_config();
         cfg.backoff_initial = Duration::from_millis(5);
         cfg.backoff_max = Duration::from_millis(20);
         cfg.retries = Some(3);
@@ -426,14 +424,7 @@ mod tests {
 
     #[test]
     fn retry_delays_are_jittered_within_the_bounds() {
-        let mut cfg = SyncConfig::new(
-            CoordinatorOptions {
-                url: "https://x:1".into(),
-                tls_cert: None,
-                tls_cert_flag: "--ec-tls-cert",
-            },
-            "/tmp/d".into(),
-        );
+        let mut cfg = unreachable_config();
         cfg.retries = Some(12);
         let (initial, max) = (cfg.backoff_initial, cfg.backoff_max);
         let runs: Vec<Vec<Duration>> = (0..50).map(|_| retry_delays(&cfg).collect()).collect();

@@ -99,93 +99,29 @@ impl Coordinator {
         let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
             out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
         };
-        metric(
-            "dmc_register_requests_total",
-            "counter",
-            "Registrations received.",
-            g(&m.register_requests),
-        );
-        metric(
-            "dmc_register_refused_total",
-            "counter",
-            "Registrations refused.",
-            g(&m.register_refused),
-        );
-        metric(
-            "dmc_query_requests_total",
-            "counter",
-            "Snapshot and delta queries.",
-            g(&m.query_requests),
-        );
-        metric(
-            "dmc_pairs_received_total",
-            "counter",
-            "Pairs accepted in registrations.",
-            g(&m.pairs_received),
-        );
-        metric(
-            "dmc_register_microseconds_total",
-            "counter",
-            "Time spent in registrations.",
-            g(&m.register_micros_total),
-        );
-        metric(
-            "dmc_query_microseconds_total",
-            "counter",
-            "Time spent building snapshots.",
-            g(&m.query_micros_total),
-        );
-        metric(
-            "dmc_snapshot_builds_total",
-            "counter",
-            "Full snapshots read from the store and cached (at most one per cursor).",
-            g(&m.snapshot_builds),
-        );
-        metric("dmc_store_pairs", "gauge", "Aggregated pairs stored.", stats.pairs);
-        metric(
-            "dmc_store_observations",
-            "gauge",
-            "Per-reporter observations stored.",
-            stats.observations,
-        );
-        metric("dmc_store_reporters", "gauge", "Distinct reporters.", stats.reporters);
-        metric("dmc_store_cursor", "gauge", "Current change cursor.", stats.cursor);
-        metric(
-            "dmc_pairs_held_no_channel",
-            "gauge",
-            "Pairs with observations not served: no channel between their nodes in the graph.",
-            stats.held_no_channel,
-        );
-        metric(
-            "dmc_pairs_held_unbacked",
-            "gauge",
-            "Pairs with observations not served: reporters weigh less than min_serving_weight.",
-            stats.held_unbacked,
-        );
-        metric(
-            "dmc_pairs_held_unservable",
-            "gauge",
-            "Pairs with observations not served: nothing LND would import.",
-            stats.held_unservable,
-        );
-        metric(
-            "dmc_register_refused_storage_total",
-            "counter",
-            "Registrations refused by max_observations_per_reporter, max_observations or max_unverified_observations.",
-            g(&m.refused_storage),
-        );
-        metric(
-            "dmc_unverified_observations",
-            "gauge",
-            "Observations held by reporters that are not established (estimate).",
-            self.unverified_observations.load(Ordering::Relaxed),
-        );
-        metric(
-            "dmc_reporters_discounted",
-            "gauge",
-            "Reporters whose reputation is below 1.",
-            stats.reporters_discounted,
-        );
+        // name, kind, help, value
+        let table: [(&str, &str, &str, u64); 17] = [
+            ("dmc_register_requests_total", "counter", "Registrations received.", g(&m.register_requests)),
+            ("dmc_register_refused_total", "counter", "Registrations refused.", g(&m.register_refused)),
+            ("dmc_query_requests_total", "counter", "Snapshot and delta queries.", g(&m.query_requests)),
+            ("dmc_pairs_received_total", "counter", "Pairs accepted in registrations.", g(&m.pairs_received)),
+            ("dmc_register_microseconds_total", "counter", "Time spent in registrations.", g(&m.register_micros_total)),
+            ("dmc_query_microseconds_total", "counter", "Time spent building snapshots.", g(&m.query_micros_total)),
+            ("dmc_snapshot_builds_total", "counter", "Full snapshots read from the store and cached (at most one per cursor).", g(&m.snapshot_builds)),
+            ("dmc_store_pairs", "gauge", "Aggregated pairs stored.", stats.pairs),
+            ("dmc_store_observations", "gauge", "Per-reporter observations stored.", stats.observations),
+            ("dmc_store_reporters", "gauge", "Distinct reporters.", stats.reporters),
+            ("dmc_store_cursor", "gauge", "Current change cursor.", stats.cursor),
+            ("dmc_pairs_held_no_channel", "gauge", "Pairs with observations not served: no channel between their nodes in the graph.", stats.held_no_channel),
+            ("dmc_pairs_held_unbacked", "gauge", "Pairs with observations not served: reporters weigh less than min_serving_weight.", stats.held_unbacked),
+            ("dmc_pairs_held_unservable", "gauge", "Pairs with observations not served: nothing LND would import.", stats.held_unservable),
+            ("dmc_register_refused_storage_total", "counter", "Registrations refused by max_observations_per_reporter, max_observations or max_unverified_observations.", g(&m.refused_storage)),
+            ("dmc_unverified_observations", "gauge", "Observations held by reporters that are not established (estimate).", self.unverified_observations.load(Ordering::Relaxed)),
+            ("dmc_reporters_discounted", "gauge", "Reporters whose reputation is below 1.", stats.reporters_discounted),
+        ];
+        for (name, kind, help, v) in table {
+            metric(name, kind, help, v);
+        }
         if let Some((_, age)) = self.graph_age() {
             metric(
                 "dmc_graph_age_seconds",

@@ -48,6 +48,15 @@ pub fn pair(from: u8, to: u8, h: PairData) -> PairHistory {
     dmc_testkit::ecrpc::pair(node(from), node(to), h)
 }
 
+/// The REST form of a signed registration: `{"body": base64, "signature": zbase32}`.
+pub fn rest_json(reg: &pb::SignedRegistration) -> String {
+    format!(
+        r#"{{"body":"{}","signature":"{}"}}"#,
+        dmc_server::base64::encode(&reg.body),
+        reg.signature
+    )
+}
+
 /// A signed v2 registration by `signer`, naming `reporter` in the body.
 pub fn signed(signer: &SecretKey, reporter: &[u8], timestamp: i64, pairs: Vec<PairHistory>) -> pb::SignedRegistration {
     let body = pb::RegistrationBody {
