@@ -88,16 +88,16 @@ fn random_record(rng: &mut SplitMix64, t: Timestamp, span_ns: i64) -> TimedPairR
     let (success, failure) = (!(4..7).contains(&kind), kind >= 4);
     if success {
         r.success_time = rng.before(t, span_ns);
-        r.success_amt_msat = rng.amt_msat();
+        r.success_amt_msat = Msat(rng.amt_msat());
     }
     if failure {
         r.fail_time = rng.before(t, span_ns);
         r.fail_amt_msat = if success {
-            r.success_amt_msat + 1 + rng.log_uniform(1.0, r.success_amt_msat as f64 + 2.0)
+            Msat(r.success_amt_msat.0 + 1 + rng.log_uniform(1.0, r.success_amt_msat.as_f64() + 2.0))
         } else if rng.chance(0.2) {
-            0
+            Msat(0)
         } else {
-            rng.amt_msat()
+            Msat(rng.amt_msat())
         };
     }
     r

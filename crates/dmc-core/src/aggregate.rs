@@ -12,6 +12,7 @@
 //! per-reporter records and the [`Standing`], removing a reporter and
 //! recomputing gives the aggregate as if it had never reported.
 
+use crate::amount::Msat;
 use crate::node::DirectedPair;
 use crate::rpc::PairHistory;
 use crate::state::{import_carried_slots, PairSnapshot, TimedPairResult};
@@ -122,7 +123,7 @@ pub fn newest_time(r: &TimedPairResult) -> Timestamp {
 /// ever be (21 million BTC) in msat. Anything above is meaningless, and
 /// bounding here keeps LND's `success + 1` from wrapping and every amount
 /// inside an `int64`.
-pub const MAX_MSAT: u64 = 21_000_000 * 100_000_000 * 1000;
+pub const MAX_MSAT: Msat = Msat(21_000_000 * 100_000_000 * 1000);
 
 /// An observation as the coordinator accepts it: no time after it was
 /// received (a reporter cannot stamp its news ahead of everyone else's),
@@ -169,20 +170,21 @@ pub fn merge_observation(
 pub fn servable(r: &TimedPairResult) -> Option<TimedPairResult> {
     let mut out = *r;
     out.success_amt_msat = out.success_amt_msat.min(MAX_MSAT);
-    out.fail_amt_msat = out.fail_amt_msat.min(MAX_MSAT + 1);
-    if out.success_time.is_zero() || out.success_amt_msat == 0 {
+    out.fail_amt_msat = out.fail_amt_msat.min(MAX_MSAT.saturating_add(Msat(1)));
+    if out.success_time.is_zero() || out.success_amt_msat == Msat::ZERO {
         out.success_time = Timestamp::ZERO;
-        out.success_amt_msat = 0;
+        out.success_amt_msat = Msat::ZERO;
     }
     if out.fail_time.is_zero() {
-        out.fail_amt_msat = 0;
+        out.fail_amt_msat = Msat::ZERO;
     }
     let has_success = !out.success_time.is_zero();
-    if !has_success && out.fail_amt_msat == 0 {
+    if !has_success && out.fail_amt_msat == Msat::ZERO {
         return None;
     }
-    if has_success && out.fail_amt_msat != 0 && out.success_amt_msat >= out.fail_amt_msat {
-        out.fail_amt_msat = out.success_amt_msat + 1;
+    if has_success && out.fail_amt_msat != Msat::ZERO && out.success_amt_msat >= out.fail_amt_msat {
+        // The success is at most MAX_MSAT: no overflow.
+        out.fail_amt_msat = out.success_amt_msat.saturating_add(Msat(1));
     }
     Some(out)
 }
@@ -255,7 +257,7 @@ pub enum ChannelCheck {
     /// No channel between the two nodes: the pair is not served.
     NoChannel,
     /// The largest capacity of the channels between them, in msat (0: unknown).
-    Capacity(u64),
+    Capacity(Msat),
 }
 
 /// What the coordinator knows about reporters and channels, for weighing
@@ -372,22 +374,22 @@ pub type Verdict = Result<Aggregate, Held>;
 #[derive(Clone, Copy, Debug)]
 struct Claim {
     weight: f64,
-    success: u64,
+    success: Msat,
     success_time: Timestamp,
-    failure: Option<u64>,
+    failure: Option<Msat>,
     fail_time: Timestamp,
 }
 
-fn claim(r: &TimedPairResult, weight: f64, capacity: u64) -> Claim {
+fn claim(r: &TimedPairResult, weight: f64, capacity: Msat) -> Claim {
     let r = bounded_observation(r, Timestamp::from_raw(i128::MAX));
     let mut success = if r.success_time.is_zero() {
-        0
+        Msat::ZERO
     } else {
         r.success_amt_msat
     };
     // A zero-amount failure is dropped by LND's import; it supports nothing.
-    let mut failure = (!r.fail_time.is_zero() && r.fail_amt_msat > 0).then_some(r.fail_amt_msat);
-    if capacity > 0 {
+    let mut failure = (!r.fail_time.is_zero() && r.fail_amt_msat > Msat::ZERO).then_some(r.fail_amt_msat);
+    if capacity > Msat::ZERO {
         success = success.min(capacity);
         failure = failure.filter(|f| *f <= capacity);
     }
@@ -398,8 +400,9 @@ fn claim(r: &TimedPairResult, weight: f64, capacity: u64) -> Claim {
     let mut success_time = r.success_time;
     if let Some(f) = failure.filter(|f| success >= *f) {
         if r.fail_time >= r.success_time {
-            success = f - 1;
-            if success == 0 {
+            // f > 0: no wrap.
+            success = f.wrapping_sub(Msat(1));
+            if success == Msat::ZERO {
                 success_time = Timestamp::ZERO;
             }
         } else {
@@ -478,9 +481,9 @@ fn combine(claims: &[Claim], quorum: f64, min_failure_backing: f64) -> TimedPair
         }
         backers.last().map_or(Timestamp::ZERO, |b| b.0)
     };
-    let mut successes: Vec<(u64, f64)> = claims
+    let mut successes: Vec<(Msat, f64)> = claims
         .iter()
-        .filter(|c| c.success > 0 && c.weight > 0.0)
+        .filter(|c| c.success > Msat::ZERO && c.weight > 0.0)
         .map(|c| (c.success, c.weight))
         .collect();
     successes.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -502,7 +505,7 @@ fn combine(claims: &[Claim], quorum: f64, min_failure_backing: f64) -> TimedPair
             true,
         );
     }
-    let mut failures: Vec<(u64, f64)> = claims
+    let mut failures: Vec<(Msat, f64)> = claims
         .iter()
         .filter(|c| c.weight > 0.0)
         .filter_map(|c| c.failure.map(|f| (f, c.weight)))
@@ -525,22 +528,25 @@ fn combine(claims: &[Claim], quorum: f64, min_failure_backing: f64) -> TimedPair
     }
     // A success at or above the failure: the newer wins, as LND's import
     // resolves it; a tie goes to the failure.
-    if out.success_amt_msat > 0 && out.fail_amt_msat > 0 && out.success_amt_msat >= out.fail_amt_msat {
+    if out.success_amt_msat > Msat::ZERO && out.fail_amt_msat > Msat::ZERO && out.success_amt_msat >= out.fail_amt_msat
+    {
         if out.fail_time >= out.success_time {
-            out.success_amt_msat = out.fail_amt_msat - 1;
-            if out.success_amt_msat == 0 {
+            // The failure is above 0: no wrap.
+            out.success_amt_msat = out.fail_amt_msat.wrapping_sub(Msat(1));
+            if out.success_amt_msat == Msat::ZERO {
                 out.success_time = Timestamp::ZERO;
             }
         } else {
-            out.fail_amt_msat = out.success_amt_msat + 1;
+            // Claims are bounded by MAX_MSAT: no overflow.
+            out.fail_amt_msat = out.success_amt_msat.saturating_add(Msat(1));
         }
     }
     out
 }
 
-fn capacity_of(check: ChannelCheck) -> Result<u64, Held> {
+fn capacity_of(check: ChannelCheck) -> Result<Msat, Held> {
     match check {
-        ChannelCheck::Unchecked => Ok(0),
+        ChannelCheck::Unchecked => Ok(Msat::ZERO),
         ChannelCheck::NoChannel => Err(Held::NoChannel),
         ChannelCheck::Capacity(c) => Ok(c),
     }
@@ -598,7 +604,8 @@ pub fn conflict(pair_channel: ChannelCheck, a: &TimedPairResult, b: &TimedPairRe
     let (ra, rb) = (a, b);
     let (a, b) = (claim(a, 1.0, capacity), claim(b, 1.0, capacity));
     let one_way = |s: &Claim, f: &Claim, sr: &TimedPairResult, fr: &TimedPairResult| {
-        (s.success > 0 && f.failure.is_some() && near(sr, fr)).then(|| f.failure.is_some_and(|x| s.success >= x))
+        (s.success > Msat::ZERO && f.failure.is_some() && near(sr, fr))
+            .then(|| f.failure.is_some_and(|x| s.success >= x))
     };
     match (one_way(&a, &b, ra, rb), one_way(&b, &a, rb, ra)) {
         (None, None) => None,
@@ -632,7 +639,7 @@ mod tests {
     fn succ(amt: u64, t: i64) -> TimedPairResult {
         TimedPairResult {
             success_time: Timestamp::from_unix_secs(t),
-            success_amt_msat: amt,
+            success_amt_msat: Msat(amt),
             ..Default::default()
         }
     }
@@ -640,7 +647,7 @@ mod tests {
     fn fail(amt: u64, t: i64) -> TimedPairResult {
         TimedPairResult {
             fail_time: Timestamp::from_unix_secs(t),
-            fail_amt_msat: amt,
+            fail_amt_msat: Msat(amt),
             ..Default::default()
         }
     }
@@ -704,9 +711,9 @@ mod tests {
     fn one_reporter_is_served_as_it_reported() {
         let both = TimedPairResult {
             fail_time: Timestamp::from_unix_secs(100),
-            fail_amt_msat: 9_000,
+            fail_amt_msat: Msat(9_000),
             success_time: Timestamp::from_unix_secs(110),
-            success_amt_msat: 5_000,
+            success_amt_msat: Msat(5_000),
         };
         let permissive = AggregationParams {
             failure_corroboration: 1.0,
@@ -723,7 +730,7 @@ mod tests {
             d.result,
             TimedPairResult {
                 fail_time: Timestamp::ZERO,
-                fail_amt_msat: 0,
+                fail_amt_msat: Msat(0),
                 ..both
             }
         );
@@ -743,7 +750,7 @@ mod tests {
         let two = agg(&[(node(1), fail(1_000, 100)), (node(2), fail(50_000, 90))], &Ungraphed).unwrap();
         assert_eq!(
             (two.result.fail_amt_msat, two.result.fail_time),
-            (50_000, Timestamp::from_unix_secs(90))
+            (Msat(50_000), Timestamp::from_unix_secs(90))
         );
         // Ten anonymous sources weigh 0.01 together: no corroboration.
         let mut v = vec![(node(1), fail(1_000, 100))];
@@ -752,18 +759,21 @@ mod tests {
         // A reporter's own newer failure still caps its own success.
         let rec = TimedPairResult {
             fail_time: Timestamp::from_unix_secs(200),
-            fail_amt_msat: 3_000,
+            fail_amt_msat: Msat(3_000),
             ..succ(5_000, 100)
         };
         let a = agg(&[(node(1), rec)], &Ungraphed).unwrap();
-        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (2_999, 0));
+        assert_eq!(
+            (a.result.success_amt_msat, a.result.fail_amt_msat),
+            (Msat(2_999), Msat(0))
+        );
         // `failure_corroboration` scales with the serving threshold: 0 serves it.
         let go_like = AggregationParams {
             min_serving_weight: 0.0,
             ..Default::default()
         };
         let a = aggregate(&pair(), &views(&[(node(1), fail(1_000, 100))]), &Ungraphed, &go_like).unwrap();
-        assert_eq!(a.result.fail_amt_msat, 1_000);
+        assert_eq!(a.result.fail_amt_msat, Msat(1_000));
     }
 
     #[test]
@@ -783,14 +793,22 @@ mod tests {
             let mut ys = y.clone();
             ys.push((liar, succ(9_000_000_000_000_000, 1590)));
             let ax = agg(&xs, &Ungraphed).unwrap().result;
-            assert_eq!((ax.success_amt_msat, ax.fail_amt_msat), (500_000_000, 0), "{liar:?}");
+            assert_eq!(
+                (ax.success_amt_msat, ax.fail_amt_msat),
+                (Msat(500_000_000), Msat(0)),
+                "{liar:?}"
+            );
             assert_eq!(
                 ax.success_time,
                 Timestamp::from_unix_secs(1004),
                 "the quorum's time, not the liar's"
             );
             let ay = agg(&ys, &Ungraphed).unwrap().result;
-            assert_eq!((ay.success_amt_msat, ay.fail_amt_msat), (0, 100_000_000), "{liar:?}");
+            assert_eq!(
+                (ay.success_amt_msat, ay.fail_amt_msat),
+                (Msat(0), Msat(100_000_000)),
+                "{liar:?}"
+            );
             assert!(ay.success_time.is_zero());
         }
     }
@@ -812,7 +830,10 @@ mod tests {
             &Ungraphed,
         )
         .unwrap();
-        assert_eq!((b.result.success_amt_msat, b.result.fail_amt_msat), (0, 3_500));
+        assert_eq!(
+            (b.result.success_amt_msat, b.result.fail_amt_msat),
+            (Msat(0), Msat(3_500))
+        );
         // Three: the success two back, no failure (only one of three saw it).
         let c = agg(
             &[
@@ -823,20 +844,29 @@ mod tests {
             &Ungraphed,
         )
         .unwrap();
-        assert_eq!((c.result.success_amt_msat, c.result.fail_amt_msat), (4_000, 0));
+        assert_eq!(
+            (c.result.success_amt_msat, c.result.fail_amt_msat),
+            (Msat(4_000), Msat(0))
+        );
         assert_eq!(c.result.success_time, Timestamp::from_unix_secs(90));
         // A success above a failure can only be backed together through a
         // record that holds both (two majorities share a reporter); such a
         // raw record resolves as LND's import does: the newer one wins.
         let raw = |st: i64, ft: i64| TimedPairResult {
             fail_time: Timestamp::from_unix_secs(ft),
-            fail_amt_msat: 3_000,
+            fail_amt_msat: Msat(3_000),
             ..succ(5_000, st)
         };
         let d = agg(&[(node(1), raw(100, 200)), (node(2), raw(100, 200))], &Ungraphed).unwrap();
-        assert_eq!((d.result.success_amt_msat, d.result.fail_amt_msat), (2_999, 3_000));
+        assert_eq!(
+            (d.result.success_amt_msat, d.result.fail_amt_msat),
+            (Msat(2_999), Msat(3_000))
+        );
         let e = agg(&[(node(1), raw(300, 200)), (node(2), raw(300, 200))], &Ungraphed).unwrap();
-        assert_eq!((e.result.success_amt_msat, e.result.fail_amt_msat), (5_000, 0));
+        assert_eq!(
+            (e.result.success_amt_msat, e.result.fail_amt_msat),
+            (Msat(5_000), Msat(0))
+        );
     }
 
     #[test]
@@ -850,7 +880,10 @@ mod tests {
         assert_eq!(agg(&v, &st), Err(Held::Unbacked), "unverified data alone is not served");
         v.push((node(0), succ(500_000, 1000)));
         let a = agg(&v, &st).unwrap();
-        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (500_000, 0));
+        assert_eq!(
+            (a.result.success_amt_msat, a.result.fail_amt_msat),
+            (Msat(500_000), Msat(0))
+        );
         assert_eq!((a.established, a.unverified), (1, 250));
         assert!((a.weight - 1.1).abs() < 1e-9, "{}", a.weight);
         // Anonymous sources alike; the permissive threshold serves them.
@@ -861,7 +894,7 @@ mod tests {
             ..Default::default()
         };
         let a = aggregate(&pair(), &views(&anons), &Ungraphed, &open).unwrap();
-        assert_eq!((a.anonymous, a.result.success_amt_msat), (5, 7_000));
+        assert_eq!((a.anonymous, a.result.success_amt_msat), (5, Msat(7_000)));
         // With anonymous weight 0 (--require-signatures) nothing of theirs counts.
         let closed = AggregationParams {
             min_serving_weight: 0.0,
@@ -884,11 +917,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(agg(&[(node(1), succ(5_000, 100))], &st), Err(Held::NoChannel));
-        st.channel = Some(ChannelCheck::Capacity(1_000_000));
+        st.channel = Some(ChannelCheck::Capacity(Msat(1_000_000)));
         let a = agg(&[(node(1), succ(9_000_000_000, 100))], &st).unwrap();
-        assert_eq!(a.result.success_amt_msat, 1_000_000, "clamped to the capacity");
+        assert_eq!(a.result.success_amt_msat, Msat(1_000_000), "clamped to the capacity");
         let both = TimedPairResult {
-            fail_amt_msat: 2_000_000,
+            fail_amt_msat: Msat(2_000_000),
             ..succ(400_000, 100)
         };
         let both = TimedPairResult {
@@ -898,7 +931,7 @@ mod tests {
         let a = agg(&[(node(1), both)], &st).unwrap();
         assert_eq!(
             (a.result.success_amt_msat, a.result.fail_amt_msat),
-            (400_000, 0),
+            (Msat(400_000), Msat(0)),
             "failure above capacity dropped"
         );
         assert_eq!(agg(&[(node(1), fail(2_000_000, 100))], &st), Err(Held::Unservable));
@@ -911,7 +944,10 @@ mod tests {
         assert_eq!(agg(&[(node(1), fail(1, 100))], &st), Err(Held::Unbacked));
         // Beside an honest reporter its contradiction no longer ties.
         let a = agg(&[(node(1), fail(1, 200)), (node(2), succ(5_000, 100))], &st).unwrap();
-        assert_eq!((a.result.success_amt_msat, a.result.fail_amt_msat), (5_000, 0));
+        assert_eq!(
+            (a.result.success_amt_msat, a.result.fail_amt_msat),
+            (Msat(5_000), Msat(0))
+        );
     }
 
     #[test]
@@ -928,7 +964,7 @@ mod tests {
         assert_eq!(conflict(open, &fail(1, 100), &fail(9, 100)), None);
         // Records holding both: any crossing counts.
         let both = TimedPairResult {
-            fail_amt_msat: 300_000,
+            fail_amt_msat: Msat(300_000),
             fail_time: Timestamp::from_unix_secs(200),
             ..succ(100_000, 100)
         };
@@ -940,7 +976,7 @@ mod tests {
         assert_eq!(conflict(open, &succ(500_000, 100), &fail(1, 100 + 3_600)), Some(true));
         // The channel bounds both: a failure above the capacity says nothing,
         // a success above it counts as the capacity.
-        let cap = ChannelCheck::Capacity(250_000);
+        let cap = ChannelCheck::Capacity(Msat(250_000));
         assert_eq!(conflict(cap, &succ(200_000, 100), &fail(300_000, 300)), None);
         assert_eq!(conflict(cap, &succ(900_000, 100), &fail(240_000, 300)), Some(true));
         assert_eq!(conflict(ChannelCheck::NoChannel, &succ(1, 1), &fail(1, 2)), None);
@@ -954,12 +990,12 @@ mod tests {
         assert_eq!(merge_observation(Some(&r1), &r2, LATE, RELAX), None);
         let both = TimedPairResult {
             fail_time: Timestamp::from_unix_secs(100),
-            fail_amt_msat: 1_000,
+            fail_amt_msat: Msat(1_000),
             success_time: Timestamp::from_unix_secs(110),
-            success_amt_msat: 5_000,
+            success_amt_msat: Msat(5_000),
         };
         let r = merge_observation(None, &both, LATE, RELAX).unwrap();
-        assert_eq!((r.success_amt_msat, r.fail_amt_msat), (5_000, 5_001));
+        assert_eq!((r.success_amt_msat, r.fail_amt_msat), (Msat(5_000), Msat(5_001)));
         assert_eq!(
             merge_observation(Some(&r), &both, LATE, RELAX),
             None,
@@ -994,8 +1030,8 @@ mod tests {
         1,
         999,
         1000,
-        MAX_MSAT,
-        MAX_MSAT + 1,
+        MAX_MSAT.0,
+        MAX_MSAT.0 + 1,
         i64::MAX as u64,
         u64::MAX - 1,
         u64::MAX,
@@ -1034,15 +1070,15 @@ mod tests {
             let (t1, t2) = (time(), time());
             let obs = TimedPairResult {
                 fail_time: t1,
-                fail_amt_msat: a1,
+                fail_amt_msat: Msat(a1),
                 success_time: t2,
-                success_amt_msat: a2,
+                success_amt_msat: Msat(a2),
             };
             let mut st = Fixed {
                 channel: match next() % 3 {
                     0 => None,
-                    1 => Some(ChannelCheck::Capacity(amount(&mut next))),
-                    _ => Some(ChannelCheck::Capacity(0)),
+                    1 => Some(ChannelCheck::Capacity(Msat(amount(&mut next)))),
+                    _ => Some(ChannelCheck::Capacity(Msat(0))),
                 },
                 ..Default::default()
             };
@@ -1062,7 +1098,7 @@ mod tests {
                 for _ in 0..(1 + next() % 2) {
                     let mut o = obs;
                     if next().is_multiple_of(2) {
-                        o.success_amt_msat = o.success_amt_msat.wrapping_add(next() % 3);
+                        o.success_amt_msat = o.success_amt_msat.wrapping_add(Msat(next() % 3));
                         std::mem::swap(&mut o.fail_time, &mut o.success_time);
                     }
                     if let Some(m) = merge_observation(rec.as_ref(), &o, received, RELAX) {
@@ -1088,10 +1124,10 @@ mod tests {
                 "case {case}: {r:?}"
             );
             assert!(
-                r.success_amt_msat <= MAX_MSAT && r.fail_amt_msat <= MAX_MSAT + 1,
+                r.success_amt_msat <= MAX_MSAT && r.fail_amt_msat <= Msat(MAX_MSAT.0 + 1),
                 "case {case}: {r:?}"
             );
-            if !r.success_time.is_zero() && r.fail_amt_msat != 0 {
+            if !r.success_time.is_zero() && r.fail_amt_msat != Msat(0) {
                 assert!(r.success_amt_msat < r.fail_amt_msat, "case {case}: {r:?}");
             }
             let served = served_pair(pair, &r);
@@ -1133,7 +1169,7 @@ mod tests {
                         let s = 1 + next() % 1_000_000;
                         TimedPairResult {
                             fail_time: Timestamp::from_unix_secs(t - 5),
-                            fail_amt_msat: s + 1 + next() % 1_000_000,
+                            fail_amt_msat: Msat(s + 1 + next() % 1_000_000),
                             ..succ(s, t)
                         }
                     }
@@ -1190,7 +1226,7 @@ mod tests {
                 .iter()
                 .map(|r| {
                     if r.success_time.is_zero() {
-                        0
+                        Msat(0)
                     } else {
                         r.success_amt_msat
                     }
@@ -1205,9 +1241,9 @@ mod tests {
             let r = a.result;
             assert!(r.success_amt_msat <= max_s, "case {case}: {r:?} vs {h:?}");
             match min_f {
-                None => assert_eq!(r.fail_amt_msat, 0, "case {case}: failure without honest support"),
+                None => assert_eq!(r.fail_amt_msat, Msat(0), "case {case}: failure without honest support"),
                 Some(f) => assert!(
-                    r.fail_amt_msat == 0 || r.fail_amt_msat >= f.min(r.success_amt_msat + 1),
+                    r.fail_amt_msat == Msat(0) || r.fail_amt_msat >= f.min(Msat(r.success_amt_msat.0 + 1)),
                     "case {case}"
                 ),
             }
@@ -1226,15 +1262,16 @@ mod tests {
         // success i64::MAX plus a failure: LND's success+1 used to reach 2^63.
         let huge = TimedPairResult {
             fail_time: Timestamp::from_unix_secs(1_799_999_000),
-            fail_amt_msat: 5,
+            fail_amt_msat: Msat(5),
             success_time: Timestamp::from_unix_secs(1_799_999_500),
-            success_amt_msat: i64::MAX as u64,
+            success_amt_msat: Msat(i64::MAX as u64),
         };
         let rec = merge_observation(None, &huge, received, RELAX).unwrap();
         let r = agg(&[(node(1), rec)], &Ungraphed).unwrap().result;
         assert_eq!(r.success_amt_msat, MAX_MSAT);
         assert_eq!(
-            r.fail_amt_msat, 0,
+            r.fail_amt_msat,
+            Msat(0),
             "the newer success outdates the reporter's own failure"
         );
         // Two such reporters and a third failing at i64::MAX: the success
@@ -1246,7 +1283,10 @@ mod tests {
         )
         .unwrap()
         .result;
-        assert!(r.fail_amt_msat <= MAX_MSAT + 1 && r.fail_amt_msat as i64 > 0, "{r:?}");
+        assert!(
+            r.fail_amt_msat <= Msat(MAX_MSAT.0 + 1) && r.fail_amt_msat.0 as i64 > 0,
+            "{r:?}"
+        );
         // The same pair twice in one request, newer success first: LND's
         // success wipe would leave a success time with amount 0.
         let newer = succ(500_000, 1_799_999_900);
@@ -1258,7 +1298,7 @@ mod tests {
             "the older one changes nothing"
         );
         let a = agg(&[(node(1), rec)], &Ungraphed).unwrap();
-        assert_eq!(a.result.success_amt_msat, 500_000);
+        assert_eq!(a.result.success_amt_msat, Msat(500_000));
         // Stamped in the future: capped at the receive time.
         let ahead = succ(1_000, 1_800_000_590);
         let rec = merge_observation(None, &ahead, received, RELAX).unwrap();

@@ -176,9 +176,9 @@ pub fn encode_import(b: &ImportBatch) -> Vec<u8> {
         w.node(&p.pair.from);
         w.node(&p.pair.to);
         w.time(p.result.fail_time);
-        w.u64(p.result.fail_amt_msat);
+        w.u64(p.result.fail_amt_msat.0);
         w.time(p.result.success_time);
-        w.u64(p.result.success_amt_msat);
+        w.u64(p.result.success_amt_msat.0);
     }
     w.0
 }
@@ -201,9 +201,9 @@ pub fn decode_import(bytes: &[u8]) -> Option<ImportBatch> {
         let to = r.node()?;
         let result = TimedPairResult {
             fail_time: r.time()?,
-            fail_amt_msat: r.u64()?,
+            fail_amt_msat: Msat(r.u64()?),
             success_time: r.time()?,
-            success_amt_msat: r.u64()?,
+            success_amt_msat: Msat(r.u64()?),
         };
         pairs.push(PairSnapshot {
             pair: DirectedPair::new(from, to),

@@ -29,7 +29,7 @@ const CAPACITY_SMEARING_FRACTION: f64 = 0.025;
 /// The capacity factor's floor at and beyond the cutoff.
 const MIN_CAPACITY_FACTOR: f64 = 0.5;
 /// Largest bimodal scale LND accepts: 1000 × 10 BTC / 4, in msat.
-pub const BIMODAL_SCALE_MSAT_MAX: u64 = 250_000_000_000;
+pub const BIMODAL_SCALE_MSAT_MAX: Msat = Msat(250_000_000_000);
 
 /// A node's results prepared for many apriori queries at one time; see
 /// [`AprioriConfig::summarize`].
@@ -71,7 +71,7 @@ pub struct BimodalConfig {
     /// Weight of a node's other channels (`routerrpc.bimodal.nodeweight`).
     pub node_weight: f64,
     /// Liquidity scale `s` in msat (`routerrpc.bimodal.scale`).
-    pub scale_msat: u64,
+    pub scale_msat: Msat,
     /// Time for observations to relax by 1/e (`routerrpc.bimodal.decaytime`).
     pub decay_time: DurationNs,
 }
@@ -80,7 +80,7 @@ impl Default for BimodalConfig {
     fn default() -> Self {
         BimodalConfig {
             node_weight: 0.2,
-            scale_msat: 300_000_000,
+            scale_msat: Msat(300_000_000),
             decay_time: 7 * 24 * NANOS_PER_HOUR,
         }
     }
@@ -157,10 +157,10 @@ impl AprioriConfig {
         let mut probabilities_total = apriori * apriori_factor;
         let mut total_weight = apriori_factor;
         for r in results.values() {
-            if amt.0 <= r.success_amt_msat {
+            if amt <= r.success_amt_msat {
                 total_weight += 1.0;
                 probabilities_total += PREV_SUCCESS_PROBABILITY;
-            } else if !r.fail_time.is_zero() && amt.0 >= r.fail_amt_msat {
+            } else if !r.fail_time.is_zero() && amt >= r.fail_amt_msat {
                 total_weight += self.weight_of_age(now.sub(r.fail_time));
             }
         }
@@ -173,14 +173,14 @@ impl AprioriConfig {
     /// failure for `amt ≥ max(F, S + 1)` when it has a failure time, which
     /// is exactly the sequential rule (the success branch wins).
     pub fn summarize(&self, now: Timestamp, results: &NodeResults) -> NodeSummary {
-        let mut success_amts: Vec<Msat> = results.values().map(|r| Msat(r.success_amt_msat)).collect();
+        let mut success_amts: Vec<Msat> = results.values().map(|r| r.success_amt_msat).collect();
         success_amts.sort_unstable();
         let mut fails: Vec<(Msat, f64)> = results
             .values()
             .filter(|r| !r.fail_time.is_zero())
             .map(|r| {
-                let threshold = r.fail_amt_msat.max(r.success_amt_msat.saturating_add(1));
-                (Msat(threshold), self.weight_of_age(now.sub(r.fail_time)))
+                let threshold = r.fail_amt_msat.max(r.success_amt_msat.saturating_add(Msat(1)));
+                (threshold, self.weight_of_age(now.sub(r.fail_time)))
             })
             .collect();
         fails.sort_by_key(|f| f.0);
@@ -241,10 +241,10 @@ impl AprioriConfig {
         let Some(r) = results.and_then(|r| r.get(to)) else {
             return node_probability;
         };
-        if amt.0 <= r.success_amt_msat {
+        if amt <= r.success_amt_msat {
             return PREV_SUCCESS_PROBABILITY;
         }
-        if r.fail_time.is_zero() || amt.0 < r.fail_amt_msat {
+        if r.fail_time.is_zero() || amt < r.fail_amt_msat {
             return node_probability;
         }
         node_probability * (1.0 - self.weight_of_age(now.sub(r.fail_time)))
@@ -299,10 +299,10 @@ impl BimodalConfig {
                 self.node_weight
             )));
         }
-        if self.scale_msat == 0 || self.scale_msat > BIMODAL_SCALE_MSAT_MAX {
+        if self.scale_msat == Msat::ZERO || self.scale_msat > BIMODAL_SCALE_MSAT_MAX {
             return Err(ConfigError(format!(
-                "bimodal scale: {} msat, must be in (0, {BIMODAL_SCALE_MSAT_MAX}]",
-                self.scale_msat
+                "bimodal scale: {} msat, must be in (0, {}]",
+                self.scale_msat.0, BIMODAL_SCALE_MSAT_MAX.0
             )));
         }
         Ok(())
@@ -329,7 +329,7 @@ impl BimodalConfig {
     }
 
     fn primitive(&self, c: f64, x: f64) -> f64 {
-        let s = self.scale_msat as f64;
+        let s = self.scale_msat.as_f64();
         let ecs = (-c / s).exp();
         let exs = (-x / s).exp();
         let excs = ((x - c) / s).exp();
@@ -402,10 +402,10 @@ impl BimodalConfig {
         let mut fail = capacity;
         if let Some(r) = results.and_then(|r| r.get(to)) {
             if !r.fail_time.is_zero() {
-                fail = self.cannot_send(Msat(r.fail_amt_msat), capacity, now, r.fail_time);
+                fail = self.cannot_send(r.fail_amt_msat, capacity, now, r.fail_time);
             }
             if !r.success_time.is_zero() {
-                success = self.can_send(Msat(r.success_amt_msat), now, r.success_time);
+                success = self.can_send(r.success_amt_msat, now, r.success_time);
             }
         }
         self.probability_formula(capacity, success, fail, amt).unwrap_or(0.0)
@@ -431,12 +431,12 @@ impl BimodalConfig {
             if peer == to {
                 continue;
             }
-            if r.success_amt_msat > 0 {
+            if r.success_amt_msat > Msat::ZERO {
                 let x = self.node_weight * self.decay(now.sub(r.success_time));
                 num += x;
                 den += x;
             }
-            if r.fail_amt_msat > 0 {
+            if r.fail_amt_msat > Msat::ZERO {
                 den += self.node_weight * self.decay(now.sub(r.fail_time));
             }
         }

@@ -74,6 +74,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::aggregate::{conflict, ChannelCheck, ReporterClass, Standing, View};
+use crate::amount::Msat;
 use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
@@ -390,10 +391,10 @@ pub fn judge_pair(pair: &DirectedPair, views: &[View], standing: &dyn Standing, 
     est.dedup_by_key(|(k, _)| *k);
     let channel = standing.channel(pair);
     // The graph checks every success, on lone pairs too.
-    if let ChannelCheck::Capacity(capacity @ 1..) = channel {
+    if let ChannelCheck::Capacity(capacity @ Msat(1..)) = channel {
         for (key, v) in &est {
             let r = &v.record;
-            if !r.success_time.is_zero() && r.success_amt_msat > 0 {
+            if !r.success_time.is_zero() && r.success_amt_msat > Msat::ZERO {
                 comparisons.checked_by_graph(*key, r.success_amt_msat > capacity);
             }
         }
@@ -476,12 +477,12 @@ mod tests {
         let at = |s: i64| Timestamp::from_unix_secs(1_800_000_000 + s);
         let succ = |a: u64| TimedPairResult {
             success_time: at(0),
-            success_amt_msat: a,
+            success_amt_msat: Msat(a),
             ..Default::default()
         };
         let fail = |a: u64| TimedPairResult {
             fail_time: at(1),
-            fail_amt_msat: a,
+            fail_amt_msat: Msat(a),
             ..Default::default()
         };
         let mut pairs: Vec<(DirectedPair, Vec<View>)> = Vec::new();
@@ -610,13 +611,13 @@ mod tests {
                 r.key().and_then(|k| self.0.get(k)).map_or(1.0, |x| x.score)
             }
             fn channel(&self, _: &DirectedPair) -> ChannelCheck {
-                ChannelCheck::Capacity(CAPACITY)
+                ChannelCheck::Capacity(Msat(CAPACITY))
             }
         }
         let at = Timestamp::from_unix_secs(1_800_000_000);
         let succ = |a: u64| TimedPairResult {
             success_time: at,
-            success_amt_msat: a,
+            success_amt_msat: Msat(a),
             ..Default::default()
         };
         let (liar, spliced) = (
@@ -630,7 +631,7 @@ mod tests {
                 DirectedPair::new(key(100), key(i)),
                 vec![View {
                     reporter: liar,
-                    record: succ(crate::aggregate::MAX_MSAT),
+                    record: succ((crate::aggregate::MAX_MSAT).0),
                 }],
             ));
             // The honest reporter alone on 40 others, 6 of them above the capacity.
@@ -876,7 +877,7 @@ mod tests {
                 reporter: Reporter::Node(n(i)),
                 record: TimedPairResult {
                     fail_time: at,
-                    fail_amt_msat: 1,
+                    fail_amt_msat: Msat(1),
                     ..Default::default()
                 },
             })
@@ -885,7 +886,7 @@ mod tests {
             reporter: Reporter::Node(n(100)),
             record: TimedPairResult {
                 success_time: at,
-                success_amt_msat: 500_000,
+                success_amt_msat: Msat(500_000),
                 ..Default::default()
             },
         });
@@ -926,13 +927,13 @@ mod tests {
                     record: if i % 2 == 0 {
                         TimedPairResult {
                             success_time: t(0),
-                            success_amt_msat: 1_000,
+                            success_amt_msat: Msat(1_000),
                             ..Default::default()
                         }
                     } else {
                         TimedPairResult {
                             fail_time: t(0),
-                            fail_amt_msat: 5_000,
+                            fail_amt_msat: Msat(5_000),
                             ..Default::default()
                         }
                     },

@@ -59,8 +59,8 @@ impl PairData {
     /// The server-side mapping of `QueryMissionControl` (spec §8.2): sat
     /// amounts truncated, zero times as 0.
     pub fn from_result(r: &TimedPairResult) -> Self {
-        let msat = |v: u64| v as i64;
-        let sat = |v: u64| Msat(v).to_sat_floor().0 as i64;
+        let msat = |v: Msat| v.0 as i64;
+        let sat = |v: Msat| v.to_sat_floor().0 as i64;
         PairData {
             fail_time: r.fail_time.rpc_unix_secs(),
             fail_amt_sat: sat(r.fail_amt_msat),
@@ -128,7 +128,7 @@ impl fmt::Display for ImportError {
 impl std::error::Error for ImportError {}
 
 /// LND's `getMsatPairValue`: reconcile the msat and sat fields.
-fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
+fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<Msat, String> {
     if msat < 0 {
         return Err(format!("{field}_amt_msat: {msat} is negative"));
     }
@@ -137,18 +137,17 @@ fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
     }
     // Both are non-negative here, so the casts keep their values.
     if Msat(msat as u64).to_sat_floor() == Sat(sat as u64) {
-        return Ok(msat as u64);
+        return Ok(Msat(msat as u64));
     }
     if msat == 0 {
         // LND's int64 product: refused beyond the int64 range.
         return Sat(sat as u64)
             .to_msat()
             .filter(|m| i64::try_from(m.0).is_ok())
-            .map(|m| m.0)
             .ok_or_else(|| format!("{field}_amt_sat: {sat} overflows when converted to msat"));
     }
     if sat == 0 {
-        return Ok(msat as u64);
+        return Ok(Msat(msat as u64));
     }
     Err(format!(
         "{field}_amt_msat: {msat} and {field}_amt_sat: {sat} values not equal"
@@ -156,21 +155,22 @@ fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<u64, String> {
 }
 
 /// LND's `getPair` for one side: (amount, time).
-fn side(amt_msat: i64, amt_sat: i64, time: i64, is_failure: bool) -> Result<(u64, Timestamp), String> {
+fn side(amt_msat: i64, amt_sat: i64, time: i64, is_failure: bool) -> Result<(Msat, Timestamp), String> {
     let field = if is_failure { "fail" } else { "success" };
     let amt = msat_pair_value(amt_msat, amt_sat, field)?;
     // Negative times are accepted, as LND's RPC does (`time.Unix(t, 0)`);
     // only lncli insists on ts > 0.
-    match (time != 0, amt != 0) {
+    match (time != 0, amt != Msat::ZERO) {
         (true, true) => Ok((amt, Timestamp::from_unix_secs(time))),
         (true, false) if !is_failure => Err(format!(
             "success_time: {time} with a zero amount: non-zero timestamp requires non-zero amount for success pairs"
         )),
         (false, true) if !is_failure => Err(format!(
-            "success_amt_msat: {amt} with a zero time: non-zero amount for success pairs requires non-zero timestamp"
+            "success_amt_msat: {} with a zero time: non-zero amount for success pairs requires non-zero timestamp",
+            amt.0
         )),
         // A failure with only one of amount and time is silently dropped.
-        _ => Ok((0, Timestamp::ZERO)),
+        _ => Ok((Msat::ZERO, Timestamp::ZERO)),
     }
 }
 
@@ -187,7 +187,7 @@ pub fn to_pair_snapshot(p: &PairHistory) -> Result<PairSnapshot, String> {
         .map_err(|e| format!("{prefix}: invalid failure: {e}"))?;
     let (success_amt, success_time) = side(h.success_amt_msat, h.success_amt_sat, h.success_time, false)
         .map_err(|e| format!("{prefix}: invalid success: {e}"))?;
-    if success_amt == 0 && fail_amt == 0 {
+    if success_amt == Msat::ZERO && fail_amt == Msat::ZERO {
         return Err(format!("{prefix}: either success or failure result required"));
     }
     Ok(PairSnapshot {
@@ -414,7 +414,7 @@ pub fn config_json(cfg: &MissionControlConfig) -> Json {
                 "bimodal",
                 Json::object([
                     ("node_weight", Json::double(b.node_weight)),
-                    ("scale_msat", Json::int64(b.scale_msat)),
+                    ("scale_msat", Json::int64(b.scale_msat.0)),
                     ("decay_time", secs(b.decay_time)),
                 ]),
             ));
@@ -479,7 +479,7 @@ pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> 
                 .ok_or_else(|| JsonError("config.bimodal: missing object".into()))?;
             EstimatorConfig::Bimodal(BimodalConfig {
                 node_weight: double(b, "node_weight", "config.bimodal")?,
-                scale_msat: uint(b, "scale_msat", "config.bimodal")? as u64,
+                scale_msat: Msat(uint(b, "scale_msat", "config.bimodal")? as u64),
                 decay_time: secs_to_ns(uint(b, "decay_time", "config.bimodal")?, "config.bimodal.decay_time")?,
             })
         }

@@ -25,11 +25,11 @@ pub struct TimedPairResult {
     /// Time of the last applied failure; zero time means none.
     pub fail_time: Timestamp,
     /// Amount of the last applied failure; 0 means amount-independent.
-    pub fail_amt_msat: u64,
+    pub fail_amt_msat: Msat,
     /// Time of the last applied success; zero time means none.
     pub success_time: Timestamp,
     /// Highest amount known to pass (lowered by failures).
-    pub success_amt_msat: u64,
+    pub success_amt_msat: Msat,
 }
 
 /// One interpreted outcome for one pair (LND's `pairResult`).
@@ -247,12 +247,12 @@ fn import_slots(
     };
     let carried = |t: Timestamp| empty_slots || !t.is_zero();
     if carried(imported.fail_time) && (force || !last.fail_time.after(imported.fail_time)) {
-        let r = PairResult::failure(Msat(imported.fail_amt_msat));
+        let r = PairResult::failure(imported.fail_amt_msat);
         outcome.applied |= apply_pair_result(cur, imported.fail_time, r, force, min_failure_relax_interval);
         outcome.slots_imported += 1;
     }
     if carried(imported.success_time) && (force || !last.success_time.after(imported.success_time)) {
-        let r = PairResult::success(Msat(imported.success_amt_msat));
+        let r = PairResult::success(imported.success_amt_msat);
         outcome.applied |= apply_pair_result(cur, imported.success_time, r, force, min_failure_relax_interval);
         outcome.slots_imported += 1;
     }
@@ -269,25 +269,26 @@ pub fn apply_pair_result(
     min_failure_relax_interval: DurationNs,
 ) -> bool {
     if result.success {
-        let s = result.amt_msat.0;
+        let s = result.amt_msat;
         cur.success_time = ts;
         if force || s > cur.success_amt_msat {
             cur.success_amt_msat = s;
         }
         if force || (!cur.fail_time.is_zero() && s >= cur.fail_amt_msat) {
-            cur.fail_amt_msat = s.wrapping_add(1);
+            cur.fail_amt_msat = s.wrapping_add(Msat(1));
         }
     } else {
-        let f = result.amt_msat.0;
+        let f = result.amt_msat;
         if !force && f > cur.fail_amt_msat && ts.sub(cur.fail_time) < min_failure_relax_interval {
             return false;
         }
         cur.fail_time = ts;
         cur.fail_amt_msat = f;
-        if f == 0 {
-            cur.success_amt_msat = 0;
+        if f == Msat::ZERO {
+            cur.success_amt_msat = Msat::ZERO;
         } else if f <= cur.success_amt_msat {
-            cur.success_amt_msat = f - 1;
+            // f > 0 here, so this never wraps.
+            cur.success_amt_msat = f.wrapping_sub(Msat(1));
         }
     }
     true

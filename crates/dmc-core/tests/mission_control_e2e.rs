@@ -385,7 +385,7 @@ fn walkthrough(estimator: EstimatorConfig) -> (MissionControl, Timestamp) {
     );
     let rt = route(alice(), 5_201_005, &[(bob(), 5_200_000), (carol(), 5_200_000)]);
     assert_eq!(mc.apply_payment_result(&success_at(1, t, &rt)), Ok(None));
-    assert_eq!(mc.pair_history(&bob(), &carol()).success_amt_msat, 5_200_000);
+    assert_eq!(mc.pair_history(&bob(), &carol()).success_amt_msat, Msat(5_200_000));
     (mc, t)
 }
 

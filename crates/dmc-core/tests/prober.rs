@@ -30,12 +30,12 @@ fn state(rng: &mut Rng, hubs: u32, per_hub: u32, now: i64) -> MissionControl {
             let result = match rng.next() % 5 {
                 0 => TimedPairResult {
                     success_time: t(rng),
-                    success_amt_msat: amt(rng),
+                    success_amt_msat: Msat(amt(rng)),
                     ..Default::default()
                 },
                 1 => TimedPairResult {
                     fail_time: t(rng),
-                    fail_amt_msat: amt(rng),
+                    fail_amt_msat: Msat(amt(rng)),
                     ..Default::default()
                 },
                 // Node failure shape: amount-independent.
@@ -47,9 +47,9 @@ fn state(rng: &mut Rng, hubs: u32, per_hub: u32, now: i64) -> MissionControl {
                     let s = amt(rng);
                     TimedPairResult {
                         success_time: t(rng),
-                        success_amt_msat: s,
+                        success_amt_msat: Msat(s),
                         fail_time: t(rng),
-                        fail_amt_msat: s + 1 + rng.next() % 1_000_000,
+                        fail_amt_msat: Msat(s + 1 + rng.next() % 1_000_000),
                     }
                 }
             };
@@ -82,10 +82,10 @@ fn summarised_equals_sequential() {
             // Amounts at and around every boundary, and random ones.
             let rec = &snap[(rng.next() % snap.len() as u64) as usize].result;
             let amt = match rng.next() % 6 {
-                0 => rec.success_amt_msat,
-                1 => rec.success_amt_msat + 1,
-                2 => rec.fail_amt_msat,
-                3 => rec.fail_amt_msat.saturating_sub(1),
+                0 => rec.success_amt_msat.0,
+                1 => rec.success_amt_msat.0 + 1,
+                2 => rec.fail_amt_msat.0,
+                3 => rec.fail_amt_msat.0.saturating_sub(1),
                 4 => 0,
                 _ => rng.next() % 12_000_000,
             };

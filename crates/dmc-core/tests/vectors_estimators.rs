@@ -190,7 +190,7 @@ const LARGE: u64 = 5_000_000_000;
 
 fn bimodal_formula(scale: u64, c: u64, succ: u64, fail: u64, amt: u64) -> Option<f64> {
     BimodalConfig {
-        scale_msat: scale,
+        scale_msat: Msat(scale),
         ..Default::default()
     }
     .probability_formula(Msat(c), Msat(succ), Msat(fail), Msat(amt))
@@ -256,7 +256,7 @@ fn b17_zero_capacity_is_an_error_and_probability_zero() {
     // Through the estimator, the error becomes probability 0 (§4.3), even
     // for amount 0 and without any result.
     let est = BimodalConfig {
-        scale_msat: B_SCALE,
+        scale_msat: Msat(B_SCALE),
         node_weight: 0.0,
         ..Default::default()
     };
@@ -329,7 +329,7 @@ const TARGET: u8 = 10;
 
 fn weighting() -> BimodalConfig {
     BimodalConfig {
-        scale_msat: B_SCALE,
+        scale_msat: Msat(B_SCALE),
         node_weight: 0.2,
         decay_time: 24 * HOUR,
     }

@@ -287,15 +287,15 @@ fn amount_reconciliation() {
         })
     };
     // floor(msat/1000) == sat: msat wins.
-    assert_eq!(with(5_200_999, 5200).unwrap().result.success_amt_msat, 5_200_999);
-    assert_eq!(with(5_200_000, 5200).unwrap().result.success_amt_msat, 5_200_000);
+    assert_eq!(with(5_200_999, 5200).unwrap().result.success_amt_msat, Msat(5_200_999));
+    assert_eq!(with(5_200_000, 5200).unwrap().result.success_amt_msat, Msat(5_200_000));
     // Not equal, both set: refused.
     assert_err_contains(with(5_201_000, 5200), "values not equal");
     // msat 0: sat × 1000.
-    assert_eq!(with(0, 5200).unwrap().result.success_amt_msat, 5_200_000);
+    assert_eq!(with(0, 5200).unwrap().result.success_amt_msat, Msat(5_200_000));
     // sat 0: msat.
-    assert_eq!(with(777, 0).unwrap().result.success_amt_msat, 777);
-    assert_eq!(with(5_201_000, 0).unwrap().result.success_amt_msat, 5_201_000);
+    assert_eq!(with(777, 0).unwrap().result.success_amt_msat, Msat(777));
+    assert_eq!(with(5_201_000, 0).unwrap().result.success_amt_msat, Msat(5_201_000));
     // The failure side reconciles the same way.
     let f = check(PairData {
         fail_time: T0,
@@ -303,7 +303,7 @@ fn amount_reconciliation() {
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(f.result.fail_amt_msat, 3000);
+    assert_eq!(f.result.fail_amt_msat, Msat(3000));
     assert_err_contains(
         check(PairData {
             fail_time: T0,

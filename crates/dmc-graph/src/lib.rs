@@ -479,7 +479,10 @@ mod tests {
         assert_eq!(g.node_capacities_sat()[g.node_index(&a).unwrap() as usize], Sat(80_000));
         let st = Standing::new(&g, Sat(80_000));
         assert!(st.is_established(&a) && !Standing::new(&g, Sat(80_001)).is_established(&a));
-        assert_eq!(st.channel(&DirectedPair::new(b, a)), ChannelCheck::Capacity(50_000_000));
+        assert_eq!(
+            st.channel(&DirectedPair::new(b, a)),
+            ChannelCheck::Capacity(Msat(50_000_000))
+        );
         assert_eq!(
             Graph::parse_describegraph(&graph("false")).unwrap().newest_update(),
             None

@@ -406,7 +406,7 @@ mod tests {
         assert!(st.is_established(&id(A)) && !crate::Standing::new(&g, Sat(50_001)).is_established(&id(A)));
         assert_eq!(
             st.channel(&DirectedPair::new(id(B), id(A))),
-            ChannelCheck::Capacity(50_000_000)
+            ChannelCheck::Capacity(Msat(50_000_000))
         );
         assert_eq!(st.channel(&DirectedPair::new(id(A), id(C))), ChannelCheck::NoChannel);
         assert_eq!(g.node_capacities_sat(), vec![Sat(50_000), Sat(50_000)]);

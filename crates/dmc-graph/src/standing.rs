@@ -54,7 +54,7 @@ impl GraphStanding for Standing {
     fn channel(&self, pair: &DirectedPair) -> ChannelCheck {
         let key = (pair.from.min(pair.to), pair.from.max(pair.to));
         match self.capacity.get(&key) {
-            Some(c) => ChannelCheck::Capacity(c.0),
+            Some(c) => ChannelCheck::Capacity(*c),
             None => ChannelCheck::NoChannel,
         }
     }

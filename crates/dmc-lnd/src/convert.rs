@@ -2,6 +2,7 @@
 //! The field values are the same on both sides; only the field numbers on
 //! the wire differ from ecrpc's (see `proto/routerrpc/router.proto`).
 
+use dmc_core::amount::Msat;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::mission_control::MissionControlConfig;
 use dmc_core::rpc;
@@ -79,7 +80,7 @@ pub fn config_to_router(cfg: &MissionControlConfig) -> routerrpc::MissionControl
             out.model = ProbabilityModel::Bimodal as i32;
             out.estimator_config = Some(Oneof::Bimodal(routerrpc::BimodalParameters {
                 node_weight: b.node_weight,
-                scale_msat: b.scale_msat,
+                scale_msat: b.scale_msat.0,
                 decay_time: secs(b.decay_time),
             }));
         }
@@ -121,7 +122,7 @@ pub fn config_from_router(c: &routerrpc::MissionControlConfig) -> Result<Mission
     let estimator = match (ProbabilityModel::try_from(c.model), &c.estimator_config) {
         (Ok(ProbabilityModel::Bimodal), Some(Oneof::Bimodal(b))) => EstimatorConfig::Bimodal(BimodalConfig {
             node_weight: b.node_weight,
-            scale_msat: b.scale_msat,
+            scale_msat: Msat(b.scale_msat),
             decay_time: dur(b.decay_time)?,
         }),
         (Ok(ProbabilityModel::Apriori), Some(Oneof::Apriori(a))) => EstimatorConfig::Apriori(AprioriConfig {

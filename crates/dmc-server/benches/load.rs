@@ -8,6 +8,7 @@
 //! its store in a scratch database there, dropped at the end, instead of
 //! the embedded redb file.
 
+use dmc_core::Msat;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,13 +32,13 @@ fn record(rng: &mut Rng, now: i64) -> TimedPairResult {
     if rng.next_u64() % 10 < 7 {
         TimedPairResult {
             success_time: t,
-            success_amt_msat: amt,
+            success_amt_msat: Msat(amt),
             ..Default::default()
         }
     } else {
         TimedPairResult {
             fail_time: t,
-            fail_amt_msat: amt,
+            fail_amt_msat: Msat(amt),
             ..Default::default()
         }
     }

@@ -323,7 +323,7 @@ async fn assert_snapshot_sound(srv: &Server) -> BTreeMap<PairKey, PairData> {
         ] {
             assert!(v >= 0, "{at}: {name} negative");
             assert!(
-                v as u64 <= MAX_MSAT + 1,
+                v as u64 <= MAX_MSAT.0 + 1,
                 "{at}: {name} beyond 21 million BTC (wrapped?)"
             );
         }

@@ -391,6 +391,7 @@ pub fn go_merge(e: &mut PairData, new: &PairData) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dmc_core::Msat;
     use dmc_core::NodeId;
 
     const LATE: Timestamp = Timestamp::from_unix_secs(4_000_000_000);
@@ -406,11 +407,11 @@ mod tests {
         let t = Timestamp::from_unix_secs;
         let mut r = TimedPairResult::default();
         if let Some((a, s)) = fail {
-            r.fail_amt_msat = a;
+            r.fail_amt_msat = Msat(a);
             r.fail_time = t(s);
         }
         if let Some((a, s)) = succ {
-            r.success_amt_msat = a;
+            r.success_amt_msat = Msat(a);
             r.success_time = t(s);
         }
         PairSnapshot {
@@ -663,6 +664,6 @@ mod tests {
         let ok = obs(None, Some((500_000, 1000)));
         let out = export_pairs(&[ok]);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].result.success_amt_msat, 500_000);
+        assert_eq!(out[0].result.success_amt_msat, Msat(500_000));
     }
 }

@@ -292,7 +292,7 @@ pub struct Outcome {
     /// Simulated seconds from the payment's start to settlement or final failure (`time_to_pay_s`).
     pub time_s: f64,
     /// Fees of the settled HTLCs in msat; 0 for a failed payment.
-    pub fee_msat: u64,
+    pub fee_msat: Msat,
 }
 
 impl Outcome {
@@ -302,7 +302,7 @@ impl Outcome {
             failed_htlcs: r.failed_htlcs(),
             attempts: r.attempts(),
             time_s: r.time_s,
-            fee_msat: r.fee_msat.0,
+            fee_msat: r.fee_msat,
         }
     }
 }
@@ -1047,7 +1047,7 @@ const METRICS: [(&str, Metric); 5] = [
     ("time_to_pay_s", |o| o.time_s),
     ("attempts_per_payment", |o| o.attempts as f64),
     // Fees paid per payment: a failed payment pays none.
-    ("fee_msat", |o| o.fee_msat as f64),
+    ("fee_msat", |o| o.fee_msat.as_f64()),
 ];
 
 /// Which payments a subset holds.
@@ -1147,7 +1147,7 @@ impl ResultGroup<'_> {
                     .iter()
                     .enumerate()
                     .filter(|(i, o)| o.succeeded && subset(*i, r.feasible.get(*i).copied().unwrap_or(false)))
-                    .map(|(_, o)| o.fee_msat as f64)
+                    .map(|(_, o)| o.fee_msat.as_f64())
                     .collect()
             })
             .collect();

@@ -12,7 +12,8 @@
 //! would do, are in `docs/simulator.md`.
 
 use dmc_core::aggregate::{newest_time, MAX_MSAT};
-use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_core::amount::Sat;
+use dmc_core::{DirectedPair, Msat, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use dmc_graph::Graph;
 
 use crate::rng::Rng;
@@ -64,7 +65,7 @@ pub struct LiarParams {
 
 /// The blackhole's fake failure amount: 1 sat (every payment above 1 sat
 /// "fails"; LND drops zero-amount failures on import, so 0 is no lie).
-pub const BLACKHOLE_FAIL_MSAT: u64 = 1000;
+pub const BLACKHOLE_FAIL_MSAT: Msat = Sat(1).to_msat_saturating();
 
 /// How many competitors a blackholing liar targets: the nodes with the
 /// largest total channel capacity other than itself (the hubs that carry
@@ -76,18 +77,18 @@ pub const BLACKHOLE_COMPETITORS: usize = 3;
 
 /// A fake-capacity liar's success amount: all the bitcoin there will ever
 /// be, the largest amount a coordinator keeps ([`MAX_MSAT`]).
-pub const FAKE_SUCCESS_MSAT: u64 = MAX_MSAT;
+pub const FAKE_SUCCESS_MSAT: Msat = MAX_MSAT;
 
 /// The inverted claim for one record at `now` (`None` when the newest slot
 /// has no amount to invert: a failure at 0 msat, which means "fails at any
 /// amount", has no success at the same amount).
 pub fn invert(r: &TimedPairResult, now: Timestamp) -> Option<TimedPairResult> {
-    let has_success = !r.success_time.is_zero() && r.success_amt_msat > 0;
+    let has_success = !r.success_time.is_zero() && r.success_amt_msat > Msat::ZERO;
     let has_failure = !r.fail_time.is_zero();
     // The newest slot; a tie goes to the failure, as LND's import resolves it.
     let failure_newest = has_failure && (!has_success || r.fail_time >= r.success_time);
     if failure_newest {
-        (r.fail_amt_msat > 0).then_some(TimedPairResult {
+        (r.fail_amt_msat > Msat::ZERO).then_some(TimedPairResult {
             success_time: now,
             success_amt_msat: r.fail_amt_msat,
             ..Default::default()
@@ -256,7 +257,7 @@ mod tests {
     fn succ(a: u64, s: i64) -> TimedPairResult {
         TimedPairResult {
             success_time: t(s),
-            success_amt_msat: a,
+            success_amt_msat: Msat(a),
             ..Default::default()
         }
     }
@@ -264,7 +265,7 @@ mod tests {
     fn fail(a: u64, s: i64) -> TimedPairResult {
         TimedPairResult {
             fail_time: t(s),
-            fail_amt_msat: a,
+            fail_amt_msat: Msat(a),
             ..Default::default()
         }
     }
@@ -277,9 +278,9 @@ mod tests {
         // Both slots: the newer one is inverted; a tie counts as the failure.
         let both = TimedPairResult {
             success_time: t(20),
-            success_amt_msat: 10_000,
+            success_amt_msat: Msat(10_000),
             fail_time: t(30),
-            fail_amt_msat: 90_000,
+            fail_amt_msat: Msat(90_000),
         };
         assert_eq!(invert(&both, now), Some(succ(90_000, 600)));
         let older_fail = TimedPairResult {
@@ -330,7 +331,7 @@ mod tests {
         let extra = [DirectedPair::new(key(1), key(0)), DirectedPair::new(key(0), key(1))];
         let out = export_pairs(&fake_capacity(&held, &extra, now));
         assert_eq!(out.len(), 3, "deduplicated: {out:?}");
-        assert!(out.iter().all(|s| s.result == succ(MAX_MSAT, 600)), "{out:?}");
+        assert!(out.iter().all(|s| s.result == succ(MAX_MSAT.0, 600)), "{out:?}");
     }
 
     fn small_graph() -> Graph {

@@ -18,7 +18,7 @@ pub enum BalanceModel {
     Bimodal {
         /// Mean distance of the balance from its end, in msat (the exponential's scale before
         /// truncation to the capacity); LND's default is 300 000 sat.
-        scale_msat: u64,
+        scale_msat: Msat,
     },
     /// node1 holds this fraction of the capacity.
     Fixed {
@@ -42,7 +42,7 @@ impl BalanceModel {
         match s {
             "uniform" => Some(BalanceModel::Uniform),
             "bimodal" => Some(BalanceModel::Bimodal {
-                scale_msat: 300_000_000,
+                scale_msat: Msat(300_000_000),
             }),
             "fixed" => Some(BalanceModel::Fixed { node1_fraction: 0.5 }),
             _ => None,
@@ -55,7 +55,7 @@ impl BalanceModel {
             BalanceModel::Uniform => rng.f64() * c,
             BalanceModel::Fixed { node1_fraction } => node1_fraction.clamp(0.0, 1.0) * c,
             BalanceModel::Bimodal { scale_msat } => {
-                let s = scale_msat.max(1) as f64;
+                let s = scale_msat.max(Msat(1)).as_f64();
                 let u = rng.f64();
                 let from_end = -s * (1.0 - u * (1.0 - (-c / s).exp())).ln();
                 if rng.f64() < 0.5 {

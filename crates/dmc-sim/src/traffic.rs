@@ -616,7 +616,7 @@ impl Balances {
         match s {
             "flowing" => Some(Balances::Flowing {
                 initial: BalanceModel::Bimodal {
-                    scale_msat: 300_000_000,
+                    scale_msat: Msat(300_000_000),
                 },
                 traffic: TrafficParams::default(),
             }),

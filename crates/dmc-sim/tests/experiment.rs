@@ -53,7 +53,7 @@ fn small_params() -> ExperimentParams {
         balances: vec![
             Balances::Flowing {
                 initial: BalanceModel::Bimodal {
-                    scale_msat: 300_000_000,
+                    scale_msat: Msat(300_000_000),
                 },
                 traffic,
             },

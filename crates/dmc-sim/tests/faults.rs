@@ -77,7 +77,7 @@ fn closed_channel_answers_unknown_next_peer() {
     // Bob→Carol is penalised in both directions at amount 0; no route is left.
     assert_eq!(p.failure_reason, Some("FAILURE_REASON_NO_ROUTE"));
     let bc = sender.mc.pair_history(&node(BOB), &node(CAROL));
-    assert!(!bc.fail_time.is_zero() && bc.fail_amt_msat == 0);
+    assert!(!bc.fail_time.is_zero() && bc.fail_amt_msat == Msat(0));
 }
 
 /// A forwarding node enforcing an absurd rate: the fee it requires is
@@ -150,7 +150,7 @@ fn wrong_payment_details_end_the_payment() {
     // The route worked: both pairs record a success.
     assert_eq!(
         sender.mc.pair_history(&node(BOB), &node(CAROL)).success_amt_msat,
-        10_000_000
+        Msat(10_000_000)
     );
     assert_eq!(net.total_balance_msat(), total);
 }

@@ -30,10 +30,10 @@ fn usecase1_two_payments_succeed() {
     assert_eq!(o.payments[1].fee_msat, Msat(1005));
     // Alice's MC after both: the highest amounts stay, no failures.
     let ab = pair(&o, ALICE, BOB);
-    assert_eq!(ab.success_amt_msat, 5_201_005);
+    assert_eq!(ab.success_amt_msat, Msat(5_201_005));
     assert!(ab.fail_time.is_zero());
     let bc = pair(&o, BOB, CAROL);
-    assert_eq!(bc.success_amt_msat, 5_200_000);
+    assert_eq!(bc.success_amt_msat, Msat(5_200_000));
     assert!(bc.fail_time.is_zero());
     assert_eq!(o.sender.mc.snapshot().len(), 2);
     // queryroutes --use_mc for 5200 and 5300 sat.
@@ -76,11 +76,11 @@ fn usecase2_splits_times_out_and_fails_with_no_route() {
     // Alice's MC as in the tutorial: Alice→Bob success 25 001 025;
     // Bob→Carol success 25 000 000 and failure 25 000 001.
     let ab = pair(&o, ALICE, BOB);
-    assert_eq!(ab.success_amt_msat, 25_001_025);
+    assert_eq!(ab.success_amt_msat, Msat(25_001_025));
     assert!(ab.fail_time.is_zero());
     let bc = pair(&o, BOB, CAROL);
-    assert_eq!(bc.success_amt_msat, 25_000_000);
-    assert_eq!(bc.fail_amt_msat, 25_000_001);
+    assert_eq!(bc.success_amt_msat, Msat(25_000_000));
+    assert_eq!(bc.fail_amt_msat, Msat(25_000_001));
     // The success came with the MPP timeout, 120 s after the shard arrived.
     assert!(bc.success_time.sub(bc.fail_time) >= 119_000_000_000, "{bc:?}");
 }

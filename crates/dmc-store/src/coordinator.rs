@@ -27,7 +27,7 @@ use dmc_core::aggregate::{
     View, WithReputations,
 };
 use dmc_core::reputation::{self, Comparisons, Reputation, ReputationParams, Verdict};
-use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
+use dmc_core::{DirectedPair, Msat, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use crate::error::OPEN_ADVICE;
@@ -412,9 +412,9 @@ fn err<E: Into<redb::Error>>(ctx: &'static str) -> impl Fn(E) -> StoreError {
 /// fail time (i128 ns) ‖ fail msat (u64) ‖ success time ‖ success msat, big-endian.
 pub(crate) fn encode_record(r: &TimedPairResult, out: &mut Vec<u8>) {
     out.extend_from_slice(&r.fail_time.to_raw().to_be_bytes());
-    out.extend_from_slice(&r.fail_amt_msat.to_be_bytes());
+    out.extend_from_slice(&r.fail_amt_msat.0.to_be_bytes());
     out.extend_from_slice(&r.success_time.to_raw().to_be_bytes());
-    out.extend_from_slice(&r.success_amt_msat.to_be_bytes());
+    out.extend_from_slice(&r.success_amt_msat.0.to_be_bytes());
 }
 
 pub(crate) const RECORD_LEN: usize = 48;
@@ -424,7 +424,7 @@ pub(crate) fn decode_record(b: &[u8]) -> Option<TimedPairResult> {
         return None;
     }
     let t = |i: usize| Timestamp::from_raw(i128::from_be_bytes(b[i..i + 16].try_into().unwrap_or_default()));
-    let u = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or_default());
+    let u = |i: usize| Msat(u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or_default()));
     Some(TimedPairResult {
         fail_time: t(0),
         fail_amt_msat: u(16),

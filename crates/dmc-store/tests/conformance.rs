@@ -5,6 +5,7 @@
 //! database and drops it at the end). Without the variable the PostgreSQL
 //! tests print `SKIPPED <name>: DMC_TEST_DATABASE_URL not set` and return.
 
+use dmc_core::Msat;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +45,7 @@ impl GraphStanding for TestGraph {
         let k = (p.from.min(p.to), p.from.max(p.to));
         self.channels
             .get(&k)
-            .map_or(ChannelCheck::NoChannel, |c| ChannelCheck::Capacity(*c))
+            .map_or(ChannelCheck::NoChannel, |c| ChannelCheck::Capacity(Msat(*c)))
     }
 }
 
@@ -105,13 +106,19 @@ fn robust_aggregate_resists_liars(s: &dyn CoordinatorStore) {
     let snap = sorted_snapshot(s);
     assert_eq!(pairs_of(&snap), vec![x, y], "the no-channel pair is held");
     let (ax, ay) = (snap[0], snap[1]);
-    assert_eq!((ax.result.success_amt_msat, ax.result.fail_amt_msat), (500_000_000, 0));
+    assert_eq!(
+        (ax.result.success_amt_msat, ax.result.fail_amt_msat),
+        (Msat(500_000_000), Msat(0))
+    );
     assert_eq!(ax.result.success_time, Timestamp::from_unix_secs(1_900));
     assert_eq!(
         (ax.reporters, ax.reporters_unverified, ax.reporters_anonymous),
         (10, 301, 1)
     );
-    assert_eq!((ay.result.success_amt_msat, ay.result.fail_amt_msat), (0, 100_000_000));
+    assert_eq!(
+        (ay.result.success_amt_msat, ay.result.fail_amt_msat),
+        (Msat(0), Msat(100_000_000))
+    );
     let st = s.stats().unwrap();
     assert_eq!((st.pairs, st.held_no_channel), (2, 1));
     // The liars alone back nothing that is served.
@@ -133,7 +140,7 @@ fn robust_aggregate_resists_liars(s: &dyn CoordinatorStore) {
     s.register(reg(Reporter::Node(node(100)), vec![success(z, 9_000_000_000, 1_960)]))
         .unwrap();
     let az = sorted_snapshot(s).into_iter().find(|a| a.pair == z).unwrap();
-    assert_eq!(az.result.success_amt_msat, 600_000_000);
+    assert_eq!(az.result.success_amt_msat, Msat(600_000_000));
     assert_eq!((az.reporters, az.reporters_unverified), (1, 1));
 }
 
@@ -208,7 +215,7 @@ fn reputation_pass_discounts_a_liar(s: &dyn CoordinatorStore) {
     assert_eq!(snap.len(), 120, "the liar's lone pairs are no longer served");
     assert!(
         snap.iter()
-            .all(|a| a.result.fail_amt_msat == 0 && a.result.success_amt_msat <= 500_000),
+            .all(|a| a.result.fail_amt_msat == Msat(0) && a.result.success_amt_msat <= Msat(500_000)),
         "no lie served"
     );
     let d = s.changes_since(c).unwrap();
@@ -238,7 +245,7 @@ fn the_graph_refutes_a_lone_liar(s: &dyn CoordinatorStore) {
     let snap = sorted_snapshot(s);
     assert_eq!(snap.len(), 60, "all served before any pass");
     assert!(
-        snap.iter().all(|a| a.result.success_amt_msat <= 1_000_000_000),
+        snap.iter().all(|a| a.result.success_amt_msat <= Msat(1_000_000_000)),
         "clamped to the capacity"
     );
     let pass = s.reputation_pass(Timestamp::from_unix_secs(1_800_000_000)).unwrap();
@@ -262,9 +269,9 @@ fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
         pair: x,
         result: TimedPairResult {
             fail_time: Timestamp::from_unix_secs(1_000),
-            fail_amt_msat: 7,
+            fail_amt_msat: Msat(7),
             success_time: Timestamp::from_unix_secs(1_500),
-            success_amt_msat: i64::MAX as u64,
+            success_amt_msat: Msat(i64::MAX as u64),
         },
     };
     // Two reporters send the same, so their failures are served too.
@@ -289,7 +296,7 @@ fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
     let by = |p: DirectedPair| snap.iter().find(|a| a.pair == p).unwrap().result;
     assert_eq!(
         by(y).success_amt_msat,
-        500_000,
+        Msat(500_000),
         "the older duplicate wiped the newer success"
     );
     assert_eq!(
@@ -298,7 +305,7 @@ fn served_snapshot_always_imports(s: &dyn CoordinatorStore) {
         "a time ahead is capped at receipt"
     );
     // The newer success outdates the reporters' own failure below it.
-    assert_eq!((by(x).success_amt_msat, by(x).fail_amt_msat), (MAX_MSAT, 0));
+    assert_eq!((by(x).success_amt_msat, by(x).fail_amt_msat), (MAX_MSAT, Msat(0)));
 }
 
 /// Extreme registrations from four reporters (amounts 0 … i64::MAX,
@@ -314,13 +321,13 @@ fn every_arrival_order_serves_the_same_valid_records(s: &dyn CoordinatorStore) {
         } else {
             Timestamp::from_unix_secs(ft)
         },
-        fail_amt_msat: fa,
+        fail_amt_msat: Msat(fa),
         success_time: if st == 0 {
             Timestamp::ZERO
         } else {
             Timestamp::from_unix_secs(st)
         },
-        success_amt_msat: sa,
+        success_amt_msat: Msat(sa),
     };
     let max = i64::MAX as u64;
     // Per reporter: records for pairs 0..4 of an order (one pair twice).
@@ -388,7 +395,7 @@ fn every_arrival_order_serves_the_same_valid_records(s: &dyn CoordinatorStore) {
         let r = a.result;
         assert!(!r.fail_time.after(Timestamp::from_unix_secs(received)), "{a:?}");
         assert!(!r.success_time.after(Timestamp::from_unix_secs(received)), "{a:?}");
-        if !r.success_time.is_zero() && r.fail_amt_msat != 0 {
+        if !r.success_time.is_zero() && r.fail_amt_msat != Msat(0) {
             assert!(r.success_amt_msat < r.fail_amt_msat, "{a:?}");
         }
     }
@@ -450,7 +457,7 @@ fn signed_bodies_are_never_applied_twice(s: &dyn CoordinatorStore) {
     // An older body after a newer one would overwrite newer data: refused.
     let older = s.register(body(4, 1_991, vec![failure(pair(1, 2), 1, 1_940)])).unwrap();
     assert_eq!(older.refused, Some(Refusal::OlderThanLast { last: 1_995 }));
-    assert_eq!(sorted_snapshot(s)[0].result.success_amt_msat, 8_000);
+    assert_eq!(sorted_snapshot(s)[0].result.success_amt_msat, Msat(8_000));
     // Unsigned registrations carry no replay state.
     let anon = Reporter::anonymous("192.0.2.9".parse().unwrap());
     assert_eq!(
@@ -509,7 +516,10 @@ fn register_merge_normalise(s: &dyn CoordinatorStore) {
     let p12 = snap[0];
     assert_eq!(p12.reporters, 2);
     // One of two reporters saw a success: a tie, so only the failure is served.
-    assert_eq!((p12.result.fail_amt_msat, p12.result.success_amt_msat), (9_000, 0));
+    assert_eq!(
+        (p12.result.fail_amt_msat, p12.result.success_amt_msat),
+        (Msat(9_000), Msat(0))
+    );
     assert_eq!(p12.newest, Timestamp::from_unix_secs(1030));
     // Within one reporter, LND's relax rule drops a higher failure 30 s later.
     let out = s.register(reg(r2, vec![failure(pair(1, 2), 20_000, 1060)])).unwrap();
@@ -526,16 +536,19 @@ fn register_merge_normalise(s: &dyn CoordinatorStore) {
         pair: pair(4, 5),
         result: TimedPairResult {
             fail_time: Timestamp::from_unix_secs(100),
-            fail_amt_msat: 1_000,
+            fail_amt_msat: Msat(1_000),
             success_time: Timestamp::from_unix_secs(110),
-            success_amt_msat: 5_000,
+            success_amt_msat: Msat(5_000),
         },
     };
     let r3 = Reporter::Unattributed;
     let out = s.register(reg(r3, vec![both])).unwrap();
     assert_eq!((out.aggregates_changed, out.cursor), (1, 4));
     let p45 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(4, 5)).unwrap();
-    assert_eq!((p45.result.success_amt_msat, p45.result.fail_amt_msat), (5_000, 5_001));
+    assert_eq!(
+        (p45.result.success_amt_msat, p45.result.fail_amt_msat),
+        (Msat(5_000), Msat(5_001))
+    );
     assert_eq!(
         (p45.reporters, p45.reporters_anonymous),
         (0, 1),
@@ -552,7 +565,7 @@ fn register_merge_normalise(s: &dyn CoordinatorStore) {
     let p67 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(6, 7)).unwrap();
     assert_eq!(
         (p67.result.success_amt_msat, p67.newest),
-        (3_000, Timestamp::from_unix_secs(600))
+        (Msat(3_000), Timestamp::from_unix_secs(600))
     );
     // An empty registration is harmless.
     assert_eq!(s.register(reg(r1, Vec::new())).unwrap().observations_changed, 0);
@@ -590,7 +603,7 @@ fn delta_since_cursor(s: &dyn CoordinatorStore) {
     // Each pair once, with its latest value, in change order.
     let order: Vec<DirectedPair> = all.changed.iter().map(|a| a.pair).collect();
     assert_eq!(order, vec![pair(2, 3), pair(3, 4), pair(1, 2)]);
-    assert_eq!(all.changed[2].result.success_amt_msat, 2_000);
+    assert_eq!(all.changed[2].result.success_amt_msat, Msat(2_000));
     let d = s.changes_since(c1).unwrap();
     assert_eq!(
         d.changed.iter().map(|a| a.pair).collect::<Vec<_>>(),
@@ -640,7 +653,7 @@ fn forget_reporter_recomputes(s: &dyn CoordinatorStore) {
     assert!(!d.full_resync);
     assert_eq!(pairs_of(&d.changed), vec![pair(1, 2)]);
     assert_eq!(d.changed[0].reporters, 1);
-    assert_eq!(d.changed[0].result.fail_amt_msat, 0);
+    assert_eq!(d.changed[0].result.fail_amt_msat, Msat(0));
     assert_eq!(d.removed, vec![pair(8, 9)]);
     let st = s.stats().unwrap();
     assert_eq!((st.pairs, st.observations, st.reporters), (1, 1, 1));
@@ -649,7 +662,7 @@ fn forget_reporter_recomputes(s: &dyn CoordinatorStore) {
     // Reporting again after being forgotten starts from nothing.
     s.register(reg(r2, vec![success(pair(8, 9), 2_000, 1100)])).unwrap();
     let p89 = sorted_snapshot(s).into_iter().find(|a| a.pair == pair(8, 9)).unwrap();
-    assert_eq!((p89.result.success_amt_msat, p89.reporters), (2_000, 1));
+    assert_eq!((p89.result.success_amt_msat, p89.reporters), (Msat(2_000), 1));
     assert_eq!(s.stats().unwrap().reporters, 2);
 }
 

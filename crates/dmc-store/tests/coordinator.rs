@@ -1,5 +1,6 @@
 //! The embedded coordinator store against a real redb file.
 
+use dmc_core::Msat;
 use std::sync::Arc;
 
 use dmc_core::aggregate::Reporter;
@@ -37,9 +38,10 @@ fn aggregates_per_reporter_and_serves_deltas() {
     assert_eq!(cursor, out.cursor);
     let p12 = snap.iter().find(|a| a.pair == pair(1, 2)).unwrap();
     assert_eq!(p12.reporters, 2);
-    assert_eq!(p12.result.fail_amt_msat, 9_000);
+    assert_eq!(p12.result.fail_amt_msat, Msat(9_000));
     assert_eq!(
-        p12.result.success_amt_msat, 0,
+        p12.result.success_amt_msat,
+        Msat(0),
         "one success of two reporters is a tie: not served"
     );
     assert_eq!(p12.newest, Timestamp::from_unix_secs(1030));
@@ -60,7 +62,7 @@ fn aggregates_per_reporter_and_serves_deltas() {
     let d = s.changes_since(cursor).unwrap();
     assert_eq!(d.changed.len(), 1);
     assert_eq!(d.changed[0].reporters, 1);
-    assert_eq!(d.changed[0].result.fail_amt_msat, 0);
+    assert_eq!(d.changed[0].result.fail_amt_msat, Msat(0));
     let st = s.stats().unwrap();
     assert_eq!((st.pairs, st.observations, st.reporters), (2, 2, 1));
 }

@@ -1,6 +1,7 @@
 //! `dmc admin check` and `dmc admin salvage` on real redb files: healthy,
 //! with damaged records, with damaged pages, truncated.
 
+use dmc_core::Msat;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -26,7 +27,7 @@ fn success(from: u16, to: u16, amt: u64) -> PairSnapshot {
         pair: DirectedPair::new(node(from), node(to)),
         result: TimedPairResult {
             success_time: Timestamp::from_unix_secs(1_900),
-            success_amt_msat: amt,
+            success_amt_msat: Msat(amt),
             ..Default::default()
         },
     }

@@ -2,6 +2,7 @@
 //! it, replay equal to live application, views, reset, corrupt entries.
 
 use dmc_core::codec::ImportBatch;
+use dmc_core::Msat;
 use dmc_core::{
     FailureCode, Hop, MissionControl, MissionControlConfig, NodeId, PairSnapshot, PaymentFailure, PaymentResult, Route,
     TimedPairResult, Timestamp,
@@ -96,9 +97,9 @@ fn replay_after_reopen_equals_live_state() {
     let replayed = store.mission_control(View::Local, Some(node(1))).unwrap();
     assert_eq!(replayed.snapshot(), live.snapshot());
     let n2n3 = live.pair_history(&node(2), &node(3));
-    assert_eq!(n2n3.fail_amt_msat, 9000);
+    assert_eq!(n2n3.fail_amt_msat, Msat(9000));
     // Successes only raise the amount; 9000 > 8000 came after the relax interval.
-    assert_eq!(n2n3.success_amt_msat, 5000);
+    assert_eq!(n2n3.success_amt_msat, Msat(5000));
 }
 
 #[test]
@@ -112,7 +113,7 @@ fn views_keep_imports_apart_and_merge_in_time_order() {
         pair: dmc_core::DirectedPair::new(node(2), node(3)),
         result: TimedPairResult {
             success_time: Timestamp::from_unix_secs(500),
-            success_amt_msat: 100,
+            success_amt_msat: Msat(100),
             ..Default::default()
         },
     };
@@ -124,15 +125,18 @@ fn views_keep_imports_apart_and_merge_in_time_order() {
         })
         .unwrap();
     let local = store.mission_control(View::Local, None).unwrap();
-    assert_eq!(local.pair_history(&node(2), &node(3)).success_amt_msat, 5000);
+    assert_eq!(local.pair_history(&node(2), &node(3)).success_amt_msat, Msat(5000));
     let only_imported = store.mission_control(View::Imported, None).unwrap();
     assert_eq!(only_imported.snapshot().len(), 1);
-    assert_eq!(only_imported.pair_history(&node(2), &node(3)).success_amt_msat, 100);
+    assert_eq!(
+        only_imported.pair_history(&node(2), &node(3)).success_amt_msat,
+        Msat(100)
+    );
     // Merged, the import comes after the result, and LND's success-wipe
     // quirk (§3.2) applies: the older import zeroes the amount.
     let merged = store.mission_control(View::Merged, None).unwrap();
     let h = merged.pair_history(&node(2), &node(3));
-    assert_eq!(h.success_amt_msat, 0);
+    assert_eq!(h.success_amt_msat, Msat(0));
     assert_eq!(h.success_time, Timestamp::from_unix_secs(1000));
 
     store

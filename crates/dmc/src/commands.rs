@@ -11,7 +11,7 @@ use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::time::DurationNs;
-use dmc_core::{MissionControl, NodeId, Timestamp};
+use dmc_core::{MissionControl, Msat, NodeId, Timestamp};
 use dmc_store::{LocalStore, View};
 
 use crate::args::{input, read_input, CliError, Result};
@@ -246,7 +246,7 @@ pub fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
                 p.decay_time = secs(v);
             }
             if let Some(v) = a.bimodalscale {
-                p.scale_msat = v;
+                p.scale_msat = Msat(v);
             }
             if let Some(v) = a.bimodalweight {
                 p.node_weight = v;

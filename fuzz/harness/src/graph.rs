@@ -104,7 +104,7 @@ fn check_graph(g: &Graph) {
             let _ = g.pair_capacity_sat(&b, &a, amt);
         }
         match standing.channel(&DirectedPair::new(b, a)) {
-            ChannelCheck::Capacity(msat) => assert!(msat >= c.capacity_sat.to_msat_saturating().0),
+            ChannelCheck::Capacity(msat) => assert!(msat >= c.capacity_sat.to_msat_saturating()),
             other => panic!("channel {i}: the standing has no channel between its nodes: {other:?}"),
         }
     }

@@ -5,7 +5,7 @@ use dmc_core::json::Json;
 use dmc_core::mission_control::MissionControlConfig;
 use dmc_core::rpc::{self, PairHistory};
 use dmc_core::time::NANOS_PER_HOUR;
-use dmc_core::{MissionControl, NodeId};
+use dmc_core::{MissionControl, Msat, NodeId};
 
 /// `dmc loadmc --mcdatapath FILE` (crates/dmc/src/commands.rs, `loadmc`
 /// and `import`): `rpc::parse_query_mc_json`, `--timeoffset`'s
@@ -56,7 +56,7 @@ pub fn loadmc(data: &[u8]) {
     for s in &snapshots {
         assert_ne!(s.pair.from, s.pair.to, "import accepted a pair from a node to itself");
         assert!(
-            s.result.success_amt_msat > 0 || s.result.fail_amt_msat > 0,
+            s.result.success_amt_msat > Msat::ZERO || s.result.fail_amt_msat > Msat::ZERO,
             "import accepted a pair with neither success nor failure: {s:?}"
         );
     }

@@ -103,9 +103,9 @@ pub fn rec(
 ) -> TimedPairResult {
     TimedPairResult {
         fail_time: fail_time.unwrap_or(Timestamp::ZERO),
-        fail_amt_msat: fail_amt,
+        fail_amt_msat: Msat(fail_amt),
         success_time: success_time.unwrap_or(Timestamp::ZERO),
-        success_amt_msat: success_amt,
+        success_amt_msat: Msat(success_amt),
     }
 }
 

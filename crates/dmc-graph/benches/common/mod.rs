@@ -95,10 +95,10 @@ pub fn mc_pairs(g: &Graph, count: usize, seed: u64) -> Vec<PairSnapshot> {
             let mut result = TimedPairResult::default();
             if rng.unit() < 0.7 {
                 result.success_time = t;
-                result.success_amt_msat = amt;
+                result.success_amt_msat = Msat(amt);
             } else {
                 result.fail_time = t;
-                result.fail_amt_msat = amt;
+                result.fail_amt_msat = Msat(amt);
             }
             PairSnapshot {
                 pair: DirectedPair::new(*g.node(from), *g.node(to)),

@@ -72,7 +72,8 @@ pub struct SalvageReport {
 /// Whether a decoded observation is one the store could have written:
 /// amounts within [`MAX_MSAT`] + 1 (the crossing rule's +1).
 fn plausible_record(r: &TimedPairResult) -> bool {
-    r.fail_amt_msat <= MAX_MSAT + 1 && r.success_amt_msat <= MAX_MSAT + 1
+    let bound = MAX_MSAT.saturating_add(Msat(1));
+    r.fail_amt_msat <= bound && r.success_amt_msat <= bound
 }
 
 /// A decoded `obs` entry.

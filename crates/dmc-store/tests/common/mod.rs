@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use dmc_core::aggregate::{AggregationParams, Reporter};
+use dmc_core::Msat;
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
 use dmc_store::coordinator::{AggregatedPair, AggregationPolicy, CoordinatorStore, Registration};
 
@@ -21,7 +22,7 @@ pub fn success(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
         pair: p,
         result: TimedPairResult {
             success_time: Timestamp::from_unix_secs(t),
-            success_amt_msat: amt,
+            success_amt_msat: Msat(amt),
             ..Default::default()
         },
     }
@@ -32,7 +33,7 @@ pub fn failure(p: DirectedPair, amt: u64, t: i64) -> PairSnapshot {
         pair: p,
         result: TimedPairResult {
             fail_time: Timestamp::from_unix_secs(t),
-            fail_amt_msat: amt,
+            fail_amt_msat: Msat(amt),
             ..Default::default()
         },
     }
