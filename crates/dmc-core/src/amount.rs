@@ -49,6 +49,12 @@ impl Msat {
         Sat(self.0 / MSAT_PER_SAT)
     }
 
+    /// Whole sats and the msat left over (`1005 msat` is `1 sat` and
+    /// `5 msat`), for printing sat amounts with their fraction.
+    pub const fn split_sat(self) -> (Sat, Msat) {
+        (Sat(self.0 / MSAT_PER_SAT), Msat(self.0 % MSAT_PER_SAT))
+    }
+
     pub fn checked_add(self, other: Msat) -> Option<Msat> {
         self.0.checked_add(other.0).map(Msat)
     }
@@ -137,6 +143,8 @@ mod tests {
         assert_eq!(Sat(u64::MAX).to_msat_saturating(), Msat::MAX);
         assert_eq!(Sat(u64::MAX).to_msat_wrapping(), Msat(u64::MAX.wrapping_mul(1000)));
         assert_eq!(Msat(1999).to_sat_floor(), Sat(1));
+        assert_eq!(Msat(1005).split_sat(), (Sat(1), Msat(5)));
+        assert_eq!(Msat(u64::MAX).split_sat(), (Sat(u64::MAX / 1000), Msat(615)));
         assert_eq!(Msat(5).saturating_sub(Msat(7)), Msat::ZERO);
         assert_eq!(Msat(u64::MAX).checked_add(Msat(1)), None);
         assert_eq!(Msat(9).half(), Msat(4));

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
+use dmc_core::Sat;
 use dmc_graph::Graph;
 use dmc_sim::flow::{
     feasibility_study_with, random_pair, EdgeRules, FeasibilityOptions, FeasibilityRow, FeasibilityStudy, FlowGraph,
@@ -257,9 +258,10 @@ fn time_calls(graph: &Graph, options: FeasibilityOptions, calls: usize) {
         for _ in 0..calls {
             let (s, t) = random_pair(&mut rng, &pool);
             let clock = Instant::now();
-            let f = flow.max_flow_up_to(s, t, amount * 1000, &balance);
+            let amount_msat = Sat(amount).to_msat_saturating().0;
+            let f = flow.max_flow_up_to(s, t, amount_msat, &balance);
             times.push(clock.elapsed().as_secs_f64() * 1e6);
-            feasible += usize::from(f >= amount * 1000);
+            feasible += usize::from(f >= amount_msat);
         }
         times.sort_by(f64::total_cmp);
         let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];

@@ -259,6 +259,10 @@ impl FlowGraph {
     /// `min(max-flow from source to target, limit)` with capacities given by `balance(ci, dir)` (msat)
     /// clipped to the direction's htlc_max; directions without an enabled policy carry nothing.
     ///
+    /// Capacities, the limit and the flow are bare `u64` msat, not
+    /// [`dmc_core::Msat`]: Dinic's inner loop adds and subtracts residuals
+    /// that never exceed the total balance, and callers convert at its edge.
+    ///
     /// `ci` indexes [`Graph::channels`], `dir` 0 is node1 → node2. `source == target`, nodes outside the graph
     /// and `limit_msat == 0` give 0.
     pub fn max_flow_up_to(

@@ -262,8 +262,8 @@ impl ScenarioOutcome {
                         state(h.succeeded).to_string(),
                         format!("{:.3}", h.attempt_time_s),
                         format!("{:.3}", h.resolve_time_s),
-                        format_sat(h.receiver_amt_msat().0),
-                        format_sat(h.route.total_fees_msat().0),
+                        format_sat(h.receiver_amt_msat()),
+                        format_sat(h.route.total_fees_msat()),
                         h.route.total_time_lock.to_string(),
                         h.route.hops.first().map_or(0, |x| x.chan_id).to_string(),
                         route,
@@ -301,7 +301,7 @@ impl ScenarioOutcome {
             out += &format!(
                 "Amount + fee:   {} + {} sat\n",
                 p.amount_msat.to_sat_floor().0,
-                format_sat(p.fee_msat.0)
+                format_sat(p.fee_msat)
             );
             match p.failure_reason {
                 None => out += "Payment status: SUCCEEDED\n\n",
@@ -322,11 +322,12 @@ impl ScenarioOutcome {
 }
 
 /// Satoshis with the msat remainder, as lncli prints fees (`1.005`).
-fn format_sat(msat: u64) -> String {
-    if msat.is_multiple_of(1000) {
-        (msat / 1000).to_string()
+fn format_sat(msat: Msat) -> String {
+    let (sat, rest) = msat.split_sat();
+    if rest == Msat::ZERO {
+        sat.0.to_string()
     } else {
-        let s = format!("{}.{:03}", msat / 1000, msat % 1000);
+        let s = format!("{}.{:03}", sat.0, rest.0);
         s.trim_end_matches('0').to_string()
     }
 }
