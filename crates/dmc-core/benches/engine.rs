@@ -42,26 +42,27 @@ const SELF_CHANNELS: usize = 32;
 const POOL: usize = 4096;
 const IMPORT_BATCH: usize = 1000;
 const IMPORT_BATCHES: usize = 16;
-const SEC_NS: i64 = 1_000_000_000;
-const HOUR_NS: i64 = 3600 * SEC_NS;
+const SEC_NS: DurationNs = DurationNs::SECOND;
+const HOUR_NS: DurationNs = DurationNs::HOUR;
 /// Reply-time step between applied results: above the 1-minute relax interval.
-const APPLY_STEP_NS: i64 = 120 * SEC_NS;
+const APPLY_STEP_NS: DurationNs = DurationNs::from_secs(120);
 /// "Now" of the generated state: every record is up to 72 h older.
 const T0: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
+use dmc_core::time::DurationNs;
 use dmc_testkit::SplitMix64;
 
 /// The draws this benchmark's data needs beyond dmc-testkit's.
 trait EngineDraws {
     /// A point in the `span_ns` before `t`.
-    fn before(&mut self, t: Timestamp, span_ns: i64) -> Timestamp;
+    fn before(&mut self, t: Timestamp, span_ns: DurationNs) -> Timestamp;
     /// A payment-sized amount: 10 sat to 10 M sat, log-uniform.
     fn amt_msat(&mut self) -> u64;
 }
 
 impl EngineDraws for SplitMix64 {
-    fn before(&mut self, t: Timestamp, span_ns: i64) -> Timestamp {
-        t.add(-1 - (self.next_u64() % span_ns as u64) as i64)
+    fn before(&mut self, t: Timestamp, span_ns: DurationNs) -> Timestamp {
+        t.add(DurationNs(-1 - (self.next_u64() % span_ns.as_nanos() as u64) as i64))
     }
 
     fn amt_msat(&mut self) -> u64 {
@@ -81,7 +82,7 @@ fn random_node_id(rng: &mut SplitMix64) -> NodeId {
 
 /// A pair record as an LND node might hold it: success only, failure only
 /// (sometimes amount-independent) or both, up to `span_ns` before `t`.
-fn random_record(rng: &mut SplitMix64, t: Timestamp, span_ns: i64) -> TimedPairResult {
+fn random_record(rng: &mut SplitMix64, t: Timestamp, span_ns: DurationNs) -> TimedPairResult {
     let mut r = TimedPairResult::default();
     // 40 % success only, 30 % failure only, 30 % both.
     let kind = rng.below(10);

@@ -587,7 +587,7 @@ pub fn aggregate(pair: &DirectedPair, views: &[View], standing: &dyn Standing, p
 /// than that says little about the liquidity now). Further apart, honest
 /// reporters contradict each other whenever the liquidity moved between
 /// their payments, and liars stamp their claims with the time they send.
-pub const COMPARABLE_WITHIN: crate::time::DurationNs = 3_600_000_000_000;
+pub const COMPARABLE_WITHIN: DurationNs = DurationNs::HOUR;
 
 /// Whether two reporters' views of one pair contradict each other:
 /// `Some(true)` when one's success reaches the other's failure, `Some(false)`
@@ -627,7 +627,7 @@ pub fn age_seconds(newest: Timestamp, now: Timestamp) -> i64 {
     if newest.is_zero() {
         0
     } else {
-        now.sub(newest).max(0) / 1_000_000_000
+        now.sub(newest).max(DurationNs::ZERO).whole_secs()
     }
 }
 
@@ -652,7 +652,7 @@ mod tests {
         }
     }
 
-    const RELAX: DurationNs = 60_000_000_000;
+    const RELAX: DurationNs = DurationNs::MINUTE;
     /// A receive time after every observation in these tests.
     const LATE: Timestamp = Timestamp::from_unix_secs(4_000_000_000);
 
@@ -1064,7 +1064,7 @@ mod tests {
             let (a1, a2) = (amount(&mut next), amount(&mut next));
             let mut time = || match next() % 4 {
                 0 => Timestamp::ZERO,
-                1 => received.add(((next() % 600) as i64 + 1) * 1_000_000_000),
+                1 => received.add(DurationNs(((next() % 600) as i64 + 1) * 1_000_000_000)),
                 _ => Timestamp::from_unix_secs(1_800_000_000 - (next() % 100_000) as i64),
             };
             let (t1, t2) = (time(), time());

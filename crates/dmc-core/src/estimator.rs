@@ -20,7 +20,7 @@
 use crate::amount::{Msat, Sat};
 use crate::node::NodeId;
 use crate::state::NodeResults;
-use crate::time::{duration_hours, DurationNs, Timestamp, NANOS_PER_HOUR};
+use crate::time::{DurationNs, Timestamp};
 
 /// Probability assumed after a success, for amounts up to it (constant in LND).
 pub const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
@@ -59,7 +59,7 @@ impl Default for AprioriConfig {
         AprioriConfig {
             hop_probability: 0.6,
             weight: 0.5,
-            penalty_half_life: NANOS_PER_HOUR,
+            penalty_half_life: DurationNs::HOUR,
             capacity_fraction: 0.9999,
         }
     }
@@ -81,7 +81,7 @@ impl Default for BimodalConfig {
         BimodalConfig {
             node_weight: 0.2,
             scale_msat: Msat(300_000_000),
-            decay_time: 7 * 24 * NANOS_PER_HOUR,
+            decay_time: DurationNs::from_hours(7 * 24),
         }
     }
 }
@@ -113,10 +113,10 @@ impl std::error::Error for ConfigError {}
 
 impl AprioriConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.penalty_half_life < 0 {
+        if self.penalty_half_life.is_negative() {
             return Err(ConfigError(format!(
                 "apriori half life: {}s, must be >= 0",
-                self.penalty_half_life / 1_000_000_000
+                self.penalty_half_life.whole_secs()
             )));
         }
         if !(0.0..=1.0).contains(&self.hop_probability) {
@@ -142,7 +142,7 @@ impl AprioriConfig {
 
     /// `2^(−age/half-life)` with Go's `Duration.Hours()`.
     fn weight_of_age(&self, age: DurationNs) -> f64 {
-        let exp = -duration_hours(age) / duration_hours(self.penalty_half_life);
+        let exp = -age.hours() / self.penalty_half_life.hours();
         2f64.powf(exp)
     }
 
@@ -287,10 +287,10 @@ pub fn capacity_factor(amt: Msat, capacity: Sat, fraction: f64) -> f64 {
 
 impl BimodalConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.decay_time <= 0 {
+        if self.decay_time <= DurationNs::ZERO {
             return Err(ConfigError(format!(
                 "bimodal decay time: {}s, must be > 0",
-                self.decay_time / 1_000_000_000
+                self.decay_time.whole_secs()
             )));
         }
         if !(0.0..=1.0).contains(&self.node_weight) {
@@ -309,7 +309,7 @@ impl BimodalConfig {
     }
 
     fn decay(&self, age: DurationNs) -> f64 {
-        (-(age as f64) / self.decay_time as f64).exp()
+        (-(age.as_nanos() as f64) / self.decay_time.as_nanos() as f64).exp()
     }
 
     /// How much is known to pass, decayed towards 0 (LND's `canSend`).
@@ -459,7 +459,7 @@ impl BimodalConfig {
     pub fn local_pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
         match results.and_then(|r| r.get(to)) {
             Some(r) if !r.fail_time.is_zero() => {
-                let age = now.sub(r.fail_time).max(0);
+                let age = now.sub(r.fail_time).max(DurationNs::ZERO);
                 1.0 - self.decay(age)
             }
             _ => 1.0,

@@ -23,6 +23,7 @@
 pub mod aggregate;
 pub mod amount;
 pub mod codec;
+pub mod duration;
 pub mod estimator;
 pub mod interpret;
 pub mod json;

@@ -16,7 +16,7 @@ use crate::time::{DurationNs, Timestamp};
 /// LND's default `routerrpc.maxmchistory`.
 pub const DEFAULT_MAX_HISTORY: u32 = 1000;
 /// LND's `DefaultMinFailureRelaxInterval`: one minute.
-pub const DEFAULT_MIN_FAILURE_RELAX_INTERVAL: DurationNs = 60_000_000_000;
+pub const DEFAULT_MIN_FAILURE_RELAX_INTERVAL: DurationNs = DurationNs::MINUTE;
 
 /// Mission control's runtime configuration (LND's `MissionControlConfig`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,10 +41,10 @@ impl Default for MissionControlConfig {
 impl MissionControlConfig {
     /// LND's validation: estimator parameters in range, intervals ≥ 0.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.min_failure_relax_interval < 0 {
+        if self.min_failure_relax_interval.is_negative() {
             return Err(ConfigError(format!(
                 "minimum failure relax interval: {}ns, must be >= 0",
-                self.min_failure_relax_interval
+                self.min_failure_relax_interval.as_nanos()
             )));
         }
         self.estimator.validate()

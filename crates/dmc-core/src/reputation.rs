@@ -78,9 +78,6 @@ use crate::amount::Msat;
 use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
-const MINUTE: DurationNs = 60_000_000_000;
-const HOUR: DurationNs = 60 * MINUTE;
-
 /// Rounds of iterative filtering per pass, each moving trust halfway to
 /// what the disagreements give (32: the damped iteration settles well
 /// within the tolerance's resolution; a round costs one sweep over the
@@ -138,10 +135,10 @@ impl Default for ReputationParams {
             min_peers: 3,
             min_contradicted_pairs: 5,
             tolerance: 0.25,
-            penalty_half_life: 30 * MINUTE,
-            recovery: 48 * HOUR,
-            max_step: HOUR,
-            first_step: 10 * MINUTE,
+            penalty_half_life: DurationNs::from_mins(30),
+            recovery: DurationNs::from_hours(48),
+            max_step: DurationNs::HOUR,
+            first_step: DurationNs::from_mins(10),
         }
     }
 }
@@ -356,15 +353,15 @@ fn sane_score(score: f64) -> f64 {
 /// reporter never updated, which starts at 1).
 pub fn update(prev: Option<Reputation>, verdict: Verdict, now: Timestamp, p: &ReputationParams) -> Reputation {
     let (score, step) = match prev {
-        Some(r) => (r.score, now.sub(r.updated).clamp(0, p.max_step)),
-        None => (1.0, p.first_step.clamp(0, p.max_step)),
+        Some(r) => (r.score, now.sub(r.updated).clamp(DurationNs::ZERO, p.max_step)),
+        None => (1.0, p.first_step.clamp(DurationNs::ZERO, p.max_step)),
     };
     let score = sane_score(score);
-    let step = step as f64;
+    let step = step.as_nanos() as f64;
     let score = if verdict.penalised(p) {
-        score * 0.5f64.powf(step / p.penalty_half_life.max(1) as f64)
+        score * 0.5f64.powf(step / p.penalty_half_life.max(DurationNs::NANOSECOND).as_nanos() as f64)
     } else {
-        (score + step / p.recovery.max(1) as f64).min(1.0)
+        (score + step / p.recovery.max(DurationNs::NANOSECOND).as_nanos() as f64).min(1.0)
     };
     Reputation { score, updated: now }
 }

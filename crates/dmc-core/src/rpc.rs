@@ -384,11 +384,11 @@ fn parse_pair_history(v: &Value, path: &str) -> Result<PairHistory, JsonError> {
 
 /// `lncli getmccfg` output for this configuration (spec §8.2).
 pub fn config_json(cfg: &MissionControlConfig) -> Json {
-    let secs = |d: DurationNs| Json::int64(d.max(0) / 1_000_000_000);
+    let secs = |d: DurationNs| Json::int64(d.max(DurationNs::ZERO).whole_secs());
     let mut fields: Vec<(&str, Json)> = Vec::new();
     let (half_life, hop_prob, weight) = match &cfg.estimator {
         EstimatorConfig::Apriori(a) => (a.penalty_half_life, a.hop_probability as f32, a.weight as f32),
-        EstimatorConfig::Bimodal(_) => (0, 0.0, 0.0),
+        EstimatorConfig::Bimodal(_) => (DurationNs::ZERO, 0.0, 0.0),
     };
     fields.push(("half_life_seconds", secs(half_life)));
     fields.push(("hop_probability", Json::float32(hop_prob)));
@@ -448,6 +448,7 @@ pub fn parse_config_json(text: &str) -> Result<MissionControlConfig, JsonError> 
     };
     let secs_to_ns = |s: i64, path: &str| -> Result<DurationNs, JsonError> {
         s.checked_mul(1_000_000_000)
+            .map(DurationNs)
             .ok_or_else(|| JsonError(format!("{path}: {s} seconds is out of range")))
     };
     let max_history = uint(cfg, "maximum_payment_results", "config")?;

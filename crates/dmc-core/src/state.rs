@@ -17,7 +17,7 @@ use crate::node::{DirectedPair, NodeId};
 use crate::time::{DurationNs, Timestamp};
 
 /// LND's `minSecondChanceInterval`: one minute, not configurable.
-pub const MIN_SECOND_CHANCE_INTERVAL: DurationNs = 60_000_000_000;
+pub const MIN_SECOND_CHANCE_INTERVAL: DurationNs = DurationNs::MINUTE;
 
 /// What mission control holds for one directed pair (LND's `TimedPairResult`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -19,8 +19,7 @@ const ZERO_TIME_UNIX_SECS: i128 = -62_135_596_800;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i128);
 
-/// A Go `time.Duration`: signed nanoseconds.
-pub type DurationNs = i64;
+pub use crate::duration::DurationNs;
 
 impl Timestamp {
     /// Go's zero `time.Time{}`; `is_zero()` is how LND says "none".
@@ -72,13 +71,13 @@ impl Timestamp {
     /// after Go's method rather than `ops::Sub` because it saturates.
     #[allow(clippy::should_implement_trait)]
     pub fn sub(self, earlier: Timestamp) -> DurationNs {
-        clamp_i64(self.0 - earlier.0)
+        DurationNs(clamp_i64(self.0 - earlier.0))
     }
 
     /// Go's `t.Add(d)`.
     #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: DurationNs) -> Timestamp {
-        Timestamp(self.0 + d as i128)
+        Timestamp(self.0 + d.as_nanos() as i128)
     }
 
     /// Go's `t.After(u)`.
@@ -107,21 +106,6 @@ impl fmt::Debug for Timestamp {
     }
 }
 
-/// Go's `Duration.Hours()`: integer hours plus the remainder as a fraction,
-/// computed in this exact order so results match bit for bit.
-pub fn duration_hours(d: DurationNs) -> f64 {
-    let hours = d / NANOS_PER_HOUR;
-    let rem = d % NANOS_PER_HOUR;
-    hours as f64 + rem as f64 / (60.0 * 60.0 * 1e9)
-}
-
-/// Go's `Duration.Seconds()`.
-pub fn duration_secs(d: DurationNs) -> f64 {
-    let sec = d / 1_000_000_000;
-    let nsec = d % 1_000_000_000;
-    sec as f64 + nsec as f64 / 1e9
-}
-
 /// Parses a Go duration string such as `72h3m0.5s`, `-1m`, `300ms` or `0`.
 pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
     let orig = s;
@@ -132,7 +116,7 @@ pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
         _ => (false, s),
     };
     if rest == "0" {
-        return Ok(0);
+        return Ok(DurationNs::ZERO);
     }
     if rest.is_empty() {
         return Err(err());
@@ -181,7 +165,7 @@ pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
             return Err(err());
         }
     }
-    Ok(if neg { (-(total as i128)) as i64 } else { total as i64 })
+    Ok(DurationNs(if neg { (-(total as i128)) as i64 } else { total as i64 }))
 }
 
 #[cfg(test)]
@@ -191,31 +175,24 @@ mod tests {
     #[test]
     fn zero_time_saturates_like_go() {
         let real = Timestamp::from_unix_secs(1_700_000_000);
-        assert_eq!(real.sub(Timestamp::ZERO), i64::MAX);
-        assert_eq!(Timestamp::ZERO.sub(real), i64::MIN);
-        assert_eq!(Timestamp::ZERO.sub(Timestamp::ZERO), 0);
+        assert_eq!(real.sub(Timestamp::ZERO), DurationNs::MAX);
+        assert_eq!(Timestamp::ZERO.sub(real), DurationNs::MIN);
+        assert_eq!(Timestamp::ZERO.sub(Timestamp::ZERO), DurationNs::ZERO);
         assert!(!Timestamp::from_unix_secs(0).is_zero());
         assert_eq!(Timestamp::ZERO.rpc_unix_secs(), 0);
         assert_eq!(Timestamp::from_unix_nanos(-1).unix_secs(), -1);
     }
 
     #[test]
-    fn hours_matches_go_form() {
-        assert_eq!(duration_hours(NANOS_PER_HOUR), 1.0);
-        assert_eq!(duration_hours(-NANOS_PER_HOUR / 2), -0.5);
-        assert_eq!(duration_hours(i64::MAX), 2562047.7880152157);
-    }
-
-    #[test]
     fn go_durations() {
-        assert_eq!(parse_go_duration("72h").unwrap(), 72 * NANOS_PER_HOUR);
+        assert_eq!(parse_go_duration("72h").unwrap(), DurationNs(72 * NANOS_PER_HOUR));
         assert_eq!(
             parse_go_duration("72h3m0.5s").unwrap(),
-            72 * NANOS_PER_HOUR + 180_000_000_000 + 500_000_000
+            DurationNs(72 * NANOS_PER_HOUR + 180_000_000_000 + 500_000_000)
         );
-        assert_eq!(parse_go_duration("-1.5h").unwrap(), -NANOS_PER_HOUR * 3 / 2);
-        assert_eq!(parse_go_duration("0").unwrap(), 0);
-        assert_eq!(parse_go_duration("300ms").unwrap(), 300_000_000);
+        assert_eq!(parse_go_duration("-1.5h").unwrap(), DurationNs(-NANOS_PER_HOUR * 3 / 2));
+        assert_eq!(parse_go_duration("0").unwrap(), DurationNs::ZERO);
+        assert_eq!(parse_go_duration("300ms").unwrap(), DurationNs(300_000_000));
         assert!(parse_go_duration("5").is_err());
         assert!(parse_go_duration("5x").is_err());
         assert!(parse_go_duration("").is_err());

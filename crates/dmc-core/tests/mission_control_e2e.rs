@@ -262,7 +262,7 @@ fn second_chance_is_granted_again_after_a_minute() {
     assert_eq!(ctx.mc.pair_history(&n1(), &n2()), rec(0, None, 0, Some(ctx.now)));
     // A minute and a nanosecond after the grant: granted, nothing changes.
     let before = ctx.mc.snapshot();
-    ctx.now = t0.add(MINUTE + 1);
+    ctx.now = t0.add(MINUTE + NANOSECOND);
     ctx.report_failure(0, FailureCode::ChannelDisabled);
     assert_eq!(ctx.mc.snapshot(), before);
     // The replay makes the same decisions.

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use dmc_core::estimator::capacity_factor;
 use dmc_core::state::NodeResults;
+use dmc_core::time::DurationNs;
 use dmc_core::{
     AprioriConfig, BimodalConfig, EstimatorConfig, MissionControl, MissionControlConfig, Msat, NodeId, Sat,
     TimedPairResult, Timestamp,
@@ -339,7 +340,7 @@ fn weighting() -> BimodalConfig {
 /// and the target's own success of 1 msat `direct_ago` before now.
 fn node_results(others: &[bool], ago: i64, direct_ago: i64) -> NodeResults {
     let now = Timestamp::from_unix_secs(0);
-    let t = now.add(-ago);
+    let t = now.add(DurationNs(-ago));
     let mut r: NodeResults = others
         .iter()
         .enumerate()
@@ -352,7 +353,7 @@ fn node_results(others: &[bool], ago: i64, direct_ago: i64) -> NodeResults {
             (node(i as u8), rec)
         })
         .collect();
-    r.insert(node(TARGET), rec(1, Some(now.add(-direct_ago)), 0, None));
+    r.insert(node(TARGET), rec(1, Some(now.add(DurationNs(-direct_ago))), 0, None));
     r
 }
 
@@ -364,7 +365,7 @@ fn weighted(direct: f64, others: &[bool], ago: i64, direct_ago: i64) -> f64 {
 
 const S: bool = true;
 const F: bool = false;
-const T: i64 = 24 * HOUR;
+const T: i64 = HOUR.as_nanos() * 24;
 
 macro_rules! weighting_vectors {
     ($($name:ident: $direct:expr, $others:expr, $ago:expr, $direct_ago:expr => $want:expr;)*) => {$(
@@ -421,7 +422,7 @@ fn n_amount_independent_failures_do_not_count() {
 
 // Local bimodal (TestLocalPairProbability), T = 1 h.
 
-fn local(fail_ago: Option<i64>) -> f64 {
+fn local(fail_ago: Option<DurationNs>) -> f64 {
     let est = BimodalConfig {
         decay_time: HOUR,
         ..Default::default()
@@ -442,7 +443,7 @@ fn l1_local_no_results() {
 
 #[test]
 fn l2_local_failure_now() {
-    assert_eq!(local(Some(0)), 0.0);
+    assert_eq!(local(Some(DurationNs::ZERO)), 0.0);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use dmc_core::{
 
 /// Relative second 0 of the §3.5 table (a real, non-zero Unix time).
 const T0: i64 = 1_715_400_000;
-const RELAX: i64 = MINUTE;
+const RELAX: dmc_core::time::DurationNs = MINUTE;
 
 fn from() -> dmc_core::NodeId {
     node(0x02)

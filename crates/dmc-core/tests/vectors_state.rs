@@ -9,7 +9,7 @@ use dmc_core::{
     DirectedPair, FailureCode, MissionControl, MissionControlConfig, PairResult, TimedPairResult, Timestamp,
 };
 
-const RELAX: i64 = MINUTE;
+const RELAX: dmc_core::time::DurationNs = MINUTE;
 
 fn from() -> dmc_core::NodeId {
     node(1)
@@ -189,7 +189,12 @@ fn relax_interval_is_strict_and_measured_from_fail_time() {
     // One nanosecond less: dropped.
     let mut s = MissionControlState::new();
     set(&mut s, t, PairResult::failure(Msat(100)), false);
-    set(&mut s, t.add(MINUTE - 1), PairResult::failure(Msat(200)), false);
+    set(
+        &mut s,
+        t.add(MINUTE - 1 * NANOSECOND),
+        PairResult::failure(Msat(200)),
+        false,
+    );
     assert_eq!(get(&s), rec(0, None, 100, Some(t)));
 
     // A lower or equal failure within the interval always applies.
@@ -280,10 +285,10 @@ fn second_chance_interval_is_strict_and_not_extended_by_denials() {
         "exactly a minute: denied (strict >)"
     );
     assert!(
-        s.request_second_chance(t.add(MINUTE + 1), pair),
+        s.request_second_chance(t.add(MINUTE + 1 * NANOSECOND), pair),
         "a minute and 1 ns after the grant, although denied 1 ns ago: granted"
     );
-    assert!(!s.request_second_chance(t.add(MINUTE + 2), pair));
+    assert!(!s.request_second_chance(t.add(MINUTE + 2 * NANOSECOND), pair));
     // Pairs are independent and directed.
-    assert!(s.request_second_chance(t.add(MINUTE + 2), pair.reverse()));
+    assert!(s.request_second_chance(t.add(MINUTE + 2 * NANOSECOND), pair.reverse()));
 }

@@ -6,6 +6,7 @@ use dmc_core::amount::Msat;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::mission_control::MissionControlConfig;
 use dmc_core::rpc;
+use dmc_core::time::DurationNs;
 
 use crate::routerrpc;
 
@@ -57,7 +58,7 @@ const NS: i64 = 1_000_000_000;
 /// deprecated apriori fields are filled (as float32) for apriori only.
 pub fn config_to_router(cfg: &MissionControlConfig) -> routerrpc::MissionControlConfig {
     use routerrpc::mission_control_config::{EstimatorConfig as Oneof, ProbabilityModel};
-    let secs = |d: i64| (d.max(0) / NS) as u64;
+    let secs = |d: DurationNs| (d.max(DurationNs::ZERO).as_nanos() / NS) as u64;
     let mut out = routerrpc::MissionControlConfig {
         maximum_payment_results: cfg.max_history,
         minimum_failure_relax_interval: secs(cfg.min_failure_relax_interval),
@@ -113,10 +114,11 @@ pub enum RouterConfigError {
 /// oneof report apriori through the deprecated fields.
 pub fn config_from_router(c: &routerrpc::MissionControlConfig) -> Result<MissionControlConfig, RouterConfigError> {
     use routerrpc::mission_control_config::{EstimatorConfig as Oneof, ProbabilityModel};
-    let dur = |seconds: u64| -> Result<i64, RouterConfigError> {
+    let dur = |seconds: u64| -> Result<DurationNs, RouterConfigError> {
         i64::try_from(seconds)
             .ok()
             .and_then(|s| s.checked_mul(NS))
+            .map(DurationNs)
             .ok_or(RouterConfigError::DurationOutOfRange { seconds })
     };
     let estimator = match (ProbabilityModel::try_from(c.model), &c.estimator_config) {

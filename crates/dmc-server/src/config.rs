@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use dmc_core::time::{parse_go_duration, DurationNs};
 use serde::Deserialize;
 
-const SECOND: DurationNs = 1_000_000_000;
+const SECOND: DurationNs = DurationNs::SECOND;
 
 /// Why a config file or a config was refused; the message names the setting.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -169,11 +169,11 @@ impl ServerConfig {
             tls_cert: None,
             tls_key: None,
             no_tls: false,
-            staleness_window: 168 * 3_600_000_000_000,
-            cleanup_interval: 3_600_000_000_000,
-            future_skew: 600_000_000_000,
+            staleness_window: DurationNs::from_hours(168),
+            cleanup_interval: DurationNs::HOUR,
+            future_skew: DurationNs::from_mins(10),
             accept_unsigned: true,
-            signature_window: 600_000_000_000,
+            signature_window: DurationNs::from_mins(10),
             max_body_bytes: 8 << 20,
             max_pairs_per_request: 50_000,
             requests_per_minute: 60,
@@ -186,7 +186,7 @@ impl ServerConfig {
             weight_anonymous: 0.01,
             min_serving_weight: 1.0,
             failure_corroboration: 2.0,
-            reputation_interval: 600_000_000_000,
+            reputation_interval: DurationNs::from_mins(10),
             max_unverified_observations: 1_000_000,
             fresh_store: false,
             max_observations_per_reporter: 500_000,
@@ -248,11 +248,11 @@ impl ServerConfig {
             ("http2_keepalive_timeout", self.http2_keepalive_timeout),
             ("grpc_request_timeout", self.grpc_request_timeout),
         ] {
-            if d <= 0 {
+            if d <= DurationNs::ZERO {
                 return Err(ConfigError::Invalid(format!("{name}: must be positive")));
             }
         }
-        if self.future_skew < 0 {
+        if self.future_skew.is_negative() {
             return Err(ConfigError::Invalid("future_skew: must not be negative".into()));
         }
         if self.max_pairs_per_request == 0 || self.query_batch_size == 0 || self.requests_per_minute == 0 {
@@ -273,8 +273,8 @@ impl ServerConfig {
             // live client's answers to keep-alive pings must come sooner.
             return Err(ConfigError::Invalid(format!(
                 "http2_keepalive_interval ({}s) must be shorter than idle_timeout ({}s)",
-                self.http2_keepalive_interval as f64 / SECOND as f64,
-                self.idle_timeout as f64 / SECOND as f64
+                self.http2_keepalive_interval.as_nanos() as f64 / SECOND.as_nanos() as f64,
+                self.idle_timeout.as_nanos() as f64 / SECOND.as_nanos() as f64
             )));
         }
         for (name, w) in [
@@ -497,7 +497,7 @@ mod tests {
         let mut c = ServerConfig::with_data_dir("d".into());
         c.apply_toml("staleness_window = \"24h\"\nrest_listen = \"127.0.0.1:9000\"\naccept_unsigned = false\n")
             .unwrap();
-        assert_eq!(c.staleness_window, 24 * 3_600_000_000_000);
+        assert_eq!(c.staleness_window, DurationNs(24 * 3_600_000_000_000));
         assert_eq!(c.rest_listen.port(), 9000);
         assert!(!c.accept_unsigned);
         let e = c.apply_toml("stalenes_window = \"1h\"").unwrap_err();
@@ -570,7 +570,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("http2_keepalive_interval"));
-        c.idle_timeout = 0;
+        c.idle_timeout = DurationNs::ZERO;
         assert!(c.validate().unwrap_err().to_string().contains("idle_timeout"));
     }
 }

@@ -384,7 +384,7 @@ pub async fn serve(
         let c = coordinator.clone();
         let mut rx = stop_rx.clone();
         async move {
-            let every = Duration::from_nanos(c.config.cleanup_interval as u64);
+            let every = Duration::from_nanos(c.config.cleanup_interval.as_nanos() as u64);
             loop {
                 let c2 = c.clone();
                 let _ = tokio::task::spawn_blocking(move || {
@@ -395,7 +395,7 @@ pub async fn serve(
                         Err(e) => tracing::warn!(error = %e, "cleanup failed"),
                     }
                     // Bodies stamped before the window are refused by it anyway.
-                    let before = c2.now().unix_secs() - c2.config.signature_window / 1_000_000_000;
+                    let before = c2.now().unix_secs() - c2.config.signature_window.whole_secs();
                     if let Err(e) = c2.store.prune_digests(before) {
                         tracing::warn!(error = %e, "pruning body digests failed");
                     }
@@ -414,7 +414,7 @@ pub async fn serve(
         let c = coordinator.clone();
         let mut rx = stop_rx.clone();
         async move {
-            let every = Duration::from_nanos(c.config.reputation_interval as u64);
+            let every = Duration::from_nanos(c.config.reputation_interval.as_nanos() as u64);
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}

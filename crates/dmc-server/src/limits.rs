@@ -7,6 +7,7 @@
 //! Nothing here knows about HTTP routes or the coordinator: [`crate::transport`]
 //! wires these pieces into the REST and gRPC listeners.
 
+use dmc_core::time::DurationNs;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -140,8 +141,8 @@ pub struct EdgeLimits {
     pub grpc_request_timeout: Duration,
 }
 
-fn dur(ns: dmc_core::time::DurationNs) -> Duration {
-    Duration::from_nanos(ns.max(0) as u64)
+fn dur(ns: DurationNs) -> Duration {
+    Duration::from_nanos(ns.max(DurationNs::ZERO).as_nanos() as u64)
 }
 
 impl EdgeLimits {

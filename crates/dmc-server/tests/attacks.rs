@@ -784,7 +784,10 @@ async fn established_liar_among_3_honest_stays_in_the_honest_range() {
 /// reporter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackhole_liar_loses_its_lone_pairs_after_a_reputation_pass() {
-    let srv = start_on_graph(now(), |c| c.reputation_interval = 300_000_000).await;
+    let srv = start_on_graph(now(), |c| {
+        c.reputation_interval = dmc_core::time::DurationNs(300_000_000)
+    })
+    .await;
     let t = now() - 300;
     let shared: Vec<PairKey> = (0..20).map(ch).collect();
     let liar_alone: Vec<PairKey> = (20..120).map(ch).collect();

@@ -14,7 +14,7 @@ use dmc_server::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-const SECOND: i64 = 1_000_000_000;
+const SECOND: dmc_core::time::DurationNs = dmc_core::time::DurationNs::SECOND;
 
 /// The production defaults except the graph (off: faster start) and `tweak`.
 async fn serve(tweak: impl FnOnce(&mut ServerConfig)) -> Server {

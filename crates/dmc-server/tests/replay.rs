@@ -101,9 +101,9 @@ async fn a_refused_body_can_be_retried_as_is() {
         c.max_unverified_observations = 2;
         // The anonymous observation below goes stale within seconds; the
         // budget is recounted after every reputation pass.
-        c.staleness_window = 63_000_000_000;
-        c.cleanup_interval = 300_000_000;
-        c.reputation_interval = 300_000_000;
+        c.staleness_window = dmc_core::time::DurationNs(63_000_000_000);
+        c.cleanup_interval = dmc_core::time::DurationNs(300_000_000);
+        c.reputation_interval = dmc_core::time::DurationNs(300_000_000);
     })
     .await;
     let r = srv

@@ -20,12 +20,13 @@
 //! outages last; [`crate::reach`] shows what a given setting does to reach
 //! beside LDK's mainnet probing results.
 
+use dmc_core::time::DurationNs;
 use dmc_core::Timestamp;
 
 use crate::network::Network;
 use crate::rng::Rng;
 
-const NS: i64 = 1_000_000_000;
+const NS: DurationNs = DurationNs::SECOND;
 
 /// How often nodes are offline, for how long, and how fast gossip says so.
 #[derive(Clone, Debug, PartialEq)]

@@ -30,6 +30,7 @@
 //! ([`validate_pair`]), converted as the server converts it
 //! ([`rpc::to_pair_snapshot`]).
 
+use dmc_core::time::DurationNs;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use dmc_core::aggregate::{
@@ -42,7 +43,7 @@ use dmc_core::{DirectedPair, NodeId, PairSnapshot, Sat, TimedPairResult, Timesta
 use dmc_graph::Standing;
 
 /// LND's and the coordinator's default relax interval (1 minute).
-const RELAX_NS: i64 = dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL;
+const RELAX_NS: DurationNs = dmc_core::mission_control::DEFAULT_MIN_FAILURE_RELAX_INTERVAL;
 
 /// `dmc serve --min-reporter-capacity-sat`'s default: a signed key is an
 /// established reporter when its public channels hold at least this much.
@@ -368,7 +369,7 @@ pub fn go_merge(e: &mut PairData, new: &PairData) {
     }
     if new.fail_time > e.fail_time {
         let interval_s = new.fail_time - e.fail_time;
-        if new.fail_amt_msat > e.fail_amt_msat && interval_s.saturating_mul(1_000_000_000) < RELAX_NS {
+        if new.fail_amt_msat > e.fail_amt_msat && interval_s.saturating_mul(1_000_000_000) < RELAX_NS.as_nanos() {
             // The Go code returns here, skipping the clamp below and the
             // sat fields' update: a success raised above keeps its old sat.
             return;
@@ -601,7 +602,7 @@ mod tests {
             let r = c.reputation_pass(now);
             assert_eq!(r.judged, 4, "{r:?}");
             scores.push(c.reputation(&k(4)));
-            now = now.add(600 * 1_000_000_000);
+            now = now.add(DurationNs(600 * 1_000_000_000));
         }
         assert!(scores.windows(2).all(|w| w[1] < w[0]), "{scores:?}");
         assert!(scores[5] < 0.5, "{scores:?}");

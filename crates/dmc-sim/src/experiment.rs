@@ -39,6 +39,7 @@
 //! closed" is `(cold − warm) / (cold − oracle)`, `null` when the interval
 //! of `cold − oracle` contains 0.
 
+use dmc_core::time::DurationNs;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -65,8 +66,8 @@ use crate::rng::Rng;
 use crate::stats::{paired_bootstrap, ArmValues, Stat};
 use crate::traffic::{balance_fractions, histogram, ks_distance, Balances, Popularity, Traffic};
 
-const NS: i64 = 1_000_000_000;
-const HOUR_NS: i64 = 3600 * NS;
+const NS: DurationNs = DurationNs::SECOND;
+const HOUR_NS: DurationNs = DurationNs::HOUR;
 
 /// The four arms, in report order.
 pub const ARMS: [&str; 4] = ["cold", "warm", "newest_wins", "oracle"];
@@ -434,7 +435,7 @@ fn arrivals(rng: &mut Rng, from: Timestamp, to: Timestamp, per_hour: f64) -> Vec
     let mut t = from;
     loop {
         let hours = -(1.0 - rng.f64()).ln() / per_hour;
-        t = t.add(((hours * 3600.0 * 1e9) as i64).max(1));
+        t = t.add(DurationNs(((hours * 3600.0 * 1e9) as i64).max(1)));
         if !to.after(t) {
             return out;
         }
@@ -649,8 +650,10 @@ pub fn run_seed(
         seed.wrapping_mul(13).wrapping_add(5),
         contributor_start,
     );
-    let wallet_start = contributor_start.add((params.contributor_hours * HOUR_NS as f64) as i64);
-    let end = wallet_start.add((params.wallet_hours * HOUR_NS as f64) as i64);
+    let wallet_start = contributor_start.add(DurationNs(
+        (params.contributor_hours * HOUR_NS.as_nanos() as f64) as i64,
+    ));
+    let end = wallet_start.add(DurationNs((params.wallet_hours * HOUR_NS.as_nanos() as f64) as i64));
     let mut senders: Vec<Sender> = contributors
         .iter()
         .map(|&c| Sender::new(*graph.node(c), MissionControlConfig::default()))
@@ -675,9 +678,9 @@ pub fn run_seed(
     for (wi, w) in params.wallets.iter().enumerate() {
         let (lo, hi) = (w.payments.0.min(w.payments.1), w.payments.0.max(w.payments.1));
         let n = lo + rng.below((hi - lo + 1) as u64) as usize;
-        let span = end.sub(wallet_start).max(1);
+        let span = end.sub(wallet_start).max(DurationNs::NANOSECOND);
         let mut times: Vec<Timestamp> = (0..n)
-            .map(|_| wallet_start.add((rng.f64() * span as f64) as i64))
+            .map(|_| wallet_start.add(DurationNs((rng.f64() * span.as_nanos() as f64) as i64)))
             .collect();
         times.sort();
         for t in times {
@@ -788,7 +791,7 @@ pub fn run_seed(
             tr.advance(&mut net, t);
         }
         availability.advance(&mut net, t);
-        report(0.2 + 0.8 * (t.sub(contributor_start) as f64 / (total_hours * HOUR_NS as f64)));
+        report(0.2 + 0.8 * (t.sub(contributor_start).as_nanos() as f64 / (total_hours * HOUR_NS.as_nanos() as f64)));
         if t == next_sync {
             // Contributors export what changed; then wallets import.
             for (ci, s) in senders.iter().enumerate() {

@@ -11,6 +11,7 @@
 //! that reach the receiver are held until the whole amount has arrived
 //! (then all settle and balances move) or the MPP timeout fails them.
 
+use dmc_core::time::DurationNs;
 use dmc_core::{
     FailureCode, FailureReason, MissionControl, MissionControlConfig, Msat, NodeId, PaymentFailure, PaymentResult, Sat,
     Timestamp,
@@ -20,7 +21,7 @@ use dmc_graph::pathfind::{self, BuiltRoute, PathError, PathFindingConfig, RouteR
 use crate::network::{HopFault, Network};
 
 /// Nanoseconds per millisecond.
-const MS: i64 = 1_000_000;
+const MS: DurationNs = DurationNs::MILLISECOND;
 /// LND's `BlockPadding`, added to the final CLTV delta of payments.
 const BLOCK_PADDING: u16 = 3;
 
@@ -167,8 +168,8 @@ struct Held {
     arrived: Timestamp,
 }
 
-fn seconds(d: i64) -> f64 {
-    d as f64 / 1e9
+fn seconds(d: DurationNs) -> f64 {
+    d.as_nanos() as f64 / 1e9
 }
 
 /// Pays `amount_msat` from `sender` to `dest`, advancing `clock`.
@@ -202,7 +203,9 @@ pub fn pay(
     let mut reason: Option<&'static str> = None;
 
     while remaining > Msat::ZERO {
-        if clock.sub(start) >= cfg.payment_timeout_s * 1_000_000_000 || record.htlcs.len() as u32 >= cfg.max_attempts {
+        if clock.sub(start) >= cfg.payment_timeout_s * DurationNs::SECOND
+            || record.htlcs.len() as u32 >= cfg.max_attempts
+        {
             reason = Some("FAILURE_REASON_TIMEOUT");
             break;
         }
@@ -348,7 +351,7 @@ pub fn pay(
     } else {
         // The receiver gives up on an incomplete set after the MPP timeout.
         for h in held {
-            let timeout_at = h.arrived.add(cfg.mpp_timeout_s * 1_000_000_000);
+            let timeout_at = h.arrived.add(cfg.mpp_timeout_s * DurationNs::SECOND);
             if timeout_at.after(*clock) {
                 *clock = timeout_at;
             }

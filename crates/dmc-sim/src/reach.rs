@@ -12,6 +12,7 @@
 //! traffic goes on. A probe ends at the receiver like a payment to an
 //! unknown hash, so it never settles: each runs on a throw-away overlay.
 
+use dmc_core::time::DurationNs;
 use dmc_core::{MissionControlConfig, Msat, NodeId, Sat, Timestamp};
 use dmc_graph::pathfind::RoutingGraph;
 use dmc_graph::Graph;
@@ -24,7 +25,7 @@ use crate::payment::{pay, Sender, SimConfig};
 use crate::rng::Rng;
 use crate::traffic::Balances;
 
-const NS: i64 = 1_000_000_000;
+const NS: DurationNs = DurationNs::SECOND;
 
 /// What to probe.
 #[derive(Clone, Debug)]

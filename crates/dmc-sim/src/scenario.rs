@@ -10,6 +10,7 @@
 use dmc_core::json::Json;
 use dmc_core::mission_control::probability_fn;
 use dmc_core::rpc::query_mc_json;
+use dmc_core::time::DurationNs;
 use dmc_core::{MissionControlConfig, Msat, NodeId, Sat, Timestamp};
 use dmc_graph::pathfind::{self, PathFindingConfig, RouteRequest, RoutingGraph};
 use dmc_graph::{Graph, Policy};
@@ -120,7 +121,7 @@ pub fn run(name: &str) -> Option<ScenarioOutcome> {
             &mut clock,
         ));
         // The tutorial's payments were minutes apart.
-        clock = clock.add(60_000_000_000);
+        clock = clock.add(DurationNs::MINUTE);
     }
     let route_checks = if name == "usecase1" {
         [5200u64, 5300]

@@ -46,13 +46,14 @@
 //! Nothing here reads a clock: [`Traffic::advance`] moves the simulated
 //! world to a given [`Timestamp`].
 
+use dmc_core::time::DurationNs;
 use dmc_core::{Msat, Sat, Timestamp};
 use dmc_graph::Graph;
 
 use crate::network::{BalanceModel, Network};
 use crate::rng::Rng;
 
-const NS: i64 = 1_000_000_000;
+const NS: DurationNs = DurationNs::SECOND;
 
 /// How the owners of depleted channels refill them.
 #[derive(Clone, Debug, PartialEq)]
@@ -451,7 +452,7 @@ impl Traffic {
     /// Runs every background payment and rebalance due before `until`.
     pub fn advance(&mut self, net: &mut Network, until: Timestamp) {
         loop {
-            let pay_next = self.next_payment.sub(self.next_rebalance) < 0;
+            let pay_next = self.next_payment.sub(self.next_rebalance).is_negative();
             let t = if pay_next {
                 self.next_payment
             } else {
@@ -524,13 +525,13 @@ impl Traffic {
 }
 
 /// Exponential inter-arrival time for `per_hour` arrivals, in ns.
-fn exponential_ns(rng: &mut Rng, per_hour: f64) -> i64 {
+fn exponential_ns(rng: &mut Rng, per_hour: f64) -> DurationNs {
     if per_hour <= 0.0 || !per_hour.is_finite() {
-        return i64::MAX / 4;
+        return DurationNs(i64::MAX / 4);
     }
     let u = rng.f64();
     let hours = -(1.0 - u).ln() / per_hour;
-    ((hours * 3600.0 * 1e9) as i64).max(1)
+    DurationNs(((hours * 3600.0 * 1e9) as i64).max(1))
 }
 
 /// Spendable fraction of every direction with an enabled policy.

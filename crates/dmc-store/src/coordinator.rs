@@ -623,7 +623,7 @@ pub fn set_aside(path: &Path, unix_secs: i64) -> Result<Option<std::path::PathBu
 /// The embedded coordinator store (redb, fsync on commit).
 pub struct RedbCoordinatorStore {
     db: Database,
-    min_failure_relax_interval: i64,
+    min_failure_relax_interval: dmc_core::time::DurationNs,
     group: GroupCommit,
     policy: PolicyCell,
 }

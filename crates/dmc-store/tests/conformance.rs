@@ -204,7 +204,9 @@ fn reputation_pass_discounts_a_liar(s: &dyn CoordinatorStore) {
     let t0 = Timestamp::from_unix_secs(1_800_000_000);
     let mut last = Default::default();
     for k in 1..=3 {
-        last = s.reputation_pass(t0.add(k * 600_000_000_000)).unwrap();
+        last = s
+            .reputation_pass(t0.add(dmc_core::time::DurationNs(k * 600_000_000_000)))
+            .unwrap();
     }
     assert_eq!((last.judged, last.penalised), (4, 1));
     let reps = s.reputations().unwrap();

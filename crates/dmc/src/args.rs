@@ -135,7 +135,7 @@ pub fn weight_arg(s: &str, field: &str) -> Result<f64> {
 /// A Go duration that is not negative.
 pub fn duration_arg(s: &str, field: &str) -> Result<DurationNs> {
     match parse_go_duration(s.trim()) {
-        Ok(d) if d >= 0 => Ok(d),
+        Ok(d) if d >= DurationNs::ZERO => Ok(d),
         Ok(_) => input(format!("{field}: {s:?} is negative")),
         Err(e) => input(format!("{field}: {e}")),
     }

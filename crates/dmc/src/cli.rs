@@ -637,7 +637,7 @@ fn u32_or_too_large(s: &str, field: &str) -> Result<u32> {
 /// `dmc sync --interval`: a Go duration of at least a second.
 fn interval_arg(s: &str, field: &str) -> Result<DurationNs> {
     let d = dmc_core::time::parse_go_duration(s).or_else(|e| args::input(format!("{field}: {s:?}: {e}")))?;
-    if d < 1_000_000_000 {
+    if d < DurationNs::SECOND {
         return args::input(format!("{field}: {s:?} is shorter than 1s"));
     }
     Ok(d)
@@ -664,7 +664,7 @@ fn usize_arg(s: &str, field: &str) -> Result<usize> {
 
 /// A simulated stretch of time of at most a year, in hours.
 fn hours_arg(s: &str, field: &str) -> Result<f64> {
-    let d = args::duration_arg(s, field)?;
+    let d = args::duration_arg(s, field)?.as_nanos();
     if d > 365 * 24 * 3_600_000_000_000 {
         return args::input(format!("{field}: {s:?} is longer than a year"));
     }
@@ -673,7 +673,7 @@ fn hours_arg(s: &str, field: &str) -> Result<f64> {
 
 /// `--sync-interval`: whole seconds, at least one.
 fn sync_interval_arg(s: &str, field: &str) -> Result<i64> {
-    let d = args::duration_arg(s, field)?;
+    let d = args::duration_arg(s, field)?.as_nanos();
     if d < 1_000_000_000 || d % 1_000_000_000 != 0 {
         return args::input(format!("{field}: {s:?} is not a whole number of seconds (at least 1s)"));
     }
@@ -682,7 +682,7 @@ fn sync_interval_arg(s: &str, field: &str) -> Result<i64> {
 
 /// `--first-hand-hold`: whole seconds (0 turns the hold off).
 fn first_hand_hold_arg(s: &str, field: &str) -> Result<i64> {
-    let d = args::duration_arg(s, field)?;
+    let d = args::duration_arg(s, field)?.as_nanos();
     if d % 1_000_000_000 != 0 {
         return args::input(format!("{field}: {s:?} is not a whole number of seconds"));
     }
@@ -691,7 +691,7 @@ fn first_hand_hold_arg(s: &str, field: &str) -> Result<i64> {
 
 /// `--mean-outage`: between a minute and 30 days, in seconds.
 fn mean_outage_arg(s: &str, field: &str) -> Result<i64> {
-    let d = args::duration_arg(s, field)?;
+    let d = args::duration_arg(s, field)?.as_nanos();
     if !(60_000_000_000..=30 * 86_400_000_000_000).contains(&d) {
         return args::input(format!("{field}: {s:?} is not between 1m and 720h"));
     }

@@ -107,7 +107,7 @@ pub fn loadmc(ctx: &Ctx, path: &Path, offset: Option<DurationNs>, force: bool) -
         let newest = newest.map_or("none".to_string(), |t| t.to_string());
         println!(
             "Added a time offset of {}s to all timestamps. New max timestamp: {newest}",
-            offset / 1_000_000_000
+            offset.whole_secs()
         );
     }
     rpc::sanitize_loadmc(&mut pairs);
@@ -190,7 +190,7 @@ pub fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
     }
     if let Some(d) = a.failrelax {
         // The RPC carries whole seconds.
-        cfg.min_failure_relax_interval = d / 1_000_000_000 * 1_000_000_000;
+        cfg.min_failure_relax_interval = DurationNs::from_secs(d.whole_secs());
         changed = true;
     }
     let apriori_flags = [
@@ -204,7 +204,7 @@ pub fn setmccfg(ctx: &Ctx, a: &SetmccfgArgs) -> Result<()> {
         ("--bimodalscale", a.bimodalscale.is_some()),
         ("--bimodalweight", a.bimodalweight.is_some()),
     ];
-    let secs = |d: DurationNs| d / 1_000_000_000 * 1_000_000_000;
+    let secs = |d: DurationNs| DurationNs::from_secs(d.whole_secs());
     match a.estimator.as_deref().map(str::trim) {
         None => {
             if let Some((name, _)) = apriori_flags.iter().chain(&bimodal_flags).find(|(_, set)| *set) {

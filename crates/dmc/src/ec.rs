@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use dmc_core::aggregate::Reporter;
 use dmc_core::json::Json;
 use dmc_core::rpc;
+use dmc_core::time::DurationNs;
 use dmc_core::Timestamp;
 use dmc_server::ServerConfig;
 
@@ -207,7 +208,10 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                     .max()
                     .unwrap_or(0);
                 if newest > 0 {
-                    rpc::shift_times(&mut pairs, (now.unix_secs() - newest).saturating_mul(1_000_000_000));
+                    rpc::shift_times(
+                        &mut pairs,
+                        DurationNs((now.unix_secs() - newest).saturating_mul(1_000_000_000)),
+                    );
                 }
             }
             rpc::sanitize_loadmc(&mut pairs);

@@ -56,7 +56,7 @@ pub fn config(data_dir: &Path, self_node: Option<NodeId>, a: &SyncArgs) -> Resul
     cfg.self_node = self_node;
     cfg.force = a.force;
     cfg.import_batch = a.import_batch;
-    cfg.interval = Duration::from_nanos(a.interval as u64);
+    cfg.interval = Duration::from_nanos(a.interval.as_nanos() as u64);
     let once = a.once || a.from_file.is_some() || a.to_file.is_some();
     cfg.retries = match a.retries {
         Some(n) => Some(n),

@@ -183,8 +183,8 @@ fn main() {
 
     // The coordinator: the example's pairs, moved to the harness's clock.
     let mut pairs = rpc::parse_query_mc_json(&querymc).expect("example parses");
-    let newest = rpc::shift_times(&mut pairs, 0).expect("example has times");
-    rpc::shift_times(&mut pairs, (NOW_SECS - 60 - newest) * 1_000_000_000);
+    let newest = rpc::shift_times(&mut pairs, dmc_core::time::DurationNs::ZERO).expect("example has times");
+    rpc::shift_times(&mut pairs, dmc_core::time::DurationNs((NOW_SECS - 60 - newest) * 1_000_000_000));
     let fail = PairHistory {
         node_from: hex(CAROL),
         node_to: hex(ALICE),

@@ -4,7 +4,7 @@ use dmc_core::codec::{decode_import, decode_result, encode_import, encode_result
 use dmc_core::json::Json;
 use dmc_core::mission_control::MissionControlConfig;
 use dmc_core::rpc::{self, PairHistory};
-use dmc_core::time::NANOS_PER_HOUR;
+use dmc_core::time::DurationNs;
 use dmc_core::{MissionControl, Msat, NodeId};
 
 /// `dmc loadmc --mcdatapath FILE` (crates/dmc/src/commands.rs, `loadmc`
@@ -36,8 +36,8 @@ pub fn loadmc(data: &[u8]) {
 
     // `--timeoffset 72h` (README's example): must not panic on any time.
     let mut shifted = pairs.clone();
-    rpc::shift_times(&mut shifted, 72 * NANOS_PER_HOUR);
-    rpc::shift_times(&mut shifted, -72 * NANOS_PER_HOUR);
+    rpc::shift_times(&mut shifted, 72 * DurationNs::HOUR);
+    rpc::shift_times(&mut shifted, -72 * DurationNs::HOUR);
 
     rpc::sanitize_loadmc(&mut pairs);
     // The CLI's `check_curve`: user input must be secp256k1 points.

@@ -9,9 +9,10 @@ use dmc_core::{FailureCode, Hop, NodeId, PaymentFailure, PaymentResult, Route, T
 /// Tolerance against the spec's "f64 reference" column.
 pub const TOL: f64 = 1e-9;
 
-pub const SECOND: DurationNs = 1_000_000_000;
-pub const MINUTE: DurationNs = 60 * SECOND;
-pub const HOUR: DurationNs = 60 * MINUTE;
+pub const SECOND: DurationNs = DurationNs::SECOND;
+pub const MINUTE: DurationNs = DurationNs::MINUTE;
+pub const HOUR: DurationNs = DurationNs::HOUR;
+pub const NANOSECOND: DurationNs = DurationNs::NANOSECOND;
 
 /// LND's `testTime`: 2018-01-09 14:00:00 UTC.
 pub const LND_TEST_TIME_UNIX: i64 = 1_515_506_400;

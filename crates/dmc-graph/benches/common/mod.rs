@@ -89,7 +89,9 @@ pub fn mc_pairs(g: &Graph, count: usize, seed: u64) -> Vec<PairSnapshot> {
         .iter()
         .take(count)
         .map(|&(from, to, cap_sat)| {
-            let t = NOW.add(-((rng.below(3600) as i64 + 1) * 1_000_000_000));
+            let t = NOW.add(dmc_core::time::DurationNs(
+                -((rng.below(3600) as i64 + 1) * 1_000_000_000),
+            ));
             let cap_msat = cap_sat.max(Sat(2_000)).to_msat_saturating().as_f64();
             let amt = rng.log_uniform(1_000_000.0, cap_msat);
             let mut result = TimedPairResult::default();

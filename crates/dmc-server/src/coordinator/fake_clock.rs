@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use dmc_core::aggregate::Reporter;
+use dmc_core::time::DurationNs;
 use dmc_core::Timestamp;
 use dmc_store::coordinator::CoordinatorStore;
 
@@ -59,7 +60,7 @@ fn unauthenticated(r: Result<Registered, ApiError>, needle: &str) {
 /// is refused; no timestamp wraps the check.
 #[test]
 fn the_signature_window_follows_the_clock() {
-    let (c, clock) = coordinator(|cfg| cfg.signature_window = 600 * 1_000_000_000);
+    let (c, clock) = coordinator(|cfg| cfg.signature_window = DurationNs(600 * 1_000_000_000));
     let ahead = format!("ahead {}", T0 + 605);
     unauthenticated(register(&c, &ahead, T0 + 605, T0), "signature window");
     clock.store(T0 + 10, Ordering::SeqCst);
@@ -177,7 +178,7 @@ fn idle_sources_are_forgotten() {
 /// dropped and counted; a request of nothing but stale pairs is refused.
 #[test]
 fn the_staleness_window_follows_the_clock() {
-    let (c, clock) = coordinator(|cfg| cfg.staleness_window = 3_600 * 1_000_000_000);
+    let (c, clock) = coordinator(|cfg| cfg.staleness_window = DurationNs(3_600 * 1_000_000_000));
     let t = T0 - 1_800;
     let r = c
         .register_unsigned(vec![pair(1, t), pair(2, t - 3_600)], "10.0.0.1")
@@ -192,7 +193,7 @@ fn the_staleness_window_follows_the_clock() {
         "{e:?}"
     );
     // Ahead of the clock by more than the allowed skew: refused naming it.
-    let skew = c.config.future_skew / 1_000_000_000;
+    let skew = c.config.future_skew.whole_secs();
     let now = T0 + 1_801;
     let e = c
         .register_unsigned(vec![pair(4, now + skew + 5)], "10.0.0.1")

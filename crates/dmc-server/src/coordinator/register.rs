@@ -140,7 +140,7 @@ impl Coordinator {
                     s.pair.from,
                     s.pair.to,
                     newest.unix_secs(),
-                    self.config.future_skew / 1_000_000_000
+                    self.config.future_skew.whole_secs()
                 )));
             }
             if !newest.after(oldest_allowed) {
@@ -153,7 +153,7 @@ impl Coordinator {
             return Err(ApiError::Invalid(format!(
                 "all {} pairs are older than the staleness window ({}h)",
                 pairs.len(),
-                self.config.staleness_window / 3_600_000_000_000
+                self.config.staleness_window.whole_hours()
             )));
         }
         Ok((fresh, stale))
@@ -267,10 +267,10 @@ impl Coordinator {
             }
             // In i128 nanoseconds: no timestamp can saturate or wrap past the check.
             let skew = self.now().to_raw() - i128::from(timestamp) * 1_000_000_000;
-            if skew.abs() > i128::from(self.config.signature_window) {
+            if skew.abs() > i128::from(self.config.signature_window.as_nanos()) {
                 return Err(ApiError::Unauthenticated(format!(
                     "timestamp: {timestamp} is outside the {}s signature window (replayed or clock skew)",
-                    self.config.signature_window / 1_000_000_000
+                    self.config.signature_window.whole_secs()
                 )));
             }
             // Keyed by the signed body, not the signature text: several

@@ -584,7 +584,7 @@ impl<'a> Write<'a> {
         Ok(up_seq.len())
     }
 
-    fn apply(&mut self, reg: &Registration, relax: i64) -> Result<RegisterOutcome, StoreError> {
+    fn apply(&mut self, reg: &Registration, relax: dmc_core::time::DurationNs) -> Result<RegisterOutcome, StoreError> {
         let mut outcome = RegisterOutcome::default();
         let rep = reg.reporter.to_bytes();
         if self
@@ -684,7 +684,7 @@ impl<'a> Write<'a> {
 /// The coordinator store on a PostgreSQL database shared by replicas.
 pub struct PostgresCoordinatorStore {
     pool: Pool,
-    min_failure_relax_interval: i64,
+    min_failure_relax_interval: dmc_core::time::DurationNs,
     group: GroupCommit,
     policy: PolicyCell,
 }
