@@ -20,18 +20,29 @@ use crate::time::Timestamp;
 /// One hop of a route as mission control records it (LND's `mcHop`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hop {
+    /// Short channel id of the channel into this hop.
     pub chan_id: u64,
+    /// The node this hop reaches.
     pub pub_key: NodeId,
+    /// Amount this hop forwards on its outgoing channel, msat: the amount of
+    /// the pair that leaves it (§2.1). Zero on blinded intermediate hops.
     pub amt_to_forward_msat: Msat,
+    /// The hop carries a blinding point: the first such hop marks the
+    /// introduction node of a blinded route (§2.4).
     pub has_blinding_point: bool,
+    /// The hop carries custom TLV records; persisted, not interpreted.
     pub has_custom_records: bool,
 }
 
 /// A route as mission control records it (LND's `mcRoute`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
+    /// The sender, position 0.
     pub source: NodeId,
+    /// Amount the sender puts on its first channel (fees included), msat;
+    /// the amount of pair 0 (§2.1).
     pub total_amt_msat: Msat,
+    /// Positions `1..=n`: hop `k-1` is position `k`.
     pub hops: Vec<Hop>,
 }
 
@@ -57,30 +68,55 @@ impl Route {
 /// BOLT 4 onion failure codes, as `lnwire` decodes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FailureCode {
+    /// `PERM|1`: the onion's realm byte is unknown.
     InvalidRealm,
+    /// `NODE|2`: the node is temporarily unable to forward.
     TemporaryNodeFailure,
+    /// `PERM|NODE|2`: the node will never forward.
     PermanentNodeFailure,
+    /// `PERM|NODE|3`: the node requires a feature the onion lacks.
     RequiredNodeFeatureMissing,
+    /// `BADONION|PERM|4`: the next node could not parse the onion version.
     InvalidOnionVersion,
+    /// `BADONION|PERM|5`: the onion's HMAC did not check out at the next node.
     InvalidOnionHmac,
+    /// `BADONION|PERM|6`: the onion's ephemeral key is unparsable.
     InvalidOnionKey,
+    /// `UPDATE|7`: the outgoing channel cannot carry the amount now; a balance failure (§2.3 `failPairBalance`).
     TemporaryChannelFailure,
+    /// `PERM|8`: the outgoing channel is gone.
     PermanentChannelFailure,
+    /// `PERM|9`: the outgoing channel requires a feature the onion lacks.
     RequiredChannelFeatureMissing,
+    /// `PERM|10`: the node has no channel to the requested next hop.
     UnknownNextPeer,
+    /// `UPDATE|11`: below the channel's `htlc_minimum_msat`; a policy failure (§1.5).
     AmountBelowMinimum,
+    /// `UPDATE|12`: the fee paid is below the channel's policy; a policy failure (§1.5).
     FeeInsufficient,
+    /// `UPDATE|13`: the CLTV delta does not match the policy; a policy failure (§1.5).
     IncorrectCltvExpiry,
+    /// `UPDATE|14`: the HTLC's expiry is too close to the current block height.
     ExpiryTooSoon,
+    /// `PERM|15`: the final node does not know the payment hash or amount.
     IncorrectOrUnknownPaymentDetails,
+    /// `16` (legacy): the final node rejected the amount.
     IncorrectPaymentAmount,
+    /// `17` (legacy): the final CLTV expiry is too soon.
     FinalExpiryTooSoon,
+    /// `18`: the final CLTV does not match the onion's.
     FinalIncorrectCltvExpiry,
+    /// `19`: the HTLC amount at the final node does not match the onion's.
     FinalIncorrectHtlcAmount,
+    /// `UPDATE|20`: the outgoing channel is disabled; a policy failure (§1.5).
     ChannelDisabled,
+    /// `21`: the HTLC's expiry is too far in the future.
     ExpiryTooFar,
+    /// `PERM|22`: the node could not parse its onion payload.
     InvalidOnionPayload,
+    /// `23`: the receiver timed out waiting for all parts of a multi-part payment.
     MppTimeout,
+    /// `BADONION|PERM|24`: a failure inside a blinded route (§2.4).
     InvalidOnionBlinding,
 }
 
@@ -139,6 +175,8 @@ impl FailureCode {
         CODES.iter().find(|c| c.0 == self).map(|c| c.1).unwrap_or(0)
     }
 
+    /// The code with this BOLT 4 wire value (flags included); `None` for a
+    /// code LND's interpretation does not know.
     pub fn from_wire_code(code: u16) -> Option<Self> {
         CODES.iter().find(|c| c.1 == code).map(|c| c.0)
     }
@@ -180,6 +218,7 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// The `lnrpc.PaymentFailureReason` enum name, as lncli prints it.
     pub fn name(self) -> &'static str {
         match self {
             FailureReason::Error => "FAILURE_REASON_ERROR",
@@ -202,8 +241,14 @@ pub struct PaymentFailure {
 pub struct PaymentResult {
     /// The HTLC attempt id.
     pub id: u64,
+    /// When the HTLC was sent (`timeFwd`); today LND sets it to the report
+    /// time, like `time_reply` (§1.1).
     pub time_fwd: Timestamp,
+    /// When the outcome arrived (`timeReply`): the timestamp every pair
+    /// update of this result carries (§1.6), and the first part of the
+    /// store key (§1.7).
     pub time_reply: Timestamp,
+    /// The route the attempt took.
     pub route: Route,
     /// `None` means the attempt succeeded.
     pub failure: Option<PaymentFailure>,
@@ -212,8 +257,15 @@ pub struct PaymentResult {
 /// Why a payment result cannot be interpreted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteError {
+    /// The route is empty.
     NoHops,
-    SourceIndexBeyondRoute { index: u8, hops: usize },
+    /// The failure's source index is greater than the hop count `n`.
+    SourceIndexBeyondRoute {
+        /// The reported source index.
+        index: u8,
+        /// The route's hop count.
+        hops: usize,
+    },
 }
 
 impl fmt::Display for RouteError {
@@ -251,10 +303,15 @@ impl PaymentResult {
 /// What an attempt outcome means for mission control.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interpretation {
+    /// The node `failNode` blamed: every known pair touching it is reset
+    /// to a fresh amount-independent failure (§1.4).
     pub node_failure: Option<NodeId>,
-    /// Ordered so application is deterministic; LND's is an unordered map
+    /// The result to apply to each pair (Go's `pairResults`). Ordered so
+    /// application is deterministic; LND's is an unordered map
     /// of distinct pairs, so order does not change the outcome.
     pub pair_results: BTreeMap<DirectedPair, PairResult>,
+    /// Set when the payment must stop (Go's `finalFailureReason`); `None`
+    /// lets it retry.
     pub final_failure_reason: Option<FailureReason>,
     /// The pair whose policy failure may get a second chance.
     pub policy_failure: Option<DirectedPair>,
