@@ -41,7 +41,9 @@ pub struct Msat(pub u64);
 pub struct Sat(pub u64);
 
 impl Msat {
+    /// No msat; as a failure amount, "fails at every amount" (§1.1).
     pub const ZERO: Msat = Msat(0);
+    /// The largest amount `u64` msat can hold.
     pub const MAX: Msat = Msat(u64::MAX);
 
     /// Whole sats, rounded down (LND's `MilliSatoshi.ToSatoshis`).
@@ -55,18 +57,22 @@ impl Msat {
         (Sat(self.0 / MSAT_PER_SAT), Msat(self.0 % MSAT_PER_SAT))
     }
 
+    /// `self + other`; `None` on overflow.
     pub fn checked_add(self, other: Msat) -> Option<Msat> {
         self.0.checked_add(other.0).map(Msat)
     }
 
+    /// `self − other`; `None` if `other` is larger.
     pub fn checked_sub(self, other: Msat) -> Option<Msat> {
         self.0.checked_sub(other.0).map(Msat)
     }
 
+    /// `self + other`, [`Msat::MAX`] on overflow.
     pub const fn saturating_add(self, other: Msat) -> Msat {
         Msat(self.0.saturating_add(other.0))
     }
 
+    /// `self − other`, zero if `other` is larger.
     pub const fn saturating_sub(self, other: Msat) -> Msat {
         Msat(self.0.saturating_sub(other.0))
     }
@@ -93,6 +99,7 @@ impl Msat {
 }
 
 impl Sat {
+    /// No sat.
     pub const ZERO: Sat = Sat(0);
 
     /// In msat; `None` if that overflows `u64`.
@@ -115,6 +122,7 @@ impl Sat {
         Msat(self.0.wrapping_mul(MSAT_PER_SAT))
     }
 
+    /// `self + other`, `u64::MAX` sat on overflow.
     pub const fn saturating_add(self, other: Sat) -> Sat {
         Sat(self.0.saturating_add(other.0))
     }

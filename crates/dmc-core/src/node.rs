@@ -15,8 +15,11 @@ pub struct NodeId(pub [u8; 33]);
 /// Why a public key was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeIdError {
+    /// The text is not an even number of hex digits.
     NotHex,
+    /// The key has this many bytes instead of 33.
     WrongLength(usize),
+    /// The 33 bytes are not a compressed secp256k1 point.
     NotOnCurve,
 }
 
@@ -56,6 +59,7 @@ impl NodeId {
         Self::from_bytes_unchecked(&decode_hex(s).ok_or(NodeIdError::NotHex)?)
     }
 
+    /// 66 lowercase hex digits, as lncli prints a pubkey.
     pub fn to_hex(&self) -> String {
         encode_hex(&self.0)
     }
@@ -83,15 +87,20 @@ impl fmt::Debug for NodeId {
 /// A directed pair of nodes: `from` forwards to `to`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct DirectedPair {
+    /// The forwarding node.
     pub from: NodeId,
+    /// The node it forwards to.
     pub to: NodeId,
 }
 
 impl DirectedPair {
+    /// The pair `from → to` (LND's `NewDirectedNodePair`).
     pub fn new(from: NodeId, to: NodeId) -> Self {
         DirectedPair { from, to }
     }
 
+    /// The opposite direction, `to → from`: an independent pair with its
+    /// own record (§1.1).
     pub fn reverse(self) -> Self {
         DirectedPair {
             from: self.to,

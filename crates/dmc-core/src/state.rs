@@ -35,11 +35,15 @@ pub struct TimedPairResult {
 /// One interpreted outcome for one pair (LND's `pairResult`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PairResult {
+    /// For a success, the amount that went through; for a failure, the
+    /// lowest amount it penalises (0: every amount). In msat.
     pub amt_msat: Msat,
+    /// Whether the pair forwarded the amount.
     pub success: bool,
 }
 
 impl PairResult {
+    /// A success at `amt_msat`: raises the pair's success amount (§1.2).
     pub fn success(amt_msat: Msat) -> Self {
         PairResult {
             amt_msat,
@@ -63,7 +67,9 @@ pub type NodeResults = BTreeMap<NodeId, TimedPairResult>;
 /// One pair with its record, as imported or exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PairSnapshot {
+    /// The directed pair the record belongs to.
     pub pair: DirectedPair,
+    /// Its record.
     pub result: TimedPairResult,
 }
 
@@ -79,6 +85,7 @@ pub struct MissionControlState {
 }
 
 impl MissionControlState {
+    /// An empty state: no pair records, no second chances granted.
     pub fn new() -> Self {
         Self::default()
     }
@@ -88,6 +95,7 @@ impl MissionControlState {
         self.pairs.get(from)
     }
 
+    /// The record of one directed pair, if it was ever touched.
     pub fn pair(&self, pair: &DirectedPair) -> Option<&TimedPairResult> {
         self.pairs.get(&pair.from)?.get(&pair.to)
     }
@@ -97,6 +105,7 @@ impl MissionControlState {
         self.pair_count
     }
 
+    /// No pair records (second chances are not counted).
     pub fn is_empty(&self) -> bool {
         self.pair_count == 0
     }

@@ -40,10 +40,14 @@ impl Timestamp {
         self.0
     }
 
+    /// The inverse of [`Timestamp::to_raw`]: nanoseconds since the Unix
+    /// epoch, the zero time included.
     pub const fn from_raw(nanos: i128) -> Self {
         Timestamp(nanos)
     }
 
+    /// Go's `t.IsZero()`: true only for [`Timestamp::ZERO`], not for the
+    /// Unix epoch.
     pub const fn is_zero(self) -> bool {
         self.0 == Self::ZERO.0
     }
