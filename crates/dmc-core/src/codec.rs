@@ -25,8 +25,11 @@ pub fn result_key(r: &PaymentResult) -> Option<[u8; 49]> {
 /// An import as the store keeps it: validated pairs, applied at `time`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportBatch {
+    /// When the import was applied: replay merges it at this time (§3.2).
     pub time: Timestamp,
+    /// The import's `force` flag (§3.3).
     pub force: bool,
+    /// The pairs as validated by the import (§3.1), in request order.
     pub pairs: Vec<PairSnapshot>,
 }
 
@@ -81,6 +84,9 @@ impl Reader<'_> {
     }
 }
 
+/// The store's value for one result: version byte, then id, both times,
+/// route and optional failure in fixed-width big-endian fields. Not LND's
+/// TLV stream (§1.7); only this crate reads it back.
 pub fn encode_result(r: &PaymentResult) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(64 + 50 * r.route.hops.len()));
     w.u8(VERSION);
@@ -108,6 +114,8 @@ pub fn encode_result(r: &PaymentResult) -> Vec<u8> {
     w.0
 }
 
+/// Reads what [`encode_result`] wrote; `None` for another version, a
+/// truncated or over-long value, or a failure code LND does not know.
 pub fn decode_result(bytes: &[u8]) -> Option<PaymentResult> {
     let mut r = Reader(bytes);
     if r.u8()? != VERSION {
@@ -166,6 +174,8 @@ pub fn decode_result(bytes: &[u8]) -> Option<PaymentResult> {
     })
 }
 
+/// The store's value for one import batch: version byte, time, force flag,
+/// then each pair's nodes and record in fixed-width big-endian fields.
 pub fn encode_import(b: &ImportBatch) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(24 + 130 * b.pairs.len()));
     w.u8(VERSION);
@@ -183,6 +193,8 @@ pub fn encode_import(b: &ImportBatch) -> Vec<u8> {
     w.0
 }
 
+/// Reads what [`encode_import`] wrote; `None` for another version, a force
+/// byte other than 0 or 1, or a truncated or over-long value.
 pub fn decode_import(bytes: &[u8]) -> Option<ImportBatch> {
     let mut r = Reader(bytes);
     if r.u8()? != VERSION {
