@@ -89,7 +89,9 @@ impl Default for BimodalConfig {
 /// Which estimator mission control uses, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum EstimatorConfig {
+    /// LND's default estimator (§4.2).
     Apriori(AprioriConfig),
+    /// The bimodal liquidity model (§4.3).
     Bimodal(BimodalConfig),
 }
 
@@ -112,6 +114,8 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl AprioriConfig {
+    /// LND's checks: half-life ≥ 0, hop probability and weight in [0, 1],
+    /// capacity fraction in [0.75, 1].
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.penalty_half_life.is_negative() {
             return Err(ConfigError(format!(
@@ -250,6 +254,9 @@ impl AprioriConfig {
         node_probability * (1.0 - self.weight_of_age(now.sub(r.fail_time)))
     }
 
+    /// LND's apriori `PairProbability` (§4.2): the node probability for
+    /// `amt` over a channel of `capacity`, then the pair's own history from
+    /// `results` (the `from` node's records) at `now`.
     pub fn pair_probability(
         &self,
         now: Timestamp,
@@ -286,6 +293,8 @@ pub fn capacity_factor(amt: Msat, capacity: Sat, fraction: f64) -> f64 {
 }
 
 impl BimodalConfig {
+    /// LND's checks: decay time > 0, node weight in [0, 1], scale in
+    /// (0, [`BIMODAL_SCALE_MSAT_MAX`]] msat.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.decay_time <= DurationNs::ZERO {
             return Err(ConfigError(format!(
@@ -443,6 +452,9 @@ impl BimodalConfig {
         num / den
     }
 
+    /// LND's bimodal `PairProbability` (§4.3): the direct probability from
+    /// the pair's bounds over `capacity`, weighted with the `from` node's
+    /// other channels in `results` at `now`.
     pub fn pair_probability(
         &self,
         now: Timestamp,
@@ -468,6 +480,7 @@ impl BimodalConfig {
 }
 
 impl EstimatorConfig {
+    /// The chosen estimator's checks, as `SetMissionControlConfig` runs them.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             EstimatorConfig::Apriori(a) => a.validate(),
@@ -483,6 +496,8 @@ impl EstimatorConfig {
         }
     }
 
+    /// The configured estimator's `PairProbability` for a channel that
+    /// `results`' node does not own locally (§4.1); in [0, 1].
     pub fn pair_probability(
         &self,
         now: Timestamp,
@@ -497,6 +512,8 @@ impl EstimatorConfig {
         }
     }
 
+    /// The configured estimator's `LocalPairProbability`, for a channel of
+    /// our own node (§4.1): amount and capacity play no part.
     pub fn local_pair_probability(&self, now: Timestamp, results: Option<&NodeResults>, to: &NodeId) -> f64 {
         match self {
             EstimatorConfig::Apriori(a) => a.local_pair_probability(now, results, to),
