@@ -496,8 +496,8 @@ impl EstimatorConfig {
         }
     }
 
-    /// The configured estimator's `PairProbability` for a channel that
-    /// `results`' node does not own locally (§4.1); in [0, 1].
+    /// The configured estimator's `PairProbability` (§4.1), for a pair whose
+    /// `from` is not our own node; in [0, 1].
     pub fn pair_probability(
         &self,
         now: Timestamp,

@@ -6,18 +6,23 @@ use std::fmt::Write;
 /// A JSON value with field order kept and numbers pre-rendered.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
+    /// Fields in the order they print (protojson uses proto field order).
     Object(Vec<(String, Json)>),
+    /// Elements in order.
     Array(Vec<Json>),
+    /// Text, escaped when written.
     String(String),
     /// A number or literal, already rendered.
     Raw(String),
 }
 
 impl Json {
+    /// An object from `(name, value)` fields, order kept.
     pub fn object<K: Into<String>>(fields: impl IntoIterator<Item = (K, Json)>) -> Json {
         Json::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 
+    /// A string field.
     pub fn str(s: impl Into<String>) -> Json {
         Json::String(s.into())
     }
@@ -32,14 +37,19 @@ impl Json {
         Json::Raw(v.to_string())
     }
 
+    /// A `double` field in Go's shortest round-trip form; see
+    /// [`format_go_float`].
     pub fn double(v: f64) -> Json {
         Json::Raw(format_go_float(v, false))
     }
 
+    /// A `float` field: the shortest digits that round-trip as `f32`, as
+    /// protojson prints proto `float`s.
     pub fn float32(v: f32) -> Json {
         Json::Raw(format_go_float(v as f64, true))
     }
 
+    /// A `bool` field: `true` or `false`.
     pub fn bool(v: bool) -> Json {
         Json::Raw(v.to_string())
     }

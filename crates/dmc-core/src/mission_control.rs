@@ -21,6 +21,7 @@ pub const DEFAULT_MIN_FAILURE_RELAX_INTERVAL: DurationNs = DurationNs::MINUTE;
 /// Mission control's runtime configuration (LND's `MissionControlConfig`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MissionControlConfig {
+    /// The probability estimator and its parameters (§4).
     pub estimator: EstimatorConfig,
     /// Raw results kept on disk; 0 keeps all of them (LND's quirk).
     pub max_history: u32,
@@ -56,11 +57,14 @@ impl MissionControlConfig {
 pub struct MissionControl {
     /// The local node; pairs from it use the local-channel formula.
     pub self_node: Option<NodeId>,
+    /// Runtime configuration; changing it affects later calls only.
     pub config: MissionControlConfig,
     state: MissionControlState,
 }
 
 impl MissionControl {
+    /// Empty mission control; `self_node` is the node whose own channels
+    /// get `LocalPairProbability` (§4.1).
     pub fn new(self_node: Option<NodeId>, config: MissionControlConfig) -> Self {
         MissionControl {
             self_node,
@@ -69,6 +73,7 @@ impl MissionControl {
         }
     }
 
+    /// The pair records and second-chance memory, read-only.
     pub fn state(&self) -> &MissionControlState {
         &self.state
     }
@@ -137,6 +142,8 @@ impl MissionControl {
         self.state.snapshot()
     }
 
+    /// LND's `ResetMissionControl` in memory (§1.8): forgets every pair
+    /// record and every granted second chance; the configuration stays.
     pub fn reset(&mut self) {
         self.state.reset();
     }
@@ -154,6 +161,9 @@ pub struct Prober<'a> {
 }
 
 impl Prober<'_> {
+    /// [`MissionControl::probability`] at the prober's time. Apriori nodes
+    /// with at least [`SUMMARY_MIN_RESULTS`] results use one cached summary,
+    /// which sums in another order (equal within about 1e-12).
     pub fn probability(&self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64 {
         let mc = self.mc;
         let results = mc.state.node_results(from);
@@ -182,6 +192,8 @@ impl Prober<'_> {
 /// with mission control's estimate, and a closure of the same arguments
 /// (tests, simulated oracles) answers with its own.
 pub trait SuccessProbability {
+    /// Probability in [0, 1] that `from` forwards `amt` to `to` over a
+    /// channel of `capacity`.
     fn success_probability(&mut self, from: &NodeId, to: &NodeId, amt: Msat, capacity: Sat) -> f64;
 }
 
