@@ -18,11 +18,18 @@ use crate::time::{DurationNs, Timestamp};
 /// `routerrpc.PairData`: times in Unix seconds (0 = none), amounts as int64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PairData {
+    /// Unix seconds of the last failure (field 1); 0 = none.
     pub fail_time: i64,
+    /// Failure amount in sat (field 2): msat truncated on output; on import
+    /// reconciled with `fail_amt_msat` (§3.1).
     pub fail_amt_sat: i64,
+    /// Failure amount in msat (field 4); 0 = amount-independent.
     pub fail_amt_msat: i64,
+    /// Unix seconds of the last success (field 5); 0 = none.
     pub success_time: i64,
+    /// Success amount in sat (field 6), truncated like `fail_amt_sat`.
     pub success_amt_sat: i64,
+    /// Highest amount known to pass, msat (field 7).
     pub success_amt_msat: i64,
 }
 
@@ -30,8 +37,11 @@ pub struct PairData {
 /// checked by import validation, as LND does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PairHistory {
+    /// The forwarding node's key (field 1); 33 bytes once validated.
     pub node_from: Vec<u8>,
+    /// The next node's key (field 2); 33 bytes, different from `node_from`.
     pub node_to: Vec<u8>,
+    /// The pair's record (field 7).
     pub history: PairData,
 }
 
@@ -71,6 +81,7 @@ impl PairData {
         }
     }
 
+    /// The six fields as lncli prints them, int64 as strings.
     pub fn to_json(&self) -> Json {
         Json::object([
             ("fail_time", Json::int64(self.fail_time)),
@@ -84,6 +95,7 @@ impl PairData {
 }
 
 impl PairHistory {
+    /// One `QueryMissionControl` entry for a record (§8.2).
     pub fn from_snapshot(s: &PairSnapshot) -> Self {
         PairHistory {
             node_from: s.pair.from.0.to_vec(),
@@ -92,6 +104,7 @@ impl PairHistory {
         }
     }
 
+    /// As lncli prints it: keys in hex, then `history`.
     pub fn to_json(&self) -> Json {
         Json::object([
             ("node_from", Json::str(crate::node::encode_hex(&self.node_from))),
