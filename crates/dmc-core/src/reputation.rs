@@ -147,18 +147,25 @@ impl Default for ReputationParams {
 /// its weight, and when it was last updated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reputation {
+    /// In [0, 1]: 1 is full weight; halves every penalty half-life while
+    /// penalised, recovers linearly otherwise.
     pub score: f64,
+    /// When the score last changed; the next step is scaled by the time
+    /// since (at most [`ReputationParams::max_step`]).
     pub updated: Timestamp,
 }
 
 /// Two reporters' comparisons in one pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// Shared pairs on which the two could be compared.
     pub compared: u32,
+    /// Of those, pairs where one's success reaches the other's failure.
     pub contradicted: u32,
 }
 
 impl Tally {
+    /// Counts one comparison, saturating at `u32::MAX`.
     pub fn add(&mut self, contradicted: bool) {
         self.compared = self.compared.saturating_add(1);
         self.contradicted = self.contradicted.saturating_add(u32::from(contradicted));
@@ -201,6 +208,7 @@ impl Comparisons {
         self.tallies.get(&key).copied().unwrap_or_default()
     }
 
+    /// No two reporters were compared (graph checks are not counted).
     pub fn is_empty(&self) -> bool {
         self.tallies.is_empty()
     }

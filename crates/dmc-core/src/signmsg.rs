@@ -38,13 +38,24 @@ const HEADER_COMPRESSED: u8 = 4;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignError {
     /// A character outside the z-base-32 alphabet (lower case only, as LND).
-    NotZbase32 { index: usize, found: char },
+    NotZbase32 {
+        /// Character position in the signature text.
+        index: usize,
+        /// The offending character.
+        found: char,
+    },
     /// Valid characters, but not what the encoder produces for any byte
     /// string: a character count that leaves 5 or more spare bits, or
     /// spare bits that are not zero.
-    NonCanonicalZbase32 { chars: usize },
+    NonCanonicalZbase32 {
+        /// Length of the signature text in characters.
+        chars: usize,
+    },
     /// Decoded to this many bytes instead of [`SIGNATURE_LEN`].
-    WrongLength { bytes: usize },
+    WrongLength {
+        /// The decoded length.
+        bytes: usize,
+    },
     /// The header byte is not a recovery code (27..=34).
     BadRecoveryByte(u8),
     /// `r`/`s` out of range, or no public key recovers from this signature
