@@ -54,7 +54,9 @@ pub fn node_mc(mc: &MissionControl) -> HashMap<PairKey, PairData> {
 /// node's record newer than these is the node's own observation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImportedTimes {
+    /// Newest failure time imported, Unix seconds; 0: none.
     pub fail_time: i64,
+    /// Newest success time imported, Unix seconds; 0: none.
     pub success_time: i64,
 }
 
@@ -129,11 +131,14 @@ impl NodeState<'_> {
 /// Why a pair was left out, with up to three examples for the log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Refusals {
+    /// Pairs left out.
     pub count: usize,
+    /// The first three reasons, in order.
     pub examples: Vec<String>,
 }
 
 impl Refusals {
+    /// Counts one more refusal, keeping `why` if fewer than three are kept.
     pub fn add(&mut self, why: String) {
         self.count += 1;
         if self.examples.len() < 3 {
@@ -164,8 +169,12 @@ pub fn validate_pair(mut p: PairHistory) -> Result<(PairHistory, PairData), Stri
 /// The pairs an import applies, and what it left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportPlan {
+    /// Pairs to send, sanitised and valid, with contradicting claims
+    /// removed; in the coordinator's order.
     pub pairs: Vec<PairHistory>,
+    /// Pairs the coordinator sent.
     pub received: usize,
+    /// Pairs left out because `node_from` or `node_to` is the node itself.
     pub own_dropped: usize,
     /// Pairs lnd already holds as recently: not sent, but lnd is relied on
     /// to keep them (so they go into the import ledger too).
@@ -174,6 +183,7 @@ pub struct ImportPlan {
     /// was left out (what remained, if anything, is in `pairs` or
     /// `not_newer`).
     pub first_hand_kept: usize,
+    /// Pairs that failed [`validate_pair`], with reasons.
     pub invalid: Refusals,
 }
 
