@@ -19,6 +19,9 @@
 //!   fresh clone of the 100 000-pair state (clone not timed), or 1000 newer
 //!   records of existing pairs into a long-lived state.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Duration;

@@ -57,6 +57,8 @@ impl Reporter {
         }
     }
 
+    /// The inverse of [`Reporter::to_bytes`]: a non-zero first byte is a
+    /// node key, `00 01` an address, anything else unattributed.
     pub fn from_bytes(b: &[u8; 33]) -> Self {
         if b[0] != 0 {
             Reporter::Node(NodeId(*b))
@@ -206,8 +208,11 @@ pub enum ReporterClass {
 /// shared by all reporters of that class on a pair.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClassWeights {
+    /// Weight of each established reporter at reputation 1 (default 1.0).
     pub established: f64,
+    /// Weight all unverified reporters of a pair share (default 0.1).
     pub unverified: f64,
+    /// Weight all anonymous reporters of a pair share (default 0.01).
     pub anonymous: f64,
 }
 
@@ -224,6 +229,7 @@ impl Default for ClassWeights {
 /// The aggregation's parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AggregationParams {
+    /// Weight of each reporter class.
     pub weights: ClassWeights,
     /// Share of a pair's weight that must back a served amount (½: a
     /// minority cannot move it outside what the majority reported).
@@ -263,10 +269,12 @@ pub enum ChannelCheck {
 /// What the coordinator knows about reporters and channels, for weighing
 /// and bounding claims.
 pub trait Standing {
+    /// The reporter's class, which sets its base weight.
     fn class(&self, reporter: &Reporter) -> ReporterClass;
     /// The reputation factor in [0, 1] ([`crate::reputation`]); 1 for a
     /// reporter never found lying.
     fn reputation(&self, reporter: &Reporter) -> f64;
+    /// What the graph says about the pair's channel.
     fn channel(&self, pair: &DirectedPair) -> ChannelCheck;
 }
 
@@ -296,6 +304,8 @@ impl Standing for Ungraphed {
 pub trait GraphStanding: Send + Sync {
     /// A signed key that is a node of the graph with enough public capacity.
     fn is_established(&self, key: &NodeId) -> bool;
+    /// The channels between the pair's nodes, as [`Standing::channel`]
+    /// reports them.
     fn channel(&self, pair: &DirectedPair) -> ChannelCheck;
 }
 
@@ -311,7 +321,9 @@ impl GraphStanding for Ungraphed {
 /// A [`Standing`] from a graph and the stored reputations (a signed key
 /// without one has score 1).
 pub struct WithReputations<'a> {
+    /// Classes signed keys and checks channels.
     pub graph: &'a dyn GraphStanding,
+    /// Stored reputations of signed keys ([`crate::reputation`]).
     pub reputations: &'a std::collections::HashMap<NodeId, crate::reputation::Reputation>,
 }
 
@@ -337,17 +349,25 @@ impl Standing for WithReputations<'_> {
 /// One reporter's record of a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct View {
+    /// Who reported.
     pub reporter: Reporter,
+    /// Its record of the pair, all its observations merged with LND's
+    /// import rules ([`merge_observation`]).
     pub record: TimedPairResult,
 }
 
 /// The served record of one pair and who backs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Aggregate {
+    /// The record served for the pair: quorum-backed quantiles of the
+    /// reporters' claims, bounded by the channel's capacity and passed
+    /// through [`servable`].
     pub result: TimedPairResult,
-    /// Distinct established, unverified and anonymous reporters of the pair.
+    /// Distinct established reporters of the pair.
     pub established: u32,
+    /// Distinct unverified reporters of the pair.
     pub unverified: u32,
+    /// Distinct anonymous reporters of the pair.
     pub anonymous: u32,
     /// The pair's total weight.
     pub weight: f64,
