@@ -25,11 +25,12 @@ pub fn result_key(r: &PaymentResult) -> Option<[u8; 49]> {
 /// An import as the store keeps it: validated pairs, applied at `time`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportBatch {
-    /// When the import was applied: replay merges it at this time (§3.2).
+    /// When the import was made; a replay applies it among the stored
+    /// results in this time order.
     pub time: Timestamp,
     /// The import's `force` flag (§3.3).
     pub force: bool,
-    /// The pairs as validated by the import (§3.1), in request order.
+    /// The pairs after import validation (§3.1), merged in this order.
     pub pairs: Vec<PairSnapshot>,
 }
 

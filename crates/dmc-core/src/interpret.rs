@@ -25,7 +25,8 @@ pub struct Hop {
     /// The node this hop reaches.
     pub pub_key: NodeId,
     /// Amount this hop forwards on its outgoing channel, msat: the amount of
-    /// the pair that leaves it (§2.1). Zero on blinded intermediate hops.
+    /// the pair that leaves it (§2.1); at the final hop, what the receiver
+    /// gets. Zero on blinded intermediate hops.
     pub amt_to_forward_msat: Msat,
     /// The hop carries a blinding point: the first such hop marks the
     /// introduction node of a blinded route (§2.4).
@@ -68,7 +69,7 @@ impl Route {
 /// BOLT 4 onion failure codes, as `lnwire` decodes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FailureCode {
-    /// `PERM|1`: the onion's realm byte is unknown.
+    /// `PERM|1`: the processing node did not understand the realm byte.
     InvalidRealm,
     /// `NODE|2`: the node is temporarily unable to forward.
     TemporaryNodeFailure,
@@ -76,11 +77,11 @@ pub enum FailureCode {
     PermanentNodeFailure,
     /// `PERM|NODE|3`: the node requires a feature the onion lacks.
     RequiredNodeFeatureMissing,
-    /// `BADONION|PERM|4`: the next node could not parse the onion version.
+    /// `BADONION|PERM|4`: the processing node did not understand the onion's version byte.
     InvalidOnionVersion,
-    /// `BADONION|PERM|5`: the onion's HMAC did not check out at the next node.
+    /// `BADONION|PERM|5`: the onion's HMAC was wrong when it arrived.
     InvalidOnionHmac,
-    /// `BADONION|PERM|6`: the onion's ephemeral key is unparsable.
+    /// `BADONION|PERM|6`: the processing node could not parse the onion's ephemeral key.
     InvalidOnionKey,
     /// `UPDATE|7`: the outgoing channel cannot carry the amount now; a balance failure (§2.3 `failPairBalance`).
     TemporaryChannelFailure,
@@ -98,7 +99,8 @@ pub enum FailureCode {
     IncorrectCltvExpiry,
     /// `UPDATE|14`: the HTLC's expiry is too close to the current block height.
     ExpiryTooSoon,
-    /// `PERM|15`: the final node does not know the payment hash or amount.
+    /// `PERM|15`: the final node does not know the payment hash, or the secret,
+    /// amount or expiry is wrong.
     IncorrectOrUnknownPaymentDetails,
     /// `16` (legacy): the final node rejected the amount.
     IncorrectPaymentAmount,
@@ -106,7 +108,7 @@ pub enum FailureCode {
     FinalExpiryTooSoon,
     /// `18`: the final CLTV does not match the onion's.
     FinalIncorrectCltvExpiry,
-    /// `19`: the HTLC amount at the final node does not match the onion's.
+    /// `19`: the HTLC's amount at the final node is less than the onion's.
     FinalIncorrectHtlcAmount,
     /// `UPDATE|20`: the outgoing channel is disabled; a policy failure (§1.5).
     ChannelDisabled,

@@ -15,7 +15,7 @@ pub struct NodeId(pub [u8; 33]);
 /// Why a public key was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeIdError {
-    /// The text is not an even number of hex digits.
+    /// The text is not hex (odd length or a non-hex digit).
     NotHex,
     /// The key has this many bytes instead of 33.
     WrongLength(usize),

@@ -43,7 +43,8 @@ pub struct PairResult {
 }
 
 impl PairResult {
-    /// A success at `amt_msat`: raises the pair's success amount (§1.2).
+    /// A success at `amt_msat`; applied, it raises the pair's success
+    /// amount if higher (§1.2).
     pub fn success(amt_msat: Msat) -> Self {
         PairResult {
             amt_msat,
