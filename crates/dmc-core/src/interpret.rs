@@ -77,13 +77,16 @@ pub enum FailureCode {
     PermanentNodeFailure,
     /// `PERM|NODE|3`: the node requires a feature the onion lacks.
     RequiredNodeFeatureMissing,
-    /// `BADONION|PERM|4`: the processing node did not understand the onion's version byte.
+    /// `BADONION|PERM|4`: the processing node did not understand the onion's
+    /// version byte.
     InvalidOnionVersion,
     /// `BADONION|PERM|5`: the onion's HMAC was wrong when it arrived.
     InvalidOnionHmac,
-    /// `BADONION|PERM|6`: the processing node could not parse the onion's ephemeral key.
+    /// `BADONION|PERM|6`: the processing node could not parse the onion's
+    /// ephemeral key.
     InvalidOnionKey,
-    /// `UPDATE|7`: the outgoing channel cannot carry the amount now; a balance failure (§2.3 `failPairBalance`).
+    /// `UPDATE|7`: the outgoing channel cannot carry the amount now; a
+    /// balance failure (§2.3 `failPairBalance`).
     TemporaryChannelFailure,
     /// `PERM|8`: the outgoing channel is gone.
     PermanentChannelFailure,
@@ -91,11 +94,14 @@ pub enum FailureCode {
     RequiredChannelFeatureMissing,
     /// `PERM|10`: the node has no channel to the requested next hop.
     UnknownNextPeer,
-    /// `UPDATE|11`: below the channel's `htlc_minimum_msat`; a policy failure (§1.5).
+    /// `UPDATE|11`: below the channel's `htlc_minimum_msat`; a policy
+    /// failure (§1.5).
     AmountBelowMinimum,
-    /// `UPDATE|12`: the fee paid is below the channel's policy; a policy failure (§1.5).
+    /// `UPDATE|12`: the fee paid is below the channel's policy; a policy
+    /// failure (§1.5).
     FeeInsufficient,
-    /// `UPDATE|13`: the CLTV delta does not match the policy; a policy failure (§1.5).
+    /// `UPDATE|13`: the CLTV delta does not match the policy; a policy
+    /// failure (§1.5).
     IncorrectCltvExpiry,
     /// `UPDATE|14`: the HTLC's expiry is too close to the current block height.
     ExpiryTooSoon,
@@ -116,7 +122,8 @@ pub enum FailureCode {
     ExpiryTooFar,
     /// `PERM|22`: the node could not parse its onion payload.
     InvalidOnionPayload,
-    /// `23`: the receiver timed out waiting for all parts of a multi-part payment.
+    /// `23`: the receiver timed out waiting for all parts of a multi-part
+    /// payment.
     MppTimeout,
     /// `BADONION|PERM|24`: a failure inside a blinded route (§2.4).
     InvalidOnionBlinding,
