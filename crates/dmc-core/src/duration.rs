@@ -34,17 +34,24 @@ const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 pub struct DurationNs(pub i64);
 
 impl DurationNs {
+    /// No time.
     pub const ZERO: DurationNs = DurationNs(0);
+    /// Go's `time.Nanosecond`.
     pub const NANOSECOND: DurationNs = DurationNs(1);
+    /// Go's `time.Millisecond`.
     pub const MILLISECOND: DurationNs = DurationNs(1_000_000);
+    /// Go's `time.Second`.
     pub const SECOND: DurationNs = DurationNs(NANOS_PER_SEC);
+    /// Go's `time.Minute`.
     pub const MINUTE: DurationNs = DurationNs(60 * NANOS_PER_SEC);
+    /// Go's `time.Hour`.
     pub const HOUR: DurationNs = DurationNs(NANOS_PER_HOUR);
     /// The longest duration, where Go's `Time.Sub` saturates.
     pub const MAX: DurationNs = DurationNs(i64::MAX);
     /// The most negative duration, where Go's `Time.Sub` saturates.
     pub const MIN: DurationNs = DurationNs(i64::MIN);
 
+    /// A count of nanoseconds, as Go's `time.Duration(n)`.
     pub const fn from_nanos(nanos: i64) -> Self {
         DurationNs(nanos)
     }
@@ -94,18 +101,22 @@ impl DurationNs {
         sec as f64 + nsec as f64 / 1e9
     }
 
+    /// `self + other`, clamped to the `i64` nanosecond range.
     pub const fn saturating_add(self, other: DurationNs) -> DurationNs {
         DurationNs(self.0.saturating_add(other.0))
     }
 
+    /// `self − other`, clamped to the `i64` nanosecond range.
     pub const fn saturating_sub(self, other: DurationNs) -> DurationNs {
         DurationNs(self.0.saturating_sub(other.0))
     }
 
+    /// `self × factor`, clamped to the `i64` nanosecond range.
     pub const fn saturating_mul(self, factor: i64) -> DurationNs {
         DurationNs(self.0.saturating_mul(factor))
     }
 
+    /// `self + other`; `None` past the `i64` nanosecond range.
     pub const fn checked_add(self, other: DurationNs) -> Option<DurationNs> {
         match self.0.checked_add(other.0) {
             Some(d) => Some(DurationNs(d)),
@@ -113,6 +124,7 @@ impl DurationNs {
         }
     }
 
+    /// `−self`; `None` for [`Self::MIN`], which has no negation.
     pub const fn checked_neg(self) -> Option<DurationNs> {
         match self.0.checked_neg() {
             Some(d) => Some(DurationNs(d)),
@@ -125,6 +137,7 @@ impl DurationNs {
         self.0.unsigned_abs()
     }
 
+    /// Shorter than zero (an end before its start).
     pub const fn is_negative(self) -> bool {
         self.0 < 0
     }
