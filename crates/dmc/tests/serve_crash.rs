@@ -622,6 +622,21 @@ fn serving_one_pair(dir: &Path) -> (PathBuf, Serve, PathBuf) {
     (data, srv, file)
 }
 
+/// `dmc serve` without a graph on ports the system picks, not yet run.
+fn serve_on_any_port(data: &Path) -> Command {
+    let mut c = dmc(data);
+    c.args([
+        "serve",
+        "--graph",
+        "none",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--rest-listen",
+        "127.0.0.1:0",
+    ]);
+    c
+}
+
 /// The store files `--fresh-store` set aside in `data`.
 fn set_aside_files(data: &Path) -> Vec<String> {
     std::fs::read_dir(data)
@@ -639,21 +654,7 @@ fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
     let (data, srv, file) = serving_one_pair(tmp.path());
     srv.terminate();
     let store = data.join("coordinator.redb");
-    let serve = |extra: &[&str]| {
-        dmc(&data)
-            .args([
-                "serve",
-                "--graph",
-                "none",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--rest-listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let serve = |extra: &[&str]| serve_on_any_port(&data).args(extra).output().unwrap();
     for (len, needle) in [(4096u64, "corrupt or truncated"), (0, "empty (0 bytes)")] {
         std::fs::OpenOptions::new()
             .write(true)
@@ -686,17 +687,8 @@ fn a_damaged_store_is_refused_clearly_and_fresh_store_sets_it_aside() {
 fn fresh_store_never_sets_aside_a_store_in_use() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, srv, _) = serving_one_pair(tmp.path());
-    let mut second = dmc(&data)
-        .args([
-            "serve",
-            "--graph",
-            "none",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--rest-listen",
-            "127.0.0.1:0",
-            "--fresh-store",
-        ])
+    let mut second = serve_on_any_port(&data)
+        .arg("--fresh-store")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
