@@ -18,6 +18,7 @@ use crate::rpc::PairHistory;
 use crate::state::{import_carried_slots, PairSnapshot, TimedPairResult};
 use crate::time::{DurationNs, Timestamp};
 use crate::NodeId;
+use std::fmt;
 
 /// Who reported an observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,6 +31,43 @@ pub enum Reporter {
     /// Unsigned registrations stored before source addresses were told
     /// apart; counted as one anonymous reporter.
     Unattributed,
+}
+
+/// Why [`Reporter::parse`] refused its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReporterError {
+    /// `anonymous:` followed by this, which is not an IP address.
+    NotAnAddress(String),
+    /// Neither a node key nor one of the other two forms.
+    NotAReporter {
+        /// At most 70 characters of the text.
+        shown: String,
+        /// Why it is not a node key.
+        key_error: crate::node::NodeIdError,
+    },
+}
+
+impl fmt::Display for ReporterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReporterError::NotAnAddress(addr) => write!(f, "anonymous:{addr}: not an IP address"),
+            ReporterError::NotAReporter { shown, key_error } => {
+                write!(
+                    f,
+                    "{shown:?}: not a node key, anonymous:ADDRESS or unattributed ({key_error})"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReporterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReporterError::NotAReporter { key_error, .. } => Some(key_error),
+            ReporterError::NotAnAddress(_) => None,
+        }
+    }
 }
 
 impl Reporter {
@@ -73,7 +111,7 @@ impl Reporter {
 
     /// The forms `dmc admin` takes: a node key in hex, `anonymous:ADDRESS`
     /// or `unattributed`.
-    pub fn parse(s: &str) -> Result<Reporter, String> {
+    pub fn parse(s: &str) -> Result<Reporter, ReporterError> {
         let s = s.trim();
         if s == "unattributed" {
             return Ok(Reporter::Unattributed);
@@ -83,12 +121,14 @@ impl Reporter {
                 .trim_matches(['[', ']'])
                 .parse::<std::net::IpAddr>()
                 .map(Reporter::anonymous)
-                .map_err(|_| format!("anonymous:{addr}: not an IP address"));
+                .map_err(|_| ReporterError::NotAnAddress(addr.to_string()));
         }
-        NodeId::from_hex(s).map(Reporter::Node).map_err(|e| {
-            let shown: String = s.chars().take(70).collect();
-            format!("{shown:?}: not a node key, anonymous:ADDRESS or unattributed ({e})")
-        })
+        NodeId::from_hex(s)
+            .map(Reporter::Node)
+            .map_err(|e| ReporterError::NotAReporter {
+                shown: s.chars().take(70).collect(),
+                key_error: e,
+            })
     }
 
     /// The signing key, for signed reporters.
@@ -1347,7 +1387,10 @@ mod tests {
             };
             assert_eq!(Reporter::parse(&text), Ok(r));
         }
-        assert!(Reporter::parse("anonymous:nope").unwrap_err().contains("not an IP"));
-        assert!(Reporter::parse(&"f".repeat(10_000)).unwrap_err().len() < 200);
+        assert!(Reporter::parse("anonymous:nope")
+            .unwrap_err()
+            .to_string()
+            .contains("not an IP"));
+        assert!(Reporter::parse(&"f".repeat(10_000)).unwrap_err().to_string().len() < 200);
     }
 }

@@ -11,7 +11,7 @@ use crate::amount::{Msat, Sat};
 use crate::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use crate::json::Json;
 use crate::mission_control::MissionControlConfig;
-use crate::node::{decode_hex, DirectedPair, NodeId};
+use crate::node::{decode_hex, DirectedPair, NodeId, NodeIdError};
 use crate::state::{PairSnapshot, TimedPairResult};
 use crate::time::{DurationNs, Timestamp};
 
@@ -140,13 +140,164 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
+/// Why one side (failure or success) of an imported pair is refused:
+/// LND's `getMsatPairValue` and `getPair` checks, in their words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SideError {
+    /// `{side}_amt_msat` below zero.
+    NegativeMsat {
+        /// `fail` or `success`.
+        side: &'static str,
+        /// The value given.
+        msat: i64,
+    },
+    /// `{side}_amt_sat` below zero.
+    NegativeSat {
+        /// `fail` or `success`.
+        side: &'static str,
+        /// The value given.
+        sat: i64,
+    },
+    /// Only sat given, and × 1000 leaves int64 (LND's int64 product).
+    SatOverflows {
+        /// `fail` or `success`.
+        side: &'static str,
+        /// The value given.
+        sat: i64,
+    },
+    /// Both given, and the msat amount is not the sat amount (floor).
+    NotEqual {
+        /// `fail` or `success`.
+        side: &'static str,
+        /// The msat value given.
+        msat: i64,
+        /// The sat value given.
+        sat: i64,
+    },
+    /// A success time with a zero amount.
+    SuccessTimeWithoutAmount {
+        /// The Unix time given.
+        time: i64,
+    },
+    /// A success amount with a zero time.
+    SuccessAmountWithoutTime {
+        /// The amount given.
+        amt: Msat,
+    },
+}
+
+impl fmt::Display for SideError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SideError::NegativeMsat { side, msat } => write!(f, "{side}_amt_msat: {msat} is negative"),
+            SideError::NegativeSat { side, sat } => write!(f, "{side}_amt_sat: {sat} is negative"),
+            SideError::SatOverflows { side, sat } => {
+                write!(f, "{side}_amt_sat: {sat} overflows when converted to msat")
+            }
+            SideError::NotEqual { side, msat, sat } => {
+                write!(f, "{side}_amt_msat: {msat} and {side}_amt_sat: {sat} values not equal")
+            }
+            SideError::SuccessTimeWithoutAmount { time } => write!(
+                f,
+                "success_time: {time} with a zero amount: non-zero timestamp requires non-zero amount for success pairs"
+            ),
+            SideError::SuccessAmountWithoutTime { amt } => write!(
+                f,
+                "success_amt_msat: {} with a zero time: non-zero amount for success pairs requires non-zero timestamp",
+                amt.0
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SideError {}
+
+/// Why an imported pair is refused (LND's `toPairSnapshot`, §3.1, and the
+/// curve check dmc adds before an import into lnd).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PairError {
+    /// `node_from` or `node_to` is not 33 bytes with a key prefix.
+    BadKey {
+        /// `node_from` or `node_to`.
+        field: &'static str,
+        /// What is wrong with it.
+        error: NodeIdError,
+    },
+    /// A key that is not a point on the curve (lnd would refuse it).
+    NotOnCurve {
+        /// `node_from` or `node_to`.
+        field: &'static str,
+        /// The key's bytes in hex.
+        hex: String,
+        /// What the curve check said.
+        error: NodeIdError,
+    },
+    /// `node_from` equals `node_to`.
+    SameNode {
+        /// The node.
+        node: NodeId,
+    },
+    /// The failure side is refused.
+    InvalidFailure {
+        /// The pair.
+        pair: DirectedPair,
+        /// Why.
+        error: SideError,
+    },
+    /// The success side is refused.
+    InvalidSuccess {
+        /// The pair.
+        pair: DirectedPair,
+        /// Why.
+        error: SideError,
+    },
+    /// Neither a success nor a failure amount.
+    NoResult {
+        /// The pair.
+        pair: DirectedPair,
+    },
+}
+
+impl fmt::Display for PairError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PairError::BadKey { field, error } => write!(f, "{field}: {error}"),
+            PairError::NotOnCurve { field, hex, error } => write!(f, "{field} {hex}: {error}"),
+            PairError::SameNode { node } => {
+                write!(f, "pair {node} -> {node}: source and destination node must differ")
+            }
+            PairError::InvalidFailure { pair, error } => {
+                write!(f, "pair {} -> {}: invalid failure: {error}", pair.from, pair.to)
+            }
+            PairError::InvalidSuccess { pair, error } => {
+                write!(f, "pair {} -> {}: invalid success: {error}", pair.from, pair.to)
+            }
+            PairError::NoResult { pair } => write!(
+                f,
+                "pair {} -> {}: either success or failure result required",
+                pair.from, pair.to
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PairError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PairError::BadKey { error, .. } | PairError::NotOnCurve { error, .. } => Some(error),
+            PairError::InvalidFailure { error, .. } | PairError::InvalidSuccess { error, .. } => Some(error),
+            PairError::SameNode { .. } | PairError::NoResult { .. } => None,
+        }
+    }
+}
+
 /// LND's `getMsatPairValue`: reconcile the msat and sat fields.
-fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<Msat, String> {
+fn msat_pair_value(msat: i64, sat: i64, side: &'static str) -> Result<Msat, SideError> {
     if msat < 0 {
-        return Err(format!("{field}_amt_msat: {msat} is negative"));
+        return Err(SideError::NegativeMsat { side, msat });
     }
     if sat < 0 {
-        return Err(format!("{field}_amt_sat: {sat} is negative"));
+        return Err(SideError::NegativeSat { side, sat });
     }
     // Both are non-negative here, so the casts keep their values.
     if Msat(msat as u64).to_sat_floor() == Sat(sat as u64) {
@@ -157,54 +308,53 @@ fn msat_pair_value(msat: i64, sat: i64, field: &str) -> Result<Msat, String> {
         return Sat(sat as u64)
             .to_msat()
             .filter(|m| i64::try_from(m.0).is_ok())
-            .ok_or_else(|| format!("{field}_amt_sat: {sat} overflows when converted to msat"));
+            .ok_or(SideError::SatOverflows { side, sat });
     }
     if sat == 0 {
         return Ok(Msat(msat as u64));
     }
-    Err(format!(
-        "{field}_amt_msat: {msat} and {field}_amt_sat: {sat} values not equal"
-    ))
+    Err(SideError::NotEqual { side, msat, sat })
 }
 
 /// LND's `getPair` for one side: (amount, time).
-fn side(amt_msat: i64, amt_sat: i64, time: i64, is_failure: bool) -> Result<(Msat, Timestamp), String> {
+fn side(amt_msat: i64, amt_sat: i64, time: i64, is_failure: bool) -> Result<(Msat, Timestamp), SideError> {
     let field = if is_failure { "fail" } else { "success" };
     let amt = msat_pair_value(amt_msat, amt_sat, field)?;
     // Negative times are accepted, as LND's RPC does (`time.Unix(t, 0)`);
     // only lncli insists on ts > 0.
     match (time != 0, amt != Msat::ZERO) {
         (true, true) => Ok((amt, Timestamp::from_unix_secs(time))),
-        (true, false) if !is_failure => Err(format!(
-            "success_time: {time} with a zero amount: non-zero timestamp requires non-zero amount for success pairs"
-        )),
-        (false, true) if !is_failure => Err(format!(
-            "success_amt_msat: {} with a zero time: non-zero amount for success pairs requires non-zero timestamp",
-            amt.0
-        )),
+        (true, false) if !is_failure => Err(SideError::SuccessTimeWithoutAmount { time }),
+        (false, true) if !is_failure => Err(SideError::SuccessAmountWithoutTime { amt }),
         // A failure with only one of amount and time is silently dropped.
         _ => Ok((Msat::ZERO, Timestamp::ZERO)),
     }
 }
 
 /// LND's `toPairSnapshot` (spec §3.1).
-pub fn to_pair_snapshot(p: &PairHistory) -> Result<PairSnapshot, String> {
-    let from = NodeId::from_bytes_unchecked(&p.node_from).map_err(|e| format!("node_from: {e}"))?;
-    let to = NodeId::from_bytes_unchecked(&p.node_to).map_err(|e| format!("node_to: {e}"))?;
-    let prefix = format!("pair {from} -> {to}");
+pub fn to_pair_snapshot(p: &PairHistory) -> Result<PairSnapshot, PairError> {
+    let from = NodeId::from_bytes_unchecked(&p.node_from).map_err(|error| PairError::BadKey {
+        field: "node_from",
+        error,
+    })?;
+    let to = NodeId::from_bytes_unchecked(&p.node_to).map_err(|error| PairError::BadKey {
+        field: "node_to",
+        error,
+    })?;
     if from == to {
-        return Err(format!("{prefix}: source and destination node must differ"));
+        return Err(PairError::SameNode { node: from });
     }
+    let pair = DirectedPair::new(from, to);
     let h = &p.history;
     let (fail_amt, fail_time) = side(h.fail_amt_msat, h.fail_amt_sat, h.fail_time, true)
-        .map_err(|e| format!("{prefix}: invalid failure: {e}"))?;
+        .map_err(|error| PairError::InvalidFailure { pair, error })?;
     let (success_amt, success_time) = side(h.success_amt_msat, h.success_amt_sat, h.success_time, false)
-        .map_err(|e| format!("{prefix}: invalid success: {e}"))?;
+        .map_err(|error| PairError::InvalidSuccess { pair, error })?;
     if success_amt == Msat::ZERO && fail_amt == Msat::ZERO {
-        return Err(format!("{prefix}: either success or failure result required"));
+        return Err(PairError::NoResult { pair });
     }
     Ok(PairSnapshot {
-        pair: DirectedPair::new(from, to),
+        pair,
         result: TimedPairResult {
             fail_time,
             fail_amt_msat: fail_amt,

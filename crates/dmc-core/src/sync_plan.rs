@@ -150,10 +150,14 @@ impl Refusals {
 /// LND's import validation plus a curve check on both keys; the pair after
 /// lncli's loadmc sanitising, and its times as the import will apply them
 /// (0 where a side is dropped).
-pub fn validate_pair(mut p: PairHistory) -> Result<(PairHistory, PairData), String> {
+pub fn validate_pair(mut p: PairHistory) -> Result<(PairHistory, PairData), rpc::PairError> {
     rpc::sanitize_loadmc(std::slice::from_mut(&mut p));
-    for (name, b) in [("node_from", &p.node_from), ("node_to", &p.node_to)] {
-        NodeId::from_bytes(b).map_err(|e| format!("{name} {}: {e}", encode_hex(b)))?;
+    for (field, b) in [("node_from", &p.node_from), ("node_to", &p.node_to)] {
+        NodeId::from_bytes(b).map_err(|error| rpc::PairError::NotOnCurve {
+            field,
+            hex: encode_hex(b),
+            error,
+        })?;
     }
     let s = rpc::to_pair_snapshot(&p)?;
     // The times as the import will apply them (0 where a side is dropped).
@@ -204,7 +208,7 @@ pub fn prepare_import(pairs: &[PairHistory], self_node: Option<&NodeId>, node: O
         let (mut p, mut eff) = match validate_pair(p.clone()) {
             Ok(v) => v,
             Err(e) => {
-                plan.invalid.add(e);
+                plan.invalid.add(e.to_string());
                 continue;
             }
         };

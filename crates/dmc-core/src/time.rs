@@ -110,10 +110,44 @@ impl fmt::Debug for Timestamp {
     }
 }
 
+/// Why a Go duration string did not parse (Go's `time.ParseDuration` errors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DurationError {
+    /// Not a duration, or out of the `i64` nanosecond range.
+    Invalid {
+        /// The text as given.
+        input: String,
+    },
+    /// A number without a unit (only `0` may stand alone).
+    MissingUnit {
+        /// The text as given.
+        input: String,
+    },
+    /// A unit other than `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`.
+    UnknownUnit {
+        /// The unit found.
+        unit: String,
+        /// The text as given.
+        input: String,
+    },
+}
+
+impl fmt::Display for DurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DurationError::Invalid { input } => write!(f, "invalid duration {input:?}"),
+            DurationError::MissingUnit { input } => write!(f, "missing unit in duration {input:?}"),
+            DurationError::UnknownUnit { unit, input } => write!(f, "unknown unit {unit:?} in duration {input:?}"),
+        }
+    }
+}
+
+impl std::error::Error for DurationError {}
+
 /// Parses a Go duration string such as `72h3m0.5s`, `-1m`, `300ms` or `0`.
-pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
+pub fn parse_go_duration(s: &str) -> Result<DurationNs, DurationError> {
     let orig = s;
-    let err = || format!("invalid duration {orig:?}");
+    let err = || DurationError::Invalid { input: orig.into() };
     let (neg, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -149,8 +183,13 @@ pub fn parse_go_duration(s: &str) -> Result<DurationNs, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            "" => return Err(format!("missing unit in duration {orig:?}")),
-            u => return Err(format!("unknown unit {u:?} in duration {orig:?}")),
+            "" => return Err(DurationError::MissingUnit { input: orig.into() }),
+            u => {
+                return Err(DurationError::UnknownUnit {
+                    unit: u.into(),
+                    input: orig.into(),
+                })
+            }
         };
         rest = &rest[unit_end..];
         let int_val: u128 = if int_part.is_empty() {

@@ -16,12 +16,12 @@ pub enum ConfigError {
     #[error("config file: {0}")]
     Toml(#[from] toml::de::Error),
     /// A duration Go's `time.ParseDuration` would refuse.
-    #[error("config file: {field}: {message}")]
+    #[error("config file: {field}: {source}")]
     Duration {
         /// The setting whose value was refused.
         field: &'static str,
         /// What is wrong with the value.
-        message: String,
+        source: dmc_core::time::DurationError,
     },
     /// A listen address that is not `host:port` with a numeric host (`127.0.0.1:8081`, `[::1]:50050`).
     #[error("config file: {field}: {value:?} is not host:port")]
@@ -310,7 +310,7 @@ impl ServerConfig {
     pub fn apply_toml(&mut self, text: &str) -> Result<(), ConfigError> {
         let f: FileConfig = toml::from_str(text)?;
         let dur = |v: Option<String>, field: &'static str| -> Result<Option<DurationNs>, ConfigError> {
-            v.map(|s| parse_go_duration(&s).map_err(|message| ConfigError::Duration { field, message }))
+            v.map(|s| parse_go_duration(&s).map_err(|source| ConfigError::Duration { field, source }))
                 .transpose()
         };
         let addr = |v: Option<String>, field: &'static str| -> Result<Option<SocketAddr>, ConfigError> {

@@ -945,7 +945,7 @@ fn sync_wallets(sides: &mut [WalletSide], dmc: &DmcCoordinator, go: &GoCoordinat
 pub type Progress<'a> = dyn FnMut(usize, usize) + 'a;
 
 /// Runs every (balances, seed) world, in parallel, and returns them in order.
-pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>) -> Result<Vec<SeedRun>, String> {
+pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>) -> Result<Vec<SeedRun>, GraphUnfit> {
     check_graph(base)?;
     let jobs: Vec<(usize, u64)> = (0..params.balances.len())
         .flat_map(|b| (0..params.seeds as u64).map(move |s| (b, s)))
@@ -997,17 +997,40 @@ pub fn run(base: &Graph, params: &ExperimentParams, progress: &mut Progress<'_>)
         .collect())
 }
 
+/// Why a graph cannot hold the experiment's senders and receivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphUnfit {
+    /// No node has a channel with an enabled policy.
+    NoChannel,
+    /// No node has two channels with an enabled policy (no sender can route).
+    NoNodeWithTwoChannels,
+    /// Fewer than two nodes can be paid.
+    FewerThanTwoReceivers,
+}
+
+impl std::fmt::Display for GraphUnfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GraphUnfit::NoChannel => "no node has a channel with an enabled policy",
+            GraphUnfit::NoNodeWithTwoChannels => "no node has two channels with an enabled policy",
+            GraphUnfit::FewerThanTwoReceivers => "fewer than two nodes can receive (an enabled policy towards them)",
+        })
+    }
+}
+
+impl std::error::Error for GraphUnfit {}
+
 /// Refuses graphs the experiment cannot place its senders in.
-pub fn check_graph(g: &Graph) -> Result<(), String> {
+pub fn check_graph(g: &Graph) -> Result<(), GraphUnfit> {
     let ranked = nodes_by_degree(g);
     if ranked.is_empty() {
-        return Err("no node has a channel with an enabled policy".into());
+        return Err(GraphUnfit::NoChannel);
     }
     if !ranked.iter().any(|(_, d)| *d >= 2) {
-        return Err("no node has two channels with an enabled policy".into());
+        return Err(GraphUnfit::NoNodeWithTwoChannels);
     }
     if Popularity::by_capacity(g, &[]).len() < 2 {
-        return Err("fewer than two nodes can receive (an enabled policy towards them)".into());
+        return Err(GraphUnfit::FewerThanTwoReceivers);
     }
     Ok(())
 }

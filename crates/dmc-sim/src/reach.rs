@@ -95,7 +95,7 @@ pub struct ReachRow {
 
 /// Runs the probes of every seed and pools them per amount (the last row is
 /// all amounts together).
-pub fn run(base: &Graph, params: &ReachParams) -> Result<Vec<ReachRow>, String> {
+pub fn run(base: &Graph, params: &ReachParams) -> Result<Vec<ReachRow>, crate::experiment::GraphUnfit> {
     crate::experiment::check_graph(base)?;
     let mut counts = vec![(0usize, 0usize, 0usize, 0usize); params.amounts_sat.len()];
     for s in 0..params.seeds as u64 {

@@ -78,7 +78,7 @@ pub fn prepare_export(
                     plan.pairs.push(p);
                 }
             }
-            Err(e) => plan.invalid.add(e),
+            Err(e) => plan.invalid.add(e.to_string()),
         }
     }
     plan
