@@ -99,6 +99,33 @@ pub fn sat_arg(s: &str, field: &str) -> Result<Msat> {
         .ok_or_else(|| CliError::Input(format!("{field}: {sat} overflows when converted to msat")))
 }
 
+/// An msat amount as lncli takes it (an int64, cast as lncli's uint64).
+pub fn msat_arg(s: &str, field: &str) -> Result<Msat> {
+    Ok(Msat(int_arg(s, field)? as u64))
+}
+
+/// A sat count (a capacity) as an int64 field, cast as lncli's uint64.
+pub fn sat_count_arg(s: &str, field: &str) -> Result<Sat> {
+    Ok(Sat(int_arg(s, field)? as u64))
+}
+
+/// A sat limit in msat, saturating where × 1000 overflows (a limit that
+/// large means no limit).
+pub fn sat_saturating_arg(s: &str, field: &str) -> Result<Msat> {
+    Ok(sat_count_arg(s, field)?.to_msat_saturating())
+}
+
+/// An int64 field taken as lncli's uint64 (a channel id).
+pub fn u64_count_arg(s: &str, field: &str) -> Result<u64> {
+    Ok(int_arg(s, field)? as u64)
+}
+
+/// A CLTV delta: a uint32 that must fit 16 bits.
+pub fn u16_arg(s: &str, field: &str) -> Result<u16> {
+    let v = u32_arg(s, field)?;
+    u16::try_from(v).or_else(|_| input(format!("{field}: {v} exceeds 65535")))
+}
+
 pub fn u32_arg(s: &str, field: &str) -> Result<u32> {
     let v = int_arg(s, field)?;
     u32::try_from(v).or_else(|_| input(format!("{field}: {v} exceeds the uint32 range")))

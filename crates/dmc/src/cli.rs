@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dmc_core::time::DurationNs;
-use dmc_core::{NodeId, Timestamp};
+use dmc_core::{Msat, NodeId, Sat, Timestamp};
 
 use crate::args::{self, named, Result};
 
@@ -511,20 +511,22 @@ pub enum ViewArg {
 
 #[derive(Args)]
 pub struct QueryprobArgs {
-    pub from: Option<String>,
-    pub to: Option<String>,
+    #[arg(value_parser = named("FROM", args::pubkey))]
+    pub from: Option<NodeId>,
+    #[arg(value_parser = named("TO", args::pubkey))]
+    pub to: Option<NodeId>,
     /// Amount in satoshis.
-    #[arg(allow_negative_numbers = true)]
-    pub amt_sat: Option<String>,
+    #[arg(allow_negative_numbers = true, value_parser = named("AMT_SAT", args::sat_arg))]
+    pub amt_sat: Option<Msat>,
     /// Amount in millisatoshis instead of AMT_SAT.
-    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_sat")]
-    pub msat: Option<String>,
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_sat", value_parser = named("--msat", args::msat_arg))]
+    pub msat: Option<Msat>,
     /// describegraph JSON (or .gz) to look the pair's capacity up in, as LND does.
     #[arg(long)]
     pub graph: Option<PathBuf>,
     /// The pair's capacity in satoshis.
-    #[arg(long, conflicts_with = "graph", allow_negative_numbers = true)]
-    pub capacity_sat: Option<String>,
+    #[arg(long, conflicts_with = "graph", allow_negative_numbers = true, value_parser = named("--capacity-sat", args::sat_count_arg))]
+    pub capacity_sat: Option<Sat>,
     /// JSON lines of {"from","to","amt_msat","capacity_sat"}; one result line each.
     #[arg(long, conflicts_with_all = ["from", "to", "amt_sat", "msat"])]
     pub batch: Option<PathBuf>,
@@ -535,61 +537,61 @@ pub struct QueryprobArgs {
 #[derive(Args)]
 pub struct QueryroutesArgs {
     /// Destination node public key (or --dest).
-    #[arg(required_unless_present = "dest")]
-    pub dest_pos: Option<String>,
+    #[arg(required_unless_present = "dest", value_parser = named("DEST", args::pubkey))]
+    pub dest_pos: Option<NodeId>,
     /// Amount in satoshis (or --amt / --amt_msat).
-    #[arg(allow_negative_numbers = true)]
-    pub amt_pos: Option<String>,
-    #[arg(long, conflicts_with = "dest_pos")]
-    pub dest: Option<String>,
-    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_pos")]
-    pub amt: Option<String>,
-    #[arg(long = "amt_msat", allow_negative_numbers = true, conflicts_with_all = ["amt_pos", "amt"])]
-    pub amt_msat: Option<String>,
+    #[arg(allow_negative_numbers = true, value_parser = named("AMT", args::sat_arg))]
+    pub amt_pos: Option<Msat>,
+    #[arg(long, conflicts_with = "dest_pos", value_parser = named("DEST", args::pubkey))]
+    pub dest: Option<NodeId>,
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "amt_pos", value_parser = named("AMT", args::sat_arg))]
+    pub amt: Option<Msat>,
+    #[arg(long = "amt_msat", allow_negative_numbers = true, conflicts_with_all = ["amt_pos", "amt"], value_parser = named("--amt_msat", args::msat_arg))]
+    pub amt_msat: Option<Msat>,
     /// describegraph JSON (or .gz) of the network.
     #[arg(long, default_value = "data/mainnet-2026-02-03.describegraph.json.gz")]
     pub graph: PathBuf,
     /// Source node (default: --self).
-    #[arg(long)]
-    pub source: Option<String>,
+    #[arg(long, value_parser = named("--source", args::pubkey))]
+    pub source: Option<NodeId>,
     /// Weigh hops by mission control's probabilities (default: every hop 1).
     #[arg(long = "use_mc")]
     pub use_mc: bool,
     /// Maximum total fee in satoshis (default: the amount).
-    #[arg(long = "fee_limit", allow_negative_numbers = true)]
-    pub fee_limit: Option<String>,
+    #[arg(long = "fee_limit", allow_negative_numbers = true, value_parser = named("--fee_limit", args::sat_saturating_arg))]
+    pub fee_limit: Option<Msat>,
     /// Maximum total time lock in blocks (default 2016).
-    #[arg(long = "cltv_limit", allow_negative_numbers = true)]
-    pub cltv_limit: Option<String>,
+    #[arg(long = "cltv_limit", allow_negative_numbers = true, value_parser = named("--cltv_limit", args::u32_arg))]
+    pub cltv_limit: Option<u32>,
     /// CLTV delta of the final hop (default 80).
-    #[arg(long = "final_cltv_delta", allow_negative_numbers = true)]
-    pub final_cltv_delta: Option<String>,
+    #[arg(long = "final_cltv_delta", allow_negative_numbers = true, value_parser = named("--final_cltv_delta", args::u16_arg))]
+    pub final_cltv_delta: Option<u16>,
     /// −1 (cheapest) to 1 (most likely).
-    #[arg(long = "time_pref", allow_negative_numbers = true, default_value = "0")]
-    pub time_pref: String,
+    #[arg(long = "time_pref", allow_negative_numbers = true, default_value = "0", value_parser = named("--time_pref", args::float_arg))]
+    pub time_pref: f64,
     /// Nodes to avoid (repeatable).
-    #[arg(long = "ignored_node")]
-    pub ignored_nodes: Vec<String>,
+    #[arg(long = "ignored_node", value_parser = named("--ignored_node", args::pubkey))]
+    pub ignored_nodes: Vec<NodeId>,
     /// Directed pairs FROM:TO to avoid (repeatable).
     #[arg(long = "ignored_pair")]
     pub ignored_pairs: Vec<String>,
     /// Only these of our channels may be the first hop (repeatable).
-    #[arg(long = "outgoing_chan_id")]
-    pub outgoing_chan_ids: Vec<String>,
+    #[arg(long = "outgoing_chan_id", value_parser = named("--outgoing_chan_id", args::u64_count_arg))]
+    pub outgoing_chan_ids: Vec<u64>,
     /// The node before the destination.
-    #[arg(long = "last_hop")]
-    pub last_hop: Option<String>,
+    #[arg(long = "last_hop", value_parser = named("--last_hop", args::pubkey))]
+    pub last_hop: Option<NodeId>,
     /// Current block height for time locks.
-    #[arg(long = "block_height", default_value = "0")]
-    pub block_height: String,
+    #[arg(long = "block_height", default_value = "0", value_parser = named("--block_height", args::u32_arg))]
+    pub block_height: u32,
     /// Split into shards as LND's MPP does when one route cannot carry it.
     #[arg(long)]
     pub mpp: bool,
-    #[arg(long = "max_parts", default_value = "16")]
-    pub max_parts: String,
+    #[arg(long = "max_parts", default_value = "16", value_parser = named("--max_parts", args::u32_arg))]
+    pub max_parts: u32,
     /// Smallest shard in satoshis.
-    #[arg(long = "min_shard_sat", default_value = "10000")]
-    pub min_shard_sat: String,
+    #[arg(long = "min_shard_sat", default_value = "10000", value_parser = named("--min_shard_sat", args::sat_saturating_arg))]
+    pub min_shard: Msat,
     #[arg(long, value_enum, default_value_t = ViewArg::Merged)]
     pub view: ViewArg,
 }

@@ -10,7 +10,7 @@ use dmc_core::{MissionControl, Msat, NodeId, Sat, SuccessProbability, Timestamp}
 use dmc_graph::Graph;
 use serde_json::Value;
 
-use crate::args::{float_arg, input, int_arg, pubkey, read_input, sat_arg, u32_arg, CliError, Result};
+use crate::args::{input, pubkey, read_input, CliError, Result};
 use crate::cli::{QueryprobArgs, QueryroutesArgs, ViewArg};
 use crate::commands::{mission_control, Ctx};
 
@@ -47,21 +47,17 @@ fn probability(
 pub fn queryprob(ctx: &Ctx, a: &QueryprobArgs) -> Result<()> {
     let capacity = match (&a.graph, &a.capacity_sat) {
         (Some(path), _) => Capacity::Graph(Box::new(Graph::load(path).or_else(|e| input(format!("--graph: {e}")))?)),
-        (None, Some(c)) => Capacity::Fixed(Sat(int_arg(c, "--capacity-sat")? as u64)),
+        (None, Some(c)) => Capacity::Fixed(*c),
         (None, None) => Capacity::Fixed(Sat::ZERO),
     };
     if let Some(batch) = &a.batch {
         return queryprob_batch(ctx, a.view, batch, &capacity);
     }
-    let (Some(from), Some(to)) = (&a.from, &a.to) else {
+    let (Some(from), Some(to)) = (a.from, a.to) else {
         return input("queryprob needs FROM and TO (or --batch FILE)");
     };
-    let from = pubkey(from, "FROM")?;
-    let to = pubkey(to, "TO")?;
-    let amt_msat = match (&a.amt_sat, &a.msat) {
-        (Some(sat), None) => sat_arg(sat, "AMT_SAT")?,
-        (None, Some(msat)) => Msat(int_arg(msat, "--msat")? as u64),
-        _ => return input("queryprob needs AMT_SAT or --msat AMT_MSAT"),
+    let Some(amt_msat) = a.amt_sat.or(a.msat) else {
+        return input("queryprob needs AMT_SAT or --msat AMT_MSAT");
     };
     let mc = mission_control(ctx, a.view)?;
     let cap = capacity.lookup(&from, &to, amt_msat);
@@ -129,29 +125,21 @@ fn queryprob_batch(ctx: &Ctx, v: ViewArg, path: &Path, capacity: &Capacity) -> R
 
 pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
     use dmc_graph::pathfind::{self, PathFindingConfig, RouteRequest, RoutingGraph};
-    let dest = a.dest.as_ref().or(a.dest_pos.as_ref());
-    let dest = pubkey(dest.map(String::as_str).unwrap_or(""), "DEST")?;
-    let amt_msat = match (&a.amt_pos, &a.amt, &a.amt_msat) {
-        (Some(s), _, _) | (None, Some(s), _) => sat_arg(s, "AMT")?,
-        (None, None, Some(m)) => Msat(int_arg(m, "--amt_msat")? as u64),
-        _ => return input("queryroutes needs an amount: AMT (sat), --amt or --amt_msat"),
+    let Some(dest) = a.dest.or(a.dest_pos) else {
+        return input("DEST: missing");
+    };
+    let Some(amt_msat) = a.amt_pos.or(a.amt).or(a.amt_msat) else {
+        return input("queryroutes needs an amount: AMT (sat), --amt or --amt_msat");
     };
     if amt_msat == Msat::ZERO {
         return input("AMT: the amount must be greater than zero");
     }
-    let source = match &a.source {
-        Some(s) => Some(pubkey(s, "--source")?),
-        None => None,
-    };
-    let time_pref = float_arg(&a.time_pref, "--time_pref")?;
+    let source = a.source;
+    let time_pref = a.time_pref;
     if !(-1.0..=1.0).contains(&time_pref) {
         return input(format!("--time_pref: {time_pref} is outside [-1, 1]"));
     }
-    let ignored_nodes = a
-        .ignored_nodes
-        .iter()
-        .map(|n| pubkey(n, "--ignored_node"))
-        .collect::<Result<Vec<_>>>()?;
+    let ignored_nodes = a.ignored_nodes.clone();
     let mut ignored_pairs = Vec::new();
     for p in &a.ignored_pairs {
         let Some((f, t)) = p.split_once(':') else {
@@ -159,38 +147,17 @@ pub fn queryroutes(ctx: &Ctx, a: &QueryroutesArgs) -> Result<()> {
         };
         ignored_pairs.push((pubkey(f, "--ignored_pair")?, pubkey(t, "--ignored_pair")?));
     }
-    let outgoing = a
-        .outgoing_chan_ids
-        .iter()
-        .map(|c| int_arg(c, "--outgoing_chan_id").map(|v| v as u64))
-        .collect::<Result<Vec<_>>>()?;
-    let last_hop = match &a.last_hop {
-        Some(s) => Some(pubkey(s, "--last_hop")?),
-        None => None,
-    };
-    let final_cltv_delta = match &a.final_cltv_delta {
-        Some(s) => {
-            let v = u32_arg(s, "--final_cltv_delta")?;
-            u16::try_from(v).or_else(|_| input(format!("--final_cltv_delta: {v} exceeds 65535")))?
-        }
-        None => pathfind::DEFAULT_FINAL_CLTV_DELTA,
-    };
-    let cltv_limit = match &a.cltv_limit {
-        Some(s) => u32_arg(s, "--cltv_limit")?,
-        None => pathfind::DEFAULT_MAX_TOTAL_TIMELOCK,
-    };
+    let outgoing = a.outgoing_chan_ids.clone();
+    let last_hop = a.last_hop;
+    let final_cltv_delta = a.final_cltv_delta.unwrap_or(pathfind::DEFAULT_FINAL_CLTV_DELTA);
+    let cltv_limit = a.cltv_limit.unwrap_or(pathfind::DEFAULT_MAX_TOTAL_TIMELOCK);
     if cltv_limit < final_cltv_delta as u32 {
         return input(format!(
             "--cltv_limit: {cltv_limit} is below the final CLTV delta {final_cltv_delta}"
         ));
     }
-    let fee_limit_msat = match &a.fee_limit {
-        Some(s) => Sat(int_arg(s, "--fee_limit")? as u64).to_msat_saturating(),
-        None => amt_msat,
-    };
-    let block_height = u32_arg(&a.block_height, "--block_height")?;
-    let max_parts = u32_arg(&a.max_parts, "--max_parts")?;
-    let min_shard_msat = Sat(int_arg(&a.min_shard_sat, "--min_shard_sat")? as u64).to_msat_saturating();
+    let fee_limit_msat = a.fee_limit.unwrap_or(amt_msat);
+    let (block_height, max_parts, min_shard_msat) = (a.block_height, a.max_parts, a.min_shard);
     let graph = Graph::load(&a.graph).or_else(|e| input(format!("--graph: {e}")))?;
 
     let self_node = ctx.self_node()?;
