@@ -126,6 +126,18 @@ pub fn u16_arg(s: &str, field: &str) -> Result<u16> {
     u16::try_from(v).or_else(|_| input(format!("{field}: {v} exceeds 65535")))
 }
 
+/// `--sign-key`: a secret key in hex, or a file holding it.
+pub fn sign_key(s: &str) -> Result<secp256k1::SecretKey> {
+    let text = if Path::new(s).exists() {
+        std::fs::read_to_string(s).or_else(|e| input(format!("--sign-key: {s}: {e}")))?
+    } else {
+        s.to_string()
+    };
+    let bytes = dmc_core::node::decode_hex(text.trim())
+        .ok_or_else(|| CliError::Input("--sign-key: neither a file nor hex".into()))?;
+    secp256k1::SecretKey::from_slice(&bytes).or_else(|e| input(format!("--sign-key: not a secret key: {e}")))
+}
+
 pub fn u32_arg(s: &str, field: &str) -> Result<u32> {
     let v = int_arg(s, field)?;
     u32::try_from(v).or_else(|_| input(format!("{field}: {v} exceeds the uint32 range")))

@@ -167,16 +167,6 @@ fn connect_error(e: dmc_client::Error) -> CliError {
     }
 }
 
-fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
-    let text = if Path::new(s).exists() {
-        std::fs::read_to_string(s).or_else(|e| input(format!("--sign-key: {s}: {e}")))?
-    } else {
-        s.to_string()
-    };
-    let bytes = dmc_core::node::decode_hex(text.trim()).ok_or_else(|| CliError::Input("--sign-key: not hex".into()))?;
-    secp256k1::SecretKey::from_slice(&bytes).or_else(|e| input(format!("--sign-key: not a secret key: {e}")))
-}
-
 fn grpc_error(e: tonic::Status) -> CliError {
     match e.code() {
         tonic::Code::InvalidArgument | tonic::Code::Unauthenticated | tonic::Code::ResourceExhausted => {
@@ -215,7 +205,7 @@ pub fn client(data_dir: &Path, now: Timestamp, cmd: EcCommand) -> Result<()> {
                 }
             }
             rpc::sanitize_loadmc(&mut pairs);
-            let key = sign_key.as_deref().map(secret_key).transpose()?;
+            let key = sign_key.as_deref().map(crate::args::sign_key).transpose()?;
             let cert = default_cert(tls_cert);
             runtime()?.block_on(async {
                 let opts = coordinator(&ec, cert);

@@ -12,17 +12,6 @@ use dmc_lnd::LndOptions;
 use crate::args::{input, CliError, Result};
 use crate::cli::SyncArgs;
 
-fn secret_key(s: &str) -> Result<secp256k1::SecretKey> {
-    let text = if Path::new(s).exists() {
-        std::fs::read_to_string(s).or_else(|e| input(format!("--sign-key: {s}: {e}")))?
-    } else {
-        s.to_string()
-    };
-    let bytes = dmc_core::node::decode_hex(text.trim())
-        .ok_or_else(|| CliError::Input("--sign-key: neither a file nor hex".into()))?;
-    secp256k1::SecretKey::from_slice(&bytes).or_else(|e| input(format!("--sign-key: not a secret key: {e}")))
-}
-
 /// Parses and checks every flag before anything connects or writes.
 pub fn config(data_dir: &Path, self_node: Option<NodeId>, a: &SyncArgs) -> Result<SyncConfig> {
     let ec_tls_cert = a
@@ -52,7 +41,7 @@ pub fn config(data_dir: &Path, self_node: Option<NodeId>, a: &SyncArgs) -> Resul
     cfg.successes_only = a.successes_only;
     cfg.from_file = a.from_file.clone();
     cfg.to_file = a.to_file.clone();
-    cfg.sign_key = a.sign_key.as_deref().map(secret_key).transpose()?;
+    cfg.sign_key = a.sign_key.as_deref().map(crate::args::sign_key).transpose()?;
     cfg.self_node = self_node;
     cfg.force = a.force;
     cfg.import_batch = a.import_batch;

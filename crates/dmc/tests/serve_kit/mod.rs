@@ -7,8 +7,6 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use tonic::transport::Channel;
-
 pub use dmc_testkit::clock::unix_now_nanos as now_nanos;
 pub use dmc_testkit::hex;
 pub use dmc_testkit::keys::{node_in, secret_in};
@@ -55,11 +53,6 @@ impl Serve {
     /// `dmc serve ARGS` in `data_dir`, once it printed its ports.
     pub fn spawn(data_dir: &Path, args: &[&str]) -> Serve {
         Serve(dmc_testkit::serve::Serve::spawn(bin(), data_dir, args))
-    }
-
-    /// A gRPC channel trusting its certificate.
-    pub async fn channel(&self) -> Channel {
-        self.0.channel().await
     }
 
     /// SIGKILL: no chance to clean up.
