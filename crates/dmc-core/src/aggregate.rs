@@ -480,18 +480,26 @@ fn claim(r: &TimedPairResult, weight: f64, capacity: Msat) -> Claim {
 
 /// Each view's weight (0 for reporters that do not count) and the class counts.
 fn weigh(views: &[View], standing: &dyn Standing, w: &ClassWeights) -> (Vec<f64>, [u32; 3]) {
-    let classes: Vec<ReporterClass> = views.iter().map(|v| standing.class(&v.reporter)).collect();
+    let reporters: Vec<Reporter> = views.iter().map(|v| v.reporter).collect();
+    weigh_reporters(&reporters, standing, w)
+}
+
+/// The weight of each of one pair's reporters (0 for reporters that do not
+/// count) and the class counts: the rule [`aggregate`] applies, shared with
+/// the liquidity model ([`crate::liquidity`]).
+pub fn weigh_reporters(reporters: &[Reporter], standing: &dyn Standing, w: &ClassWeights) -> (Vec<f64>, [u32; 3]) {
+    let classes: Vec<ReporterClass> = reporters.iter().map(|r| standing.class(r)).collect();
     let mut counts = [0u32; 3];
     for c in &classes {
         counts[*c as usize] += 1;
     }
-    let weights = views
+    let weights = reporters
         .iter()
         .zip(&classes)
-        .map(|(v, c)| {
+        .map(|(r, c)| {
             let share = match c {
-                ReporterClass::Established => w.established * standing.reputation(&v.reporter),
-                ReporterClass::Unverified => w.unverified * standing.reputation(&v.reporter) / f64::from(counts[1]),
+                ReporterClass::Established => w.established * standing.reputation(r),
+                ReporterClass::Unverified => w.unverified * standing.reputation(r) / f64::from(counts[1]),
                 ReporterClass::Anonymous => w.anonymous / f64::from(counts[2]),
             };
             if share.is_finite() && share > 0.0 {

@@ -14,7 +14,8 @@
 //! * [`mission_control`]: the whole, driven by explicit inputs,
 //! * [`sync_plan`]: `dmc sync`'s import of coordinator data into a wallet
 //!   (what to take, then `XImportMissionControl`), shared with the simulator,
-//! * [`codec`]: a compact binary form of raw results and imports for storage.
+//! * [`codec`]: a compact binary form of raw results and imports for storage,
+//! * [`liquidity`]: the shared liquidity model many reporters build, and the LND records it implies.
 //!
 //! No I/O, no clock, no async: every input, time included, is an argument.
 //! Times follow Go's `time.Time` semantics ([`time`]), so zero times and
@@ -27,6 +28,7 @@ pub mod duration;
 pub mod estimator;
 pub mod interpret;
 pub mod json;
+pub mod liquidity;
 pub mod mission_control;
 pub mod node;
 pub mod reputation;
