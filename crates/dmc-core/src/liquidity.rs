@@ -369,6 +369,16 @@ pub struct ServedPair {
     pub fail_probability: f64,
 }
 
+/// A destination's pooled inbound shape: each reported incoming pair's
+/// shape normalised to one datapoint and summed.
+#[derive(Clone, Debug)]
+struct Inbound {
+    success: [f64; BUCKETS],
+    failure: [f64; BUCKETS],
+    reporters: Vec<Reporter>,
+    pairs: usize,
+}
+
 /// Evidence for one amount.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Tally {
@@ -708,8 +718,8 @@ impl LiquidityModel {
         now: Timestamp,
         standing: &dyn Standing,
         agg: &AggregationParams,
-    ) -> HashMap<NodeId, ([f64; BUCKETS], [f64; BUCKETS], usize, usize)> {
-        let mut out: HashMap<NodeId, ([f64; BUCKETS], [f64; BUCKETS], Vec<Reporter>, usize)> = HashMap::new();
+    ) -> HashMap<NodeId, Inbound> {
+        let mut out: HashMap<NodeId, Inbound> = HashMap::new();
         let shape_only = LiquidityModel {
             params: LiquidityParams {
                 live_weight: 0.0,
@@ -724,32 +734,41 @@ impl LiquidityModel {
             if total <= 1e-9 {
                 continue;
             }
-            let e = out
-                .entry(pair.to)
-                .or_insert(([0.0; BUCKETS], [0.0; BUCKETS], Vec::new(), 0));
+            let e = out.entry(pair.to).or_insert_with(|| Inbound {
+                success: [0.0; BUCKETS],
+                failure: [0.0; BUCKETS],
+                reporters: Vec::new(),
+                pairs: 0,
+            });
             for k in 0..BUCKETS {
-                e.0[k] += prep.shape_success[k] / total;
-                e.1[k] += prep.shape_failure[k] / total;
+                e.success[k] += prep.shape_success[k] / total;
+                e.failure[k] += prep.shape_failure[k] / total;
             }
-            e.3 += 1;
+            e.pairs += 1;
             let weights = self.weights(m, standing, agg);
             for (x, w) in m.evidence.iter().zip(weights) {
-                if w > 0.0 && !e.2.contains(&x.reporter) {
-                    e.2.push(x.reporter);
+                if w > 0.0 && !e.reporters.contains(&x.reporter) {
+                    e.reporters.push(x.reporter);
                 }
             }
         }
-        out.into_iter()
-            .map(|(k, (s, f, r, n))| (k, (s, f, r.len(), n)))
-            .collect()
+        out
     }
 
     /// Adds a destination's pooled inbound shape, normalised to
     /// `receive_weight` datapoints, to a pair's evidence. Needs two distinct
     /// reporters: one key cannot paint a node as a sink.
-    fn add_inbound(&self, prep: &mut Prepared, inbound: Option<&([f64; BUCKETS], [f64; BUCKETS], usize, usize)>) {
-        let Some((s, f, reporters, _)) = inbound else { return };
-        if !self.params.use_receive || *reporters < 2 {
+    fn add_inbound(&self, prep: &mut Prepared, inbound: Option<&Inbound>) {
+        let Some(Inbound {
+            success: s,
+            failure: f,
+            reporters,
+            ..
+        }) = inbound
+        else {
+            return;
+        };
+        if !self.params.use_receive || reporters.len() < 2 {
             return;
         }
         let total: f64 = s.iter().chain(f).sum();
@@ -795,7 +814,7 @@ impl LiquidityModel {
         standing: &dyn Standing,
         agg: &AggregationParams,
         pooled: Option<f64>,
-        inbound: Option<&HashMap<NodeId, ([f64; BUCKETS], [f64; BUCKETS], usize, usize)>>,
+        inbound: Option<&HashMap<NodeId, Inbound>>,
     ) -> Option<Prepared> {
         let mut prep = match self.pairs.get(pair) {
             Some(m) => self.prepare(m, now, standing, agg, pooled),
@@ -873,11 +892,11 @@ impl LiquidityModel {
         let mut out: Vec<ReceiveEstimate> = self
             .inbound_shapes(now, standing, agg)
             .into_iter()
-            .map(|(node, (s, f, reporters, pairs))| {
+            .map(|(node, inb)| {
                 let prep = Prepared {
                     capacity: 1.0,
-                    shape_success: s,
-                    shape_failure: f,
+                    shape_success: inb.success,
+                    shape_failure: inb.failure,
                     live_success: Vec::new(),
                     live_failure: Vec::new(),
                     failure_weight: 0.0,
@@ -897,8 +916,8 @@ impl LiquidityModel {
                 ReceiveEstimate {
                     node,
                     median_fraction: lo,
-                    reporters,
-                    pairs,
+                    reporters: inb.reporters.len(),
+                    pairs: inb.pairs,
                 }
             })
             .collect();
@@ -928,7 +947,9 @@ impl LiquidityModel {
             candidates.extend(
                 extra
                     .iter()
-                    .filter(|(p, _)| !self.pairs.contains_key(p) && inb.get(&p.to).is_some_and(|x| x.2 >= 2))
+                    .filter(|(p, _)| {
+                        !self.pairs.contains_key(p) && inb.get(&p.to).is_some_and(|x| x.reporters.len() >= 2)
+                    })
                     .copied(),
             );
         }
