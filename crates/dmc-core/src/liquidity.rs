@@ -465,6 +465,12 @@ impl LiquidityModel {
         &self.params
     }
 
+    /// Changes the parameters; the evidence stays (every parameter acts
+    /// when the model is read, except the buckets and decay, which are fixed).
+    pub fn set_params(&mut self, params: LiquidityParams) {
+        self.params = params;
+    }
+
     /// Pairs with evidence.
     pub fn len(&self) -> usize {
         self.pairs.len()

@@ -34,8 +34,9 @@ use dmc_core::time::DurationNs;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use dmc_core::aggregate::{
-    aggregate, merge_observation, served_pair, AggregationParams, Held, Reporter, View, WithReputations,
+    aggregate, merge_observation, served_pair, AggregationParams, GraphStanding, Held, Reporter, View, WithReputations,
 };
+use dmc_core::liquidity::{LiquidityModel, LiquidityParams, ServeParams};
 use dmc_core::reputation::{self, Reputation, ReputationParams};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
@@ -130,6 +131,13 @@ pub struct DmcCoordinator {
     /// Pairs whose views changed since the last [`DmcCoordinator::commit`].
     dirty: BTreeSet<DirectedPair>,
     log: ChangeLog,
+    /// The liquidity model every registration also feeds.
+    model: LiquidityModel,
+    /// Directed graph pairs with their capacity: candidates for the
+    /// model's destination shapes ([`LiquidityModel::serve_lnd`]'s `extra`).
+    graph_pairs: Vec<(DirectedPair, dmc_core::Msat)>,
+    /// Per served model variant: what it served last, and its change log.
+    model_served: Vec<(HashMap<DirectedPair, TimedPairResult>, ChangeLog)>,
 }
 
 impl DmcCoordinator {
@@ -151,6 +159,61 @@ impl DmcCoordinator {
             served: HashMap::new(),
             dirty: BTreeSet::new(),
             log: ChangeLog::default(),
+            model: LiquidityModel::new(LiquidityParams::default()),
+            graph_pairs: Vec::new(),
+            model_served: Vec::new(),
+        }
+    }
+
+    /// The graph's directed pairs and capacities, for the model's
+    /// destination shapes.
+    pub fn set_graph_pairs(&mut self, pairs: Vec<(DirectedPair, dmc_core::Msat)>) {
+        self.graph_pairs = pairs;
+    }
+
+    /// The liquidity model built from every registration.
+    pub fn model(&self) -> &LiquidityModel {
+        &self.model
+    }
+
+    /// Serves the model under each of `variants` at `now` (LND records,
+    /// [`LiquidityModel::serve_lnd`]) and logs what changed per variant,
+    /// for [`DmcCoordinator::query_model`]. Call after the reputation pass.
+    pub fn serve_model(&mut self, variants: &[LiquidityParams], now: Timestamp) {
+        let standing = WithReputations {
+            graph: &self.standing,
+            reputations: &self.reputations,
+        };
+        self.model_served.resize_with(variants.len(), Default::default);
+        let saved = *self.model.params();
+        for (v, params) in variants.iter().enumerate() {
+            self.model.set_params(*params);
+            let served = self
+                .model
+                .serve_lnd(now, &standing, &self.params, &ServeParams::default(), &self.graph_pairs);
+            let (last, log) = &mut self.model_served[v];
+            let mut seen: HashSet<DirectedPair> = HashSet::new();
+            for s in &served {
+                seen.insert(s.pair);
+                if last.get(&s.pair) != Some(&s.result) {
+                    last.insert(s.pair, s.result);
+                    log.touch(s.pair);
+                }
+            }
+            let gone: Vec<DirectedPair> = last.keys().filter(|p| !seen.contains(p)).copied().collect();
+            for p in gone {
+                last.remove(&p);
+                log.touch(p);
+            }
+        }
+        self.model.set_params(saved);
+    }
+
+    /// What a wallet syncing from model variant `variant` gets since `since`.
+    pub fn query_model(&self, variant: usize, since: u64) -> Delta {
+        match self.model_served.get(variant) {
+            Some((last, log)) => log.changes(since, |p| last.get(p).map(|r| served_pair(*p, r))),
+            None => Delta::default(),
         }
     }
 
@@ -160,6 +223,19 @@ impl DmcCoordinator {
     /// same transaction; here once per sync tick, before any query).
     /// Returns how many of the reporter's records changed.
     pub fn register(&mut self, reporter: NodeId, pairs: &[PairSnapshot], received: Timestamp) -> usize {
+        self.register_settled(reporter, pairs, received, &|_| None)
+    }
+
+    /// [`DmcCoordinator::register`] with what the reporter knows of each
+    /// pair's latest success: settled (`Some(true)`), before a failure
+    /// (`Some(false)`), unknown (`None`), as a v2 registration carries it.
+    pub fn register_settled(
+        &mut self,
+        reporter: NodeId,
+        pairs: &[PairSnapshot],
+        received: Timestamp,
+        settled: &dyn Fn(&DirectedPair) -> Option<bool>,
+    ) -> usize {
         let mut changed = 0;
         let who = Reporter::Node(reporter);
         for p in pairs {
@@ -172,6 +248,10 @@ impl DmcCoordinator {
                 }
                 continue;
             };
+            let channel = GraphStanding::channel(&self.standing, &p.pair);
+            for o in LiquidityModel::observations_in(current.as_ref(), &new, settled(&p.pair)) {
+                self.model.observe(who, p.pair, channel, o);
+            }
             match pos {
                 Some(i) => views[i].record = new,
                 None => {

@@ -47,6 +47,7 @@ use std::sync::Mutex;
 use dmc_core::aggregate::GraphStanding;
 use dmc_core::estimator::{AprioriConfig, BimodalConfig, EstimatorConfig};
 use dmc_core::json::Json;
+use dmc_core::liquidity::LiquidityParams;
 use dmc_core::rpc::PairData;
 use dmc_core::sync_plan::{
     apply_import, prepare_import, record_imports, ImportedTimes, NodeState, PairKey, FIRST_HAND_HOLD_SECS,
@@ -69,8 +70,52 @@ use crate::traffic::{balance_fractions, histogram, ks_distance, Balances, Popula
 const NS: DurationNs = DurationNs::SECOND;
 const HOUR_NS: DurationNs = DurationNs::HOUR;
 
-/// The four arms, in report order.
-pub const ARMS: [&str; 4] = ["cold", "warm", "newest_wins", "oracle"];
+/// The arms, in report order: the first four, then the liquidity model
+/// ([`MODEL_VARIANTS`]: the whole model and one ablation per component).
+pub const ARMS: [&str; 9] = [
+    "cold",
+    "warm",
+    "newest_wins",
+    "oracle",
+    "model",
+    "model_no_shape",
+    "model_no_receive",
+    "model_no_staleness",
+    "model_no_settled",
+];
+
+/// Index of the first model arm in [`ARMS`].
+pub const FIRST_MODEL_ARM: usize = 4;
+
+/// The oracle's index in [`ARMS`].
+pub const ORACLE_ARM: usize = 3;
+
+/// The liquidity model's parameters for each model arm, in [`ARMS`] order
+/// from [`FIRST_MODEL_ARM`]: the whole model, then without its persistent
+/// shape, destinations' receive shape, per-pair staleness, or the
+/// settled/returned distinction.
+pub fn model_variants() -> [LiquidityParams; 5] {
+    let full = LiquidityParams::default();
+    [
+        full,
+        LiquidityParams {
+            use_shape: false,
+            ..full
+        },
+        LiquidityParams {
+            use_receive: false,
+            ..full
+        },
+        LiquidityParams {
+            use_staleness: false,
+            ..full
+        },
+        LiquidityParams {
+            use_settled: false,
+            ..full
+        },
+    ]
+}
 
 /// When the balance distribution counts as stationary.
 #[derive(Clone, Debug, PartialEq)]
@@ -502,11 +547,23 @@ struct WalletSide {
     feasible: Vec<bool>,
 }
 
+/// Where an arm imports from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// dmc's last-observation robust aggregate.
+    Aggregate,
+    /// The Go coordinator's newest-wins store.
+    NewestWins,
+    /// dmc's liquidity model, variant `i` of [`model_variants`].
+    Model(usize),
+}
+
 /// Which coordinator an arm imports from.
-fn arm_source(arm: usize) -> Option<usize> {
+fn arm_source(arm: usize) -> Option<Source> {
     match arm {
-        1 => Some(0),
-        2 => Some(1),
+        1 => Some(Source::Aggregate),
+        2 => Some(Source::NewestWins),
+        a if a >= FIRST_MODEL_ARM && a < ARMS.len() => Some(Source::Model(a - FIRST_MODEL_ARM)),
         _ => None,
     }
 }
@@ -709,7 +766,7 @@ pub fn run_seed(
             let arms = (0..ARMS.len())
                 .map(|a| {
                     let mut sender = Sender::new(node, est.config());
-                    sender.oracle = a == 3;
+                    sender.oracle = a == ORACLE_ARM;
                     Arm {
                         sender,
                         busy_until: Timestamp::ZERO,
@@ -762,6 +819,12 @@ pub fn run_seed(
         })
         .collect();
     let mut dmc = DmcCoordinator::new(standing);
+    dmc.set_graph_pairs(graph_pairs(base));
+    let variants = model_variants();
+    // Per contributor: whether each pair's latest success settled (the
+    // payment completed) or came back (a hop before a failure), as lnd's
+    // payment records say and a v2 registration carries.
+    let mut settled_of: Vec<HashMap<DirectedPair, bool>> = vec![HashMap::new(); contributors.len()];
     let mut go = GoCoordinator::default();
     let mut exported: Vec<HashMap<DirectedPair, dmc_core::TimedPairResult>> = vec![HashMap::new(); senders.len()];
     let mut flow = FlowGraph::new(&graph);
@@ -816,13 +879,18 @@ pub fn run_seed(
                     continue;
                 }
                 let pairs = export_pairs(&sent);
-                dmc.register(contributor_keys[ci], &pairs, t);
+                let settled = &settled_of[ci];
+                let honest = liar_of[ci].is_none();
+                dmc.register_settled(contributor_keys[ci], &pairs, t, &|p| {
+                    honest.then(|| settled.get(p).copied()).flatten()
+                });
                 go.register(&pairs);
             }
             dmc.commit();
             dmc.reputation_pass(t);
             if !wallet_start.after(t) {
                 wallets_synced_once = true;
+                dmc.serve_model(&variants, t);
                 sync_wallets(&mut sides, &dmc, &go, t, params.first_hand_hold_s);
             }
             next_sync = next_sync.add(params.sync_interval_s.max(1) * NS);
@@ -842,6 +910,7 @@ pub fn run_seed(
                 &mut c,
             );
             contributor_busy[ci] = c;
+            note_settled(&mut settled_of[ci], &r);
             contributor_payments += 1;
             contributor_successes += usize::from(r.succeeded);
             continue;
@@ -852,6 +921,7 @@ pub fn run_seed(
             if !wallets_synced_once {
                 // The wallet's first sync happens when it starts.
                 wallets_synced_once = true;
+                dmc.serve_model(&variants, t);
                 sync_wallets(&mut sides, &dmc, &go, t, params.first_hand_hold_s);
             }
             let dest_id = *graph.node(dest);
@@ -928,13 +998,54 @@ pub fn run_seed(
     }
 }
 
+/// Records, per pair of each HTLC's route, whether its latest success
+/// settled (the HTLC settled) or came back (a hop before the failing one).
+fn note_settled(settled: &mut HashMap<DirectedPair, bool>, r: &PaymentRecord) {
+    for h in &r.htlcs {
+        let reached = match (h.succeeded, h.failure_source_index) {
+            (true, _) => h.route.hops.len(),
+            (false, Some(k)) => k as usize,
+            (false, None) => continue,
+        };
+        let mut from = h.route.source;
+        for hop in h.route.hops.iter().take(reached) {
+            settled.insert(DirectedPair { from, to: hop.pub_key }, h.succeeded);
+            from = hop.pub_key;
+        }
+    }
+}
+
+/// Every directed pair of `g` with a usable policy, with the largest
+/// capacity between its nodes.
+fn graph_pairs(g: &Graph) -> Vec<(DirectedPair, Msat)> {
+    let mut m: HashMap<DirectedPair, Msat> = HashMap::new();
+    for ch in g.channels() {
+        let cap = ch.capacity_sat.to_msat_saturating();
+        for (dir, (a, b)) in [(ch.node1, ch.node2), (ch.node2, ch.node1)].into_iter().enumerate() {
+            if ch.policies[dir].is_some_and(|p| !p.disabled) {
+                let e = m
+                    .entry(DirectedPair {
+                        from: *g.node(a),
+                        to: *g.node(b),
+                    })
+                    .or_default();
+                *e = (*e).max(cap);
+            }
+        }
+    }
+    let mut v: Vec<(DirectedPair, Msat)> = m.into_iter().collect();
+    v.sort_by_key(|(p, _)| *p);
+    v
+}
+
 fn sync_wallets(sides: &mut [WalletSide], dmc: &DmcCoordinator, go: &GoCoordinator, now: Timestamp, hold_s: i64) {
     for side in sides.iter_mut() {
         let node = side.node;
         for (a, arm) in side.arms.iter_mut().enumerate() {
             match arm_source(a) {
-                Some(0) => sync_arm(arm, &node, now, hold_s, &|c| dmc.query(c)),
-                Some(_) => sync_arm(arm, &node, now, 0, &|c| go.query(c)),
+                Some(Source::Aggregate) => sync_arm(arm, &node, now, hold_s, &|c| dmc.query(c)),
+                Some(Source::NewestWins) => sync_arm(arm, &node, now, 0, &|c| go.query(c)),
+                Some(Source::Model(v)) => sync_arm(arm, &node, now, hold_s, &|c| dmc.query_model(v, c)),
                 None => {}
             }
         }
@@ -1188,13 +1299,19 @@ impl ResultGroup<'_> {
 
     /// `(cold − warm) / (cold − oracle)`; `None` when the CI of cold − oracle holds 0.
     pub fn gap_closed(&self, subset: Subset, metric: Metric, reps: usize) -> Option<Stat> {
+        self.gap_closed_by(subset, metric, 1, reps)
+    }
+
+    /// `(cold − arm) / (cold − oracle)` for any importing arm; `None` when
+    /// the CI of cold − oracle holds 0.
+    pub fn gap_closed_by(&self, subset: Subset, metric: Metric, arm: usize, reps: usize) -> Option<Stat> {
         let v = self.values(subset, metric);
         // The same draws as the reported `oracle_minus_cold`, so the two agree.
-        let floor = paired_bootstrap(&[&v[3], &v[0]], reps, PAIRED_SEED, |m| m[0] - m[1])?;
+        let floor = paired_bootstrap(&[&v[ORACLE_ARM], &v[0]], reps, PAIRED_SEED, |m| m[0] - m[1])?;
         if floor.ci_contains(0.0) {
             return None;
         }
-        paired_bootstrap(&[&v[0], &v[1], &v[3]], reps, PAIRED_SEED, |m| {
+        paired_bootstrap(&[&v[0], &v[arm], &v[ORACLE_ARM]], reps, PAIRED_SEED, |m| {
             (m[0] - m[1]) / (m[0] - m[2])
         })
     }
@@ -1212,26 +1329,55 @@ impl ResultGroup<'_> {
                 (name.to_string(), Json::Object(fields))
             })
             .collect();
-        let diffs = [
+        let mut pairs: Vec<(String, usize, usize)> = [
             ("warm_minus_cold", 1, 0),
             ("newest_wins_minus_cold", 2, 0),
-            ("oracle_minus_cold", 3, 0),
+            ("oracle_minus_cold", ORACLE_ARM, 0),
             ("warm_minus_newest_wins", 1, 2),
+            ("model_minus_cold", FIRST_MODEL_ARM, 0),
+            ("model_minus_warm", FIRST_MODEL_ARM, 1),
         ]
         .iter()
-        .map(|(name, a, b)| {
-            (
-                name.to_string(),
-                Json::Object(
-                    METRICS
-                        .iter()
-                        .take(3)
-                        .map(|(m, f)| (m.to_string(), stat_json(self.difference(subset, *f, *a, *b, reps))))
-                        .collect(),
-                ),
-            )
-        })
+        .map(|(n, a, b)| (n.to_string(), *a, *b))
         .collect();
+        for (a, name) in ARMS.iter().enumerate().skip(FIRST_MODEL_ARM + 1) {
+            pairs.push((format!("{name}_minus_model"), a, FIRST_MODEL_ARM));
+        }
+        let diffs = pairs
+            .iter()
+            .map(|(name, a, b)| {
+                (
+                    name.to_string(),
+                    Json::Object(
+                        METRICS
+                            .iter()
+                            .take(3)
+                            .map(|(m, f)| (m.to_string(), stat_json(self.difference(subset, *f, *a, *b, reps))))
+                            .collect(),
+                    ),
+                )
+            })
+            .collect();
+        let by_arm = ARMS
+            .iter()
+            .enumerate()
+            .filter(|(a, _)| arm_source(*a).is_some())
+            .map(|(a, name)| {
+                (
+                    name.to_string(),
+                    Json::object([
+                        (
+                            "failed_htlcs_per_payment",
+                            stat_json(self.gap_closed_by(subset, METRICS[0].1, a, reps)),
+                        ),
+                        (
+                            "time_to_pay_s",
+                            stat_json(self.gap_closed_by(subset, METRICS[2].1, a, reps)),
+                        ),
+                    ]),
+                )
+            })
+            .collect();
         Json::object([
             ("payments", Json::int32(self.payments(subset))),
             ("arms", Json::Object(arms)),
@@ -1244,6 +1390,7 @@ impl ResultGroup<'_> {
                         stat_json(self.gap_closed(subset, METRICS[0].1, reps)),
                     ),
                     ("time_to_pay_s", stat_json(self.gap_closed(subset, METRICS[2].1, reps))),
+                    ("by_arm", Json::Object(by_arm)),
                 ]),
             ),
         ])
@@ -1565,6 +1712,12 @@ pub fn summary_text(seeds: &[SeedRun], params: &ExperimentParams) -> String {
             fmt_stat(g.gap_closed(all, METRICS[0].1, reps), 2),
             fmt_stat(g.gap_closed(all, METRICS[2].1, reps), 2),
         );
+        out += &format!(
+            "  model - cold: failed HTLCs {}; gap closed: failed HTLCs {}, time {}\n",
+            fmt_stat(g.difference(all, METRICS[0].1, FIRST_MODEL_ARM, 0, reps), 3),
+            fmt_stat(g.gap_closed_by(all, METRICS[0].1, FIRST_MODEL_ARM, reps), 2),
+            fmt_stat(g.gap_closed_by(all, METRICS[2].1, FIRST_MODEL_ARM, reps), 2),
+        );
     }
     for s in seeds {
         let b = &s.background;
@@ -1599,7 +1752,14 @@ pub fn summary_text(seeds: &[SeedRun], params: &ExperimentParams) -> String {
 /// Learning curves (failed HTLCs per payment by payment index), one panel
 /// per (balances, wallet, estimator), one band per arm.
 pub fn learning_figure(seeds: &[SeedRun], params: &ExperimentParams) -> plot::Figure {
-    let colors = [(120, 120, 120), (31, 119, 180), (255, 127, 14), (44, 160, 44)];
+    // The first four arms and the whole model; the ablations are in the report.
+    let colors = [
+        (120, 120, 120),
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (148, 103, 189),
+    ];
     let panels = group(seeds)
         .iter()
         .map(|g| {
@@ -1608,6 +1768,7 @@ pub fn learning_figure(seeds: &[SeedRun], params: &ExperimentParams) -> plot::Fi
             let series = ARMS
                 .iter()
                 .enumerate()
+                .take(colors.len())
                 .map(|(a, name)| plot::Series {
                     name: name.to_string(),
                     color: colors[a],
