@@ -560,9 +560,6 @@ impl LiquidityModel {
                 };
                 Some((moved, obs.time.sub(prev.time).min(params.max_gap).secs()))
             });
-        if model.previous.is_none_or(|p| !p.time.after(obs.time)) {
-            model.previous = Some(Observation { amt, ..obs });
-        }
         let pos = match model.evidence.iter().position(|e| e.reporter == reporter) {
             Some(i) => i,
             None => {
@@ -581,6 +578,18 @@ impl LiquidityModel {
             }
         };
         let ev = &mut model.evidence[pos];
+        // Only what is newer than the reporter's last of its kind counts:
+        // a re-sent or replayed record adds nothing.
+        let last = match obs.kind {
+            ObservationKind::Success => ev.last_success,
+            ObservationKind::Failure => ev.last_failure,
+        };
+        if last.is_some_and(|l| !obs.time.after(l.time)) {
+            return;
+        }
+        if model.previous.is_none_or(|p| !p.time.after(obs.time)) {
+            model.previous = Some(Observation { amt, ..obs });
+        }
         ev.decay_to(obs.time, params.shape_half_life);
         // An observation older than the tallies counts decayed to their time.
         let w = decay_factor(obs.time, ev.decayed.at, params.shape_half_life);

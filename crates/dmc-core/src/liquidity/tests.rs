@@ -490,3 +490,19 @@ fn no_channel_and_zero_amounts_are_ignored() {
     );
     assert_eq!(m.pair(&pair(1, 2)).expect("seen").capacity(), Msat(2000));
 }
+
+#[test]
+fn a_replayed_or_older_observation_adds_nothing() {
+    let mut m = model();
+    let pr = pair(1, 2);
+    for _ in 0..100 {
+        m.observe(reporter(1), pr, ChannelCheck::Capacity(CAP), failure(50_000_000, 3600));
+    }
+    m.observe(reporter(1), pr, ChannelCheck::Capacity(CAP), failure(40_000_000, 60));
+    let est = m
+        .estimate(&pr, at(3600), &HONEST, &AggregationParams::default())
+        .expect("seen");
+    let total: f64 = est.failure_histogram.iter().sum();
+    assert!((total - 1.0).abs() < 1e-9, "{total}");
+    assert_eq!(est.newest_failure, at(3600));
+}
