@@ -988,6 +988,46 @@ impl LiquidityModel {
     }
 }
 
+/// How close bisection gets: 1 sat, or a millionth of the capacity if
+/// coarser (the model knows no finer; it keeps serving cheap).
+fn resolution(c: Msat) -> u64 {
+    (c.0 >> 20).max(1000)
+}
+
+/// Whether a record served earlier (`previous`, what the wallet holds)
+/// should be replaced by `new` at `now`: an amount moved by more than 1 %,
+/// a success or failure appeared or went, the failure's weight in LND's
+/// apriori estimator (`2^(−age/h)`) is more than 0.05 off the model's, or
+/// the success is more than 6 h older (LND's bimodal estimator decays it).
+/// Re-serving only then keeps deltas small without letting LND's own
+/// decay drift far from the model.
+pub fn worth_reserving(
+    previous: Option<&TimedPairResult>,
+    new: &TimedPairResult,
+    now: Timestamp,
+    serve: &ServeParams,
+) -> bool {
+    let Some(prev) = previous else { return true };
+    let moved = |a: Msat, b: Msat| {
+        let (a, b) = (a.as_f64(), b.as_f64());
+        (a - b).abs() > 0.01 * a.max(b)
+    };
+    if prev.fail_time.is_zero() != new.fail_time.is_zero() || prev.success_time.is_zero() != new.success_time.is_zero()
+    {
+        return true;
+    }
+    if moved(prev.fail_amt_msat, new.fail_amt_msat) || moved(prev.success_amt_msat, new.success_amt_msat) {
+        return true;
+    }
+    let weight = |t: Timestamp| {
+        0.5f64.powf(now.sub(t).as_nanos().max(0) as f64 / serve.lnd_penalty_half_life.as_nanos().max(1) as f64)
+    };
+    if !new.fail_time.is_zero() && (weight(prev.fail_time) - weight(new.fail_time)).abs() > 0.05 {
+        return true;
+    }
+    !new.success_time.is_zero() && new.success_time.sub(prev.success_time) > DurationNs::from_hours(6)
+}
+
 /// The largest amount in `[0, c]` where `ok` holds, by bisection (`ok` is
 /// monotone: true below, false above); 0 when it holds nowhere above 0.
 fn largest_with(c: Msat, ok: impl Fn(f64) -> bool) -> Msat {
@@ -995,7 +1035,7 @@ fn largest_with(c: Msat, ok: impl Fn(f64) -> bool) -> Msat {
     if ok(hi as f64) {
         return c;
     }
-    while hi - lo > 1 {
+    while hi - lo > resolution(c) {
         let mid = lo + (hi - lo) / 2;
         if ok(mid as f64) {
             lo = mid;
@@ -1013,7 +1053,7 @@ fn smallest_with(c: Msat, ok: impl Fn(f64) -> bool) -> Option<Msat> {
         return None;
     }
     let (mut lo, mut hi) = (0u64, c.0);
-    while hi - lo > 1 {
+    while hi - lo > resolution(c) {
         let mid = lo + (hi - lo) / 2;
         if ok(mid as f64) {
             hi = mid;

@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use dmc_core::aggregate::{
     aggregate, merge_observation, served_pair, AggregationParams, GraphStanding, Held, Reporter, View, WithReputations,
 };
-use dmc_core::liquidity::{LiquidityModel, LiquidityParams, ServeParams};
+use dmc_core::liquidity::{worth_reserving, LiquidityModel, LiquidityParams, ServeParams};
 use dmc_core::reputation::{self, Reputation, ReputationParams};
 use dmc_core::rpc::{self, PairData, PairHistory};
 use dmc_core::sync_plan::validate_pair;
@@ -195,7 +195,7 @@ impl DmcCoordinator {
             let mut seen: HashSet<DirectedPair> = HashSet::new();
             for s in &served {
                 seen.insert(s.pair);
-                if last.get(&s.pair) != Some(&s.result) {
+                if worth_reserving(last.get(&s.pair), &s.result, now, &ServeParams::default()) {
                     last.insert(s.pair, s.result);
                     log.touch(s.pair);
                 }

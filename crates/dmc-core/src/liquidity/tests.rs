@@ -506,3 +506,42 @@ fn a_replayed_or_older_observation_adds_nothing() {
     assert!((total - 1.0).abs() < 1e-9, "{total}");
     assert_eq!(est.newest_failure, at(3600));
 }
+
+#[test]
+fn a_record_is_re_served_when_lnd_would_drift_from_the_model_not_on_every_tick() {
+    let serve = ServeParams::default();
+    let r = TimedPairResult {
+        fail_time: at(0),
+        fail_amt_msat: Msat(500_000_000),
+        success_time: at(0),
+        success_amt_msat: Msat(100_000_000),
+    };
+    assert!(worth_reserving(None, &r, at(0), &serve));
+    // Ten minutes later the model says the same with a refreshed time: LND's
+    // weight of the old failure is 0.89, the new 1.0: re-served.
+    let later = TimedPairResult {
+        fail_time: at(600),
+        success_time: at(600),
+        ..r
+    };
+    assert!(worth_reserving(Some(&r), &later, at(600), &serve));
+    // A minute later: 0.99 against 1.0, kept.
+    let soon = TimedPairResult {
+        fail_time: at(60),
+        success_time: at(60),
+        ..r
+    };
+    assert!(!worth_reserving(Some(&r), &soon, at(60), &serve));
+    // An amount that moved by more than 1 %, or a failure that went: re-served.
+    let lower = TimedPairResult {
+        fail_amt_msat: Msat(400_000_000),
+        ..soon
+    };
+    assert!(worth_reserving(Some(&r), &lower, at(60), &serve));
+    let no_fail = TimedPairResult {
+        fail_time: Timestamp::ZERO,
+        fail_amt_msat: Msat::ZERO,
+        ..soon
+    };
+    assert!(worth_reserving(Some(&r), &no_fail, at(60), &serve));
+}
