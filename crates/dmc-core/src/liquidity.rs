@@ -52,11 +52,21 @@
 //! For an amount `a`, with `x = a / c`: `pass(a)` is the weighed evidence
 //! that `L ≥ a` (successes at or above `a`, within a bucket by linear
 //! interpolation), `fail(a)` that `L < a` (failures at or below `a`). With a
-//! uniform prior of [`LiquidityParams::prior_weight`] datapoints,
+//! prior of [`LiquidityParams::prior_weight`] datapoints,
 //!
 //! ```text
-//! P(a) = (pass(a) + α·(1 − x)) / (pass(a) + fail(a) + α)
+//! P(a) = (pass(a) + α·p₀(x)) / (pass(a) + fail(a) + α),   p₀(x) = ½·(1 − x)
 //! ```
+//!
+//! The prior is the bimodal picture LND's own bimodal estimator and the
+//! measured network share: about half of all directions sit near empty, the
+//! other half anywhere up to full. It is deliberately *not* confident:
+//! a success is served only where evidence (a fresh live bound, or several
+//! shape datapoints) lifts `P` above [`ServeParams::success_confidence`],
+//! since LND trusts a served success at 0.95 forever (apriori) or for days
+//! (bimodal). A first model with a uniform prior (`p₀ = 1 − x`) served a
+//! "success" up to a tenth of the capacity on every pair it had heard of
+//! and made wallets fail more than cold ones (BENCHMARKS.md).
 //!
 //! which falls monotonically in `a` (pass evidence only shrinks, fail
 //! evidence only grows). Robust aggregation still decides who may move it:
@@ -147,10 +157,11 @@ pub struct LiquidityParams {
     /// enough to tell a calm pair from a busy one, not enough for one key
     /// to declare a pair chaotic by alternating claims.
     pub reporter_comparison_cap: f64,
-    /// Weight of the uniform prior, in datapoints (1).
+    /// Weight of the prior, in datapoints (1).
     pub prior_weight: f64,
     /// Weight of a destination's pooled inbound shape on each of its
-    /// incoming pairs, in datapoints (1).
+    /// incoming pairs, in datapoints (2: two reporters' worth, so a sink
+    /// seen by two reporters is served depleted on its unseen channels).
     pub receive_weight: f64,
     /// Ablation switch: use the persistent shape (true).
     pub use_shape: bool,
@@ -175,7 +186,7 @@ impl Default for LiquidityParams {
             reporter_evidence_cap: 8.0,
             reporter_comparison_cap: 32.0,
             prior_weight: 1.0,
-            receive_weight: 1.0,
+            receive_weight: 2.0,
             use_shape: true,
             use_staleness: true,
             use_receive: true,
@@ -191,7 +202,8 @@ pub struct ServeParams {
     /// this probability (0.9; LND then assumes 0.95 there).
     pub success_confidence: f64,
     /// A failure is served from the smallest amount passing with at most
-    /// this probability (0.5).
+    /// this probability (0.2: well below the prior's ½, so only evidence
+    /// of failures puts one there).
     pub failure_below: f64,
     /// The wallet's apriori penalty half-life the failure's age is encoded
     /// for (LND's default, 1 h).
@@ -202,7 +214,7 @@ impl Default for ServeParams {
     fn default() -> Self {
         ServeParams {
             success_confidence: 0.9,
-            failure_below: 0.5,
+            failure_below: 0.2,
             lnd_penalty_half_life: DurationNs::HOUR,
         }
     }
@@ -441,12 +453,13 @@ impl Prepared {
         }
         let x = (amt / self.capacity).clamp(0.0, 1.0);
         let t = self.tally(edges, amt);
-        let num = t.pass + prior_weight * (1.0 - x);
+        let prior = 0.5 * (1.0 - x);
+        let num = t.pass + prior_weight * prior;
         let den = t.pass + t.fail + prior_weight;
         if den > 0.0 {
             (num / den).clamp(0.0, 1.0)
         } else {
-            1.0 - x
+            prior
         }
     }
 }
