@@ -209,6 +209,11 @@ impl DmcCoordinator {
         self.model.set_params(saved);
     }
 
+    /// Pairs model variant `variant` serves now.
+    pub fn model_served(&self, variant: usize) -> usize {
+        self.model_served.get(variant).map_or(0, |m| m.0.len())
+    }
+
     /// What a wallet syncing from model variant `variant` gets since `since`.
     pub fn query_model(&self, variant: usize, since: u64) -> Delta {
         match self.model_served.get(variant) {

@@ -409,6 +409,10 @@ pub struct SeedRun {
     pub contributor_successes: usize,
     /// Pairs dmc's coordinator serves at the end.
     pub dmc_pairs: usize,
+    /// Pairs the liquidity model has evidence of at the end.
+    pub model_pairs: usize,
+    /// Pairs the whole model served its wallets at the end.
+    pub model_served: usize,
     /// Pairs dmc's coordinator holds records of but does not serve.
     pub dmc_held: usize,
     /// Pairs the Go coordinator's store holds at the end (it serves them all).
@@ -975,6 +979,8 @@ pub fn run_seed(
         contributor_payments,
         contributor_successes,
         dmc_pairs: dmc.pairs(),
+        model_pairs: dmc.model().len(),
+        model_served: dmc.model_served(0),
         dmc_held: dmc.held(),
         go_pairs: go.pairs(),
         liars: liar_scores.len(),
@@ -1627,6 +1633,8 @@ fn world_json(s: &SeedRun) -> Json {
             Json::object([
                 ("dmc", Json::int32(s.dmc_pairs)),
                 ("dmc_held", Json::int32(s.dmc_held)),
+                ("model_evidence", Json::int32(s.model_pairs)),
+                ("model_served", Json::int32(s.model_served)),
                 ("go", Json::int32(s.go_pairs)),
             ]),
         ),

@@ -117,6 +117,8 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
             assert!(n > 0);
             assert!(w.outcomes.iter().all(|o| o.len() == n), "arms pay the same payments");
             assert!(w.imported[0] > 0, "the warm wallet imported nothing");
+            // The model's arms paid too, and the model served its wallets something.
+            assert_eq!(w.outcomes.len(), experiment::ARMS.len());
             // Knowing every balance, a settled payment never fails an HTLC.
             for o in &w.outcomes[3] {
                 if o.succeeded {
@@ -143,7 +145,7 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
         for sub in ["all", "feasible", "infeasible", "first_10", "first_20"] {
             let s = &r["subsets"][sub];
             assert!(s["payments"].is_number(), "{sub}: {s}");
-            for arm in ["cold", "warm", "newest_wins", "oracle"] {
+            for arm in experiment::ARMS {
                 for k in [
                     "failed_htlcs_per_payment",
                     "success_rate",
@@ -169,6 +171,17 @@ fn experiment_is_deterministic_paired_and_reports_the_schema() {
             for k in ["failed_htlcs_per_payment", "time_to_pay_s"] {
                 let g = &s["gap_closed"][k];
                 assert!(g.is_null() || g["mean"].is_number(), "{g}");
+                for arm in ["warm", "newest_wins", "model", "model_no_settled"] {
+                    let g = &s["gap_closed"]["by_arm"][arm][k];
+                    assert!(g.is_null() || g["mean"].is_number(), "{arm}: {g}");
+                }
+                assert_eq!(
+                    s["gap_closed"]["by_arm"]["warm"][k], s["gap_closed"][k],
+                    "the warm arm's gap, twice"
+                );
+            }
+            for d in ["model_minus_cold", "model_minus_warm", "model_no_shape_minus_model"] {
+                assert!(s["differences"][d].is_object(), "{sub}: {d}");
             }
         }
         let all = r["subsets"]["all"]["payments"].as_u64().unwrap();
