@@ -385,6 +385,10 @@ pub trait CoordinatorStore: Send + Sync {
     fn reputations(&self) -> Result<Vec<(NodeId, Reputation)>, StoreError>;
     /// How many observations each reporter holds.
     fn reporter_observations(&self) -> Result<Vec<(Reporter, u64)>, StoreError>;
+    /// Every stored observation: each reporter's current record of each
+    /// pair, in (pair, reporter) order. At most `max_observations` of them
+    /// (the coordinator's cap); for seeding in-memory models at start.
+    fn observations(&self) -> Result<Vec<(DirectedPair, View)>, StoreError>;
     /// How many observations one reporter holds, and all of them together.
     fn observation_counts(&self, reporter: &Reporter) -> Result<(u64, u64), StoreError>;
     /// Refuses every future registration of `reporter` (its data is not
@@ -1162,6 +1166,31 @@ impl CoordinatorStore for RedbCoordinatorStore {
         Self::set_next_seq(&tx, next_seq)?;
         tx.commit().map_err(err("commit"))?;
         Ok(changed)
+    }
+
+    fn observations(&self) -> Result<Vec<(DirectedPair, View)>, StoreError> {
+        let tx = self.db.begin_read().map_err(err("begin read"))?;
+        let obs = tx.open_table(OBS).map_err(err("obs"))?;
+        let mut out = Vec::with_capacity(obs.len().map_err(err("count"))? as usize);
+        for e in obs.iter().map_err(err("scan obs"))? {
+            let (k, v) = e.map_err(err("scan obs"))?;
+            let k = k.value();
+            let (Some(pair), Some(record), Ok(rep)) = (
+                pair_from_key(k),
+                decode_record(v.value()),
+                <[u8; 33]>::try_from(k.get(66..).unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            out.push((
+                pair,
+                View {
+                    reporter: Reporter::from_bytes(&rep),
+                    record,
+                },
+            ));
+        }
+        Ok(out)
     }
 
     fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError> {

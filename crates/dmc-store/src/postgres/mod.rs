@@ -982,6 +982,28 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         Ok(changed)
     }
 
+    fn observations(&self) -> Result<Vec<(DirectedPair, View)>, StoreError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, s } = &mut *pooled;
+        let rows = client
+            .query(&s.all_observations, &[])
+            .map_err(err("reading observations"))?;
+        rows.iter()
+            .map(|row| {
+                let pair = row_pair(row)?;
+                let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
+                let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
+                Ok((
+                    pair,
+                    View {
+                        reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
+                        record: record(rec, &pair)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError> {
         let _w = self.group.lock_flushed(|b| self.commit_batch(b));
         let mut pooled = self.pool.get()?;
