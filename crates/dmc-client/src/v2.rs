@@ -58,14 +58,34 @@ pub struct Delta {
     pub full_resync: bool,
 }
 
+/// What a pair's latest success was, as a registration tells the
+/// coordinator's liquidity model (`RegistrationBody.success_kinds`).
+pub use dmc_proto::SuccessKind;
+
 /// The serialized body a v2 registration signs (the signature covers
-/// these exact bytes).
+/// these exact bytes), every success of unknown kind: what `dmc sync`
+/// sends, since LND's `querymc` does not record whether a success settled
+/// or came back before a failure.
 pub fn registration_body(reporter: &[u8], timestamp: i64, pairs: &[rpc::PairHistory], successes_only: bool) -> Vec<u8> {
+    registration_body_with_kinds(reporter, timestamp, pairs, successes_only, &[])
+}
+
+/// [`registration_body`] telling what each pair's success was: `kinds` is
+/// empty (all unknown) or parallel to `pairs` (the coordinator refuses any
+/// other length, naming `success_kinds`).
+pub fn registration_body_with_kinds(
+    reporter: &[u8],
+    timestamp: i64,
+    pairs: &[rpc::PairHistory],
+    successes_only: bool,
+    kinds: &[SuccessKind],
+) -> Vec<u8> {
     pb::RegistrationBody {
         reporter: reporter.to_vec(),
         timestamp,
         pairs: dmc_proto::pairs_to_proto(pairs),
         successes_only,
+        success_kinds: kinds.iter().map(|k| *k as i32).collect(),
     }
     .encode_to_vec()
 }
@@ -247,6 +267,10 @@ mod tests {
             (back.reporter, back.timestamp, back.successes_only),
             (vec![2; 33], 9, true)
         );
-        assert_eq!(dmc_proto::pairs_from_proto(&back.pairs), vec![pair]);
+        assert_eq!(dmc_proto::pairs_from_proto(&back.pairs), vec![pair.clone()]);
+        assert!(back.success_kinds.is_empty(), "unknown: the field is absent");
+        let body = registration_body_with_kinds(&[2; 33], 9, &[pair], false, &[SuccessKind::Returned]);
+        let back = pb::RegistrationBody::decode(body.as_slice()).unwrap();
+        assert_eq!(back.success_kinds, vec![SuccessKind::Returned as i32]);
     }
 }

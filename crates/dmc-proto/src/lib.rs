@@ -52,6 +52,7 @@ pub use self::dmc::coordinator::v2 as coordinator_v2;
 pub use coordinator_v2::{
     coordinator_client::CoordinatorClient, coordinator_server::Coordinator, coordinator_server::CoordinatorServer,
     AggregatedPair, NodePair, QueryRequest, QueryResponse, RegisterResponse, RegistrationBody, SignedRegistration,
+    SuccessKind,
 };
 pub use ecrpc::{
     external_coordinator_client::ExternalCoordinatorClient, external_coordinator_server::ExternalCoordinator,
@@ -225,9 +226,14 @@ mod tests {
             timestamp: 7,
             pairs: vec![ecrpc::PairHistory::default()],
             successes_only: true,
+            success_kinds: vec![SuccessKind::Settled as i32, SuccessKind::Returned as i32],
         };
-        // reporter tag 0x0a, timestamp 0x10, pairs 0x1a (empty message), successes_only 0x20.
-        assert_eq!(body.encode_to_vec(), vec![0x0a, 1, 0x02, 0x10, 7, 0x1a, 0, 0x20, 1]);
+        // reporter tag 0x0a, timestamp 0x10, pairs 0x1a (empty message), successes_only 0x20,
+        // success_kinds 0x2a (packed: length 2, then 1 and 2).
+        assert_eq!(
+            body.encode_to_vec(),
+            vec![0x0a, 1, 0x02, 0x10, 7, 0x1a, 0, 0x20, 1, 0x2a, 2, 1, 2]
+        );
         let signed = SignedRegistration {
             body: vec![0xaa],
             signature: "y".into(),

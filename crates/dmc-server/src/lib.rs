@@ -66,6 +66,9 @@ pub enum ServeError {
     /// The store refused to recompute the pairs with a new graph.
     #[error("{}", .0.message())]
     Policy(coordinator::ApiError),
+    /// The store's records could not be read to seed the liquidity model.
+    #[error("seeding the liquidity model from the store: {}", .0.message())]
+    Liquidity(coordinator::ApiError),
     /// A blocking start-up task (`what`: "opening the store", "loading the graph") panicked.
     #[error("{what}: {source}")]
     Task {
@@ -280,6 +283,23 @@ pub async fn serve(
                 source,
             })??;
         log_graph(&coordinator, changed, started);
+        // The liquidity model starts from the store's current records
+        // (coordinator::liquidity: its history before a restart is
+        // reduced to them).
+        let c = coordinator.clone();
+        let started = std::time::Instant::now();
+        let pairs = tokio::task::spawn_blocking(move || c.seed_liquidity())
+            .await
+            .map_err(|source| ServeError::Task {
+                what: "seeding the liquidity model",
+                source,
+            })?
+            .map_err(ServeError::Liquidity)?;
+        tracing::info!(
+            pairs,
+            millis = started.elapsed().as_millis() as u64,
+            "liquidity model seeded from the store"
+        );
     }
 
     let bind = |setting: &'static str, addr: SocketAddr| async move {

@@ -233,6 +233,7 @@ fn main() {
             timestamp: NOW_SECS,
             pairs: pairs.iter().map(dmc_proto::pair_to_proto).collect(),
             successes_only,
+            success_kinds: Vec::new(),
         }
         .encode_to_vec()
     };

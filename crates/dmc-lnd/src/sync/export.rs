@@ -158,6 +158,9 @@ pub async fn export_once(cfg: &SyncConfig) -> Result<ExportReport> {
     let mut rest: &[PairHistory] = &plan.pairs;
     while !rest.is_empty() {
         let n = chunk.min(rest.len());
+        // Every success of unknown kind (no `success_kinds`): LND's
+        // `querymc` does not record whether a success settled or was a hop
+        // before a failure.
         let body = registration_body(&node.0, unix_now(), &rest[..n], cfg.successes_only);
         let signature = match (&cfg.sign_key, lnd.as_mut()) {
             (Some(k), _) => dmc_core::signmsg::sign_message(k, &body),

@@ -56,6 +56,9 @@ impl Coordinator {
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         tracing::info!(reporter = %r, observations = n, banned = ban, "admin: reporter forgotten");
         self.recount_unverified()?;
+        // The model has no per-reporter removal: it is rebuilt from what
+        // the store still holds, so a forgotten reporter shapes nothing.
+        self.seed_liquidity()?;
         Ok((n, banned))
     }
 

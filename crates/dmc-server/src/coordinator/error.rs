@@ -19,6 +19,8 @@ pub enum ApiError {
         /// What was exceeded, with the numbers; the client waits, splits or reports less.
         message: String,
     },
+    /// What was asked for does not exist; the message names it.
+    NotFound(String),
     /// The store failed; the detail is logged, the client is told only to look there.
     Internal(String),
 }
@@ -53,7 +55,11 @@ impl ApiError {
     /// The full text, internal details included: for logs, not for clients.
     pub fn message(&self) -> &str {
         match self {
-            ApiError::Invalid(m) | ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::Internal(m) => m,
+            ApiError::Invalid(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Internal(m) => m,
             ApiError::Limit { message, .. } => message,
         }
     }
@@ -64,6 +70,7 @@ impl ApiError {
             ApiError::Invalid(_) => ("invalid_argument", None),
             ApiError::Unauthenticated(_) => ("unauthenticated", None),
             ApiError::Forbidden(_) => ("permission_denied", None),
+            ApiError::NotFound(_) => ("not_found", None),
             ApiError::Limit { limit, .. } => ("resource_exhausted", Some(*limit)),
             ApiError::Internal(_) => ("internal", None),
         };

@@ -44,6 +44,7 @@ fn register(c: &Coordinator, body: &str, timestamp: i64, pair_time: i64) -> Resu
         timestamp,
         vec![pair(1, pair_time)],
         false,
+        vec![None],
     )
 }
 

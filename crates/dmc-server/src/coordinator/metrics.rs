@@ -37,6 +37,10 @@ pub struct Metrics {
     pub query_micros_total: AtomicU64,
     /// Full snapshots read from the store (one per cursor that was asked for).
     pub snapshot_builds: AtomicU64,
+    /// `GET /v2/liquidity` requests answered or refused by the model.
+    pub liquidity_requests: AtomicU64,
+    /// Pairs the liquidity model has evidence for.
+    pub liquidity_pairs: AtomicU64,
 }
 
 impl Coordinator {
@@ -100,7 +104,7 @@ impl Coordinator {
             out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
         };
         // name, kind, help, value
-        let table: [(&str, &str, &str, u64); 17] = [
+        let table: [(&str, &str, &str, u64); 19] = [
             ("dmc_register_requests_total", "counter", "Registrations received.", g(&m.register_requests)),
             ("dmc_register_refused_total", "counter", "Registrations refused.", g(&m.register_refused)),
             ("dmc_query_requests_total", "counter", "Snapshot and delta queries.", g(&m.query_requests)),
@@ -118,6 +122,8 @@ impl Coordinator {
             ("dmc_register_refused_storage_total", "counter", "Registrations refused by max_observations_per_reporter, max_observations or max_unverified_observations.", g(&m.refused_storage)),
             ("dmc_unverified_observations", "gauge", "Observations held by reporters that are not established (estimate).", self.unverified_observations.load(Ordering::Relaxed)),
             ("dmc_reporters_discounted", "gauge", "Reporters whose reputation is below 1.", stats.reporters_discounted),
+            ("dmc_liquidity_requests_total", "counter", "GET /v2/liquidity requests.", g(&m.liquidity_requests)),
+            ("dmc_liquidity_pairs", "gauge", "Pairs the in-memory liquidity model has evidence for.", g(&m.liquidity_pairs)),
         ];
         for (name, kind, help, v) in table {
             metric(name, kind, help, v);

@@ -8,6 +8,8 @@
 //!
 //! * [`register`]: validation and admission of registrations;
 //! * [`query`]: the cached snapshot, deltas and v2 answers;
+//! * [`liquidity`]: the in-memory liquidity model, `/v2/liquidity` and
+//!   the model-derived LND snapshot;
 //! * [`rate`]: the per-source request rate limit;
 //! * [`admin`]: the token-guarded admin operations;
 //! * [`metrics`]: counters, `/metrics` text and `/healthz`;
@@ -16,6 +18,7 @@
 pub mod admin;
 pub mod clock;
 pub mod error;
+pub mod liquidity;
 pub mod metrics;
 pub mod query;
 pub mod rate;
@@ -39,6 +42,7 @@ use rate::RateLimiter;
 
 pub use clock::{system_clock, Clock};
 pub use error::{echo_bytes, ApiError, INTERNAL_MESSAGE};
+pub use liquidity::{LiquidityPage, LiquidityPair, LiquidityQuery};
 pub use metrics::{Metrics, MetricsText, GRAPH_MAX_AGE_SECS};
 pub use query::{CachedSnapshot, V2Answer};
 pub use rate::source_key;
@@ -83,6 +87,11 @@ pub struct Coordinator {
     unverified_observations: AtomicU64,
     /// The bearer token of the admin endpoints (`None`: they refuse all).
     admin_token: RwLock<Option<String>>,
+    /// The liquidity model fed by every accepted registration ([`liquidity`]).
+    liquidity: Mutex<liquidity::Liquidity>,
+    /// The last model-derived LND snapshot: the model generation and time it
+    /// was derived at (`lnd_records = "model"`).
+    model_snapshot: Mutex<Option<(u64, Timestamp, Arc<CachedSnapshot>)>>,
 }
 
 impl Coordinator {
@@ -103,6 +112,8 @@ impl Coordinator {
             graph: RwLock::new(None),
             unverified_observations: AtomicU64::new(0),
             admin_token: RwLock::new(None),
+            liquidity: Mutex::new(liquidity::Liquidity::default()),
+            model_snapshot: Mutex::new(None),
         }
     }
 

@@ -95,11 +95,13 @@ impl Coordinator {
     /// sanitising, so amount-independent failures are kept), checks keys
     /// are on the curve and no time lies in the future, and drops stale
     /// pairs. All or nothing.
+    /// Returns the fresh pairs with their `settled` entry, and how many were stale.
     fn validate(
         &self,
         mut pairs: Vec<PairHistory>,
         successes_only: bool,
-    ) -> Result<(Vec<PairSnapshot>, usize), ApiError> {
+        settled: &[Option<bool>],
+    ) -> Result<(Vec<PairSnapshot>, Vec<Option<bool>>, usize), ApiError> {
         if pairs.is_empty() {
             return Err(ApiError::Invalid("pairs: at least one pair required".into()));
         }
@@ -132,6 +134,7 @@ impl Coordinator {
         }
         let snapshots = rpc::validate_import(&pairs).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let mut fresh = Vec::with_capacity(snapshots.len());
+        let mut fresh_settled = Vec::with_capacity(snapshots.len());
         for (i, s) in snapshots.into_iter().enumerate() {
             let newest = s.result.fail_time.max(s.result.success_time);
             if newest.after(latest_allowed) {
@@ -147,6 +150,7 @@ impl Coordinator {
                 continue;
             }
             fresh.push(s);
+            fresh_settled.push(settled.get(i).copied().flatten());
         }
         let stale = pairs.len() - fresh.len();
         if fresh.is_empty() {
@@ -156,25 +160,30 @@ impl Coordinator {
                 self.config.staleness_window.whole_hours()
             )));
         }
-        Ok((fresh, stale))
+        Ok((fresh, fresh_settled, stale))
     }
 
     fn store_registration(
         &self,
         reporter: Reporter,
         pairs: Vec<PairSnapshot>,
+        settled: Vec<Option<bool>>,
         stale: usize,
         signed: Option<SignedBody>,
     ) -> Result<Registered, ApiError> {
         let accepted = pairs.len();
         self.unverified_budget(&reporter, accepted)?;
         self.storage_caps(&reporter, accepted)?;
+        let received = self.now();
+        // The model is fed only what the store accepted (below); the
+        // pairs are kept for it, the store takes its own copy.
+        let observed = pairs.clone();
         let outcome = self
             .store
             .register(Registration {
                 reporter,
                 pairs,
-                received: self.now(),
+                received,
                 signed,
             })
             .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -198,6 +207,7 @@ impl Coordinator {
             }
             None => {}
         }
+        self.observe_liquidity(reporter, &observed, &settled, received);
         self.metrics
             .pairs_received
             .fetch_add(accepted as u64, Ordering::Relaxed);
@@ -236,15 +246,18 @@ impl Coordinator {
             // Per host, as the connection caps count it: an IPv6 host has a whole /64.
             let source = ip.map_or_else(|| remote.to_string(), |ip| super::source_key(ip).to_string());
             self.rate_limit(&source)?;
-            let (pairs, stale) = self.validate(pairs, false)?;
+            let (pairs, settled, stale) = self.validate(pairs, false, &[])?;
             let reporter = ip.map_or(Reporter::Unattributed, Reporter::anonymous);
-            self.store_registration(reporter, pairs, stale, None)
+            self.store_registration(reporter, pairs, settled, stale, None)
         })();
         self.count(started, r)
     }
 
     /// A signed (v2) registration: `body` is what was signed; the caller
-    /// decoded `reporter`, `timestamp`, `pairs` and `successes_only` from it.
+    /// decoded `reporter`, `timestamp`, `pairs`, `successes_only` and, one
+    /// per pair, whether each success settled (`settled`, from
+    /// `success_kinds`; `None`: unknown) from it.
+    #[allow(clippy::too_many_arguments)]
     pub fn register_signed(
         &self,
         body: &[u8],
@@ -253,6 +266,7 @@ impl Coordinator {
         timestamp: i64,
         pairs: Vec<PairHistory>,
         successes_only: bool,
+        settled: Vec<Option<bool>>,
     ) -> Result<Registered, ApiError> {
         let started = Instant::now();
         let r = (|| {
@@ -282,8 +296,8 @@ impl Coordinator {
                 timestamp,
             };
             self.rate_limit_signed(&claimed)?;
-            let (pairs, stale) = self.validate(pairs, successes_only)?;
-            self.store_registration(Reporter::Node(claimed), pairs, stale, Some(signed))
+            let (pairs, settled, stale) = self.validate(pairs, successes_only, &settled)?;
+            self.store_registration(Reporter::Node(claimed), pairs, settled, stale, Some(signed))
         })();
         self.count(started, r)
     }

@@ -36,6 +36,7 @@ impl From<ApiError> for Status {
             ApiError::Invalid(m) => Status::invalid_argument(bounded(m)),
             ApiError::Unauthenticated(m) => Status::unauthenticated(bounded(m)),
             ApiError::Forbidden(m) => Status::permission_denied(bounded(m)),
+            ApiError::NotFound(m) => Status::not_found(bounded(m)),
             ApiError::Limit { limit, message } => Status::resource_exhausted(
                 ApiError::Limit {
                     limit,

@@ -31,6 +31,7 @@ pub fn router(c: Arc<Coordinator>) -> Router {
         .route("/v2/register", post(v2::register))
         .route("/v2/query", get(v2::query))
         .route("/v2/snapshot", get(v2::snapshot_lnd))
+        .route("/v2/liquidity", get(v2::liquidity))
         .route("/v2/admin/forget-reporter", post(ops::admin_forget))
         .route("/v2/admin/check", get(ops::admin_check))
         .route("/healthz", get(ops::healthz))
@@ -47,6 +48,7 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Limit {
                 limit:
                     "requests_per_minute"

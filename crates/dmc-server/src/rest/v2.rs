@@ -1,5 +1,6 @@
-//! dmc's v2 REST endpoints: signed registration, cursor queries and the
-//! aggregate as `lncli querymc` prints it.
+//! dmc's v2 REST endpoints: signed registration, cursor queries, the
+//! aggregate as `lncli querymc` prints it, and the liquidity model's
+//! estimates (`/v2/liquidity`).
 
 use std::sync::Arc;
 
@@ -8,10 +9,13 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dmc_core::json::Json;
+use dmc_core::liquidity::bucket_edges;
 use dmc_core::rpc::PairData;
+use dmc_core::Timestamp;
 
 use super::{body_or_limit, json_response, not_modified, parse_body};
-use crate::coordinator::{blocking, ApiError, CachedSnapshot, Coordinator, V2Answer};
+use crate::coordinator::liquidity::{parse_pair_param, LIQUIDITY_PAGE_DEFAULT, LIQUIDITY_PAGE_MAX};
+use crate::coordinator::{blocking, ApiError, CachedSnapshot, Coordinator, LiquidityPage, LiquidityQuery, V2Answer};
 use crate::encode::Render;
 
 /// The JSON form of a `SignedRegistration` (protojson: bytes as base64).
@@ -158,6 +162,135 @@ pub(super) async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: Hea
     let mut resp = ([(header::CONTENT_TYPE, "application/json")], snap.lnd_json()).into_response();
     resp.headers_mut().insert(header::ETAG, etag.parse().expect("ascii"));
     Ok(resp)
+}
+
+/// `GET /v2/liquidity[?limit=N][&after=FROM:TO][&pair=FROM:TO]`: the
+/// liquidity model's estimates (`coordinator::liquidity`), sorted by pair,
+/// `limit` (default 1000, at most 10 000) after `after`; `pair` answers
+/// one pair or 404 naming it. `receive` holds the receive capacity of the
+/// page's destinations; `next_after` (when present) is the `after` of the
+/// next page. An unknown or malformed parameter is a 400 naming it.
+pub(super) async fn liquidity(
+    State(c): State<Arc<Coordinator>>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let q = liquidity_query(&params)?;
+    let page = blocking(&c, move |c| c.liquidity(&q)).await?;
+    Ok(json_response(liquidity_json(&page)))
+}
+
+/// The query of `GET /v2/liquidity`, every parameter checked.
+fn liquidity_query(params: &[(String, String)]) -> Result<LiquidityQuery, ApiError> {
+    let mut q = LiquidityQuery {
+        limit: LIQUIDITY_PAGE_DEFAULT,
+        ..Default::default()
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, v) in params {
+        if seen.contains(&k.as_str()) {
+            return Err(ApiError::Invalid(format!("{k}: given more than once")));
+        }
+        match k.as_str() {
+            "limit" => {
+                q.limit = match v.parse::<usize>() {
+                    Ok(n) if (1..=LIQUIDITY_PAGE_MAX).contains(&n) => n,
+                    _ => {
+                        return Err(ApiError::Invalid(format!(
+                            "limit: {:?} is not a number from 1 to {LIQUIDITY_PAGE_MAX}",
+                            v.chars().take(40).collect::<String>()
+                        )))
+                    }
+                }
+            }
+            "after" => q.after = Some(parse_pair_param("after", v)?),
+            "pair" => q.pair = Some(parse_pair_param("pair", v)?),
+            other => {
+                return Err(ApiError::Invalid(format!(
+                    "{}: unknown parameter (limit, after and pair are)",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+        seen.push(k);
+    }
+    Ok(q)
+}
+
+/// A finite number, or `null`.
+fn num(v: f64) -> Json {
+    if v.is_finite() {
+        Json::double(v)
+    } else {
+        Json::Raw("null".into())
+    }
+}
+
+/// Unix seconds, 0 for none.
+fn secs(t: Timestamp) -> Json {
+    Json::int64(t.rpc_unix_secs())
+}
+
+/// The `/v2/liquidity` body of `page`.
+pub fn liquidity_json(page: &LiquidityPage) -> Json {
+    let hist = |h: &[f64]| Json::Array(h.iter().map(|v| num(*v)).collect());
+    let pairs = page
+        .pairs
+        .iter()
+        .map(|p| {
+            let e = &p.estimate;
+            let lnd = match &p.lnd {
+                Some(r) => Json::object([
+                    ("success_amt_msat", Json::int64(r.success_amt_msat.0)),
+                    ("success_time", secs(r.success_time)),
+                    ("fail_amt_msat", Json::int64(r.fail_amt_msat.0)),
+                    ("fail_time", secs(r.fail_time)),
+                ]),
+                None => Json::Raw("null".into()),
+            };
+            Json::object([
+                ("from", Json::str(e.pair.from.to_hex())),
+                ("to", Json::str(e.pair.to.to_hex())),
+                ("capacity_msat", Json::int64(e.capacity.0)),
+                ("lower_bound_msat", Json::int64(e.lower_bound.0)),
+                ("upper_bound_msat", Json::int64(e.upper_bound.0)),
+                ("success_histogram", hist(&e.success_histogram)),
+                ("failure_histogram", hist(&e.failure_histogram)),
+                ("live_half_life_s", num(e.live_half_life.secs())),
+                ("moves", num(e.moves)),
+                ("exposure_s", num(e.exposure_s)),
+                ("reporters", Json::int64(e.reporters)),
+                ("weight", num(e.weight)),
+                ("newest_success_time", secs(e.newest_success)),
+                ("newest_failure_time", secs(e.newest_failure)),
+                ("lnd", lnd),
+            ])
+        })
+        .collect();
+    let receive = page
+        .receive
+        .iter()
+        .map(|r| {
+            Json::object([
+                ("node", Json::str(r.node.to_hex())),
+                ("median_fraction", num(r.median_fraction)),
+                ("reporters", Json::int64(r.reporters)),
+                ("pairs", Json::int64(r.pairs)),
+            ])
+        })
+        .collect();
+    let mut fields = vec![
+        ("served_at", secs(page.served_at)),
+        ("bucket_edges", hist(&bucket_edges())),
+        ("pairs", Json::Array(pairs)),
+        ("receive", Json::Array(receive)),
+    ];
+    if let Some(a) = page.next_after {
+        fields.push((
+            "next_after",
+            Json::str(format!("{}:{}", a.from.to_hex(), a.to.to_hex())),
+        ));
+    }
+    Json::object(fields)
 }
 
 #[cfg(test)]

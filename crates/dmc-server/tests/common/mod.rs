@@ -64,6 +64,7 @@ pub fn signed(signer: &SecretKey, reporter: &[u8], timestamp: i64, pairs: Vec<Pa
         timestamp,
         pairs,
         successes_only: false,
+        success_kinds: Vec::new(),
     }
     .encode_to_vec();
     let signature = sign_message(signer, &body);
