@@ -225,9 +225,14 @@ fn num(v: f64) -> Json {
     }
 }
 
+/// A JSON integer (not protojson's quoted int64: this body is dmc's own).
+fn int(v: impl ToString) -> Json {
+    Json::Raw(v.to_string())
+}
+
 /// Unix seconds, 0 for none.
 fn secs(t: Timestamp) -> Json {
-    Json::int64(t.rpc_unix_secs())
+    int(t.rpc_unix_secs())
 }
 
 /// The `/v2/liquidity` body of `page`.
@@ -240,9 +245,9 @@ pub fn liquidity_json(page: &LiquidityPage) -> Json {
             let e = &p.estimate;
             let lnd = match &p.lnd {
                 Some(r) => Json::object([
-                    ("success_amt_msat", Json::int64(r.success_amt_msat.0)),
+                    ("success_amt_msat", int(r.success_amt_msat.0)),
                     ("success_time", secs(r.success_time)),
-                    ("fail_amt_msat", Json::int64(r.fail_amt_msat.0)),
+                    ("fail_amt_msat", int(r.fail_amt_msat.0)),
                     ("fail_time", secs(r.fail_time)),
                 ]),
                 None => Json::Raw("null".into()),
@@ -250,15 +255,15 @@ pub fn liquidity_json(page: &LiquidityPage) -> Json {
             Json::object([
                 ("from", Json::str(e.pair.from.to_hex())),
                 ("to", Json::str(e.pair.to.to_hex())),
-                ("capacity_msat", Json::int64(e.capacity.0)),
-                ("lower_bound_msat", Json::int64(e.lower_bound.0)),
-                ("upper_bound_msat", Json::int64(e.upper_bound.0)),
+                ("capacity_msat", int(e.capacity.0)),
+                ("lower_bound_msat", int(e.lower_bound.0)),
+                ("upper_bound_msat", int(e.upper_bound.0)),
                 ("success_histogram", hist(&e.success_histogram)),
                 ("failure_histogram", hist(&e.failure_histogram)),
                 ("live_half_life_s", num(e.live_half_life.secs())),
                 ("moves", num(e.moves)),
                 ("exposure_s", num(e.exposure_s)),
-                ("reporters", Json::int64(e.reporters)),
+                ("reporters", int(e.reporters)),
                 ("weight", num(e.weight)),
                 ("newest_success_time", secs(e.newest_success)),
                 ("newest_failure_time", secs(e.newest_failure)),
@@ -273,8 +278,8 @@ pub fn liquidity_json(page: &LiquidityPage) -> Json {
             Json::object([
                 ("node", Json::str(r.node.to_hex())),
                 ("median_fraction", num(r.median_fraction)),
-                ("reporters", Json::int64(r.reporters)),
-                ("pairs", Json::int64(r.pairs)),
+                ("reporters", int(r.reporters)),
+                ("pairs", int(r.pairs)),
             ])
         })
         .collect();
