@@ -142,6 +142,45 @@ pub struct ServerConfig {
     pub max_concurrent_streams: u32,
     /// A gRPC call must be answered (a stream: begin) within this (default 60s).
     pub grpc_request_timeout: DurationNs,
+    /// What the LND snapshot (v1 query, `/v2/snapshot`, REST v1) and v2
+    /// queries serve (`[aggregation] lnd_records`, `--lnd-records`;
+    /// default the aggregate).
+    pub lnd_records: LndRecords,
+}
+
+/// Where the LND records a coordinator serves come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LndRecords {
+    /// The robust aggregate of the reporters' last observations (`"aggregate"`).
+    #[default]
+    Aggregate,
+    /// The liquidity model's records (`"model"`,
+    /// `dmc_core::liquidity::LiquidityModel::serve_lnd`): failure times
+    /// encode confidence. Always a full snapshot: v2 queries answer with a
+    /// full resync.
+    Model,
+}
+
+impl LndRecords {
+    /// `"aggregate"` or `"model"`, as the file and `--lnd-records` name them.
+    pub fn parse(s: &str) -> Result<LndRecords, ConfigError> {
+        match s {
+            "aggregate" => Ok(LndRecords::Aggregate),
+            "model" => Ok(LndRecords::Model),
+            other => Err(ConfigError::Invalid(format!(
+                "lnd_records: {:?} is neither \"aggregate\" nor \"model\"",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
+    /// The name [`LndRecords::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            LndRecords::Aggregate => "aggregate",
+            LndRecords::Model => "model",
+        }
+    }
 }
 
 /// The graph `dmc serve` uses by default: the shipped mainnet snapshot,
@@ -201,6 +240,7 @@ impl ServerConfig {
             http2_keepalive_timeout: 20 * SECOND,
             max_concurrent_streams: 64,
             grpc_request_timeout: 60 * SECOND,
+            lnd_records: LndRecords::Aggregate,
         }
     }
 
@@ -433,6 +473,9 @@ impl ServerConfig {
                 *slot = v;
             }
         }
+        if let Some(v) = f.aggregation.and_then(|a| a.lnd_records) {
+            self.lnd_records = LndRecords::parse(&v)?;
+        }
         Ok(())
     }
 }
@@ -477,6 +520,15 @@ struct FileConfig {
     http2_keepalive_timeout: Option<String>,
     max_concurrent_streams: Option<u32>,
     grpc_request_timeout: Option<String>,
+    aggregation: Option<AggregationSection>,
+}
+
+/// The file's `[aggregation]` table.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AggregationSection {
+    /// `"aggregate"` or `"model"` ([`LndRecords`]).
+    lnd_records: Option<String>,
 }
 
 /// `none` (any case) turns the graph off; anything else is a file.
@@ -519,6 +571,24 @@ mod tests {
         c.database_url = Some("postgres://dmc:s3cret@host:port/x".into());
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("database_url") && !e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn lnd_records_from_the_aggregation_table() {
+        let mut c = ServerConfig::with_data_dir("d".into());
+        assert_eq!(c.lnd_records, LndRecords::Aggregate, "the default");
+        c.apply_toml("[aggregation]\nlnd_records = \"model\"\n").unwrap();
+        assert_eq!(c.lnd_records, LndRecords::Model);
+        let e = c
+            .apply_toml("[aggregation]\nlnd_records = \"both\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lnd_records") && e.contains("both"), "{e}");
+        let e = c
+            .apply_toml("[aggregation]\nlnd_record = \"model\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lnd_record"), "unknown keys are refused: {e}");
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub trait Render {
 
 impl Render for CachedSnapshot {
     fn etag(&self) -> String {
-        format!("\"dmc-{}\"", self.cursor)
+        format!("\"dmc-{}\"", self.tag)
     }
 
     fn rest_lines(&self) -> Bytes {

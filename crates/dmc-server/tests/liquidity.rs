@@ -256,3 +256,79 @@ async fn liquidity_pages_and_refusals() {
         );
     }
 }
+
+/// With `lnd_records = "model"` the v1 stream, `/v2/snapshot` and v2
+/// queries serve the model's records: what `/v2/liquidity` shows as
+/// `lnd`, stamped no later than the serving time (a success at the
+/// serving time, not the registered one), every one loading in LND; v2
+/// answers are full snapshots flagged `full_resync`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lnd_records_model_serves_the_models_records() {
+    let srv = start(|c| c.lnd_records = dmc_server::config::LndRecords::Model).await;
+    let mut v2 = srv.v2().await;
+    let t = now() - 600;
+    for (i, k) in [(20u8, 0i64), (21, 30)] {
+        let (sk, r) = key(i);
+        let both = PairData {
+            success_time: t + k,
+            success_amt_sat: 2_000,
+            success_amt_msat: 2_000_000,
+            fail_time: t + k + 10,
+            fail_amt_sat: 9_000,
+            fail_amt_msat: 9_000_000,
+        };
+        let reg = signed_kinds(
+            &sk,
+            &r,
+            now(),
+            vec![pair(1, 2, both), pair(2, 3, success(t + k, 4_000_000))],
+            &[pb::SuccessKind::Returned, pb::SuccessKind::Settled],
+        );
+        v2.register(reg).await.expect("registered");
+    }
+    let before = now();
+    let (grpc, _) = query_all(&mut srv.ec().await).await;
+    let after = now();
+    assert_eq!(grpc.len(), 2, "{grpc:?}");
+    for p in &grpc {
+        let h = p.history.clone().unwrap();
+        let history = dmc_core::rpc::PairData {
+            fail_time: h.fail_time,
+            fail_amt_sat: h.fail_amt_sat,
+            fail_amt_msat: h.fail_amt_msat,
+            success_time: h.success_time,
+            success_amt_sat: h.success_amt_sat,
+            success_amt_msat: h.success_amt_msat,
+        };
+        let core = dmc_core::rpc::PairHistory {
+            node_from: p.node_from.clone(),
+            node_to: p.node_to.clone(),
+            history,
+        };
+        dmc_core::sync_plan::validate_pair(core).expect("every served record loads in LND");
+        assert!(
+            h.success_time >= before - 1 && h.success_time <= after,
+            "stamped at serving: {h:?}"
+        );
+        assert!(h.fail_time <= after, "{h:?}");
+    }
+    let (p, served_at) = one(&srv, 1, 2).await;
+    let served = grpc
+        .iter()
+        .find(|g| g.node_from == node(1))
+        .unwrap()
+        .history
+        .clone()
+        .unwrap();
+    assert_eq!(p["lnd"]["fail_amt_msat"], served.fail_amt_msat, "{p}");
+    assert_eq!(p["lnd"]["success_amt_msat"], served.success_amt_msat, "{p}");
+    assert!(served.success_time <= served_at + 1);
+
+    let snap = srv.get("/v2/snapshot").await;
+    assert_eq!(snap.status, StatusCode::OK);
+    assert_eq!(snap.json()["pairs"].as_array().unwrap().len(), 2, "{}", snap.text());
+    let (pairs, cursor, full) = query_v2(&mut v2, Some(1)).await;
+    assert_eq!(pairs.len(), 2);
+    assert!(full, "model answers are full snapshots");
+    assert!(cursor > 0);
+}

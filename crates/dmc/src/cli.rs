@@ -307,6 +307,12 @@ pub struct ServeArgs {
     /// with --require-signatures).
     #[arg(long = "weight-anonymous", env = "DMC_WEIGHT_ANONYMOUS", value_parser = named("--weight-anonymous", args::weight_arg))]
     pub weight_anonymous: Option<f64>,
+    /// What the LND snapshot and v2 queries serve: "aggregate" (default:
+    /// the robust aggregate of reporters' last observations) or "model"
+    /// (the liquidity model's records, always as full snapshots; failure
+    /// times encode confidence). File: [aggregation] lnd_records.
+    #[arg(long = "lnd-records", env = "DMC_LND_RECORDS", value_name = "aggregate|model")]
+    pub lnd_records: Option<String>,
     /// Connections open at once on each listener (default 1024); more are
     /// closed on accept.
     #[arg(long = "max-connections", env = "DMC_MAX_CONNECTIONS", value_parser = named("--max-connections", args::count_arg))]

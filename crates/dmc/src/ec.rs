@@ -106,6 +106,10 @@ pub fn server_config(data_dir: &Path, a: &ServeArgs) -> Result<ServerConfig> {
             *slot = w;
         }
     }
+    if let Some(v) = &a.lnd_records {
+        cfg.lnd_records = dmc_server::config::LndRecords::parse(v)
+            .or_else(|_| input(format!("--lnd-records: {v:?} is neither aggregate nor model")))?;
+    }
     cfg.validate().or_else(|e| input(e.to_string()))?;
     Ok(cfg)
 }

@@ -304,7 +304,7 @@ impl Coordinator {
     /// changed the model, the store's cursor moved, or it is older than
     /// [`MODEL_SNAPSHOT_MAX_AGE_SECS`]. Every record is stamped at or before
     /// its serving time and loads in LND. Blocking.
-    pub(super) fn model_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
+    pub fn model_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
         let cursor = self.store.cursor().map_err(|e| ApiError::Internal(e.to_string()))?;
         let now = self.now();
         let generation = self.liquidity.lock().unwrap_or_else(|p| p.into_inner()).generation;
@@ -360,6 +360,7 @@ impl Coordinator {
         self.metrics.snapshot_builds.fetch_add(1, Ordering::Relaxed);
         let snap = Arc::new(CachedSnapshot {
             cursor,
+            tag: format!("model-{cursor}-{generation}-{}", now.unix_secs()),
             pairs: Arc::new(out),
             batch: self.config.query_batch_size,
             renders: Default::default(),

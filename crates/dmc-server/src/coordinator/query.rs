@@ -9,11 +9,16 @@ use std::time::Instant;
 use dmc_store::coordinator::{AggregatedPair, Delta};
 
 use super::{ApiError, Coordinator};
+use crate::config::LndRecords;
 
 /// The full snapshot at one cursor, shared by every download of it.
 pub struct CachedSnapshot {
     /// The store's cursor when it was read; served until the store's cursor moves past it.
     pub cursor: u64,
+    /// What tells it apart in `ETag`s: the cursor for the aggregate;
+    /// `model-<cursor>-<generation>-<unix seconds>` for the liquidity
+    /// model's, which also changes with time at one cursor.
+    pub tag: String,
     /// Every served pair at that cursor.
     pub pairs: Arc<Vec<AggregatedPair>>,
     /// Pairs per message or line (`query_batch_size`).
@@ -49,10 +54,20 @@ pub enum V2Answer {
 }
 
 impl Coordinator {
-    /// The full snapshot, rebuilt only when the cursor moved. Blocking.
+    /// The full snapshot, rebuilt only when the cursor moved; with
+    /// `lnd_records = "model"`, the liquidity model's records
+    /// ([`Coordinator::model_snapshot`]). Blocking.
     pub fn snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
-        self.cached_snapshot()
+        self.served_snapshot()
+    }
+
+    /// The snapshot `lnd_records` chooses.
+    fn served_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
+        match self.config.lnd_records {
+            LndRecords::Aggregate => self.cached_snapshot(),
+            LndRecords::Model => self.model_snapshot(),
+        }
     }
 
     fn cached_snapshot(&self) -> Result<Arc<CachedSnapshot>, ApiError> {
@@ -78,6 +93,7 @@ impl Coordinator {
         self.metrics.snapshot_builds.fetch_add(1, Ordering::Relaxed);
         let snap = Arc::new(CachedSnapshot {
             cursor,
+            tag: cursor.to_string(),
             pairs: Arc::new(pairs),
             batch: self.config.query_batch_size,
             renders: Default::default(),
@@ -101,8 +117,18 @@ impl Coordinator {
     /// A v2 query: changes since `since`, or (no cursor, cursor 0, or one
     /// that needs a full resync) the whole aggregate from the cached
     /// snapshot, shared by every download of that cursor. Blocking.
+    ///
+    /// With `lnd_records = "model"` every answer is the model's full
+    /// snapshot flagged `full_resync`: its records change with time, not
+    /// only with registrations, so there are no deltas to follow.
     pub fn query_v2(&self, since: Option<u64>) -> Result<V2Answer, ApiError> {
         self.metrics.query_requests.fetch_add(1, Ordering::Relaxed);
+        if self.config.lnd_records == LndRecords::Model {
+            return Ok(V2Answer::Full {
+                snapshot: self.model_snapshot()?,
+                full_resync: true,
+            });
+        }
         let internal = |e: dmc_store::StoreError| ApiError::Internal(e.to_string());
         let full_resync = match since {
             None => true,

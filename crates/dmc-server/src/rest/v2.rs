@@ -155,7 +155,7 @@ fn v2_full_body(
 /// The aggregate as `lncli querymc` prints it: what `loadmc` accepts.
 pub(super) async fn snapshot_lnd(State(c): State<Arc<Coordinator>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let snap = blocking(&c, |c| c.snapshot()).await?;
-    let etag = format!("\"dmc-lnd-{}\"", snap.cursor);
+    let etag = format!("\"dmc-lnd-{}\"", snap.tag);
     if not_modified(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
