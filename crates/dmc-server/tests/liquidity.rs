@@ -291,7 +291,7 @@ async fn lnd_records_model_serves_the_models_records() {
     let after = now();
     assert_eq!(grpc.len(), 2, "{grpc:?}");
     for p in &grpc {
-        let h = p.history.clone().unwrap();
+        let h = p.history.unwrap();
         let history = dmc_core::rpc::PairData {
             fail_time: h.fail_time,
             fail_amt_sat: h.fail_amt_sat,
@@ -313,13 +313,7 @@ async fn lnd_records_model_serves_the_models_records() {
         assert!(h.fail_time <= after, "{h:?}");
     }
     let (p, served_at) = one(&srv, 1, 2).await;
-    let served = grpc
-        .iter()
-        .find(|g| g.node_from == node(1))
-        .unwrap()
-        .history
-        .clone()
-        .unwrap();
+    let served = grpc.iter().find(|g| g.node_from == node(1)).unwrap().history.unwrap();
     assert_eq!(p["lnd"]["fail_amt_msat"], served.fail_amt_msat, "{p}");
     assert_eq!(p["lnd"]["success_amt_msat"], served.success_amt_msat, "{p}");
     assert!(served.success_time <= served_at + 1);

@@ -87,6 +87,9 @@ impl Liquidity {
     }
 }
 
+/// The graph (or [`Ungraphed`]) and stored reputations a model is read with.
+type StandingParts = (Arc<dyn GraphStanding>, HashMap<NodeId, Reputation>);
+
 /// What `GET /v2/liquidity` asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LiquidityQuery {
@@ -208,7 +211,7 @@ impl Coordinator {
     }
 
     /// The graph (or none) and the stored reputations the model is read with.
-    fn liquidity_standing(&self) -> Result<(Arc<dyn GraphStanding>, HashMap<NodeId, Reputation>), ApiError> {
+    fn liquidity_standing(&self) -> Result<StandingParts, ApiError> {
         let graph: Arc<dyn GraphStanding> = match self.graph() {
             Some(g) => g,
             None => Arc::new(Ungraphed),

@@ -33,6 +33,9 @@ impl Registered {
     }
 }
 
+/// Validated pairs, each one's `settled` entry, and how many were stale.
+type Validated = (Vec<PairSnapshot>, Vec<Option<bool>>, usize);
+
 impl Coordinator {
     /// Refuses a registration that would take one reporter, or the whole
     /// store, past its cap of observations (updates of pairs it already
@@ -101,7 +104,7 @@ impl Coordinator {
         mut pairs: Vec<PairHistory>,
         successes_only: bool,
         settled: &[Option<bool>],
-    ) -> Result<(Vec<PairSnapshot>, Vec<Option<bool>>, usize), ApiError> {
+    ) -> Result<Validated, ApiError> {
         if pairs.is_empty() {
             return Err(ApiError::Invalid("pairs: at least one pair required".into()));
         }
