@@ -578,6 +578,39 @@ fn register_merge_normalise(s: &dyn CoordinatorStore) {
 
 /// Deltas hold exactly what changed after the cursor; an unknown (future)
 /// cursor gets a full resync.
+/// `observations` lists each reporter's current (merged) record of each
+/// pair, in (pair, reporter) order, and forgets a forgotten reporter's.
+fn observations_are_the_current_records(s: &dyn CoordinatorStore) {
+    assert_eq!(s.observations().unwrap(), Vec::new());
+    let (r1, r2) = (Reporter::Node(node(100)), Reporter::Node(node(101)));
+    s.register(reg(
+        r1,
+        vec![success(pair(1, 2), 5_000, 1000), success(pair(2, 3), 7_000, 1000)],
+    ))
+    .unwrap();
+    s.register(reg(r2, vec![failure(pair(1, 2), 9_000, 1030)])).unwrap();
+    s.register(reg(r1, vec![failure(pair(1, 2), 8_000, 1100)])).unwrap();
+    let got: Vec<(DirectedPair, Reporter, TimedPairResult)> = s
+        .observations()
+        .unwrap()
+        .into_iter()
+        .map(|(p, v)| (p, v.reporter, v.record))
+        .collect();
+    let mut want = got.clone();
+    want.sort_by_key(|(p, r, _)| (*p, r.to_bytes()));
+    assert_eq!(got, want, "in (pair, reporter) order");
+    assert_eq!(got.len(), 3);
+    let r1_12 = got.iter().find(|(p, r, _)| *p == pair(1, 2) && *r == r1).unwrap().2;
+    assert_eq!(
+        (r1_12.success_amt_msat, r1_12.fail_amt_msat, r1_12.fail_time),
+        (Msat(5_000), Msat(8_000), Timestamp::from_unix_secs(1100)),
+        "the merged record"
+    );
+    s.forget_reporter(r1).unwrap();
+    let left: Vec<Reporter> = s.observations().unwrap().into_iter().map(|(_, v)| v.reporter).collect();
+    assert_eq!(left, vec![r2]);
+}
+
 fn delta_since_cursor(s: &dyn CoordinatorStore) {
     let d = s.changes_since(0).unwrap();
     assert!(!d.full_resync && d.changed.is_empty() && d.removed.is_empty());
@@ -923,6 +956,7 @@ macro_rules! on_one_store {
 on_one_store! {
     register_merge_normalise => embedded_register_merge_normalise, postgres_register_merge_normalise;
     delta_since_cursor => embedded_delta_since_cursor, postgres_delta_since_cursor;
+    observations_are_the_current_records => embedded_observations_are_the_current_records, postgres_observations_are_the_current_records;
     forget_reporter_recomputes => embedded_forget_reporter_recomputes, postgres_forget_reporter_recomputes;
     cleanup_tombstones_full_resync => embedded_cleanup_tombstones_full_resync, postgres_cleanup_tombstones_full_resync;
     served_snapshot_always_imports => embedded_served_snapshot_always_imports, postgres_served_snapshot_always_imports;

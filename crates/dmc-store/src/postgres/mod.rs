@@ -988,7 +988,8 @@ impl CoordinatorStore for PostgresCoordinatorStore {
         let rows = client
             .query(&s.all_observations, &[])
             .map_err(err("reading observations"))?;
-        rows.iter()
+        let mut out = rows
+            .iter()
             .map(|row| {
                 let pair = row_pair(row)?;
                 let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
@@ -1001,7 +1002,11 @@ impl CoordinatorStore for PostgresCoordinatorStore {
                     },
                 ))
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // The statement orders by pair only (the reputation pass needs no
+        // more); within a pair, by reporter as the embedded store keys them.
+        out.sort_by_key(|(p, v)| (*p, v.reporter.to_bytes()));
+        Ok(out)
     }
 
     fn reputation_pass(&self, now: Timestamp) -> Result<PassOutcome, StoreError> {
