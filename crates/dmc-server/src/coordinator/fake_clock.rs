@@ -231,3 +231,69 @@ fn the_per_reporter_cap_is_named() {
     assert_eq!(stored, 2);
     assert!(c.snapshot().expect("snapshot").pairs.is_empty());
 }
+
+/// The liquidity model sees only what the store accepted: a registration
+/// refused by a storage cap or as a replay adds nothing, an anonymous (v1)
+/// one is observed, times after receipt are bounded to it, and
+/// `forget-reporter` rebuilds the model without the reporter.
+#[test]
+fn the_liquidity_model_sees_only_accepted_registrations() {
+    let (c, clock) = coordinator(|cfg| {
+        cfg.max_observations_per_reporter = 2;
+        cfg.min_serving_weight = 0.0;
+    });
+    c.set_admin_token("t".repeat(32));
+    let e = c
+        .register_unsigned(vec![pair(1, T0 - 10), pair(2, T0 - 10), pair(3, T0 - 10)], "10.0.0.1")
+        .expect_err("over max_observations_per_reporter");
+    assert!(
+        matches!(
+            e,
+            ApiError::Limit {
+                limit: "max_observations_per_reporter",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(c.liquidity_pairs(), 0, "a refused registration is not observed");
+    // Within the future skew: stored, and observed at the received time.
+    c.register_unsigned(vec![pair(1, T0 + 5)], "10.0.0.1")
+        .expect("accepted");
+    assert_eq!(c.liquidity_pairs(), 1);
+    register(&c, "signed", T0, T0 - 20).expect("signed");
+    unauthenticated(register(&c, "signed", T0, T0 - 20), "already received");
+    let q = LiquidityQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let page = c.liquidity(&q).expect("page");
+    assert_eq!(page.pairs.len(), 1, "one pair, two reporters");
+    let e = &page.pairs[0].estimate;
+    assert_eq!(e.reporters, 2);
+    assert_eq!(
+        e.newest_success,
+        Timestamp::from_unix_secs(T0),
+        "bounded to the receipt"
+    );
+    let total: f64 = e.success_histogram.iter().sum();
+    // Weighed by class: the signed key 1, the anonymous source 0.01.
+    let want = 1.0 + c.config.weight_anonymous;
+    assert!(
+        (total - want).abs() < 1e-3,
+        "two observations, the replay not among them: {total}"
+    );
+    clock.store(T0 + 60, Ordering::SeqCst);
+    let auth = format!("Bearer {}", "t".repeat(32));
+    c.admin_forget(Some(&auth), "anonymous:10.0.0.1", false)
+        .expect("forgotten");
+    let page = c.liquidity(&q).expect("page");
+    assert_eq!(
+        page.pairs[0].estimate.reporters, 1,
+        "rebuilt without the forgotten reporter"
+    );
+    assert_eq!(
+        page.pairs[0].estimate.newest_success,
+        Timestamp::from_unix_secs(T0 - 20)
+    );
+}
