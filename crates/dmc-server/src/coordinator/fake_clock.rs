@@ -297,3 +297,25 @@ fn the_liquidity_model_sees_only_accepted_registrations() {
         Timestamp::from_unix_secs(T0 - 20)
     );
 }
+
+/// The model is rebuilt from the store once it holds more (pair,
+/// reporter) entries than `max_observations`: what the store dropped as
+/// stale is then gone from it too.
+#[test]
+fn the_liquidity_model_is_bounded_by_max_observations() {
+    let (c, clock) = coordinator(|cfg| {
+        cfg.max_observations = 2;
+        cfg.staleness_window = DurationNs::from_secs(3600);
+    });
+    c.register_unsigned(vec![pair(1, T0 - 10)], "10.0.0.1").expect("first");
+    c.register_unsigned(vec![pair(2, T0 - 10)], "10.0.0.1").expect("second");
+    assert_eq!(c.liquidity_pairs(), 2);
+    clock.store(T0 + 7200, Ordering::SeqCst);
+    c.store
+        .cleanup(c.now().add(-c.config.staleness_window))
+        .expect("cleanup");
+    // The store holds nothing now; a third pair takes the model past the cap.
+    c.register_unsigned(vec![pair(3, T0 + 7190)], "10.0.0.1")
+        .expect("third");
+    assert_eq!(c.liquidity_pairs(), 1, "rebuilt from the store's one record");
+}

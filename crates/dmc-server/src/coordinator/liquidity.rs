@@ -18,8 +18,8 @@
 //!   the records stay in the store.
 //! * **Memory.** It holds at most the pairs the store accepted. Since the
 //!   store forgets stale observations and the model does not, it is
-//!   rebuilt from the store whenever it holds more pairs than
-//!   `max_observations`, and after `dmc admin forget-reporter` (the model
+//!   rebuilt from the store whenever it holds more (pair, reporter)
+//!   entries than `max_observations`, and after `dmc admin forget-reporter` (the model
 //!   has no per-reporter removal).
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,7 +34,7 @@ use dmc_store::coordinator::AggregatedPair;
 
 use super::{ApiError, CachedSnapshot, Coordinator};
 
-/// Default and largest page of `GET /v2/liquidity`.
+/// The default page of `GET /v2/liquidity` (`?limit=`).
 pub const LIQUIDITY_PAGE_DEFAULT: usize = 1000;
 /// The largest `?limit=` of `GET /v2/liquidity`.
 pub const LIQUIDITY_PAGE_MAX: usize = 10_000;
@@ -51,6 +51,9 @@ pub struct Liquidity {
     /// Pairs with evidence (the model does not list them) and the
     /// reporters fed for each, sorted for pagination.
     pairs: BTreeMap<DirectedPair, Vec<Reporter>>,
+    /// (pair, reporter) entries in `pairs`: what the store's
+    /// `max_observations` counts.
+    entries: u64,
     /// Bumped on every change: derived snapshots rebuild when it moves.
     generation: u64,
 }
@@ -60,6 +63,7 @@ impl Default for Liquidity {
         Liquidity {
             model: LiquidityModel::new(LiquidityParams::default()),
             pairs: BTreeMap::new(),
+            entries: 0,
             generation: 0,
         }
     }
@@ -82,6 +86,7 @@ impl Liquidity {
             let reporters = self.pairs.entry(pair).or_default();
             if !reporters.contains(&reporter) {
                 reporters.push(reporter);
+                self.entries += 1;
             }
         }
     }
@@ -146,7 +151,7 @@ impl Coordinator {
                 l.feed(reporter, p.pair, check, &bounded, settled.get(i).copied().flatten());
             }
             l.generation += 1;
-            l.pairs.len() as u64 > self.config.max_observations
+            l.entries > self.config.max_observations
         };
         if over {
             tracing::info!(
