@@ -873,8 +873,34 @@ impl LiquidityModel {
         standing: &dyn Standing,
         agg: &AggregationParams,
     ) -> Option<PairEstimate> {
-        let m = self.pairs.get(pair)?;
+        self.estimate_with(pair, now, standing, agg, self.pooled_rate(now, standing, agg))
+    }
+
+    /// [`LiquidityModel::estimate`] of several pairs, the pooled staleness
+    /// rate computed once (a page of the v2 API costs one pass, not one per pair).
+    pub fn estimates(
+        &self,
+        pairs: &[DirectedPair],
+        now: Timestamp,
+        standing: &dyn Standing,
+        agg: &AggregationParams,
+    ) -> Vec<PairEstimate> {
         let pooled = self.pooled_rate(now, standing, agg);
+        pairs
+            .iter()
+            .filter_map(|p| self.estimate_with(p, now, standing, agg, pooled))
+            .collect()
+    }
+
+    fn estimate_with(
+        &self,
+        pair: &DirectedPair,
+        now: Timestamp,
+        standing: &dyn Standing,
+        agg: &AggregationParams,
+        pooled: Option<f64>,
+    ) -> Option<PairEstimate> {
+        let m = self.pairs.get(pair)?;
         let weights = self.weights(m, standing, agg);
         let (moves, exposure_s) = self.staleness(m, now, &weights);
         let prep = self.prepare(m, now, standing, agg, pooled);

@@ -282,13 +282,12 @@ impl Coordinator {
             .into_iter()
             .map(|s| (s.pair, s.result))
             .collect();
-        let out: Vec<LiquidityPair> = page
-            .iter()
-            .filter_map(|p| {
-                model.estimate(p, now, &standing, &agg).map(|estimate| LiquidityPair {
-                    estimate,
-                    lnd: served.get(p).copied(),
-                })
+        let out: Vec<LiquidityPair> = model
+            .estimates(&page, now, &standing, &agg)
+            .into_iter()
+            .map(|estimate| LiquidityPair {
+                lnd: served.get(&estimate.pair).copied(),
+                estimate,
             })
             .collect();
         let mut destinations: Vec<NodeId> = page.iter().map(|p| p.to).collect();
