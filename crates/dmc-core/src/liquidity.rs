@@ -424,6 +424,19 @@ fn in_bucket_above(edges: &[f64; BUCKETS + 1], k: usize, x: f64) -> f64 {
 }
 
 impl Prepared {
+    /// No evidence yet, for a pair of `capacity` msat.
+    fn empty(capacity: f64) -> Self {
+        Prepared {
+            capacity,
+            shape_success: [0.0; BUCKETS],
+            shape_failure: [0.0; BUCKETS],
+            live_success: Vec::new(),
+            live_failure: Vec::new(),
+            failure_weight: 0.0,
+            weight: 0.0,
+        }
+    }
+
     fn tally(&self, edges: &[f64; BUCKETS + 1], amt: f64) -> Tally {
         let x = if self.capacity > 0.0 { amt / self.capacity } else { 1.0 };
         let mut t = Tally::default();
@@ -686,15 +699,7 @@ impl LiquidityModel {
         let p = &self.params;
         let weights = self.weights(m, standing, agg);
         let hl = self.live_half_life(m, now, &weights, pooled);
-        let mut out = Prepared {
-            capacity: m.capacity.as_f64(),
-            shape_success: [0.0; BUCKETS],
-            shape_failure: [0.0; BUCKETS],
-            live_success: Vec::new(),
-            live_failure: Vec::new(),
-            failure_weight: 0.0,
-            weight: 0.0,
-        };
+        let mut out = Prepared::empty(m.capacity.as_f64());
         for (e, w) in m.evidence.iter().zip(&weights) {
             if *w <= 0.0 {
                 continue;
@@ -846,15 +851,7 @@ impl LiquidityModel {
     ) -> Option<Prepared> {
         let mut prep = match self.pairs.get(pair) {
             Some(m) => self.prepare(m, now, standing, agg, pooled),
-            None => Prepared {
-                capacity: capacity.as_f64(),
-                shape_success: [0.0; BUCKETS],
-                shape_failure: [0.0; BUCKETS],
-                live_success: Vec::new(),
-                live_failure: Vec::new(),
-                failure_weight: 0.0,
-                weight: 0.0,
-            },
+            None => Prepared::empty(capacity.as_f64()),
         };
         let before = prep.weight;
         self.add_inbound(&mut prep, inbound.and_then(|m| m.get(&pair.to)));
@@ -948,13 +945,10 @@ impl LiquidityModel {
             .into_iter()
             .map(|(node, inb)| {
                 let prep = Prepared {
-                    capacity: 1.0,
                     shape_success: inb.success,
                     shape_failure: inb.failure,
-                    live_success: Vec::new(),
-                    live_failure: Vec::new(),
-                    failure_weight: 0.0,
                     weight: 1.0,
+                    ..Prepared::empty(1.0)
                 };
                 // Fractions: the median is where P falls to ½.
                 let mut lo = 0.0f64;

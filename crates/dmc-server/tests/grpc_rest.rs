@@ -11,7 +11,6 @@ use common::*;
 use dmc_proto::dmc::coordinator::v2 as pb;
 use dmc_proto::ecrpc::external_coordinator_client::ExternalCoordinatorClient;
 use dmc_proto::ecrpc::{PairData, PairHistory, QueryAggregatedMissionControlRequest, RegisterMissionControlRequest};
-use dmc_server::ServerConfig;
 use hyper::{Method, StatusCode};
 use prost::Message;
 use secp256k1::SecretKey;
@@ -19,21 +18,8 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 /// Starts a coordinator on a fresh temp data dir (TLS on, ports 0); `tweak`
 /// adjusts the config. Rate limiting is effectively off unless re-enabled.
-/// These tests are about the wire and the store's mechanics, so the server
-/// runs with the Go coordinator's openness (no graph, every pair with any
-/// weight served); the weighing is tested in `attacks.rs`.
-async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
-    start_in(tempfile::tempdir().unwrap(), tweak).await
-}
-
-async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
-    serve_in(dir, |cfg| {
-        cfg.graph = None;
-        cfg.min_serving_weight = 0.0;
-        tweak(cfg);
-    })
-    .await
-}
+// The wiring is under test here, not the weighing: servers are open (`common::start_open`).
+use common::{start_open as start, start_open_in as start_in};
 
 // ------------------------------------------------------------ (a) ecrpc v1
 

@@ -10,26 +10,13 @@ mod common;
 use common::*;
 use dmc_proto::dmc::coordinator::v2 as pb;
 use dmc_proto::ecrpc::{PairData, PairHistory};
-use dmc_server::ServerConfig;
 use hyper::StatusCode;
 use prost::Message;
 use secp256k1::SecretKey;
 use serde_json::Value;
 
-/// No graph, every pair with any weight served: the model's wiring is
-/// under test here, not the weighing.
-async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
-    start_in(tempfile::tempdir().unwrap(), tweak).await
-}
-
-async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
-    serve_in(dir, |cfg| {
-        cfg.graph = None;
-        cfg.min_serving_weight = 0.0;
-        tweak(cfg);
-    })
-    .await
-}
+// The wiring is under test here, not the weighing: servers are open (`common::start_open`).
+use common::{start_open as start, start_open_in as start_in};
 
 /// A registration signed by `signer` naming itself, with `kinds`.
 fn signed_kinds(

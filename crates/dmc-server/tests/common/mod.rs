@@ -81,6 +81,25 @@ pub struct Server {
     task: Option<tokio::task::JoinHandle<Result<(), dmc_server::ServeError>>>,
 }
 
+/// A server with the Go coordinator's openness (no graph, every pair with
+/// any weight served), for tests of the wire and the store's mechanics;
+/// the weighing is tested in `attacks.rs`.
+#[allow(dead_code)]
+pub async fn start_open(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    start_open_in(tempfile::tempdir().unwrap(), tweak).await
+}
+
+/// [`start_open`] on a given data directory (to restart on the same store).
+#[allow(dead_code)]
+pub async fn start_open_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    serve_in(dir, |cfg| {
+        cfg.graph = None;
+        cfg.min_serving_weight = 0.0;
+        tweak(cfg);
+    })
+    .await
+}
+
 /// Starts `dmc_server::serve` in-process on `dir` (TLS on with the
 /// generated self-signed certificate, ports 127.0.0.1:0, rate limiting
 /// effectively off); every other setting is the production default until
