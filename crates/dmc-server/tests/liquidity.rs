@@ -246,8 +246,8 @@ async fn liquidity_pages_and_refusals() {
 
 /// With `lnd_records = "model"` the v1 stream, `/v2/snapshot` and v2
 /// queries serve the model's records: what `/v2/liquidity` shows as
-/// `lnd`, stamped no later than the serving time (a success at the
-/// serving time, not the registered one), every one loading in LND; v2
+/// `lnd`, stamped no later than the serving time (a success, if served, at
+/// the serving time, not the registered one), every one loading in LND; v2
 /// answers are full snapshots flagged `full_resync`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lnd_records_model_serves_the_models_records() {
@@ -293,10 +293,14 @@ async fn lnd_records_model_serves_the_models_records() {
             history,
         };
         dmc_core::sync_plan::validate_pair(core).expect("every served record loads in LND");
+        // A success, where the model serves one, is stamped at the serving
+        // time; with these few unverified reporters the model may serve
+        // only a failure (its prior lends no success).
         assert!(
-            h.success_time >= before - 1 && h.success_time <= after,
+            h.success_time == 0 || (h.success_time >= before - 1 && h.success_time <= after),
             "stamped at serving: {h:?}"
         );
+        assert!(h.success_time != 0 || h.fail_time != 0, "an empty record: {h:?}");
         assert!(h.fail_time <= after, "{h:?}");
     }
     let (p, served_at) = one(&srv, 1, 2).await;
