@@ -152,6 +152,20 @@ fn row_pair(row: &Row) -> Result<DirectedPair, StoreError> {
     Ok(DirectedPair::new(node(from, "node_from")?, node(to, "node_to")?))
 }
 
+/// An observation row (node_from, node_to, reporter, record).
+fn row_observation(row: &Row) -> Result<(DirectedPair, View), StoreError> {
+    let pair = row_pair(row)?;
+    let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
+    let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
+    Ok((
+        pair,
+        View {
+            reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
+            record: record(rec, &pair)?,
+        },
+    ))
+}
+
 /// An aggregate row (node_from, node_to, record, reporters, unverified,
 /// anonymous): `None` for a tombstone.
 fn row_aggregate(row: &Row) -> Result<(DirectedPair, Option<AggregatedPair>), StoreError> {
@@ -990,18 +1004,7 @@ impl CoordinatorStore for PostgresCoordinatorStore {
             .map_err(err("reading observations"))?;
         let mut out = rows
             .iter()
-            .map(|row| {
-                let pair = row_pair(row)?;
-                let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
-                let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
-                Ok((
-                    pair,
-                    View {
-                        reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
-                        record: record(rec, &pair)?,
-                    },
-                ))
-            })
+            .map(row_observation)
             .collect::<Result<Vec<_>, StoreError>>()?;
         // The statement orders by pair only (the reputation pass needs no
         // more); within a pair, by reporter as the embedded store keys them.
@@ -1023,19 +1026,10 @@ impl CoordinatorStore for PostgresCoordinatorStore {
             let rows = client
                 .query_raw(&s.all_observations, std::iter::empty::<&(dyn ToSql + Sync)>())
                 .map_err(err("reading observations"))?;
-            self.policy.judge_all(rows.iterator().map(|row| {
-                let row = &row.map_err(err("reading observations"))?;
-                let pair = row_pair(row)?;
-                let rep: &[u8] = row.try_get(2).map_err(err("reading reporter"))?;
-                let rec: &[u8] = row.try_get(3).map_err(err("reading record"))?;
-                Ok((
-                    pair,
-                    View {
-                        reporter: Reporter::from_bytes(&node(rep, "reporter")?.0),
-                        record: record(rec, &pair)?,
-                    },
-                ))
-            }))?
+            self.policy.judge_all(
+                rows.iterator()
+                    .map(|row| row_observation(&row.map_err(err("reading observations"))?)),
+            )?
         };
         let stored = self.policy.reputations();
         let (updates, changed, penalised) = self.policy.after_pass(&stored, &tallies, now);
