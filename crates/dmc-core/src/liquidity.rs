@@ -986,10 +986,7 @@ impl LiquidityModel {
         serve: &ServeParams,
         extra: &[(DirectedPair, Msat)],
     ) -> Vec<ServedPair> {
-        let pooled = self.pooled_rate(now, standing, agg);
         let inbound = self.params.use_receive.then(|| self.inbound_shapes(now, standing, agg));
-        let edges = bucket_edges();
-        let mut out = Vec::new();
         let mut candidates: Vec<(DirectedPair, Msat)> = self.pairs.iter().map(|(p, m)| (*p, m.capacity)).collect();
         if let Some(inb) = &inbound {
             candidates.extend(
@@ -1001,8 +998,41 @@ impl LiquidityModel {
                     .copied(),
             );
         }
+        self.serve_candidates(candidates, inbound.as_ref(), now, standing, agg, serve)
+    }
+
+    /// [`LiquidityModel::serve_lnd`] for only those of `pairs` the model
+    /// has evidence of (a page of the v2 API), at the same cost per pair.
+    pub fn serve_lnd_pairs(
+        &self,
+        pairs: &[DirectedPair],
+        now: Timestamp,
+        standing: &dyn Standing,
+        agg: &AggregationParams,
+        serve: &ServeParams,
+    ) -> Vec<ServedPair> {
+        let inbound = self.params.use_receive.then(|| self.inbound_shapes(now, standing, agg));
+        let candidates = pairs
+            .iter()
+            .filter_map(|p| self.pairs.get(p).map(|m| (*p, m.capacity)))
+            .collect();
+        self.serve_candidates(candidates, inbound.as_ref(), now, standing, agg, serve)
+    }
+
+    fn serve_candidates(
+        &self,
+        candidates: Vec<(DirectedPair, Msat)>,
+        inbound: Option<&HashMap<NodeId, Inbound>>,
+        now: Timestamp,
+        standing: &dyn Standing,
+        agg: &AggregationParams,
+        serve: &ServeParams,
+    ) -> Vec<ServedPair> {
+        let pooled = self.pooled_rate(now, standing, agg);
+        let edges = bucket_edges();
+        let mut out = Vec::new();
         for (pair, capacity) in candidates {
-            let Some(prep) = self.prepared(&pair, capacity, now, standing, agg, pooled, inbound.as_ref()) else {
+            let Some(prep) = self.prepared(&pair, capacity, now, standing, agg, pooled, inbound) else {
                 continue;
             };
             if prep.weight < agg.min_serving_weight - 1e-9 {
@@ -1061,22 +1091,29 @@ pub fn worth_reserving(
     !new.success_time.is_zero() && new.success_time.sub(prev.success_time) > DurationNs::from_hours(6)
 }
 
-/// The largest amount in `[0, c]` where `ok` holds, by bisection (`ok` is
-/// monotone: true below, false above); 0 when it holds nowhere above 0.
-fn largest_with(c: Msat, ok: impl Fn(f64) -> bool) -> Msat {
+/// Bisection on `[0, c]` for the boundary of a monotone `below` (true
+/// at 0, false at `c`): the last amount found true and the first found
+/// false, at most [`resolution`] apart.
+fn boundary(c: Msat, below: impl Fn(f64) -> bool) -> (u64, u64) {
     let (mut lo, mut hi) = (0u64, c.0);
-    if ok(hi as f64) {
-        return c;
-    }
     while hi - lo > resolution(c) {
         let mid = lo + (hi - lo) / 2;
-        if ok(mid as f64) {
+        if below(mid as f64) {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    Msat(lo)
+    (lo, hi)
+}
+
+/// The largest amount in `[0, c]` where `ok` holds (`ok` is monotone:
+/// true below, false above); 0 when it holds nowhere above 0.
+fn largest_with(c: Msat, ok: impl Fn(f64) -> bool) -> Msat {
+    if ok(c.as_f64()) {
+        return c;
+    }
+    Msat(boundary(c, ok).0)
 }
 
 /// The smallest amount in `(0, c]` where `ok` holds (`ok` false below, true
@@ -1085,16 +1122,7 @@ fn smallest_with(c: Msat, ok: impl Fn(f64) -> bool) -> Option<Msat> {
     if c == Msat::ZERO || !ok(c.as_f64()) {
         return None;
     }
-    let (mut lo, mut hi) = (0u64, c.0);
-    while hi - lo > resolution(c) {
-        let mid = lo + (hi - lo) / 2;
-        if ok(mid as f64) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Some(Msat(hi))
+    Some(Msat(boundary(c, |a| !ok(a)).1))
 }
 
 fn served_record(

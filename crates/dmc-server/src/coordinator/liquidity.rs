@@ -26,7 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use dmc_core::aggregate::{bounded_observation, ChannelCheck, GraphStanding, Reporter, Ungraphed, WithReputations};
+use dmc_core::aggregate::{
+    bounded_observation, weigh_reporters, ChannelCheck, GraphStanding, Reporter, Ungraphed, WithReputations,
+};
 use dmc_core::liquidity::{LiquidityModel, LiquidityParams, PairEstimate, ReceiveEstimate, ServeParams};
 use dmc_core::reputation::Reputation;
 use dmc_core::{DirectedPair, NodeId, PairSnapshot, TimedPairResult, Timestamp};
@@ -278,7 +280,7 @@ impl Coordinator {
             }
         };
         let served: BTreeMap<DirectedPair, TimedPairResult> = model
-            .serve_lnd(now, &standing, &agg, &ServeParams::default(), &[])
+            .serve_lnd_pairs(&page, now, &standing, &agg, &ServeParams::default())
             .into_iter()
             .map(|s| (s.pair, s.result))
             .collect();
@@ -346,14 +348,8 @@ impl Coordinator {
                 // What LND would import, exactly as the aggregate is checked.
                 let result = dmc_core::aggregate::servable(&s.result)?;
                 dmc_core::sync_plan::validate_pair(dmc_core::aggregate::served_pair(s.pair, &result)).ok()?;
-                let (mut established, mut unverified, mut anonymous) = (0u32, 0u32, 0u32);
-                for r in reporters.get(&s.pair).map(Vec::as_slice).unwrap_or_default() {
-                    match r {
-                        Reporter::Node(k) if self.is_established(k) => established += 1,
-                        Reporter::Node(_) => unverified += 1,
-                        _ => anonymous += 1,
-                    }
-                }
+                let who = reporters.get(&s.pair).map(Vec::as_slice).unwrap_or_default();
+                let [established, unverified, anonymous] = weigh_reporters(who, &standing, &agg.weights).1;
                 Some(AggregatedPair {
                     pair: s.pair,
                     result,
